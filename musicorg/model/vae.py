@@ -254,19 +254,19 @@ class HybridVAE(nn.Module):
         dev = m.audio.device
         cfg = self.cfg
         if cfg.fusion == "concat":
-            parts = []
-            if audio is not None:
-                ha = self._audio_features(audio, stats) * m.audio[:, None].float()
-            else:
-                n = self.audio_enc.out_dim + (cfg.stats_hidden if cfg.use_stats else 0)
-                ha = torch.zeros(b, n, device=dev)
-            parts.append(ha)
-            if text is not None:
-                ht = self.text_enc(text) * m.text[:, None].float()
-            else:
-                ht = torch.zeros(b, cfg.text_hidden, device=dev)
-            parts.append(ht)
-            h = torch.cat(parts, dim=1)
+            # An absent branch contributes zeros (only present rows go through an encoder,
+            # so batch norm never sees placeholder inputs).
+            n_audio = self.audio_enc.out_dim + (cfg.stats_hidden if cfg.use_stats else 0)
+            ha = torch.zeros(b, n_audio, device=dev)
+            if audio is not None and bool(m.audio.any()):
+                idx = m.audio.nonzero(as_tuple=True)[0]
+                feats = self._audio_features(audio[idx], stats[idx] if stats is not None else None)
+                ha = ha.index_copy(0, idx, feats)
+            ht = torch.zeros(b, cfg.text_hidden, device=dev)
+            if text is not None and bool(m.text.any()):
+                idx = m.text.nonzero(as_tuple=True)[0]
+                ht = ht.index_copy(0, idx, self.text_enc(text[idx]))
+            h = torch.cat([ha, ht], dim=1)
             mu = self.fc_mu(h)
             logvar = self.fc_logvar(h).clamp(cfg.logvar_min, cfg.logvar_max)
             return mu, logvar

@@ -1,0 +1,141 @@
+"""Loading the prepared corpus (features cache) and the lyrics corpora for training/evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LYRICS_ROOT = Path(os.environ.get("MUSICORG_LYRICS_DIR", "/work/shared/data/lyrics"))
+
+
+def corpus_dir() -> Path:
+    from musicorg import paths
+
+    return paths.cache_dir() / "corpus"
+
+
+def runs_dir() -> Path:
+    from musicorg import paths
+
+    return paths.cache_dir() / "runs"
+
+
+@dataclass
+class AudioCorpus:
+    X: np.ndarray  # (N, 39, 130) float32
+    stats: np.ndarray  # (N, 78) float32
+    track: np.ndarray  # (N,)
+    clip: np.ndarray  # (N,)
+    package: np.ndarray  # (N,) str
+    split: np.ndarray  # (N,) 'train' | 'test'
+    middle: np.ndarray  # (N,) bool
+
+    def subset(self, mask: np.ndarray) -> AudioCorpus:
+        return AudioCorpus(
+            X=self.X[mask],
+            stats=self.stats[mask],
+            track=self.track[mask],
+            clip=self.clip[mask],
+            package=self.package[mask],
+            split=self.split[mask],
+            middle=self.middle[mask],
+        )
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+
+def load_audio(path: Path | None = None) -> AudioCorpus:
+    path = path or corpus_dir() / "features-v1.npz"
+    with np.load(path, allow_pickle=False) as z:
+        return AudioCorpus(
+            X=np.asarray(z["X"], dtype=np.float32),
+            stats=np.asarray(z["stats"], dtype=np.float32),
+            track=np.asarray(z["track"]),
+            clip=np.asarray(z["clip"]),
+            package=np.asarray(z["package"]).astype(str),
+            split=np.asarray(z["split"]).astype(str),
+            middle=np.asarray(z["middle"]).astype(bool),
+        )
+
+
+@dataclass
+class LyricsItem:
+    key: str
+    text: str
+    genre: str | None  # a coarse genre label where the corpus has one
+
+
+MUSICMOOD = ("musicmood/train_lyrics_1000.csv", "musicmood/valid_lyrics_200.csv")
+POPLYRICS = "poplyrics-1k/poplyric-1k.parquet"
+
+
+def _rows(root: Path, name: str) -> list[LyricsItem]:
+    """Items keyed ``<corpus file>:<row number>``, the row numbering of the split file."""
+    import pandas as pd
+
+    path = root / name
+    df = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
+    items: list[LyricsItem] = []
+    for row in range(len(df)):
+        rec = df.iloc[row]
+        text = rec.get("lyrics")
+        if not isinstance(text, str) or not text.strip():
+            continue
+        genre = rec.get("genre") if name in MUSICMOOD else None
+        items.append(
+            LyricsItem(
+                key=f"{name}:{row}", text=text, genre=genre if isinstance(genre, str) else None
+            )
+        )
+    return items
+
+
+def all_lyrics(root: Path = LYRICS_ROOT) -> list[LyricsItem]:
+    return [it for name in (*MUSICMOOD, POPLYRICS) for it in _rows(root, name)]
+
+
+def load_lyrics_split(
+    split_path: Path | None = None, root: Path = LYRICS_ROOT
+) -> tuple[list[LyricsItem], list[LyricsItem]]:
+    """(train, held_out) lyrics items, following the prepared split file.
+
+    The split file is written by training/prepare.py; several plausible layouts are accepted
+    (lists of keys, or of {source, index/file} records). Without the file, fall back to a
+    deterministic 70/30 split by hashed key (and say so).
+    """
+    items = all_lyrics(root)
+    split_path = split_path or corpus_dir() / "lyrics_split.json"
+    if not split_path.exists():
+        print(f"[data] {split_path} missing: using a hashed 70/30 fallback split")
+        import hashlib
+
+        def frac(k: str) -> float:
+            return int(hashlib.sha256(k.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+        train = [it for it in items if frac(it.key) < 0.7]
+        return train, [it for it in items if frac(it.key) >= 0.7]
+    spec: Any = json.loads(split_path.read_text(encoding="utf-8"))
+    return _apply_split(spec, items)
+
+
+def _apply_split(spec: Any, items: list[LyricsItem]) -> tuple[list[LyricsItem], list[LyricsItem]]:
+    """Map training/prepare.py's split (per corpus file: train_rows / test_rows) onto items."""
+    by_key = {it.key: it for it in items}
+    train: list[LyricsItem] = []
+    test: list[LyricsItem] = []
+    for name, entry in spec["corpora"].items():
+        for r in entry["train_rows"]:
+            if f"{name}:{r}" in by_key:
+                train.append(by_key[f"{name}:{r}"])
+        for r in entry["test_rows"]:
+            if f"{name}:{r}" in by_key:
+                test.append(by_key[f"{name}:{r}"])
+    if not train or not test:
+        raise ValueError("could not map the lyrics split file onto the corpora")
+    return train, test
