@@ -1,0 +1,394 @@
+"""The ``musicorg`` command: the GUI with no arguments, every stage headless as a subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from musicorg import __version__, paths
+from musicorg import settings as settings_mod
+from musicorg.db import Catalogue, CatalogueError
+from musicorg.jobs import Cancelled
+
+log = logging.getLogger("musicorg")
+
+COMMANDS: list[tuple[str, str]] = [
+    ("scan", "catalogue music folders (incremental)"),
+    ("problems", "files that could not be read, and why"),
+    ("stats", "tracks by format, with lyrics, missing, total duration"),
+    ("tracks", "one row per track, with tags"),
+    ("prune", "forget tracks that are missing for good, after confirming"),
+    ("relocate", "move a library folder without re-analysis"),
+    ("lyrics", "look for lyrics again (sidecars; Genius with --genius)"),
+    ("analyze", "audio features and embeddings with the active model"),
+    ("embeddings", "write the latent means to an .npz file"),
+    ("playlists", "automatic playlists"),
+    ("similar", "more like this: nearest tracks to one or more seeds"),
+    ("path", "a smooth sequence of tracks from A to B"),
+    ("map", "compute the 2-D map of the library"),
+    ("export", "write playlists as .m3u8 files"),
+    ("import", "read an .m3u/.m3u8 file into a user playlist"),
+    ("retrain", "retrain the model on this library"),
+    ("models", "list, use or revert model versions"),
+]
+
+
+class Stderr:
+    """Progress on stderr: a rewritten line on a terminal, sparse lines otherwise."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self._last = ""
+
+    def __call__(self, done: int, total: int, text: str) -> None:
+        if self.quiet:
+            return
+        line = f"[{done}/{total}] {text}" if total else text
+        if self.tty:
+            sys.stderr.write("\r\x1b[2K" + line[:200])
+            sys.stderr.flush()
+        elif line != self._last and (total == 0 or done == total or done % 1000 == 0):
+            sys.stderr.write(line + "\n")
+        self._last = line
+
+    def end(self) -> None:
+        if self.tty and not self.quiet and self._last:
+            sys.stderr.write("\n")
+
+
+def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--db",
+        metavar="FILE",
+        default=default,
+        help="catalogue file (default: the user data dir)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="use the bundled demo library and its own catalogue",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="no progress output",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    epilog = "commands:\n" + "\n".join(f"  {n:<11} {h}" for n, h in COMMANDS)
+    epilog += "\n\nWith no command, the desktop app opens."
+    parser = argparse.ArgumentParser(
+        prog="musicorg",
+        description="Organise a music library into automatic playlists and a map.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"musicorg {__version__}")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="start the GUI offscreen, run the pipeline, save a screenshot, exit",
+    )
+    _common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    helps = dict(COMMANDS)
+
+    def add(name: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=helps[name], description=helps[name])
+        _common(p, top=False)
+        return p
+
+    p = add("scan")
+    p.add_argument("folders", nargs="*", metavar="DIR", help="folders (default: the saved ones)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    for name in ("problems", "stats", "tracks"):
+        add(name).add_argument("--json", action="store_true", help="print JSON")
+
+    p = add("prune")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
+    p = add("relocate")
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+
+    p = add("lyrics")
+    p.add_argument("--genius", action="store_true", help="also ask Genius (needs a token)")
+    p.add_argument("--token", help="Genius API token (default: settings or MUSICORG_GENIUS_TOKEN)")
+
+    p = add("analyze")
+    p.add_argument("--device", choices=settings_mod.DEVICES, help="where the model runs")
+
+    p = add("embeddings")
+    p.add_argument("out", metavar="OUT.npz")
+
+    for name in ("playlists", "similar", "path", "map", "export", "import", "retrain", "models"):
+        p = add(name)
+        p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def _open_catalogue(args: argparse.Namespace) -> Catalogue:
+    if args.db:
+        return Catalogue(Path(args.db))
+    if args.demo:
+        return Catalogue(paths.demo_db_path())
+    return Catalogue(paths.default_db_path())
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _fmt_duration(seconds: float) -> str:
+    total = round(seconds)
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def cmd_scan(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import scanner
+
+    folders: list[str] = list(args.folders)
+    if not folders and args.demo:
+        folders = [str(paths.demo_dir())]
+    if not folders:
+        folders = settings_mod.load().music_folders
+    if not folders:
+        print("musicorg scan: no folder given and none saved; try: musicorg scan ~/Music")
+        return 2
+    if args.folders and not args.demo and not args.db:
+        current = settings_mod.load(env=False)
+        merged = list(dict.fromkeys([*current.music_folders, *map(_abs, args.folders)]))
+        if merged != current.music_folders:
+            settings_mod.update(music_folders=merged)
+    progress = Stderr(args.quiet)
+    report = scanner.scan(cat, folders, progress=progress)
+    progress.end()
+    if args.json:
+        _print_json(
+            {
+                "added": report.added,
+                "updated": report.updated,
+                "moved": [{"from": a, "to": b} for a, b in report.moved],
+                "missing": report.missing,
+                "restored": report.restored,
+                "problems": [{"path": p, "kind": k, "message": m} for p, k, m in report.problems],
+                "unchanged": report.unchanged,
+                "vanished_folders": report.vanished_roots,
+                "seconds": round(report.seconds, 3),
+            }
+        )
+        return 0
+    if not report.changed:
+        print(f"Nothing changed ({report.unchanged} tracks checked in {report.seconds:.1f} s).")
+    else:
+        print(report.summary())
+        for old, new in report.moved[:20]:
+            print(f"  moved: {old} -> {new}")
+        for path, kind, msg in report.problems[:20]:
+            print(f"  problem ({kind}): {path}: {msg}")
+        if len(report.problems) > 20:
+            print(f"  … and {len(report.problems) - 20} more: see `musicorg problems`")
+    for folder in report.vanished_roots:
+        print(f"warning: folder not found: {folder} (its tracks are kept, marked missing)")
+    return 0
+
+
+def _abs(folder: str) -> str:
+    return os.path.abspath(os.path.expanduser(folder))
+
+
+def cmd_problems(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import library
+
+    rows = library.problems(cat)
+    if args.json:
+        _print_json([r.as_dict() for r in rows])
+    elif not rows:
+        print("No problems.")
+    else:
+        for r in rows:
+            print(f"{r.stage:8} {r.kind:18} {r.path}\n{'':27} {r.message}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import library
+
+    s = library.stats(cat)
+    if args.json:
+        _print_json(s)
+        return 0
+    print(f"Tracks:    {s['tracks']} ({s['available']} available, {s['missing']} missing)")
+    print(f"Duration:  {_fmt_duration(s['total_duration_s'])}")
+    print(f"Lyrics:    {s['with_lyrics']}")
+    print("Formats:   " + ", ".join(f"{k} {v}" for k, v in s["by_format"].items()))
+    print(f"Problems:  {s['problems']}")
+    for folder in s["folders"]:
+        print(f"Folder:    {folder}")
+    return 0
+
+
+def cmd_tracks(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import library
+
+    rows = library.tracks(cat)
+    if args.json:
+        _print_json([r.as_dict() for r in rows])
+        return 0
+    for r in rows:
+        dur = _fmt_duration(r.duration) if r.duration else "?"
+        flag = " (missing)" if r.missing else ""
+        print(
+            f"{r.id:6} {r.artist or '?'} - {r.title or Path(r.path).stem} "
+            f"[{r.album or ''}{', ' + str(r.year) if r.year else ''}] {r.genre or ''} {dur}{flag}"
+        )
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import library
+
+    missing = library.missing_tracks(cat)
+    if not missing:
+        print("No missing tracks.")
+        return 0
+    for path in missing[:20]:
+        print(f"  {path}")
+    if len(missing) > 20:
+        print(f"  … and {len(missing) - 20} more")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("Refusing to prune without confirmation: run `musicorg prune --yes`.")
+            return 1
+        answer = input(f"Forget these {len(missing)} missing tracks? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing pruned.")
+            return 1
+    n = library.prune_missing(cat)
+    print(f"Forgot {n} missing tracks.")
+    return 0
+
+
+def cmd_relocate(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import library
+
+    n = library.relocate(cat, _abs(args.old), _abs(args.new))
+    if not args.db and not args.demo:
+        current = settings_mod.load(env=False)
+        old, new = _abs(args.old), _abs(args.new)
+        folders = [
+            new + f[len(old) :] if f == old or f.startswith(old + "/") else f
+            for f in current.music_folders
+        ]
+        if folders != current.music_folders:
+            settings_mod.update(music_folders=folders)
+    print(f"Relocated {n} tracks from {args.old} to {args.new}.")
+    return 0
+
+
+def cmd_lyrics(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import lyrics
+
+    progress = Stderr(args.quiet)
+    sidecars = lyrics.refresh_sidecars(cat, progress=progress)
+    progress.end()
+    print(f"Sidecar lyrics: {sidecars} new or changed.")
+    if args.genius:
+        token = args.token or settings_mod.load().genius_token
+        if not token:
+            print(
+                "Genius needs an API token: pass --token, set MUSICORG_GENIUS_TOKEN, "
+                "or save one in the settings."
+            )
+            return 2
+        result = lyrics.fetch_genius(cat, token, progress=progress)
+        progress.end()
+        print(result.summary())
+    return 0
+
+
+def _not_yet(name: str) -> Callable[[argparse.Namespace, Catalogue], int]:
+    def run(_args: argparse.Namespace, _cat: Catalogue) -> int:
+        print(f"musicorg {name}: not available in this version yet.", file=sys.stderr)
+        return 2
+
+    return run
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace, Catalogue], int]] = {
+    "scan": cmd_scan,
+    "problems": cmd_problems,
+    "stats": cmd_stats,
+    "tracks": cmd_tracks,
+    "prune": cmd_prune,
+    "relocate": cmd_relocate,
+    "lyrics": cmd_lyrics,
+}
+
+
+def setup_logging(verbose: bool = False) -> None:
+    log_dir = paths.log_dir()
+    handlers: list[logging.Handler] = []
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_dir / "musicorg.log", encoding="utf-8"))
+    except OSError:
+        pass
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers or [logging.NullHandler()],
+    )
+
+
+def gui_main() -> int:
+    return main([])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging()
+    if args.command is None:
+        from musicorg.gui.app import run_gui
+
+        return int(run_gui(demo=args.demo, db=args.db, smoke=args.smoke))
+    handler = HANDLERS.get(args.command) or _not_yet(args.command)
+    try:
+        cat = _open_catalogue(args)
+    except CatalogueError as exc:
+        print(f"musicorg: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return handler(args, cat)
+    except Cancelled:
+        print("Cancelled; the work done so far is kept.", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\nInterrupted; the work done so far is kept.", file=sys.stderr)
+        return 130
+    except CatalogueError as exc:
+        print(f"musicorg: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        cat.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

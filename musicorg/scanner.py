@@ -1,0 +1,431 @@
+"""The incremental scanner: folders on disk → tracks in the catalogue.
+
+A scan walks the folders first (one ``stat`` per file, which is all an unchanged file costs),
+works out what is new, changed, gone or back, and only then reads the new and changed files.
+That order lets a file that moved or was renamed be recognised by its content key before it
+could be mistaken for a new track. Writes are committed in batches, so a scan that is killed
+leaves a consistent catalogue and the next scan picks up where it stopped.
+
+Nothing in the music folders is ever written.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat as stat_mod
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from musicorg import lyrics as lyrics_mod
+from musicorg import probe, tags
+from musicorg.db import Catalogue, Lyrics, Problem, Root, Track
+from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
+
+log = logging.getLogger(__name__)
+
+BATCH = 400
+HEAD_BYTES = 64
+
+
+@dataclass
+class ScanReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+    vanished_roots: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.added or self.updated or self.moved or self.missing or self.restored
+        ) or bool(self.problems)
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.moved)} moved",
+            f"{len(self.missing)} now missing",
+            f"{len(self.restored)} back",
+            f"{len(self.problems)} problems",
+            f"{self.unchanged} unchanged",
+        ]
+        text = ", ".join(parts) + f" in {self.seconds:.1f} s"
+        if self.vanished_roots:
+            text += "; folder not found: " + ", ".join(self.vanished_roots)
+        return text
+
+
+@dataclass
+class _Seen:
+    path: bytes
+    root_id: int
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class _Known:
+    id: int
+    size: int
+    mtime_ns: int
+    content_key: str
+    missing: bool
+
+
+class _Problem(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def normalise_root(folder: str | bytes | os.PathLike[str]) -> bytes:
+    return os.path.abspath(os.fsencode(folder))
+
+
+def ensure_roots(conn: Connection, folders: Iterable[bytes]) -> dict[bytes, int]:
+    ids: dict[bytes, int] = {}
+    for folder in folders:
+        row = conn.execute(select(Root.id).where(Root.path == folder)).first()
+        if row is None:
+            row = conn.execute(
+                insert(Root)
+                .values(path=folder, display=probe.fs_display(folder), added_at=time.time())
+                .returning(Root.id)
+            ).first()
+        assert row is not None
+        ids[folder] = int(row[0])
+    return ids
+
+
+def _walk(root: bytes, visited: set[tuple[int, int]], errors: list[bytes]) -> Iterator[_Entry]:
+    """Depth-first walk that follows symlinks but visits each directory once."""
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+        except OSError:
+            errors.append(folder)
+            continue
+        ident = (st.st_dev, st.st_ino)
+        if ident in visited:
+            continue
+        visited.add(ident)
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError:
+            errors.append(folder)
+            continue
+        subdirs = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith(b"."):
+                continue
+            try:
+                if entry.is_dir():
+                    subdirs.append(entry.path)
+                    continue
+                if os.path.splitext(name)[1].lower().decode("ascii", "replace") not in (
+                    probe.AUDIO_EXTENSIONS
+                ):
+                    continue
+                est = entry.stat()
+            except OSError:
+                continue
+            if stat_mod.S_ISREG(est.st_mode):
+                yield _Entry(entry.path, est.st_size, est.st_mtime_ns)
+        stack.extend(sorted(subdirs, reverse=True))
+
+
+@dataclass
+class _Entry:
+    path: bytes
+    size: int
+    mtime_ns: int
+
+
+def _read_file(path: bytes, size: int) -> tuple[str, str, tags.TrackInfo]:
+    """Container, content key and tags of one file, or a _Problem saying why not."""
+    if size == 0:
+        raise _Problem("empty", "the file is empty (0 bytes)")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+            fmt = probe.sniff(head)
+            if fmt is None:
+                raise _Problem("not audio", "the file's bytes are not a known audio format")
+            key = probe.content_key(fh, fmt, size)
+            fh.seek(0)
+            try:
+                info = tags.read(fh, fmt)
+            except tags.TagError as exc:
+                kind = "truncated" if _looks_truncated(str(exc)) else "unreadable"
+                raise _Problem(kind, f"cannot read this {fmt} file: {exc}") from exc
+    except PermissionError as exc:
+        raise _Problem("permission denied", f"permission denied: {exc.strerror}") from exc
+    except FileNotFoundError as exc:
+        raise _Problem("vanished", "the file disappeared during the scan") from exc
+    except OSError as exc:
+        if exc.errno == errno.EIO:
+            raise _Problem("unreadable", f"input/output error: {exc.strerror}") from exc
+        raise _Problem("unreadable", f"{exc.strerror or exc}") from exc
+    return fmt, key, info
+
+
+def _looks_truncated(message: str) -> bool:
+    m = message.lower()
+    return any(w in m for w in ("truncat", "eof", "end of file", "not enough data", "too short"))
+
+
+def _track_values(e: _Entry | _Seen, fmt: str, key: str, info: tags.TrackInfo) -> dict[str, object]:
+    now = time.time()
+    return {
+        "path": e.path,
+        "display": probe.fs_display(e.path),
+        "size": e.size,
+        "mtime_ns": e.mtime_ns,
+        "content_key": key,
+        "fmt": fmt,
+        "codec": info.codec,
+        "duration": info.duration,
+        "sample_rate": info.sample_rate,
+        "channels": info.channels,
+        "bitrate": info.bitrate,
+        "title": info.title,
+        "artist": info.artist,
+        "album": info.album,
+        "albumartist": info.albumartist,
+        "genre": info.genre,
+        "year": info.year,
+        "tracknumber": info.tracknumber,
+        "missing": False,
+        "updated_at": now,
+    }
+
+
+def scan(
+    cat: Catalogue,
+    folders: Iterable[str | bytes | os.PathLike[str]],
+    *,
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never,
+) -> ScanReport:
+    started = time.monotonic()
+    report = ScanReport()
+    roots = sorted({normalise_root(f) for f in folders})
+    with cat.begin() as conn:
+        root_ids = ensure_roots(conn, roots)
+
+    # 1. What the catalogue knows under these roots.
+    known: dict[bytes, _Known] = {}
+    with cat.read() as conn:
+        rows = conn.execute(
+            select(
+                Track.path, Track.id, Track.size, Track.mtime_ns, Track.content_key, Track.missing
+            ).where(Track.root_id.in_(list(root_ids.values())))
+        )
+        for path, tid, size, mtime, key, missing in rows:
+            known[path] = _Known(tid, size, mtime, key, bool(missing))
+        problem_rows = conn.execute(
+            select(Problem.path, Problem.size, Problem.mtime_ns).where(Problem.stage == "scan")
+        )
+        old_problems = {p: (s, m) for p, s, m in problem_rows}
+
+    # 2. Walk: one stat per file.
+    progress(0, 0, "Looking for music files…")
+    seen: set[bytes] = set()
+    todo: list[_Seen] = []
+    restored: list[int] = []
+    present_roots: list[int] = []
+    visited: set[tuple[int, int]] = set()
+    for root in roots:
+        if not os.path.isdir(root):
+            report.vanished_roots.append(probe.fs_display(root))
+            continue
+        present_roots.append(root_ids[root])
+        walk_errors: list[bytes] = []
+        for entry in _walk(root, visited, walk_errors):
+            seen.add(entry.path)
+            k = known.get(entry.path)
+            if k is not None and k.size == entry.size and k.mtime_ns == entry.mtime_ns:
+                if k.missing:
+                    restored.append(k.id)
+                    report.restored.append(probe.fs_display(entry.path))
+                else:
+                    report.unchanged += 1
+                continue
+            if old_problems.get(entry.path) == (entry.size, entry.mtime_ns):
+                continue  # still broken, and unchanged since: not retried
+            todo.append(_Seen(entry.path, root_ids[root], entry.size, entry.mtime_ns))
+            if len(seen) % 2000 == 0:
+                check(cancel)
+                progress(0, 0, f"Looking for music files… {len(seen)} found")
+        for folder in walk_errors:
+            log.warning("could not read folder %s", probe.fs_display(folder))
+
+    # 3. Tracks that are gone from disk, by content key, as candidates for moves.
+    gone: dict[str, list[int]] = {}
+    gone_ids: dict[int, bytes] = {}
+    present = set(present_roots)
+    with cat.read() as conn:
+        root_of = dict(
+            conn.execute(
+                select(Track.path, Track.root_id).where(Track.root_id.in_(list(present)))
+            ).all()
+        )
+        for path, k in known.items():
+            if path in seen or root_of.get(path) not in present or k.missing:
+                continue
+            gone.setdefault(k.content_key, []).append(k.id)
+            gone_ids[k.id] = path
+        # Tracks already missing anywhere can come back under a new path too.
+        missing_rows = conn.execute(
+            select(Track.content_key, Track.id).where(Track.missing.is_(True))
+        ).all()
+    missing_by_key: dict[str, list[int]] = {}
+    for key, tid in missing_rows:
+        missing_by_key.setdefault(key, []).append(tid)
+
+    if restored:
+        with cat.begin() as conn:
+            conn.execute(update(Track).where(Track.id.in_(restored)).values(missing=False))
+
+    # 4. Read new and changed files, in committed batches.
+    total = len(todo)
+    for start in range(0, total, BATCH):
+        check(cancel)
+        batch = todo[start : start + BATCH]
+        results: list[tuple[_Seen, str, str, tags.TrackInfo] | tuple[_Seen, _Problem]] = []
+        for item in batch:
+            try:
+                fmt, key, info = _read_file(item.path, item.size)
+                results.append((item, fmt, key, info))
+            except _Problem as p:
+                results.append((item, p))
+        with cat.begin() as conn:
+            for res in results:
+                _apply(conn, res, known, gone, gone_ids, missing_by_key, report)
+        progress(min(start + BATCH, total), total, f"Reading tags… {min(start + BATCH, total)}")
+
+    # 5. Whatever is still gone is missing: masked, never deleted.
+    if gone_ids:
+        with cat.begin() as conn:
+            ids = list(gone_ids)
+            for i in range(0, len(ids), 500):
+                conn.execute(
+                    update(Track).where(Track.id.in_(ids[i : i + 500])).values(missing=True)
+                )
+        report.missing.extend(probe.fs_display(p) for p in gone_ids.values())
+    # Tracks under a vanished root are missing too.
+    vanished_ids = [rid for root, rid in root_ids.items() if rid not in present]
+    if vanished_ids:
+        with cat.begin() as conn:
+            now_missing = conn.execute(
+                select(Track.display).where(
+                    Track.root_id.in_(vanished_ids), Track.missing.is_(False)
+                )
+            ).all()
+            conn.execute(update(Track).where(Track.root_id.in_(vanished_ids)).values(missing=True))
+        report.missing.extend(r[0] for r in now_missing)
+    report.seconds = time.monotonic() - started
+    progress(total, total, report.summary())
+    return report
+
+
+def _apply(
+    conn: Connection,
+    res: tuple[_Seen, str, str, tags.TrackInfo] | tuple[_Seen, _Problem],
+    known: dict[bytes, _Known],
+    gone: dict[str, list[int]],
+    gone_ids: dict[int, bytes],
+    missing_by_key: dict[str, list[int]],
+    report: ScanReport,
+) -> None:
+    item = res[0]
+    display = probe.fs_display(item.path)
+    if len(res) == 2:
+        problem = res[1]
+        _record_problem(conn, item, problem.kind, str(problem))
+        report.problems.append((display, problem.kind, str(problem)))
+        return
+    _, fmt, key, info = res
+    values = _track_values(item, fmt, key, info)
+    values["root_id"] = item.root_id
+    k = known.get(item.path)
+    if k is not None:
+        conn.execute(update(Track).where(Track.id == k.id).values(**values))
+        track_id = k.id
+        report.updated.append(display)
+    else:
+        moved_from = _take(gone, key) or _take(missing_by_key, key)
+        if moved_from is not None:
+            old = gone_ids.pop(moved_from, None)
+            conn.execute(update(Track).where(Track.id == moved_from).values(**values))
+            track_id = moved_from
+            old_display = probe.fs_display(old) if old else "(missing)"
+            report.moved.append((old_display, display))
+        else:
+            values["added_at"] = values["updated_at"]
+            row = conn.execute(insert(Track).values(**values).returning(Track.id)).first()
+            assert row is not None
+            track_id = int(row[0])
+            report.added.append(display)
+    conn.execute(delete(Problem).where(Problem.path == item.path, Problem.stage == "scan"))
+    _store_lyrics(conn, track_id, item.path, info)
+
+
+def _take(index: dict[str, list[int]], key: str) -> int | None:
+    ids = index.get(key)
+    if not ids:
+        return None
+    tid = ids.pop()
+    for other in index.values():  # a track can sit in both indexes; take it once
+        if tid in other:
+            other.remove(tid)
+    return tid
+
+
+def _store_lyrics(conn: Connection, track_id: int, path: bytes, info: tags.TrackInfo) -> None:
+    text, source = info.lyrics, info.lyrics_source
+    if not text:
+        found = lyrics_mod.read_sidecar(path)
+        if found is not None:
+            text, source = found
+    existing = conn.execute(select(Lyrics.source).where(Lyrics.track_id == track_id)).first()
+    if not text:
+        return
+    if existing is not None and existing[0] == "genius":
+        return  # lyrics the user fetched stay until the file carries its own
+    values = {"text": text, "source": source or "tag", "updated_at": time.time()}
+    if existing is None:
+        conn.execute(insert(Lyrics).values(track_id=track_id, **values))
+    else:
+        conn.execute(update(Lyrics).where(Lyrics.track_id == track_id).values(**values))
+
+
+def _record_problem(conn: Connection, item: _Seen, kind: str, message: str) -> None:
+    values = {
+        "display": probe.fs_display(item.path),
+        "kind": kind,
+        "message": message,
+        "size": item.size,
+        "mtime_ns": item.mtime_ns,
+        "seen_at": time.time(),
+    }
+    updated = conn.execute(
+        update(Problem).where(Problem.path == item.path, Problem.stage == "scan").values(**values)
+    )
+    if updated.rowcount == 0:
+        conn.execute(insert(Problem).values(path=item.path, stage="scan", **values))
