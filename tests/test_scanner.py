@@ -241,7 +241,8 @@ def test_lyrics_from_tags_and_sidecars(cat: Catalogue, music: Path) -> None:
     v.save()
     mp3 = next(music.rglob("parapraxis_digital_pursuit.mp3"))
     mp3.with_suffix(".lrc").write_text(
-        "[ar:Parapraxis]\n[00:01.00]Running through the wire\n[00:04.50]<00:04.50>faster than light\n",
+        "[ar:Parapraxis]\n[00:01.00]Running through the wire\n"
+        "[00:04.50]<00:04.50>faster than light\n",
         encoding="utf-8",
     )
     flac = next(music.rglob("muldjord_chaos_god.flac"))
