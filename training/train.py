@@ -35,7 +35,7 @@ if __package__ in (None, ""):
 from musicorg.model.bundle import LoadedModel, Normalizer, pick_device
 from musicorg.model.textpipe import TextPipeline
 from musicorg.model.textpipe import fit as fit_textpipe
-from musicorg.model.vae import HybridVAE, Masks, VAEConfig
+from musicorg.model.vae import HybridVAE, Masks, VAEConfig, track_contrastive
 from training.data import load_audio, load_lyrics_split, runs_dir
 
 CKPT = "checkpoint.pt"
@@ -132,6 +132,11 @@ def _batches(
     return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
 
 
+def _partner(clips: np.ndarray, i: int, rng: np.random.Generator) -> int:
+    others = clips[clips != i]
+    return int(rng.choice(others)) if len(others) else i
+
+
 def train(cfg: dict[str, Any], run_dir: Path) -> Path:
     tcfg = cfg["train"]
     seed = int(cfg["seed"])
@@ -156,6 +161,10 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
     xs = torch.from_numpy(norm.stats(train_c.stats))
     xt_all = torch.from_numpy(norm.text(text_train))
     n_audio = xa.shape[0]
+    track_of = np.unique(train_c.track.astype(str), return_inverse=True)[1]
+    clips_of: dict[int, np.ndarray] = {
+        int(t): np.nonzero(track_of == t)[0] for t in np.unique(track_of)
+    }
     n_text_per_epoch = int(tcfg["text_samples_per_epoch"]) or xt_all.shape[0]
     print(
         f"[train] {cfg['name']} seed {seed} on {device}: {n_audio} clips from "
@@ -195,7 +204,16 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
         model.train()
         sums: dict[str, float] = {}
         nb = len(batches)
+        cw = float(mcfg.contrastive_weight)
         for bi, ids in enumerate(batches):
+            if cw > 0:
+                # Each clip brings a partner clip of the same track (itself if it is alone).
+                aud = ids[ids < n_audio]
+                partners = np.array(
+                    [_partner(clips_of[int(track_of[i])], int(i), rng) for i in aud],
+                    dtype=ids.dtype,
+                )
+                ids = np.concatenate([ids, partners])
             is_audio = ids < n_audio
             b = len(ids)
             a = torch.zeros(b, mcfg.n_features, mcfg.n_frames)
@@ -216,6 +234,11 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
             beta = model.beta_at(epoch + bi / nb)
             out = model(a, s if mcfg.use_stats else None, t, masks)
             terms = model.loss_function(out, a, s if mcfg.use_stats else None, t, masks, beta)
+            if cw > 0:
+                group = torch.from_numpy(track_of[ids[is_audio]]).to(device)
+                con = track_contrastive(out["mu"][ai.to(device)], group, mcfg.contrastive_tau)
+                terms["total"] = terms["total"] + cw * con
+                terms["contrastive"] = con.detach()
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()
             if float(tcfg["grad_clip"]) > 0:
@@ -248,7 +271,9 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
         print(
             f"[train] epoch {epoch + 1}/{epochs} {secs:.1f}s beta {row['beta']:.3f} "
             f"loss {row['total']:.3f} audio {row['audio']:.4f} stats {row['stats']:.4f} "
-            f"text {row['text']:.4f} kl {row['kl']:.3f}{evs}",
+            f"text {row['text']:.4f} kl {row['kl']:.3f}"
+            + (f" con {row['contrastive']:.3f}" if "contrastive" in row else "")
+            + evs,
             flush=True,
         )
     return run_dir

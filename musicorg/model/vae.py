@@ -64,6 +64,10 @@ class VAEConfig:
     # an audio posterior rather than something that overrides it.
     text_logvar_min: float = -10.0
     dropout: float = 0.0
+    # Training only: weight of a contrastive term pulling μ of two clips of the same track
+    # together (negative squared distance / tau as the similarity), 0 to disable.
+    contrastive_weight: float = 0.0
+    contrastive_tau: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -378,6 +382,26 @@ class HybridVAE(nn.Module):
         }
 
 
+def track_contrastive(mu: Tensor, group: Tensor, tau: float) -> Tensor:
+    """InfoNCE over a batch: rows of the same group (track) are positives, the rest negatives.
+
+    The similarity is -||μ_i - μ_j||² / tau, so it shapes Euclidean neighbourhoods directly.
+    Rows without a positive in the batch are not anchors. Returns a scalar (0 when no anchor).
+    """
+    d2 = torch.cdist(mu, mu).pow(2)
+    logits = -d2 / tau
+    n = mu.shape[0]
+    eye = torch.eye(n, dtype=torch.bool, device=mu.device)
+    logits = logits.masked_fill(eye, float("-inf"))
+    pos = (group[:, None] == group[None, :]) & ~eye
+    anchors = pos.any(1)
+    if not bool(anchors.any()):
+        return mu.sum() * 0.0
+    log_den = torch.logsumexp(logits, dim=1)
+    log_num = torch.logsumexp(logits.masked_fill(~pos, float("-inf")), dim=1)
+    return (log_den - log_num)[anchors].mean()
+
+
 def paper_config() -> VAEConfig:
     return VAEConfig()
 
@@ -404,4 +428,5 @@ __all__ = [
     "VAEConfig",
     "ours_config",
     "paper_config",
+    "track_contrastive",
 ]
