@@ -218,9 +218,11 @@ def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 
 def _on_begin(conn: Connection) -> None:
-    # BEGIN IMMEDIATE takes the write lock at once, so that two writers queue on busy_timeout
-    # instead of failing half-way with "database is locked".
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A write transaction starts with BEGIN IMMEDIATE: it takes the write lock at once, so two
+    # writers queue on busy_timeout instead of failing half-way with "database is locked".
+    # Reads start a deferred transaction and, in WAL mode, never block or wait for a writer.
+    write = conn.get_execution_options().get("musicorg_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def backup(src: Path, dest: Path) -> Path:
@@ -317,8 +319,10 @@ class Catalogue:
     def begin(self) -> Iterator[Connection]:
         """A write transaction (BEGIN IMMEDIATE)."""
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                conn.execution_options(musicorg_write=True)
+                with conn.begin():
+                    yield conn
         except Exception as exc:
             if "database is locked" in str(exc):
                 raise CatalogueBusyError(

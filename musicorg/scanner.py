@@ -19,11 +19,11 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
 from musicorg import lyrics as lyrics_mod
 from musicorg import probe, tags
-from musicorg.db import Catalogue, Lyrics, Problem, Root, Track
+from musicorg.db import Catalogue, Problem, Root, Track
 from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
 
 log = logging.getLogger(__name__)
@@ -189,6 +189,28 @@ def _looks_truncated(message: str) -> bool:
     return any(w in m for w in ("truncat", "eof", "end of file", "not enough data", "too short"))
 
 
+_TRACK_FIELDS = (
+    "size",
+    "mtime_ns",
+    "content_key",
+    "fmt",
+    "codec",
+    "duration",
+    "sample_rate",
+    "channels",
+    "bitrate",
+    "title",
+    "artist",
+    "album",
+    "albumartist",
+    "genre",
+    "year",
+    "tracknumber",
+    "missing",
+    "updated_at",
+)
+
+
 def _track_values(e: _Entry | _Seen, fmt: str, key: str, info: tags.TrackInfo) -> dict[str, object]:
     now = time.time()
     return {
@@ -315,8 +337,7 @@ def scan(
             except _Problem as p:
                 results.append((item, p))
         with cat.begin() as conn:
-            for res in results:
-                _apply(conn, res, known, gone, gone_ids, missing_by_key, report)
+            _apply_batch(conn, results, known, gone, gone_ids, missing_by_key, old_problems, report)
         progress(min(start + BATCH, total), total, f"Reading tags… {min(start + BATCH, total)}")
 
     # 5. Whatever is still gone is missing: masked, never deleted.
@@ -344,46 +365,87 @@ def scan(
     return report
 
 
-def _apply(
+_TRACK_UPDATE = (
+    update(Track)
+    .where(Track.id == bindparam("_id"))
+    .values({c: bindparam(c) for c in ("path", "display", "root_id", *_TRACK_FIELDS)})
+)
+_LYRICS_UPSERT = text(
+    "INSERT INTO lyrics (track_id, text, source, updated_at) VALUES (:tid, :text, :source, :now) "
+    "ON CONFLICT(track_id) DO UPDATE SET text=excluded.text, source=excluded.source, "
+    "updated_at=excluded.updated_at WHERE lyrics.source != 'genius'"
+)
+
+
+def _apply_batch(
     conn: Connection,
-    res: tuple[_Seen, str, str, tags.TrackInfo] | tuple[_Seen, _Problem],
+    results: list[tuple[_Seen, str, str, tags.TrackInfo] | tuple[_Seen, _Problem]],
     known: dict[bytes, _Known],
     gone: dict[str, list[int]],
     gone_ids: dict[int, bytes],
     missing_by_key: dict[str, list[int]],
+    old_problems: dict[bytes, tuple[int | None, int | None]],
     report: ScanReport,
 ) -> None:
-    item = res[0]
-    display = probe.fs_display(item.path)
-    if len(res) == 2:
-        problem = res[1]
-        _record_problem(conn, item, problem.kind, str(problem))
-        report.problems.append((display, problem.kind, str(problem)))
-        return
-    _, fmt, key, info = res
-    values = _track_values(item, fmt, key, info)
-    values["root_id"] = item.root_id
-    k = known.get(item.path)
-    if k is not None:
-        conn.execute(update(Track).where(Track.id == k.id).values(**values))
-        track_id = k.id
-        report.updated.append(display)
-    else:
+    """Write one batch with a few executemany statements (per-row ORM statements cost more
+    than reading the files)."""
+    updates: list[dict[str, object]] = []
+    inserts: list[dict[str, object]] = []
+    lyrics_for: dict[bytes, tuple[str, str]] = {}
+    ids_by_path: dict[bytes, int] = {}
+    solved: list[bytes] = []
+    for res in results:
+        item = res[0]
+        display = probe.fs_display(item.path)
+        if len(res) == 2:
+            problem = res[1]
+            _record_problem(conn, item, problem.kind, str(problem))
+            report.problems.append((display, problem.kind, str(problem)))
+            continue
+        _, fmt, key, info = res
+        values = _track_values(item, fmt, key, info)
+        values["root_id"] = item.root_id
+        if item.path in old_problems:
+            solved.append(item.path)
+        found = (
+            (info.lyrics, info.lyrics_source) if info.lyrics else lyrics_mod.read_sidecar(item.path)
+        )
+        if found is not None and found[0]:
+            lyrics_for[item.path] = (found[0], found[1] or "tag")
+        k = known.get(item.path)
+        if k is not None:
+            updates.append({"_id": k.id, **values})
+            ids_by_path[item.path] = k.id
+            report.updated.append(display)
+            continue
         moved_from = _take(gone, key) or _take(missing_by_key, key)
         if moved_from is not None:
             old = gone_ids.pop(moved_from, None)
-            conn.execute(update(Track).where(Track.id == moved_from).values(**values))
-            track_id = moved_from
-            old_display = probe.fs_display(old) if old else "(missing)"
-            report.moved.append((old_display, display))
+            updates.append({"_id": moved_from, **values})
+            ids_by_path[item.path] = moved_from
+            report.moved.append((probe.fs_display(old) if old else "(missing)", display))
         else:
             values["added_at"] = values["updated_at"]
-            row = conn.execute(insert(Track).values(**values).returning(Track.id)).first()
-            assert row is not None
-            track_id = int(row[0])
+            inserts.append(values)
             report.added.append(display)
-    conn.execute(delete(Problem).where(Problem.path == item.path, Problem.stage == "scan"))
-    _store_lyrics(conn, track_id, item.path, info)
+    if updates:
+        conn.execute(_TRACK_UPDATE, updates)
+    if inserts:
+        rows = conn.execute(
+            insert(Track).returning(Track.id, Track.path, sort_by_parameter_order=True), inserts
+        ).all()
+        ids_by_path.update({path: int(tid) for tid, path in rows})
+    if solved:
+        conn.execute(delete(Problem).where(Problem.path.in_(solved), Problem.stage == "scan"))
+    if lyrics_for:
+        now = time.time()
+        conn.execute(
+            _LYRICS_UPSERT,
+            [
+                {"tid": ids_by_path[p], "text": t, "source": src, "now": now}
+                for p, (t, src) in lyrics_for.items()
+            ],
+        )
 
 
 def _take(index: dict[str, list[int]], key: str) -> int | None:
@@ -395,24 +457,6 @@ def _take(index: dict[str, list[int]], key: str) -> int | None:
         if tid in other:
             other.remove(tid)
     return tid
-
-
-def _store_lyrics(conn: Connection, track_id: int, path: bytes, info: tags.TrackInfo) -> None:
-    text, source = info.lyrics, info.lyrics_source
-    if not text:
-        found = lyrics_mod.read_sidecar(path)
-        if found is not None:
-            text, source = found
-    existing = conn.execute(select(Lyrics.source).where(Lyrics.track_id == track_id)).first()
-    if not text:
-        return
-    if existing is not None and existing[0] == "genius":
-        return  # lyrics the user fetched stay until the file carries its own
-    values = {"text": text, "source": source or "tag", "updated_at": time.time()}
-    if existing is None:
-        conn.execute(insert(Lyrics).values(track_id=track_id, **values))
-    else:
-        conn.execute(update(Lyrics).where(Lyrics.track_id == track_id).values(**values))
 
 
 def _record_problem(conn: Connection, item: _Seen, kind: str, message: str) -> None:
