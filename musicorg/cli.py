@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("analyze")
     p.add_argument("--device", choices=settings_mod.DEVICES, help="where the model runs")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=max(1, min(4, (os.cpu_count() or 2) - 1)),
+        help="decoding processes (default: one less than the cores, at most 4)",
+    )
 
     p = add("embeddings")
     p.add_argument("out", metavar="OUT.npz")
@@ -323,6 +329,49 @@ def cmd_lyrics(args: argparse.Namespace, cat: Catalogue) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import analysis
+    from musicorg.model.bundle import ModelIntegrityError
+
+    device = args.device or settings_mod.load().device
+    progress = Stderr(args.quiet)
+    try:
+        report = analysis.analyse(cat, device=device, workers=args.workers, progress=progress)
+    except ModelIntegrityError as exc:
+        progress.end()
+        print(f"musicorg analyze: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        progress.end()
+        if "CUDA" in str(exc) or "cuda" in str(exc):
+            print(f"musicorg analyze: {exc}", file=sys.stderr)
+            return 1
+        raise
+    progress.end()
+    print(report.summary())
+    for path, kind, msg in report.problems[:20]:
+        print(f"  problem ({kind}): {path}: {msg}")
+    return 0
+
+
+def cmd_embeddings(args: argparse.Namespace, cat: Catalogue) -> int:
+    import numpy as np
+
+    from musicorg import analysis
+    from musicorg.model.bundle import load_model
+
+    model = load_model(device="cpu")
+    names, _ids, vectors = analysis.embeddings(cat, str(model.version))
+    if not names:
+        print("No embeddings yet: run `musicorg analyze` first.", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, paths=np.array(names, dtype=str), vectors=vectors.astype(np.float32))
+    print(f"Wrote {len(names)} vectors of {vectors.shape[1]} dimensions to {out}.")
+    return 0
+
+
 def _not_yet(name: str) -> Callable[[argparse.Namespace, Catalogue], int]:
     def run(_args: argparse.Namespace, _cat: Catalogue) -> int:
         print(f"musicorg {name}: not available in this version yet.", file=sys.stderr)
@@ -339,6 +388,8 @@ HANDLERS: dict[str, Callable[[argparse.Namespace, Catalogue], int]] = {
     "prune": cmd_prune,
     "relocate": cmd_relocate,
     "lyrics": cmd_lyrics,
+    "analyze": cmd_analyze,
+    "embeddings": cmd_embeddings,
 }
 
 

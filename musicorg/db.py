@@ -143,6 +143,7 @@ class Analysis(Base):
     features_version: Mapped[int] = mapped_column(Integer, primary_key=True)
     features: Mapped[bytes] = mapped_column(LargeBinary)  # float32, row-major
     shape: Mapped[str] = mapped_column(String)  # "39x130"
+    stats: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 (78,): mean+std per row
     tempo: Mapped[float | None] = mapped_column(Float)
     brightness: Mapped[float | None] = mapped_column(Float)
     energy: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,346 @@
+"""The analysis stage: features for every content key, then embeddings with the active model.
+
+Features are keyed by (content key, FEATURES_VERSION), so byte-equal copies share one analysis
+and a change of feature code never mixes old and new numbers. Embeddings are keyed by
+(content key, model version). Both are committed in small batches: a killed run keeps what it
+finished and the next run does only the rest. Files that fail to decode get a row in the
+problems list (stage "analyze") and are retried when they change.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, insert, select, text, update
+
+from musicorg import features as feat
+from musicorg.audio import DecodeError
+from musicorg.db import Analysis, Catalogue, Embedding, Lyrics, Problem, Track
+from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
+
+log = logging.getLogger(__name__)
+
+COMMIT_EVERY_S = 2.0
+ACTIVE_MODEL_KEY = "active_model"
+SHAPE = f"{feat.N_ROWS}x{feat.N_BINS}"
+
+
+@dataclass
+class AnalyzeReport:
+    analysed: int = 0
+    embedded: int = 0
+    skipped: int = 0
+    weak: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+    model_version: str = ""
+    device: str = ""
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        text = (
+            f"{self.analysed} tracks analysed, {self.embedded} embedded with model "
+            f"{self.model_version} on {self.device}, {len(self.problems)} problems"
+        )
+        if self.weak:
+            text += f", {len(self.weak)} with too little sound to analyse well"
+        return text + f" in {self.seconds:.1f} s"
+
+
+@dataclass
+class _Todo:
+    content_key: str
+    path: bytes
+    display: str
+    size: int
+    mtime_ns: int
+
+
+def _pending_features(cat: Catalogue) -> list[_Todo]:
+    """One available file per content key that has no analysis of this features version."""
+    with cat.read() as conn:
+        done = {
+            k
+            for (k,) in conn.execute(
+                select(Analysis.content_key).where(
+                    Analysis.features_version == feat.FEATURES_VERSION
+                )
+            )
+        }
+        broken = {
+            (p, s, m)
+            for p, s, m in conn.execute(
+                select(Problem.path, Problem.size, Problem.mtime_ns).where(
+                    Problem.stage == "analyze"
+                )
+            )
+        }
+        rows = conn.execute(
+            select(Track.content_key, Track.path, Track.display, Track.size, Track.mtime_ns)
+            .where(Track.missing.is_(False))
+            .order_by(Track.id)
+        ).all()
+    todo: dict[str, _Todo] = {}
+    for key, path, display, size, mtime in rows:
+        if key in done or key in todo or (path, size, mtime) in broken:
+            continue
+        todo[key] = _Todo(key, path, display, size, mtime)
+    return list(todo.values())
+
+
+def _analyse_one(path: bytes) -> feat.TrackFeatures | DecodeError:
+    """Runs in a worker process: features, or the DecodeError that explains why not."""
+    try:
+        return feat.analyze_file(path)
+    except DecodeError as exc:
+        return exc
+    except MemoryError:
+        return DecodeError("unreadable", f"{os.fsdecode(path)}: not enough memory to decode")
+    except Exception as exc:  # a decoder crash on hostile input must not end the stage
+        return DecodeError("unreadable", f"{os.fsdecode(path)}: {exc.__class__.__name__}: {exc}")
+
+
+def _results(todo: list[_Todo], workers: int, cancel: CancelFn) -> Iterator[tuple[_Todo, Any]]:
+    if workers <= 1:
+        for item in todo:
+            check(cancel)
+            yield item, _analyse_one(item.path)
+        return
+    # Processes, not threads: decoding and librosa hold the GIL much of the time. Each worker
+    # is recycled after a while so that a leak in a decoder cannot grow without bound.
+    with ProcessPoolExecutor(max_workers=workers, max_tasks_per_child=200) as pool:
+        pending: dict[Future[Any], _Todo] = {}
+        queue = iter(todo)
+        try:
+            while True:
+                while len(pending) < workers * 2:
+                    nxt = next(queue, None)
+                    if nxt is None:
+                        break
+                    pending[pool.submit(_analyse_one, nxt.path)] = nxt
+                if not pending:
+                    return
+                done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                check(cancel)
+                for fut in done:
+                    yield pending.pop(fut), fut.result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+def analyse_features(
+    cat: Catalogue,
+    *,
+    workers: int = 1,
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never,
+    report: AnalyzeReport | None = None,
+) -> AnalyzeReport:
+    report = report or AnalyzeReport()
+    todo = _pending_features(cat)
+    total = len(todo)
+    progress(0, total, f"Analysing {total} tracks…")
+    batch: list[tuple[_Todo, Any]] = []
+    last_commit = time.monotonic()
+    done = 0
+    try:
+        for item, result in _results(todo, workers, cancel):
+            batch.append((item, result))
+            done += 1
+            if time.monotonic() - last_commit >= COMMIT_EVERY_S or done == total:
+                _store_features(cat, batch, report)
+                batch.clear()
+                last_commit = time.monotonic()
+            progress(done, total, f"Analysing… {item.display}")
+    finally:
+        if batch:
+            _store_features(cat, batch, report)
+    return report
+
+
+def _store_features(cat: Catalogue, batch: list[tuple[_Todo, Any]], report: AnalyzeReport) -> None:
+    now = time.time()
+    with cat.begin() as conn:
+        for item, result in batch:
+            if isinstance(result, DecodeError):
+                values = {
+                    "display": item.display,
+                    "kind": result.kind,
+                    "message": str(result),
+                    "size": item.size,
+                    "mtime_ns": item.mtime_ns,
+                    "seen_at": now,
+                }
+                updated = conn.execute(
+                    update(Problem)
+                    .where(Problem.path == item.path, Problem.stage == "analyze")
+                    .values(**values)
+                )
+                if not updated.rowcount:
+                    conn.execute(insert(Problem).values(path=item.path, stage="analyze", **values))
+                report.problems.append((item.display, result.kind, str(result)))
+                continue
+            f: feat.TrackFeatures = result
+            conn.execute(
+                text(
+                    "INSERT OR REPLACE INTO analyses (content_key, features_version, features, "
+                    "shape, stats, tempo, brightness, energy, weak, created_at) VALUES "
+                    "(:k, :v, :f, :shape, :stats, :tempo, :bright, :energy, :weak, :now)"
+                ),
+                {
+                    "k": item.content_key,
+                    "v": feat.FEATURES_VERSION,
+                    "f": np.ascontiguousarray(f.matrix, dtype=np.float32).tobytes(),
+                    "shape": SHAPE,
+                    "stats": np.ascontiguousarray(f.stats, dtype=np.float32).tobytes(),
+                    "tempo": float(f.tempo),
+                    "bright": float(f.brightness),
+                    "energy": float(f.energy),
+                    "weak": bool(f.weak),
+                    "now": now,
+                },
+            )
+            conn.execute(
+                delete(Problem).where(Problem.path == item.path, Problem.stage == "analyze")
+            )
+            report.analysed += 1
+            if f.weak:
+                report.weak.append(item.display)
+
+
+def load_features(cat: Catalogue, keys: list[str]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """(N,39,130) matrices and (N,78) stats for the keys that have them, and key → row."""
+    mats: list[np.ndarray] = []
+    stats: list[np.ndarray] = []
+    index: dict[str, int] = {}
+    with cat.read() as conn:
+        for i in range(0, len(keys), 500):
+            rows = conn.execute(
+                select(Analysis.content_key, Analysis.features, Analysis.stats).where(
+                    Analysis.features_version == feat.FEATURES_VERSION,
+                    Analysis.content_key.in_(keys[i : i + 500]),
+                )
+            ).all()
+            for key, blob, sblob in rows:
+                index[key] = len(mats)
+                mats.append(np.frombuffer(blob, dtype=np.float32).reshape(feat.N_ROWS, feat.N_BINS))
+                stats.append(
+                    np.frombuffer(sblob, dtype=np.float32)
+                    if sblob
+                    else np.zeros(feat.N_STATS, np.float32)
+                )
+    if not mats:
+        return (
+            np.zeros((0, feat.N_ROWS, feat.N_BINS), np.float32),
+            np.zeros((0, feat.N_STATS), np.float32),
+            index,
+        )
+    return np.stack(mats), np.stack(stats), index
+
+
+def embed_pending(
+    cat: Catalogue,
+    model: Any,
+    *,
+    batch: int = 512,
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never,
+    report: AnalyzeReport | None = None,
+) -> AnalyzeReport:
+    """μ for every analysed content key that has none for this model version."""
+    report = report or AnalyzeReport()
+    version = model.version
+    with cat.read() as conn:
+        have = {
+            k
+            for (k,) in conn.execute(
+                select(Embedding.content_key).where(Embedding.model_version == version)
+            )
+        }
+        analysed = [
+            k
+            for (k,) in conn.execute(
+                select(Analysis.content_key).where(
+                    Analysis.features_version == feat.FEATURES_VERSION
+                )
+            )
+        ]
+        lyric_rows = conn.execute(
+            select(Track.content_key, func.min(Lyrics.text))
+            .join(Lyrics, Lyrics.track_id == Track.id)
+            .group_by(Track.content_key)
+        ).all()
+    lyrics_by_key = {k: t for k, t in lyric_rows}
+    todo = [k for k in analysed if k not in have]
+    total = len(todo)
+    for lo in range(0, total, batch):
+        check(cancel)
+        keys = todo[lo : lo + batch]
+        mats, stats, index = load_features(cat, keys)
+        keys = [k for k in keys if k in index]
+        mu = model.embed(mats, stats, [lyrics_by_key.get(k) for k in keys])
+        now = time.time()
+        with cat.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT OR REPLACE INTO embeddings (content_key, model_version, mu, created_at)"
+                    " VALUES (:k, :v, :mu, :now)"
+                ),
+                [
+                    {"k": k, "v": version, "mu": mu[i].astype(np.float32).tobytes(), "now": now}
+                    for i, k in enumerate(keys)
+                ],
+            )
+        report.embedded += len(keys)
+        progress(min(lo + batch, total), total, "Embedding…")
+    return report
+
+
+def analyse(
+    cat: Catalogue,
+    *,
+    device: str = "auto",
+    workers: int = 1,
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never,
+) -> AnalyzeReport:
+    """The whole stage: features, then embeddings with the bundled (or active) model."""
+    from musicorg.model.bundle import load_model
+
+    started = time.monotonic()
+    report = AnalyzeReport()
+    analyse_features(cat, workers=workers, progress=progress, cancel=cancel, report=report)
+    model = load_model(device=device)
+    report.model_version = str(model.version)
+    report.device = str(model.device)
+    embed_pending(cat, model, progress=progress, cancel=cancel, report=report)
+    cat.set_meta(ACTIVE_MODEL_KEY, report.model_version)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def active_model_version(cat: Catalogue) -> str | None:
+    """The model version whose embeddings the playlists and the map use (None: no analysis)."""
+    return cat.get_meta(ACTIVE_MODEL_KEY)
+
+
+def embeddings(cat: Catalogue, model_version: str) -> tuple[list[str], list[int], np.ndarray]:
+    """Display paths, track ids and μ (N,d) of available tracks that have an embedding."""
+    with cat.read() as conn:
+        rows = conn.execute(
+            select(Track.display, Track.id, Embedding.mu)
+            .join(Embedding, Embedding.content_key == Track.content_key)
+            .where(Embedding.model_version == model_version, Track.missing.is_(False))
+            .order_by(Track.id)
+        ).all()
+    if not rows:
+        return [], [], np.zeros((0, 0), np.float32)
+    vectors = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
+    return [r[0] for r in rows], [int(r[1]) for r in rows], vectors
