@@ -1,0 +1,118 @@
+"""The analyze stage end to end: real audio, the real bundled model, a real catalogue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sqlalchemy import func, select
+
+from musicorg import analysis, scanner
+from musicorg.cli import main
+from musicorg.db import Analysis, Catalogue, Embedding, Problem, Track
+from musicorg.features import FEATURES_VERSION
+from musicorg.jobs import Cancelled
+
+
+@pytest.fixture
+def cat(tmp_path: Path) -> Catalogue:
+    c = Catalogue(tmp_path / "cat.sqlite")
+    yield c
+    c.close()
+
+
+def _count(cat: Catalogue, table: type) -> int:
+    with cat.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def _distinct_keys(cat: Catalogue) -> int:
+    with cat.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count(func.distinct(Track.content_key))).where(Track.missing.is_(False))
+            ).scalar_one()
+        )
+
+
+def test_analyse_real_library(cat: Catalogue, music: Path, tmp_path: Path) -> None:
+    sf.write(music / "silence.wav", np.zeros(22050 * 3, dtype=np.float32), 22050)
+    (music / "cut.mp3").write_bytes(next(music.rglob("*.mp3")).read_bytes()[:3000])
+    scanner.scan(cat, [music])
+    report = analysis.analyse(cat, device="cpu", workers=1)
+    keys = _distinct_keys(cat)
+    with cat.read() as conn:
+        analysed = conn.execute(
+            select(func.count()).where(Analysis.features_version == FEATURES_VERSION)
+        ).scalar_one()
+        problems = conn.execute(select(Problem.kind).where(Problem.stage == "analyze")).all()
+    assert analysed + len(problems) == keys
+    assert any(p.endswith("silence.wav") for p in report.weak)
+    version = analysis.active_model_version(cat)
+    assert version == report.model_version and report.device == "cpu"
+    names, _ids, vectors = analysis.embeddings(cat, version)
+    assert vectors.shape == (len(names), 32) and vectors.dtype == np.float32
+    assert np.isfinite(vectors).all()
+    # The same piece in several formats lands closer to itself than to other pieces.
+    vibe = [i for i, n in enumerate(names) if "vibe_ace" in n]
+    other = [i for i, n in enumerate(names) if "vibe_ace" not in n and "silence" not in n]
+    within = np.linalg.norm(vectors[vibe][:, None] - vectors[vibe][None], axis=-1).mean()
+    across = np.linalg.norm(vectors[vibe][:, None] - vectors[other][None], axis=-1).mean()
+    assert within < across
+    # A second run has nothing left to do.
+    again = analysis.analyse(cat, device="cpu")
+    assert again.analysed == 0 and again.embedded == 0
+
+
+def test_cancel_then_resume_without_redoing(cat: Catalogue, music: Path) -> None:
+    scanner.scan(cat, [music])
+    seen = []
+
+    def cancel() -> bool:
+        return len(seen) >= 3
+
+    def progress(done: int, total: int, _text: str) -> None:
+        if done:
+            seen.append(done)
+
+    with pytest.raises(Cancelled):
+        analysis.analyse_features(cat, progress=progress, cancel=cancel)
+    assert cat.integrity_ok()
+    first = _count(cat, Analysis)
+    assert 0 < first < _distinct_keys(cat)
+    rest = analysis.analyse(cat, device="cpu")
+    assert rest.analysed == _distinct_keys(cat) - first
+    assert _count(cat, Embedding) == _distinct_keys(cat)
+
+
+def test_pool_of_processes_gives_the_same_features(cat: Catalogue, music: Path) -> None:
+    scanner.scan(cat, [music])
+    analysis.analyse_features(cat, workers=2)
+    with cat.read() as conn:
+        pooled = dict(conn.execute(select(Analysis.content_key, Analysis.features)).all())
+    with cat.begin() as conn:
+        conn.execute(Analysis.__table__.delete())
+    analysis.analyse_features(cat, workers=1)
+    with cat.read() as conn:
+        inline = dict(conn.execute(select(Analysis.content_key, Analysis.features)).all())
+    assert pooled.keys() == inline.keys()
+    for key, blob in pooled.items():
+        np.testing.assert_allclose(
+            np.frombuffer(blob, np.float32), np.frombuffer(inline[key], np.float32), atol=1e-4
+        )
+
+
+def test_cli_analyze_and_embeddings(music: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "c.sqlite")
+    assert main(["--db", db, "-q", "scan", str(music)]) == 0
+    assert main(["--db", db, "-q", "analyze", "--device", "cpu", "--workers", "1"]) == 0
+    out = tmp_path / "emb.npz"
+    assert main(["--db", db, "embeddings", str(out)]) == 0
+    data = np.load(out)
+    assert data["vectors"].dtype == np.float32 and data["vectors"].shape[1] == 32
+    assert len(data["paths"]) == len(data["vectors"]) == len(list(music.rglob("*.*")))
+    assert all(str(p).startswith(str(music)) for p in data["paths"])
+    json.dumps([str(p) for p in data["paths"]])
