@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from musicorg import __version__, paths
+from musicorg import __version__, paths, safety
 from musicorg import settings as settings_mod
 from musicorg.db import Catalogue, CatalogueError
 from musicorg.jobs import Cancelled
@@ -408,6 +408,29 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
+READ_ONLY = frozenset({"problems", "stats", "tracks", "embeddings"})
+
+
+def _explain_damage(args: argparse.Namespace) -> None:
+    path = (
+        Path(args.db)
+        if args.db
+        else (paths.demo_db_path() if args.demo else paths.default_db_path())
+    )
+    if safety.check_catalogue(path) is None:
+        return
+    found = safety.backups(path)
+    if found:
+        print("Backups of this catalogue (newest first):", file=sys.stderr)
+        for b in found:
+            print(f"  {b}", file=sys.stderr)
+        print(
+            "To restore one, move the damaged file away and copy a backup in its place; the "
+            "app offers this on start.",
+            file=sys.stderr,
+        )
+
+
 def gui_main() -> int:
     return main([])
 
@@ -425,7 +448,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cat = _open_catalogue(args)
     except CatalogueError as exc:
         print(f"musicorg: {exc}", file=sys.stderr)
+        _explain_damage(args)
         return 1
+    if args.command not in READ_ONLY:
+        safety.rotate_backups(cat.path)
     try:
         return handler(args, cat)
     except Cancelled:
