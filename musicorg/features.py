@@ -131,6 +131,19 @@ def _finite(x: npt.NDArray[np.floating]) -> FloatArray:
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
+def _spectral_centroid(magnitude: npt.NDArray[np.floating], sr: int) -> FloatArray:
+    """Per-frame spectral centroid (Hz) of a magnitude spectrogram; 0 for silent frames.
+
+    The same quantity as ``librosa.feature.spectral_centroid(S=magnitude)``, as one
+    matrix-vector product instead of a normalised copy of the spectrogram.
+    """
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT).astype(np.float32)
+    total = magnitude.sum(axis=0)
+    weighted = freqs @ magnitude
+    tiny = np.finfo(np.float32).tiny
+    return np.where(total > tiny, weighted / np.maximum(total, tiny), 0.0).astype(np.float32)
+
+
 def features_from_signal(y: npt.NDArray[np.floating], sr: int = DEFAULT_SR) -> TrackFeatures:
     """Features of a mono signal ``y`` sampled at ``sr`` Hz (see the module docstring)."""
     signal = np.asarray(y, dtype=np.float32).reshape(-1)
@@ -156,9 +169,7 @@ def features_from_signal(y: npt.NDArray[np.floating], sr: int = DEFAULT_SR) -> T
         contrast = librosa.feature.spectral_contrast(
             S=magnitude, sr=sr, n_fft=N_FFT, hop_length=HOP, n_bands=N_CONTRAST - 1
         )
-        centroid = librosa.feature.spectral_centroid(
-            S=magnitude, sr=sr, n_fft=N_FFT, hop_length=HOP
-        )
+        centroid = _spectral_centroid(magnitude, sr)
         rms = librosa.feature.rms(S=magnitude, frame_length=N_FFT, hop_length=HOP)
         onset_env = librosa.onset.onset_strength(S=log_mel, sr=sr, hop_length=HOP)
         tempo = 0.0
