@@ -11,6 +11,7 @@ next to a display string for people.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -39,7 +40,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
-BUSY_TIMEOUT_S = 15.0
+# How long a writer waits for another process's write transaction before giving up.
+BUSY_TIMEOUT_S = float(os.environ.get("MUSICORG_BUSY_TIMEOUT", "15"))
 
 
 class CatalogueError(RuntimeError):
