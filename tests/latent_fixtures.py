@@ -1,0 +1,77 @@
+"""Catalogues with synthetic tracks and embeddings, for the latent-space tests."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import insert
+
+from musicorg.analysis import ACTIVE_MODEL_KEY
+from musicorg.db import Catalogue, Embedding, Track
+
+VERSION = "test-v1"
+
+
+def add_tracks(
+    cat: Catalogue,
+    vectors: np.ndarray,
+    *,
+    artists: Sequence[str | None] | None = None,
+    titles: Sequence[str | None] | None = None,
+    keys: Sequence[str] | None = None,
+    missing: Sequence[bool] | None = None,
+    folder: str = "/music",
+    version: str = VERSION,
+    embed: Sequence[bool] | None = None,
+) -> list[int]:
+    """One track per vector (and its embedding); returns the track ids in order."""
+    n = len(vectors)
+    now = time.time()
+    ids: list[int] = []
+    with cat.begin() as conn:
+        for i in range(n):
+            key = keys[i] if keys is not None else f"key{i:06d}-{folder}"
+            path = os.fsencode(f"{folder}/track{i:06d}.flac")
+            row = conn.execute(
+                insert(Track)
+                .values(
+                    path=path,
+                    display=os.fsdecode(path),
+                    size=1000 + i,
+                    mtime_ns=0,
+                    content_key=key,
+                    fmt="flac",
+                    duration=100.0 + i,
+                    artist=artists[i] if artists is not None else f"Artist {i}",
+                    title=titles[i] if titles is not None else f"Title {i}",
+                    missing=bool(missing[i]) if missing is not None else False,
+                    added_at=now,
+                    updated_at=now,
+                )
+                .returning(Track.id)
+            ).first()
+            assert row is not None
+            ids.append(int(row[0]))
+        rows: dict[str, dict[str, object]] = {}
+        for i in range(n):
+            if (embed is not None and not embed[i]) or (keys is not None and keys[i] in rows):
+                continue
+            key = keys[i] if keys is not None else f"key{i:06d}-{folder}"
+            rows[key] = {
+                "content_key": key,
+                "model_version": version,
+                "mu": np.asarray(vectors[i], dtype=np.float32).tobytes(),
+                "created_at": now,
+            }
+        if rows:
+            conn.execute(insert(Embedding).prefix_with("OR IGNORE"), list(rows.values()))
+    cat.set_meta(ACTIVE_MODEL_KEY, version)
+    return ids
+
+
+def new_catalogue(tmp_path: Path) -> Catalogue:
+    return Catalogue(tmp_path / "cat.sqlite")
