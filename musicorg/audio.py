@@ -308,8 +308,9 @@ def decode_window(
 
     The window is centred in the track when ``offset`` is None, and starts ``offset``
     seconds in otherwise. A track shorter than the window gives all of itself; a window
-    past the end gives an empty array. Returns ``(signal, duration of the whole source in
-    seconds)``.
+    past the end gives an empty array. A truncated file gives what decodes of the window; when
+    the centred window lies wholly in the missing part, the first ``seconds`` that decode.
+    Returns ``(signal, duration of the whole source in seconds, as its headers say)``.
 
     Raises :class:`DecodeError` (``kind`` says why) when no audio can be decoded.
     """
@@ -320,17 +321,31 @@ def decode_window(
     name = _display(path)
     suffix = os.path.splitext(os.fsdecode(path))[1].lower()
     with _open(path) as handle:
-        if suffix not in _AV_FIRST:
-            try:
-                return _decode_soundfile(handle, seconds, sr, offset)
-            except _Refused:
-                pass
+        signal, duration = _decode(handle, suffix, seconds, sr, offset, name)
+        if signal.size == 0 and offset is None and duration > seconds:
+            # The headers promise a longer track than the data hold (a truncated file) and
+            # the centred window fell past the end of what decodes: take the first window.
+            signal, _ = _decode(handle, suffix, seconds, sr, 0.0, name)
+            if signal.size == 0:
+                raise DecodeError("truncated", f"{name}: no audio could be decoded")
+        return signal, duration
+
+
+def _decode(
+    handle: IO[bytes], suffix: str, seconds: float, sr: int, offset: float | None, name: str
+) -> tuple[FloatArray, float]:
+    if suffix not in _AV_FIRST:
+        handle.seek(0)
         try:
-            return _decode_av(handle, seconds, sr, offset, name)
-        except DecodeError:
-            raise
-        except Exception as exc:  # anything else from FFmpeg's side
-            raise DecodeError("unreadable", f"{name}: {exc}") from exc
+            return _decode_soundfile(handle, seconds, sr, offset)
+        except _Refused:
+            pass
+    try:
+        return _decode_av(handle, seconds, sr, offset, name)
+    except DecodeError:
+        raise
+    except Exception as exc:  # anything else from FFmpeg's side
+        raise DecodeError("unreadable", f"{name}: {exc}") from exc
 
 
 def probe_duration(path: PathArg) -> float:

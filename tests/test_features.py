@@ -278,6 +278,20 @@ def test_truncated_file_gives_what_decodes(tmp_path: Path, name: str) -> None:
     check_features(features_from_signal(y))
 
 
+@pytest.mark.parametrize("suffix", [".flac", ".ogg", ".wav"])
+def test_truncated_long_file_centred_window(tmp_path: Path, suffix: str) -> None:
+    """The headers promise 120 s, the data hold 36: the centred window (45-75 s) is gone,
+    so the first 30 s that decode come back instead of nothing."""
+    path = write(tmp_path / f"long{suffix}", tone(120.0, 44100, 440.0, 0.3), 44100)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 3 // 10])
+    y, _ = decode_window(path)
+    assert abs(len(y) - 30 * SR) < 0.05 * SR
+    blocks = np.abs(y[: len(y) // 1024 * 1024]).reshape(-1, 1024).max(axis=1)
+    assert blocks.min() > 0.25  # the tone all along, not zeros
+    check_features(features_from_signal(y))
+
+
 def test_truncated_m4a(tmp_path: Path) -> None:
     data = (DATA / "kevin_macleod_vibe_ace.m4a").read_bytes()
     path = tmp_path / "cut.m4a"
