@@ -323,7 +323,12 @@ def cmd_lyrics(args: argparse.Namespace, cat: Catalogue) -> int:
                 "or save one in the settings."
             )
             return 2
-        result = lyrics.fetch_genius(cat, token, progress=progress)
+        try:
+            result = lyrics.fetch_genius(cat, token, progress=progress)
+        except lyrics.GeniusAuthError as exc:
+            progress.end()
+            print(f"musicorg lyrics: {exc}", file=sys.stderr)
+            return 1
         progress.end()
         print(result.summary())
     return 0

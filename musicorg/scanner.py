@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
 from musicorg import lyrics as lyrics_mod
 from musicorg import probe, tags
@@ -268,6 +268,7 @@ def scan(
     # 2. Walk: one stat per file.
     progress(0, 0, "Looking for music files…")
     seen: set[bytes] = set()
+    seen_dirs: set[bytes] = set()
     todo: list[_Seen] = []
     restored: list[int] = []
     present_roots: list[int] = []
@@ -280,6 +281,7 @@ def scan(
         walk_errors: list[bytes] = []
         for entry in _walk(root, visited, walk_errors):
             seen.add(entry.path)
+            seen_dirs.add(os.path.dirname(entry.path))
             k = known.get(entry.path)
             if k is not None and k.size == entry.size and k.mtime_ns == entry.mtime_ns:
                 if k.missing:
@@ -349,6 +351,24 @@ def scan(
                     update(Track).where(Track.id.in_(ids[i : i + 500])).values(missing=True)
                 )
         report.missing.extend(probe.fs_display(p) for p in gone_ids.values())
+    # Folders that disappeared while the scan ran (a drive unplugged mid-scan): the tracks
+    # in them are missing too, even those the walk had already seen unchanged.
+    gone_dirs = [d for d in seen_dirs if not os.path.isdir(d)]
+    if gone_dirs:
+        with cat.begin() as conn:
+            for d in gone_dirs:
+                prefix = d + b"/"
+                rows = conn.execute(
+                    select(Track.id, Track.path, Track.display).where(
+                        func.substr(Track.path, 1, len(prefix)) == prefix,
+                        Track.missing.is_(False),
+                    )
+                ).all()
+                lost = [(tid, disp) for tid, path, disp in rows if not os.path.exists(path)]
+                if lost:
+                    ids = [tid for tid, _ in lost]
+                    conn.execute(update(Track).where(Track.id.in_(ids)).values(missing=True))
+                    report.missing.extend(disp for _, disp in lost)
     # Tracks under a vanished root are missing too.
     vanished_ids = [rid for root, rid in root_ids.items() if rid not in present]
     if vanished_ids:
@@ -373,7 +393,7 @@ _TRACK_UPDATE = (
 _LYRICS_UPSERT = text(
     "INSERT INTO lyrics (track_id, text, source, updated_at) VALUES (:tid, :text, :source, :now) "
     "ON CONFLICT(track_id) DO UPDATE SET text=excluded.text, source=excluded.source, "
-    "updated_at=excluded.updated_at WHERE lyrics.source != 'genius'"
+    "updated_at=excluded.updated_at"
 )
 
 
@@ -399,6 +419,8 @@ def _apply_batch(
         display = probe.fs_display(item.path)
         if len(res) == 2:
             problem = res[1]
+            if problem.kind == "vanished":
+                continue  # deleted while we scanned: settled by the folder check at the end
             _record_problem(conn, item, problem.kind, str(problem))
             report.problems.append((display, problem.kind, str(problem)))
             continue

@@ -290,3 +290,24 @@ def test_cancel_leaves_a_consistent_catalogue(cat: Catalogue, music: Path) -> No
     assert cat.integrity_ok()
     report = scanner.scan(cat, [music])
     assert len(report.added) == len([p for p in music.rglob("*") if p.is_file()])
+
+
+def test_folder_removed_mid_scan(cat: Catalogue, music: Path, tmp_path: Path) -> None:
+    scanner.scan(cat, [music])
+    for p in music.rglob("*"):
+        if p.is_file():
+            os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10**9))
+    in_b = {p.name for p in (music / "b").iterdir()}
+    unplugged = {"done": False}
+
+    def progress(_done: int, _total: int, _text: str) -> None:
+        if not unplugged["done"] and _total:
+            shutil.move(music / "b", tmp_path / "elsewhere")
+            unplugged["done"] = True
+
+    report = scanner.scan(cat, [music], progress=progress)
+    assert unplugged["done"]
+    assert {os.path.basename(p) for p in report.missing} == in_b
+    assert not report.problems
+    missing = {os.path.basename(t.display) for t in _all(cat) if t.missing}
+    assert missing == in_b and len(_all(cat)) == len(in_b) + len(list((music / "a").iterdir()))
