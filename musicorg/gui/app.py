@@ -1,7 +1,8 @@
-"""Application start-up: the main window over a catalogue, opened on the demo library when the
-user has not chosen a folder yet.
+"""Application start-up: the main window, and the offscreen smoke run.
 
-Scanning runs in a worker thread; the UI thread only receives its results through signals.
+``musicorg`` with no library shows the welcome page; afterwards it reopens the last library.
+``musicorg --smoke [--demo]`` starts the real window offscreen, runs every stage this build
+has (scan, analyse, playlists, map), saves a screenshot and exits 0, or non-zero with the reason.
 """
 
 from __future__ import annotations
@@ -9,90 +10,106 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
+import time
 from pathlib import Path
-from typing import Any
 
 from musicorg import paths
-from musicorg import settings as settings_mod
 
 log = logging.getLogger(__name__)
 
+SMOKE_TIMEOUT_S = 900
 
-def run_gui(*, demo: bool = False, db: str | None = None, smoke: bool = False) -> int:
-    if smoke:
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QObject, Qt, QTimer, Signal
-    from PySide6.QtWidgets import (
-        QApplication,
-        QLabel,
-        QMainWindow,
-        QTableWidget,
-        QTableWidgetItem,
-        QVBoxLayout,
-        QWidget,
-    )
 
-    from musicorg import library, scanner
-    from musicorg.db import Catalogue
-
-    settings = settings_mod.load()
-    use_demo = demo or (db is None and not settings.music_folders)
-    db_path = Path(db) if db else (paths.demo_db_path() if use_demo else paths.default_db_path())
-    folders = [str(paths.demo_dir())] if use_demo else settings.music_folders
+def _app() -> object:
+    from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("musicorg")
+    app.setOrganizationName("musicorg")
+    return app
 
-    class Bridge(QObject):
-        scanned = Signal(object, str)
 
-    bridge = Bridge()
-    window = QMainWindow()
-    window.setWindowTitle("musicorg — demo library" if use_demo else "musicorg")
-    central = QWidget()
-    layout = QVBoxLayout(central)
-    status = QLabel("Scanning…")
-    table = QTableWidget(0, 5)
-    table.setHorizontalHeaderLabels(["Title", "Artist", "Album", "Genre", "Year"])
-    table.horizontalHeader().setStretchLastSection(True)
-    table.setSortingEnabled(True)
-    layout.addWidget(status)
-    layout.addWidget(table)
-    window.setCentralWidget(central)
-    window.resize(1100, 700)
-    result: dict[str, Any] = {"code": 0}
+def run_gui(
+    *,
+    demo: bool = False,
+    db: str | None = None,
+    smoke: bool = False,
+    screenshot: str | None = None,
+) -> int:
+    if smoke:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    started = time.monotonic()
+    from PySide6.QtWidgets import QApplication
 
-    def work() -> None:
-        try:
-            with Catalogue(db_path) as cat:
-                report = scanner.scan(cat, folders) if folders else None
-                rows = library.tracks(cat)
-            bridge.scanned.emit(rows, report.summary() if report else "No music folder yet.")
-        except Exception as exc:
-            log.exception("scan failed")
-            bridge.scanned.emit(None, f"Scan failed: {exc}")
+    from musicorg.gui.mainwindow import MainWindow
 
-    def show_rows(rows: list[library.TrackRow] | None, text: str) -> None:
-        status.setText(f"{len(rows or [])} tracks — {text}")
-        table.setSortingEnabled(False)
-        table.setRowCount(len(rows or []))
-        for i, r in enumerate(rows or []):
-            values = [r.title or Path(r.path).stem, r.artist, r.album, r.genre, r.year]
-            for j, v in enumerate(values):
-                table.setItem(i, j, QTableWidgetItem("" if v is None else str(v)))
-        table.setSortingEnabled(True)
-        table.resizeColumnsToContents()
-        if smoke:
-            out = paths.cache_dir() / "smoke.png"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            ok = window.grab().save(str(out))
-            print(f"smoke: {len(rows or [])} tracks; screenshot {out}")
-            result["code"] = 0 if ok and rows else 1
-            QTimer.singleShot(0, app.quit)
-
-    bridge.scanned.connect(show_rows, Qt.ConnectionType.QueuedConnection)
+    app = _app()
+    assert isinstance(app, QApplication)
+    window = MainWindow()
     window.show()
-    threading.Thread(target=work, name="scan", daemon=True).start()
+    log.info("window shown in %.2f s", time.monotonic() - started)
+    if smoke:
+        return _smoke(app, window, demo=demo, db=db, screenshot=screenshot)
+    if db:
+        window.open_library(Path(db), list(window.settings.music_folders))
+    elif demo:
+        window.open_demo()
+    else:
+        window.restore_last()
+    return int(app.exec())
+
+
+def _smoke(
+    app: object, window: object, *, demo: bool, db: str | None, screenshot: str | None
+) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from musicorg.gui.mainwindow import MainWindow
+
+    assert isinstance(app, QApplication) and isinstance(window, MainWindow)
+    out = Path(screenshot) if screenshot else paths.cache_dir() / "smoke.png"
+    result: dict[str, object] = {"code": 1, "reason": "timed out"}
+
+    def finish(outcome: str) -> None:
+        # Let the last reload land before the picture is taken.
+        QTimer.singleShot(0, lambda: window.reload())
+        window.library_loaded.connect(lambda: QTimer.singleShot(200, lambda: shoot(outcome)))
+
+    def shoot(outcome: str) -> None:
+        if result.get("done"):
+            return
+        result["done"] = True
+        n = len(window.data.snap)
+        points = window.map.point_count()
+        if points:
+            window.tabs.setCurrentIndex(1)
+            app.processEvents()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        saved = window.grab().save(str(out))
+        reason = ""
+        if outcome != "ok":
+            reason = outcome
+        elif not n:
+            reason = "no tracks were catalogued"
+        elif not saved:
+            reason = f"could not save the screenshot to {out}"
+        result["code"] = 1 if reason else 0
+        result["reason"] = reason
+        print(
+            f"smoke: {n} tracks, {len(window.data.playlists)} playlists, {points} map points, "
+            f"{window.problems.count()} problems; screenshot {out}"
+        )
+        app.quit()
+
+    window.pipeline_finished.connect(finish)
+    if db:
+        window.open_library(Path(db), list(window.settings.music_folders))
+    elif demo or not window.restore_last():
+        window.open_demo()
+    QTimer.singleShot(SMOKE_TIMEOUT_S * 1000, app.quit)
     app.exec()
-    return int(result["code"])
+    if result["code"]:
+        print(f"smoke failed: {result['reason']}", file=sys.stderr)
+    code = result["code"]
+    return code if isinstance(code, int) else 1

@@ -1,0 +1,200 @@
+"""Settings, music folders and About dialogs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from musicorg import settings as settings_mod
+
+
+class FolderList(QWidget):
+    """Music folders: add, remove, relocate (a moved folder keeps its analyses)."""
+
+    relocate_requested = Signal(str, str)  # old, new
+
+    def __init__(self, folders: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.addItems(folders)
+        self.add_button = QPushButton("Add…")
+        self.remove_button = QPushButton("Remove")
+        self.relocate_button = QPushButton("Relocate…")
+        self.add_button.clicked.connect(lambda: self.add_folder())
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.relocate_button.clicked.connect(lambda: self.relocate_selected())
+        buttons = QVBoxLayout()
+        for b in (self.add_button, self.remove_button, self.relocate_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+
+    def folders(self) -> list[str]:
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
+    def add_folder(self, path: str | None = None) -> None:
+        if path is None:
+            path = QFileDialog.getExistingDirectory(self, "Add a music folder")
+        if path and path not in self.folders():
+            self.list.addItem(path)
+
+    def remove_selected(self) -> None:
+        for item in self.list.selectedItems():
+            self.list.takeItem(self.list.row(item))
+
+    def relocate_selected(self, new: str | None = None) -> None:
+        item = self.list.currentItem()
+        if item is None:
+            return
+        old = item.text()
+        if new is None:
+            new = QFileDialog.getExistingDirectory(self, f"Where is {old} now?")
+        if new and new != old:
+            item.setText(new)
+            self.relocate_requested.emit(old, new)
+
+
+class SettingsDialog(QDialog):
+    def __init__(
+        self,
+        settings: settings_mod.Settings,
+        device_in_use: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.settings = settings
+        self.relocations: list[tuple[str, str]] = []
+        self.folders = FolderList(list(settings.music_folders))
+        self.folders.relocate_requested.connect(lambda a, b: self.relocations.append((a, b)))
+        self.device = QComboBox()
+        for d, label in (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "CUDA (NVIDIA GPU)")):
+            self.device.addItem(label, d)
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        self.device_note = QLabel(
+            f"In use: {device_in_use}" if device_in_use else "In use: not loaded yet"
+        )
+        self.pl_min = QSpinBox()
+        self.pl_min.setRange(1, 10000)
+        self.pl_min.setValue(settings.playlist_min)
+        self.pl_max = QSpinBox()
+        self.pl_max.setRange(1, 10000)
+        self.pl_max.setValue(settings.playlist_max)
+        self.method = QComboBox()
+        for m in settings_mod.CLUSTER_METHODS:
+            self.method.addItem(m, m)
+        self.method.setCurrentIndex(max(0, self.method.findData(settings.cluster_method)))
+        self.token = QLineEdit(settings.genius_token)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token.setPlaceholderText("optional: lyrics from Genius")
+        self.export_dir = QLineEdit(settings.export_dir)
+        browse = QPushButton("…")
+        browse.clicked.connect(self._browse_export)
+        export_row = QHBoxLayout()
+        export_row.addWidget(self.export_dir, 1)
+        export_row.addWidget(browse)
+        self.export_absolute = QCheckBox("Write absolute paths")
+        self.export_absolute.setChecked(settings.export_absolute)
+
+        form = QFormLayout()
+        form.addRow("Music folders", self.folders)
+        device_row = QHBoxLayout()
+        device_row.addWidget(self.device)
+        device_row.addWidget(self.device_note, 1)
+        form.addRow("Model device", device_row)
+        length = QHBoxLayout()
+        length.addWidget(QLabel("from"))
+        length.addWidget(self.pl_min)
+        length.addWidget(QLabel("to"))
+        length.addWidget(self.pl_max)
+        length.addWidget(QLabel("tracks"))
+        length.addStretch(1)
+        form.addRow("Playlist length", length)
+        form.addRow("Clustering", self.method)
+        form.addRow("Genius token", self.token)
+        form.addRow("Export folder", export_row)
+        form.addRow("", self.export_absolute)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #b00020")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.resize(640, 480)
+
+    def _browse_export(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Default export folder")
+        if path:
+            self.export_dir.setText(path)
+
+    def result_settings(self) -> settings_mod.Settings:
+        s = settings_mod.Settings(**vars(self.settings))
+        s.music_folders = self.folders.folders()
+        s.device = str(self.device.currentData())
+        s.playlist_min = self.pl_min.value()
+        s.playlist_max = self.pl_max.value()
+        s.cluster_method = str(self.method.currentData())
+        s.genius_token = self.token.text().strip()
+        s.export_dir = self.export_dir.text().strip()
+        s.export_absolute = self.export_absolute.isChecked()
+        return s
+
+    def accept(self) -> None:
+        try:
+            self.result_settings().validate()
+        except ValueError as exc:
+            self.error.setText(str(exc))
+            return
+        super().accept()
+
+
+def about_html(info: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in info.items() if v not in (None, "")
+    )
+    return (
+        "<h2>musicorg</h2><p>A music-library organizer: automatic playlists and a map of your "
+        "library, from a hybrid audio/lyrics Beta-VAE.</p>"
+        f"<table cellspacing='4'>{rows}</table>"
+    )
+
+
+class AboutDialog(QDialog):
+    def __init__(self, info: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("About musicorg")
+        self.label = QLabel(about_html(info))
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        buttons.accepted.connect(self.accept)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(buttons)

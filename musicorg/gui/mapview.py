@@ -1,0 +1,395 @@
+"""The library map: one point per track (pyqtgraph ScatterPlotItem), coloured by group, genre or
+year, with a legend of at most 20 entries. Hover names the track; a click picks it; a lasso or a
+rectangle picks many. Points of the table's selection, and of the shown playlist or search hits,
+are drawn on top; missing tracks are grey.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGraphicsPathItem,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from scipy.spatial import cKDTree
+
+from musicorg.gui.snapshot import Snapshot
+
+MAX_LEGEND = 20
+PALETTE = [
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+    "#aec7e8",
+]
+OTHER_COLOUR = "#c9c9c9"
+MISSING_COLOUR = "#e4e4e4"
+COLOUR_MODES = [("group", "Group"), ("genre", "Genre tag"), ("year", "Year")]
+
+
+def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Boolean mask of POINTS (N,2) inside POLYGON (M,2), even-odd rule, vectorised over N."""
+    inside = np.zeros(len(points), dtype=bool)
+    if len(polygon) < 3 or not len(points):
+        return inside
+    x, y = points[:, 0], points[:, 1]
+    xj, yj = polygon[-1]
+    for xi, yi in polygon:
+        crosses = (yi > y) != (yj > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = (xj - xi) * (y - yi) / (yj - yi) + xi
+        inside ^= crosses & (x < at)
+        xj, yj = xi, yi
+    return inside
+
+
+def categories(
+    snap: Snapshot, mode: str, groups: np.ndarray | None
+) -> tuple[np.ndarray, list[str]]:
+    """Per-row category index into the returned names (at most MAX_LEGEND - 1 named, then
+    'Other' as the last name when needed)."""
+    n = len(snap)
+    if mode == "year":
+        years = snap.cols["year"]
+        decade = np.where(years > 0, (years // 10) * 10, 0)
+        labels = np.where(decade > 0, np.char.add(decade.astype(str), "s"), "Unknown year")
+    elif mode == "group" and groups is not None:
+        labels = np.where(groups == "", "No group", groups)
+    elif mode == "group":
+        labels = np.full(n, "No group yet")
+    else:
+        genre = snap.cols["genre"]
+        labels = np.where(genre == "", "No genre", genre)
+    if not n:
+        return np.zeros(0, dtype=np.int64), []
+    names, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    if mode == "year":
+        order = np.arange(len(names))  # chronological (and "Unknown year" last)
+        if len(names) > MAX_LEGEND:
+            order = np.argsort(-counts, kind="stable")
+    else:
+        order = np.argsort(-counts, kind="stable")
+    keep = order if len(names) <= MAX_LEGEND else order[: MAX_LEGEND - 1]
+    if mode == "year":
+        keep = np.sort(keep)
+    remap = np.full(len(names), len(keep), dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    out_names = [str(names[k]) for k in keep]
+    if len(keep) < len(names):
+        out_names.append("Other")
+    return remap[inverse.reshape(-1)], out_names
+
+
+class _MapViewBox(pg.ViewBox):
+    def __init__(self, owner: MapView) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
+        if self.owner.mode == "pan" or ev.button() != Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        pos = self.mapSceneToView(ev.scenePos())
+        if ev.isStart():
+            self.owner._shape_begin(self.mapSceneToView(ev.buttonDownScenePos()))
+        self.owner._shape_extend(pos)
+        if ev.isFinish():
+            self.owner._shape_finish()
+
+    def mouseClickEvent(self, ev: Any) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.owner._clicked(self.mapSceneToView(ev.scenePos()))
+            return
+        super().mouseClickEvent(ev)
+
+
+class MapView(QWidget):
+    #: snapshot rows picked by a lasso or a rectangle
+    area_selected = Signal(object)
+    #: snapshot row picked by a click
+    point_clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.snap = Snapshot.empty()
+        self.xy = np.zeros((0, 2), dtype=np.float64)  # per snapshot row; NaN: not on the map
+        self.rows = np.zeros(0, dtype=np.int64)  # snapshot rows that are on the map
+        self.groups: np.ndarray | None = None
+        self.mode = "pan"
+        self.colour_mode = "group"
+        self.legend_names: list[str] = []
+        self._tree: cKDTree | None = None
+        self._shape: list[tuple[float, float]] = []
+        self._shape_kind = "lasso"
+        self.selected_rows = np.zeros(0, dtype=np.int64)
+        self.highlight_rows = np.zeros(0, dtype=np.int64)
+
+        self.colour_box = QComboBox()
+        for key, label in COLOUR_MODES:
+            self.colour_box.addItem(label, key)
+        self.colour_box.currentIndexChanged.connect(
+            lambda _i: self.set_colour_mode(str(self.colour_box.currentData()))
+        )
+        self.mode_buttons: dict[str, QToolButton] = {}
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Colour by"))
+        bar.addWidget(self.colour_box)
+        bar.addSpacing(12)
+        for key, label, tip in [
+            ("pan", "Pan", "Drag to move, wheel to zoom"),
+            ("lasso", "Lasso", "Draw around tracks to pick them"),
+            ("rect", "Rectangle", "Drag a rectangle to pick tracks"),
+        ]:
+            b = QToolButton()
+            b.setText(label)
+            b.setToolTip(tip)
+            b.setCheckable(True)
+            b.setAutoExclusive(True)
+            b.clicked.connect(lambda _c=False, k=key: self.set_mode(k))
+            bar.addWidget(b)
+            self.mode_buttons[key] = b
+        self.mode_buttons["pan"].setChecked(True)
+        bar.addStretch(1)
+        self.info = QLabel("")
+        bar.addWidget(self.info)
+
+        self.view_box = _MapViewBox(self)
+        self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setAspectLocked(False)
+        for axis in ("left", "bottom"):
+            self.plot.getPlotItem().hideAxis(axis)
+        self.scatter = pg.ScatterPlotItem(size=6, pxMode=True, pen=None)
+        self.high_scatter = pg.ScatterPlotItem(
+            size=9, pxMode=True, pen=pg.mkPen("#222222", width=1.2), brush=pg.mkBrush(0, 0, 0, 0)
+        )
+        self.sel_scatter = pg.ScatterPlotItem(
+            size=11, pxMode=True, pen=pg.mkPen("#000000", width=2), brush=pg.mkBrush("#ffd400")
+        )
+        for item in (self.scatter, self.high_scatter, self.sel_scatter):
+            self.plot.addItem(item)
+        self.hover_label = pg.TextItem("", anchor=(0, 1), color="#000", fill=(255, 255, 224, 230))
+        self.hover_label.setZValue(100)
+        self.hover_label.hide()
+        self.plot.addItem(self.hover_label, ignoreBounds=True)
+        self.shape_item = QGraphicsPathItem()
+        pen = QPen(QColor("#0060c0"))
+        pen.setCosmetic(True)
+        pen.setWidthF(1.5)
+        pen.setStyle(Qt.PenStyle.DashLine)
+        self.shape_item.setPen(pen)
+        self.shape_item.setZValue(90)
+        self.plot.addItem(self.shape_item, ignoreBounds=True)
+        self.legend = pg.LegendItem(
+            offset=(-10, 10), labelTextColor="#222", brush=(255, 255, 255, 200)
+        )
+        self.legend.setParentItem(self.plot.getPlotItem().vb)
+        self._proxy = pg.SignalProxy(
+            self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved
+        )
+        self.empty_label = QLabel(
+            "No map yet. It appears once the library is analysed (Library → Analyse)."
+        )
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.empty_label)
+        self.plot.hide()
+
+    # --- data -----------------------------------------------------------------------------
+
+    def set_data(self, snap: Snapshot, xy: np.ndarray, groups: np.ndarray | None) -> None:
+        """XY (len(snap), 2): coordinates per snapshot row, NaN where a track has none."""
+        self.snap = snap
+        self.xy = np.asarray(xy, dtype=np.float64).reshape(len(snap), 2)
+        self.groups = groups
+        ok = np.isfinite(self.xy).all(axis=1)
+        self.rows = np.flatnonzero(ok).astype(np.int64)
+        self._tree = cKDTree(self.xy[self.rows]) if len(self.rows) else None
+        has = bool(len(self.rows))
+        self.plot.setVisible(has)
+        self.empty_label.setVisible(not has)
+        self.scatter.setData(x=self.xy[self.rows, 0], y=self.xy[self.rows, 1])
+        self.recolour()
+        self.selected_rows = np.zeros(0, dtype=np.int64)
+        self.highlight_rows = np.zeros(0, dtype=np.int64)
+        self._draw_overlay(self.sel_scatter, self.selected_rows)
+        self._draw_overlay(self.high_scatter, self.highlight_rows)
+        self.plot.getPlotItem().autoRange()
+        self.info.setText(f"{len(self.rows)} tracks on the map" if has else "")
+
+    def point_count(self) -> int:
+        return len(self.rows)
+
+    def set_colour_mode(self, mode: str) -> None:
+        self.colour_mode = mode
+        i = self.colour_box.findData(mode)
+        if i >= 0 and i != self.colour_box.currentIndex():
+            self.colour_box.blockSignals(True)
+            self.colour_box.setCurrentIndex(i)
+            self.colour_box.blockSignals(False)
+        self.recolour()
+
+    def recolour(self) -> None:
+        cats, names = categories(self.snap, self.colour_mode, self.groups)
+        self.legend_names = names
+        colours = [PALETTE[i % len(PALETTE)] for i in range(len(names))]
+        if names and names[-1] == "Other" and len(names) == MAX_LEGEND:
+            colours[-1] = OTHER_COLOUR
+        brushes = [pg.mkBrush(c) for c in colours] + [pg.mkBrush(MISSING_COLOUR)]
+        idx = cats[self.rows] if len(self.rows) else np.zeros(0, dtype=np.int64)
+        idx = np.where(self.snap.missing[self.rows], len(brushes) - 1, idx)
+        table = np.empty(len(brushes), dtype=object)
+        table[:] = brushes
+        self.scatter.setBrush(list(table[idx]) if len(idx) else [])
+        self.legend.clear()
+        for name, colour in zip(names, colours, strict=True):
+            sample = pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(colour))
+            self.legend.addItem(sample, name[:40])
+        if len(self.rows) and self.snap.missing[self.rows].any():
+            self.legend.addItem(
+                pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(MISSING_COLOUR)), "Missing"
+            )
+
+    def _draw_overlay(self, item: pg.ScatterPlotItem, rows: np.ndarray) -> None:
+        rows = rows[np.isfinite(self.xy[rows]).all(axis=1)] if len(rows) else rows
+        if len(rows):
+            item.setData(x=self.xy[rows, 0], y=self.xy[rows, 1])
+        else:
+            item.clear()
+
+    def set_selected(self, rows: np.ndarray) -> None:
+        self.selected_rows = np.asarray(rows, dtype=np.int64)
+        self._draw_overlay(self.sel_scatter, self.selected_rows)
+
+    def set_highlight(self, rows: np.ndarray | None) -> None:
+        self.highlight_rows = (
+            np.zeros(0, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        )
+        self._draw_overlay(self.high_scatter, self.highlight_rows)
+
+    # --- picking --------------------------------------------------------------------------
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.mode_buttons[mode].setChecked(True)
+
+    def nearest(self, x: float, y: float, radius: float) -> int | None:
+        if self._tree is None:
+            return None
+        dist, i = self._tree.query([x, y], distance_upper_bound=radius)
+        if not np.isfinite(dist):
+            return None
+        return int(self.rows[int(i)])
+
+    def _pick_radius(self) -> float:
+        px = self.view_box.viewPixelSize()
+        return float(max(px[0], px[1]) * 8)
+
+    def _clicked(self, pos: QPointF) -> None:
+        row = self.nearest(pos.x(), pos.y(), self._pick_radius())
+        if row is not None:
+            self.point_clicked.emit(row)
+
+    def _mouse_moved(self, event: Any) -> None:
+        scene_pos = event[0]
+        if not self.plot.isVisible() or not self.view_box.sceneBoundingRect().contains(scene_pos):
+            self.hover_label.hide()
+            return
+        pos = self.view_box.mapSceneToView(scene_pos)
+        row = self.nearest(pos.x(), pos.y(), self._pick_radius())
+        if row is None:
+            self.hover_label.hide()
+            return
+        self.hover_label.setText(self.hover_text(row))
+        self.hover_label.setPos(float(self.xy[row, 0]), float(self.xy[row, 1]))
+        self.hover_label.show()
+
+    def hover_text(self, row: int) -> str:
+        text = self.snap.label(row)
+        if self.snap.missing[row]:
+            text += " (missing)"
+        return text
+
+    def rows_in_rect(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        pts = self.xy[self.rows]
+        lo_x, hi_x = sorted((x0, x1))
+        lo_y, hi_y = sorted((y0, y1))
+        inside = (
+            (pts[:, 0] >= lo_x) & (pts[:, 0] <= hi_x) & (pts[:, 1] >= lo_y) & (pts[:, 1] <= hi_y)
+        )
+        return self.rows[inside]
+
+    def rows_in_polygon(self, polygon: list[tuple[float, float]]) -> np.ndarray:
+        poly = np.asarray(polygon, dtype=np.float64)
+        if len(poly) > 256:
+            poly = poly[np.linspace(0, len(poly) - 1, 256).astype(int)]
+        out: np.ndarray = self.rows[points_in_polygon(self.xy[self.rows], poly)]
+        return out
+
+    def select_rect(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        rows = self.rows_in_rect(x0, y0, x1, y1)
+        self.area_selected.emit(rows)
+        return rows
+
+    def select_polygon(self, polygon: list[tuple[float, float]]) -> np.ndarray:
+        rows = self.rows_in_polygon(polygon)
+        self.area_selected.emit(rows)
+        return rows
+
+    def _shape_begin(self, pos: QPointF) -> None:
+        self._shape_kind = self.mode
+        self._shape = [(pos.x(), pos.y())]
+
+    def _shape_extend(self, pos: QPointF) -> None:
+        if self._shape_kind == "rect":
+            self._shape = [self._shape[0], (pos.x(), pos.y())]
+            (x0, y0), (x1, y1) = self._shape
+            pts = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+        else:
+            self._shape.append((pos.x(), pos.y()))
+            pts = [*self._shape, self._shape[0]]
+        path = QPainterPath(QPointF(*pts[0]))
+        for p in pts[1:]:
+            path.lineTo(QPointF(*p))
+        self.shape_item.setPath(path)
+
+    def _shape_finish(self) -> None:
+        shape, self._shape = self._shape, []
+        self.shape_item.setPath(QPainterPath())
+        if self._shape_kind == "rect" and len(shape) == 2:
+            (x0, y0), (x1, y1) = shape
+            self.select_rect(x0, y0, x1, y1)
+        elif len(shape) >= 3:
+            self.select_polygon(shape)

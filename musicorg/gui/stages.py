@@ -1,0 +1,259 @@
+"""The core stages as the GUI calls them: thin bindings of (progress, cancel) onto the core
+functions, plus the one read that fills the window (snapshot, playlists, map, problems).
+
+Nothing here re-implements a stage. A stage whose module is not in this build (playlists, the
+map, export) is reported as unavailable instead of failing at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from musicorg import analysis, library
+from musicorg import settings as settings_mod
+from musicorg.db import Catalogue, Playlist, PlaylistItem
+from musicorg.gui.snapshot import Snapshot, load_snapshot
+from musicorg.jobs import CancelFn, ProgressFn
+
+log = logging.getLogger(__name__)
+
+#: Where each optional stage lives (first module found wins).
+MODULES: dict[str, tuple[str, ...]] = {
+    "playlists": ("musicorg.playlists",),
+    "map": ("musicorg.mapping", "musicorg.projection", "musicorg.map", "musicorg.libmap"),
+    "m3u": ("musicorg.m3u",),
+    "userlists": ("musicorg.userlists",),
+    "similar": ("musicorg.similar",),
+    "songpath": ("musicorg.songpath",),
+}
+
+
+def core(name: str) -> ModuleType | None:
+    for mod in MODULES.get(name, ()):
+        try:
+            return importlib.import_module(mod)
+        except ImportError:
+            continue
+    return None
+
+
+def call_stage(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a core function, passing only the keyword arguments it accepts."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn(*args, **kwargs)
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    return fn(*args, **kwargs)
+
+
+def limit_torch_threads(n: int = 1) -> None:
+    """Keep the model's CPU threads few while the GUI is up (imports torch: worker threads only)."""
+    import torch
+
+    if torch.get_num_threads() > n:
+        torch.set_num_threads(n)
+
+
+# --- stages -----------------------------------------------------------------------------------
+
+
+def scan(cat: Catalogue, folders: list[str]) -> Callable[[ProgressFn, CancelFn], Any]:
+    from musicorg import scanner
+
+    def run(progress: ProgressFn, cancel: CancelFn) -> Any:
+        return scanner.scan(cat, folders, progress=progress, cancel=cancel)
+
+    return run
+
+
+def analyse(cat: Catalogue, device: str) -> Callable[[ProgressFn, CancelFn], Any]:
+    def run(progress: ProgressFn, cancel: CancelFn) -> Any:
+        limit_torch_threads(1)
+        return analysis.analyse(cat, device=device, workers=1, progress=progress, cancel=cancel)
+
+    return run
+
+
+def build_playlists(
+    cat: Catalogue, settings: settings_mod.Settings, *, force: bool = False
+) -> Callable[[ProgressFn, CancelFn], Any] | None:
+    """Automatic playlists: rebuilt when FORCE (the user asked, or the settings changed), else
+    only when the core says they are due (``ensure_playlists``), so names stay put."""
+    mod = core("playlists")
+    if mod is None or not hasattr(mod, "build_playlists"):
+        return None
+    ensure = getattr(mod, "ensure_playlists", None)
+
+    def run(progress: ProgressFn, cancel: CancelFn) -> Any:
+        if analysis.active_model_version(cat) is None:
+            return None  # nothing analysed yet: nothing to group
+        if not force and ensure is not None:
+            return call_stage(
+                ensure, cat, method=settings.cluster_method, progress=progress, cancel=cancel
+            )
+        return call_stage(
+            mod.build_playlists,
+            cat,
+            method=settings.cluster_method,
+            playlist_min=settings.playlist_min,
+            playlist_max=settings.playlist_max,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    return run
+
+
+def compute_map(
+    cat: Catalogue, method: str = "umap"
+) -> Callable[[ProgressFn, CancelFn], Any] | None:
+    mod = core("map")
+    if mod is None or not hasattr(mod, "compute_map"):
+        return None
+
+    def run(progress: ProgressFn, cancel: CancelFn) -> Any:
+        return call_stage(mod.compute_map, cat, method=method, progress=progress, cancel=cancel)
+
+    return run
+
+
+# --- the window's data ------------------------------------------------------------------------
+
+
+@dataclass
+class PlaylistEntry:
+    """A playlist as the sidebar shows it."""
+
+    id: int
+    name: str
+    kind: str  # "auto" or "user"
+    group_name: str | None
+    pinned: bool
+    track_ids: list[int]
+
+    @property
+    def size(self) -> int:
+        return len(self.track_ids)
+
+
+def load_playlists(cat: Catalogue) -> list[PlaylistEntry]:
+    pm = core("playlists")
+    if pm is not None and hasattr(pm, "list_playlists"):
+        return [
+            PlaylistEntry(
+                int(p.id), str(p.name), str(p.kind), p.group_name, bool(p.pinned), list(p.track_ids)
+            )
+            for p in pm.list_playlists(cat, include_user=True)
+        ]
+    ul = core("userlists")
+    if ul is None:
+        return []
+    return [
+        PlaylistEntry(
+            p.id, p.name, p.kind, p.group_name, False, [i.track_id for i in ul.items(cat, p.id)]
+        )
+        for p in ul.playlists(cat)
+    ]
+
+
+@dataclass
+class LibraryData:
+    snap: Snapshot
+    model_version: str | None = None
+    playlists: list[PlaylistEntry] = field(default_factory=list)
+    groups: np.ndarray | None = None  # str per snapshot row ("" = none)
+    xy: np.ndarray | None = None  # (N, 2) per snapshot row, NaN = not on the map
+    problems: list[library.ProblemRow] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _groups(cat: Catalogue, snap: Snapshot, version: str | None) -> np.ndarray | None:
+    q = (
+        select(PlaylistItem.track_id, Playlist.group_name, Playlist.name)
+        .join(Playlist, Playlist.id == PlaylistItem.playlist_id)
+        .where(Playlist.kind == "auto")
+    )
+    if version:
+        q = q.where(Playlist.model_version == version)
+    with cat.read() as conn:
+        rows = conn.execute(q).all()
+    if not rows:
+        return None
+    groups = np.full(len(snap), "", dtype=object)
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    names = np.array([r[1] or r[2] or "" for r in rows], dtype=object)
+    pos = snap.rows_of(ids)
+    known = np.isin(ids, snap.ids)
+    groups[pos] = names[known]
+    return groups.astype(np.str_)
+
+
+def map_xy(snap: Snapshot, coords: Any) -> np.ndarray | None:
+    """Per-row coordinates from what the map module returns: a mapping content key → (x, y),
+    or an object/tuple with keys and an (N, 2) array."""
+    if coords is None:
+        return None
+    keys: list[str]
+    xy: np.ndarray
+    if isinstance(coords, dict):
+        if not coords:
+            return None
+        keys = list(coords)
+        xy = np.asarray([coords[k] for k in keys], dtype=np.float64)
+    else:
+        k = getattr(coords, "keys", None) or getattr(coords, "content_keys", None)
+        a = getattr(coords, "xy", None)
+        if k is None and isinstance(coords, tuple) and len(coords) == 2:
+            k, a = coords
+        if k is None or a is None:
+            return None
+        keys = [str(x) for x in (k() if callable(k) else k)]
+        xy = np.asarray(a, dtype=np.float64).reshape(-1, 2)
+    if not keys:
+        return None
+    order = np.argsort(np.asarray(keys, dtype=np.str_))
+    sorted_keys = np.asarray(keys, dtype=np.str_)[order]
+    pos = np.searchsorted(sorted_keys, snap.content_keys)
+    pos = np.clip(pos, 0, len(sorted_keys) - 1)
+    ok = sorted_keys[pos] == snap.content_keys
+    out = np.full((len(snap), 2), np.nan)
+    out[ok] = xy[order[pos[ok]]]
+    return out
+
+
+def load_map_coords(cat: Catalogue, version: str | None, method: str) -> Any:
+    mod = core("map")
+    if mod is None or version is None or not hasattr(mod, "load_map"):
+        return None
+    try:
+        return call_stage(mod.load_map, cat, version, method)
+    except Exception:  # no map of this version yet
+        log.debug("no map for %s/%s", version, method, exc_info=True)
+        return None
+
+
+def load_library(cat: Catalogue, map_method: str = "umap") -> LibraryData:
+    """Everything the window shows, read in one go (call off the UI thread)."""
+    snap = load_snapshot(cat)
+    version = analysis.active_model_version(cat)
+    data = LibraryData(snap=snap, model_version=version)
+    data.playlists = load_playlists(cat)
+    data.groups = _groups(cat, snap, version)
+    coords = load_map_coords(cat, version, map_method)
+    if coords is None and map_method != "pca":
+        coords = load_map_coords(cat, version, "pca")
+    data.xy = map_xy(snap, coords)
+    data.problems = library.problems(cat)
+    data.stats = library.stats(cat)
+    return data

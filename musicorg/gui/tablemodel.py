@@ -1,0 +1,151 @@
+"""The library table's model: a view (numpy row indices) over a :class:`Snapshot`.
+
+Qt asks only for the visible cells; sorting and filtering replace the view array in one go.
+Rows drag out as file URLs (other apps accept them) plus the track ids (our playlists do).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QUrl,
+)
+from PySide6.QtGui import QBrush, QColor
+
+from musicorg.gui.snapshot import COLUMNS, Snapshot
+
+TRACK_IDS_MIME = "application/x-musicorg-track-ids"
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def encode_ids(ids: list[int]) -> QByteArray:
+    return QByteArray(",".join(str(i) for i in ids).encode("ascii"))
+
+
+def decode_ids(mime: QMimeData) -> list[int]:
+    if not mime.hasFormat(TRACK_IDS_MIME):
+        return []
+    raw = bytes(mime.data(TRACK_IDS_MIME).data()).decode("ascii", "replace")
+    return [int(x) for x in raw.split(",") if x.strip().isdigit()]
+
+
+class TrackTableModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.snap = Snapshot.empty()
+        self.rows = np.zeros(0, dtype=np.int64)
+        self.query = ""
+        self.scope: np.ndarray | None = None
+        self.sort_key: str | None = None
+        self.descending = False
+        self.highlight: np.ndarray | None = None  # bool per snapshot row (e.g. map picks)
+        self._missing_brush = QBrush(QColor(150, 150, 150))
+
+    # --- Qt model API ---------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = int(self.rows[index.row()])
+        key = COLUMNS[index.column()][0]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.snap.text(key, row)
+        if role == Qt.ItemDataRole.ToolTipRole and key == "path":
+            return self.snap.text("path", row)
+        if role == Qt.ItemDataRole.ForegroundRole and self.snap.missing[row]:
+            return self._missing_brush
+        if role == Qt.ItemDataRole.TextAlignmentRole and key in ("year", "duration"):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.UserRole:
+            return int(self.snap.ids[row])
+        return None
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section][1]
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        base = super().flags(index)
+        if index.isValid():
+            base |= Qt.ItemFlag.ItemIsDragEnabled
+        return base
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if column < 0:
+            self.sort_key = None
+        else:
+            self.sort_key = COLUMNS[column][0]
+        self.descending = order == Qt.SortOrder.DescendingOrder
+        self._refresh()
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list", TRACK_IDS_MIME]
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction
+
+    def mimeData(self, indexes: Any) -> QMimeData:
+        rows = sorted({int(i.row()) for i in indexes if i.isValid()})
+        return self.mime_for_rows([int(self.rows[r]) for r in rows])
+
+    def mime_for_rows(self, snap_rows: list[int]) -> QMimeData:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(self.snap.file_path(r)) for r in snap_rows])
+        mime.setData(TRACK_IDS_MIME, encode_ids([int(self.snap.ids[r]) for r in snap_rows]))
+        return mime
+
+    # --- our API --------------------------------------------------------------------------
+
+    def set_snapshot(self, snap: Snapshot) -> None:
+        old_scope_ids = None if self.scope is None else self.snap.ids[self.scope]
+        self.snap = snap
+        if old_scope_ids is not None:
+            self.scope = snap.rows_of(old_scope_ids)
+        self.highlight = None
+        self._refresh()
+
+    def set_query(self, text: str) -> None:
+        self.query = text
+        self._refresh()
+
+    def set_scope_ids(self, track_ids: list[int] | None) -> None:
+        """Show only these tracks (in this order, until sorted), or all with None."""
+        self.scope = None if track_ids is None else self.snap.rows_of(track_ids)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.beginResetModel()
+        self.rows = self.snap.view(self.query, self.scope, self.sort_key, self.descending)
+        self.endResetModel()
+
+    def track_id(self, view_row: int) -> int:
+        return int(self.snap.ids[int(self.rows[view_row])])
+
+    def snap_row(self, view_row: int) -> int:
+        return int(self.rows[view_row])
+
+    def view_rows_of(self, snap_rows: np.ndarray) -> np.ndarray:
+        """Positions in the current view of the given snapshot rows (those shown)."""
+        where = np.full(len(self.snap), -1, dtype=np.int64)
+        where[self.rows] = np.arange(len(self.rows), dtype=np.int64)
+        pos: np.ndarray = where[snap_rows]
+        out: np.ndarray = pos[pos >= 0]
+        return out

@@ -1,0 +1,378 @@
+"""The window's parts: welcome page, jobs strip, problems panel, playlist tree, details pane."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from musicorg.gui.tablemodel import TRACK_IDS_MIME, decode_ids
+from musicorg.gui.tasks import Job, format_eta
+
+
+class WelcomePage(QWidget):
+    choose_folder = Signal()
+    open_demo = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        title = QLabel("Welcome to musicorg")
+        font = QFont(title.font())
+        font.setPointSize(font.pointSize() + 10)
+        font.setBold(True)
+        title.setFont(font)
+        text = QLabel(
+            "Point musicorg at the folder where your music lives. It reads the tags and lyrics, "
+            "listens to every track, groups the library into playlists and draws it as a map.\n\n"
+            "Your music folder is only read: nothing is ever written into it unless you export "
+            "a playlist there."
+        )
+        text.setWordWrap(True)
+        text.setMaximumWidth(560)
+        self.folder_button = QPushButton("Choose music folder…")
+        self.folder_button.setDefault(True)
+        self.folder_button.setMinimumHeight(36)
+        self.demo_button = QPushButton("Open the demo library")
+        self.demo_button.setMinimumHeight(36)
+        self.folder_button.clicked.connect(self.choose_folder)
+        self.demo_button.clicked.connect(self.open_demo)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.folder_button)
+        buttons.addWidget(self.demo_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        layout.addWidget(title, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(16)
+        layout.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(24)
+        layout.addLayout(buttons)
+        layout.addStretch(3)
+
+
+class JobWidget(QFrame):
+    """One running job: name, progress bar, ETA, cancel button."""
+
+    def __init__(self, job: Job, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.job = job
+        self.label = QLabel(job.name.capitalize())
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(180)
+        self.bar.setMaximumHeight(16)
+        self.bar.setRange(0, 0)
+        self.bar.setTextVisible(False)
+        self.eta = QLabel("")
+        self.eta.setMinimumWidth(90)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("✕")
+        self.cancel_button.setToolTip(f"Cancel {job.name}")
+        self.cancel_button.setAutoRaise(True)
+        self.cancel_button.clicked.connect(self._cancel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 0, 6, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.eta)
+        layout.addWidget(self.cancel_button)
+        job.progressed.connect(self._progressed)
+
+    def _cancel(self) -> None:
+        self.job.cancel()
+        self.cancel_button.setEnabled(False)
+        self.eta.setText("stopping…")
+
+    def _progressed(self, done: int, total: int, text: str) -> None:
+        if total > 0:
+            self.bar.setRange(0, total)
+            self.bar.setValue(min(done, total))
+        else:
+            self.bar.setRange(0, 0)
+        self.setToolTip(text)
+
+    def tick(self) -> None:
+        if self.job.token():
+            return
+        self.eta.setText(format_eta(self.job.eta()))
+
+
+class JobsPanel(QWidget):
+    """A strip of the running jobs, for the status bar."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.layout_ = QHBoxLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.widgets: dict[int, JobWidget] = {}
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000)
+        self.timer.timeout.connect(self._tick)
+
+    def add(self, job: Job) -> None:
+        w = JobWidget(job, self)
+        self.widgets[id(job)] = w
+        self.layout_.addWidget(w)
+        self.timer.start()
+
+    def remove(self, job: Job) -> None:
+        w = self.widgets.pop(id(job), None)
+        if w is not None:
+            w.hide()
+            self.layout_.removeWidget(w)
+            w.deleteLater()
+        if not self.widgets:
+            self.timer.stop()
+
+    def widget_for(self, name: str) -> JobWidget | None:
+        for w in self.widgets.values():
+            if w.job.name == name:
+                return w
+        return None
+
+    def _tick(self) -> None:
+        for w in self.widgets.values():
+            w.tick()
+
+
+class ProblemsPanel(QWidget):
+    """Files a stage could not handle, and jobs that failed: rows, never dialogs."""
+
+    HEADERS = ("Stage", "Kind", "File", "Message")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.table = QTableWidget(0, len(self.HEADERS))
+        self.table.setHorizontalHeaderLabels(list(self.HEADERS))
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(2, 320)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table)
+        self.file_rows: list[tuple[str, str, str, str]] = []
+        self.job_rows: list[tuple[str, str, str, str]] = []
+
+    def set_file_problems(self, rows: list[Any]) -> None:
+        self.file_rows = [(r.stage, r.kind, r.path, r.message) for r in rows]
+        self._fill()
+
+    def add_job_error(self, stage: str, message: str) -> None:
+        self.job_rows.append((stage, "error", "", message))
+        self._fill()
+
+    def count(self) -> int:
+        return self.table.rowCount()
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        return [*self.job_rows, *self.file_rows]
+
+    def _fill(self) -> None:
+        rows = self.rows()
+        self.table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row):
+                item = QTableWidgetItem(value)
+                item.setToolTip(value)
+                self.table.setItem(i, j, item)
+
+
+class PlaylistTree(QTreeWidget):
+    """Library, automatic playlists by group, and the user's playlists. Tracks dragged from the
+    table onto a user playlist are added to it."""
+
+    tracks_dropped = Signal(int, object)  # playlist id, track ids
+
+    ROLE = Qt.ItemDataRole.UserRole
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHeaderHidden(True)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.library_item = QTreeWidgetItem(["Library"])
+        self.library_item.setData(0, self.ROLE, ("library", 0))
+        self.auto_root = QTreeWidgetItem(["Automatic playlists"])
+        self.auto_root.setData(0, self.ROLE, ("header", 0))
+        self.user_root = QTreeWidgetItem(["My playlists"])
+        self.user_root.setData(0, self.ROLE, ("header", 0))
+        for item in (self.auto_root, self.user_root):
+            f = item.font(0)
+            f.setBold(True)
+            item.setFont(0, f)
+            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsSelectable)
+        self.addTopLevelItems([self.library_item, self.auto_root, self.user_root])
+
+    def set_playlists(self, infos: list[Any]) -> None:
+        current = self.current_key()
+        self.auto_root.takeChildren()
+        self.user_root.takeChildren()
+        groups: dict[str, QTreeWidgetItem] = {}
+        for info in infos:
+            label = f"{'📌 ' if getattr(info, 'pinned', False) else ''}{info.name}"
+            item = QTreeWidgetItem([f"{label}  ({info.size})"])
+            item.setData(0, self.ROLE, (info.kind, info.id))
+            item.setToolTip(0, f"{info.name}: {info.size} tracks")
+            if info.kind == "user":
+                self.user_root.addChild(item)
+                continue
+            group = info.group_name or "Other"
+            parent = groups.get(group)
+            if parent is None:
+                parent = QTreeWidgetItem([group])
+                parent.setData(0, self.ROLE, ("group", group))
+                groups[group] = parent
+                self.auto_root.addChild(parent)
+            parent.addChild(item)
+        if not groups:
+            empty = QTreeWidgetItem(["(none yet)"])
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.auto_root.addChild(empty)
+        self.auto_root.setExpanded(True)
+        self.user_root.setExpanded(True)
+        for g in groups.values():
+            g.setExpanded(True)
+        if current is not None:
+            self.select_key(current)
+
+    def current_key(self) -> tuple[str, Any] | None:
+        item = self.currentItem()
+        return None if item is None else item.data(0, self.ROLE)
+
+    def items(self, kind: str | None = None) -> list[QTreeWidgetItem]:
+        out: list[QTreeWidgetItem] = []
+        stack: list[Any] = [self.topLevelItem(i) for i in range(self.topLevelItemCount())]
+        while stack:
+            item = stack.pop(0)
+            if item is None:
+                continue
+            key = item.data(0, self.ROLE)
+            if key and (kind is None or key[0] == kind):
+                out.append(item)
+            stack.extend(item.child(i) for i in range(item.childCount()))
+        return out
+
+    def select_key(self, key: tuple[str, Any]) -> bool:
+        for item in self.items():
+            if tuple(item.data(0, self.ROLE)) == tuple(key):
+                self.setCurrentItem(item)
+                return True
+        return False
+
+    # --- drops ----------------------------------------------------------------------------
+
+    def _target(self, event: Any) -> int | None:
+        item = self.itemAt(event.position().toPoint())
+        if item is None:
+            return None
+        key = item.data(0, self.ROLE)
+        return int(key[1]) if key and key[0] == "user" else None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasFormat(TRACK_IDS_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if event.mimeData().hasFormat(TRACK_IDS_MIME) and self._target(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        target = self._target(event)
+        ids = decode_ids(event.mimeData())
+        if target is None or not ids:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.tracks_dropped.emit(target, ids)
+
+    def mimeTypes(self) -> list[str]:
+        return [TRACK_IDS_MIME]
+
+    def drop_mime(self, target: int, mime: QMimeData) -> None:
+        """What a drop does, without a drag (tests)."""
+        ids = decode_ids(mime)
+        if ids:
+            self.tracks_dropped.emit(target, ids)
+
+
+class DetailsPane(QWidget):
+    """The selected track: tags, lyrics with their source, nearest tracks."""
+
+    more_like_this = Signal()
+    path_to = Signal()
+    preview = Signal()
+    neighbour_activated = Signal(int)  # track id
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("No track selected")
+        f = QFont(self.title.font())
+        f.setPointSize(f.pointSize() + 2)
+        f.setBold(True)
+        self.title.setFont(f)
+        self.title.setWordWrap(True)
+        self.text = QTextBrowser()
+        self.text.setOpenLinks(False)
+        self.more_button = QPushButton("More like this")
+        self.path_button = QPushButton("Path to…")
+        self.play_button = QPushButton("Preview")
+        self.more_button.clicked.connect(self.more_like_this)
+        self.path_button.clicked.connect(self.path_to)
+        self.play_button.clicked.connect(self.preview)
+        buttons = QHBoxLayout()
+        for b in (self.more_button, self.path_button, self.play_button):
+            buttons.addWidget(b)
+        self.near_label = QLabel("Nearest tracks")
+        self.near = QListWidget()
+        self.near.itemActivated.connect(
+            lambda item: self.neighbour_activated.emit(int(item.data(Qt.ItemDataRole.UserRole)))
+        )
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(buttons)
+        layout.addWidget(self.text, 3)
+        layout.addWidget(self.near_label)
+        layout.addWidget(self.near, 2)
+        self.set_enabled(False)
+
+    def set_enabled(self, on: bool) -> None:
+        for b in (self.more_button, self.path_button, self.play_button):
+            b.setEnabled(on)
+
+    def set_neighbours(self, items: list[tuple[int, str]], note: str = "") -> None:
+        from PySide6.QtWidgets import QListWidgetItem
+
+        self.near.clear()
+        for tid, label in items:
+            it = QListWidgetItem(label)
+            it.setData(Qt.ItemDataRole.UserRole, tid)
+            self.near.addItem(it)
+        self.near_label.setText("Nearest tracks" + (f" — {note}" if note else ""))
