@@ -465,6 +465,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nInterrupted; the work done so far is kept.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`musicorg tracks | head`): not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except CatalogueError as exc:
         print(f"musicorg: {exc}", file=sys.stderr)
         return 1
