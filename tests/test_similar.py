@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from latent_fixtures import add_tracks, new_catalogue
 
 from musicorg.similar import SimilarError, load_space, norm_text, resolve_tracks, similar
 from musicorg.songpath import song_path
+from tests.latent_fixtures import add_tracks, new_catalogue
 
 
 def line(n: int, d: int = 8) -> np.ndarray:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from latent_fixtures import add_tracks, new_catalogue
 from sqlalchemy import insert, update
 
 from musicorg import userlists as ul
 from musicorg.db import Playlist, Track
+from tests.latent_fixtures import add_tracks, new_catalogue
 
 
 def test_crud(tmp_path: Path) -> None:
