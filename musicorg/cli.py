@@ -140,9 +140,39 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("embeddings")
     p.add_argument("out", metavar="OUT.npz")
 
-    for name in ("playlists", "similar", "path", "map", "export", "import", "retrain", "models"):
+    for name in ("playlists", "retrain", "models"):
         p = add(name)
         p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p = add("similar")
+    p.add_argument("files", nargs="+", metavar="FILE", help="seed tracks (catalogued files)")
+    p.add_argument("-n", type=int, default=25, help="how many tracks (default 25)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--save", metavar="NAME", help="save the result as a user playlist")
+
+    p = add("path")
+    p.add_argument("a", metavar="A", help="the first track (a catalogued file)")
+    p.add_argument("b", metavar="B", help="the last track")
+    p.add_argument("-n", type=int, default=12, help="at most this many tracks, A and B included")
+    p.add_argument("--radius", type=float, help="corridor radius r (default: adaptive)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--save", metavar="NAME", help="save the path as a user playlist")
+
+    p = add("map")
+    p.add_argument("--umap", action="store_true", help="also the UMAP map (PCA is always made)")
+    p.add_argument("--refit", action="store_true", help="fit again instead of placing new tracks")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = add("export")
+    p.add_argument("dir", metavar="DIR", help="folder for the .m3u8 files")
+    p.add_argument("--absolute", action="store_true", help="always write absolute paths")
+    p.add_argument(
+        "--playlist", action="append", metavar="NAME", help="only this playlist (repeatable)"
+    )
+
+    p = add("import")
+    p.add_argument("file", metavar="FILE", help="an .m3u or .m3u8 file")
+    p.add_argument("--name", help="name of the new playlist (default: from the file)")
+
     return parser
 
 
@@ -377,6 +407,145 @@ def cmd_embeddings(args: argparse.Namespace, cat: Catalogue) -> int:
     return 0
 
 
+def _print_tracks(rows: list[tuple[str, str | None, str | None, str]]) -> None:
+    for i, (path, artist, title, extra) in enumerate(rows, start=1):
+        name = f"{artist or '?'} - {title or Path(path).stem}"
+        print(f"{i:3}. {name}  [{extra}]\n     {path}")
+
+
+def _save_list(cat: Catalogue, name: str | None, track_ids: list[int]) -> dict[str, Any] | None:
+    from musicorg import userlists
+
+    if not name:
+        return None
+    pid, replaced = userlists.save(cat, name, track_ids)
+    return {"id": pid, "name": " ".join(name.split()), "replaced": replaced}
+
+
+def _saved_line(saved: dict[str, Any] | None) -> None:
+    if saved:
+        verb = "Replaced" if saved["replaced"] else "Saved"
+        print(f"{verb} the playlist {saved['name']!r}.")
+
+
+def cmd_similar(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import similar
+
+    try:
+        seeds = similar.resolve_tracks(cat, args.files)
+        result = similar.similar(cat, seeds, n=args.n)
+    except similar.SimilarError as exc:
+        print(f"musicorg similar: {exc}", file=sys.stderr)
+        return 1
+    saved = _save_list(cat, args.save, [t.track_id for t in result.tracks])
+    if args.json:
+        _print_json({**result.as_dict(), "saved": saved})
+        return 0
+    print(f"{len(result.tracks)} tracks like the seeds ({result.metric}):")
+    _print_tracks([(t.path, t.artist, t.title, f"d={t.distance:.3f}") for t in result.tracks])
+    if result.duplicates_collapsed:
+        print(f"({result.duplicates_collapsed} copies of listed songs left out)")
+    if result.artist_conflict:
+        print(f"note: {result.artist_conflict}")
+    _saved_line(saved)
+    return 0
+
+
+def cmd_path(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import similar, songpath
+
+    try:
+        a, b = similar.resolve_tracks(cat, [args.a, args.b])
+        result = songpath.song_path(cat, a, b, n=args.n, radius=args.radius)
+    except similar.SimilarError as exc:
+        print(f"musicorg path: {exc}", file=sys.stderr)
+        return 1
+    saved = _save_list(cat, args.save, [t.track_id for t in result.tracks])
+    if args.json:
+        _print_json({**result.as_dict(), "saved": saved})
+        return 0
+    print(f"Bound: {result.bound} ({result.metric}).")
+    _print_tracks(
+        [
+            (t.path, t.artist, t.title, f"to B {t.to_b:.3f}, off the line {t.to_segment:.3f}")
+            for t in result.tracks
+        ]
+    )
+    if len(result.tracks) < args.n:
+        print(
+            f"note: only {len(result.tracks)} of {args.n} tracks fit within r; "
+            "a larger --radius allows more"
+        )
+    _saved_line(saved)
+    return 0
+
+
+def cmd_map(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import mapping
+
+    progress = Stderr(args.quiet)
+    reports: list[mapping.MapReport] = []
+    try:
+        for method in ("pca", "umap") if args.umap else ("pca",):
+            if args.refit or not mapping.has_map(cat, None, method):
+                report = mapping.compute_map(cat, method, progress=progress)
+            else:
+                report = mapping.place_new(cat, method)
+            reports.append(report)
+    except mapping.MapError as exc:
+        progress.end()
+        print(f"musicorg map: {exc}", file=sys.stderr)
+        return 1
+    progress.end()
+    if args.json:
+        _print_json([r.as_dict() for r in reports])
+        return 0
+    for r in reports:
+        if r.fitted or not r.points:
+            print(r.summary())
+        else:
+            print(
+                f"{r.method.upper()} map (model {r.model_version}): {r.placed} new tracks "
+                f"placed, {r.points} in all; `musicorg map --refit` fits it again"
+            )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import m3u
+
+    try:
+        report = m3u.export_playlists(
+            cat, _abs(args.dir), absolute=args.absolute, names=args.playlist
+        )
+    except m3u.PlaylistNotFound as exc:
+        print(f"musicorg export: no playlist named {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"musicorg export: {exc}", file=sys.stderr)
+        return 1
+    for playlist, track in report.skipped:
+        print(f"warning: {playlist}: skipped missing track {track}", file=sys.stderr)
+    for name, path, count in report.files:
+        print(f"{path}  ({count} tracks, {name})")
+    print(report.summary())
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import m3u
+
+    try:
+        report = m3u.import_playlist(cat, args.file, name=args.name)
+    except OSError as exc:
+        print(f"musicorg import: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    for entry in report.unmatched:
+        print(f"  not found (line {entry.line}): {entry.text}")
+    return 0
+
+
 def _not_yet(name: str) -> Callable[[argparse.Namespace, Catalogue], int]:
     def run(_args: argparse.Namespace, _cat: Catalogue) -> int:
         print(f"musicorg {name}: not available in this version yet.", file=sys.stderr)
@@ -395,6 +564,11 @@ HANDLERS: dict[str, Callable[[argparse.Namespace, Catalogue], int]] = {
     "lyrics": cmd_lyrics,
     "analyze": cmd_analyze,
     "embeddings": cmd_embeddings,
+    "similar": cmd_similar,
+    "path": cmd_path,
+    "map": cmd_map,
+    "export": cmd_export,
+    "import": cmd_import,
 }
 
 
