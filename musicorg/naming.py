@@ -1,0 +1,312 @@
+"""Names for automatic playlists and their groups, from what their tracks have in common.
+
+A name is made of up to three *tokens* joined by " · ", e.g. "Metal · fast · 2000s". A token
+is one of
+
+- a genre tag (normalised, case-insensitive; a tag of several words such as "Death Metal"
+  also counts as its last word, "Metal", the broader genre);
+- an artist;
+- a decade ("1990s"), from the year tag;
+- a descriptor from the audio analysis, by library-relative terciles: tempo gives "slow" or
+  "fast", brightness "dark" or "bright", energy "calm" or "energetic" (the middle tercile
+  gives no word).
+
+A token may be used for a set of tracks only when it is true of at least 60 % of them
+(:data:`MIN_SHARE`) **and** is more common among them than in the whole library, so that a
+word which describes everything ("Soundtrack" in a library of soundtracks) names nothing.
+
+The name takes the best genre-or-artist token first (largest excess of share over the library
+share), then descriptors, then a decade. When nothing qualifies the set is called
+"Mix <n>" (groups: "Group <n>"). Names are unique: a duplicate first takes its next qualifying
+token, then a number, in a deterministic order.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+
+SEP = " · "
+MIN_SHARE = 0.6
+MAX_TOKENS = 3
+
+# Kinds of token, in the order they appear in a name.
+GENRE, ARTIST, DESCRIPTOR, DECADE = "genre", "artist", "descriptor", "decade"
+KIND_ORDER = {GENRE: 0, ARTIST: 0, DESCRIPTOR: 1, DECADE: 2}
+
+DESCRIPTOR_WORDS: dict[str, tuple[str, str]] = {
+    "tempo": ("slow", "fast"),
+    "brightness": ("dark", "bright"),
+    "energy": ("calm", "energetic"),
+}
+
+_JUNK_GENRES = {
+    "",
+    "(none)",
+    "none",
+    "other",
+    "unknown",
+    "misc",
+    "genre",
+    "music",
+    "general",
+    "various",
+}
+_SPLIT = re.compile(r"\s*(?:;|/|\||,|\x00)\s*")
+
+
+def normalise(text: str | None) -> str:
+    """Case-insensitive, Unicode-normalised, whitespace-collapsed form of a tag value."""
+    if not text:
+        return ""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = re.sub(r"[\"'`´’‘“”]", "", folded)
+    return " ".join(folded.split()).strip(" .-_")
+
+
+def genre_keys(tag: str | None) -> list[tuple[str, str]]:
+    """(key, display) of every genre token of one genre tag, the broader ones included."""
+    out: list[tuple[str, str]] = []
+    if not tag:
+        return out
+    for part in _SPLIT.split(tag):
+        display = " ".join(part.split())
+        key = normalise(display)
+        if key in _JUNK_GENRES or len(key) < 2:
+            continue
+        out.append((key, display))
+        words = display.split()
+        if len(words) > 1 and len(words[-1]) > 2:
+            broad = normalise(words[-1])
+            if broad not in _JUNK_GENRES:
+                out.append((broad, words[-1]))
+    return out
+
+
+def decade(year: int | None) -> str | None:
+    if year is None or not 1000 <= year <= 2100:
+        return None
+    return f"{year // 10 * 10}s"
+
+
+@dataclass
+class TrackTags:
+    """What naming knows of each track (one entry per row of the playlist pipeline)."""
+
+    genres: Sequence[str | None]
+    artists: Sequence[str | None]
+    years: Sequence[int | None]
+    tempo: NDArray[np.floating[Any]] | None = None
+    brightness: NDArray[np.floating[Any]] | None = None
+    energy: NDArray[np.floating[Any]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.genres)
+
+
+def _descriptor_values(tags: TrackTags, name: str) -> NDArray[np.float64] | None:
+    values = getattr(tags, name)
+    if values is None:
+        return None
+    return np.asarray(values, dtype=np.float64)
+
+
+@dataclass
+class Vocabulary:
+    """Every token of a library, and which tracks carry it (a sparse N × T 0/1 matrix)."""
+
+    incidence: sparse.csr_matrix
+    labels: list[str]
+    kinds: list[str]
+    library_share: NDArray[np.float64]
+    thresholds: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def n_tracks(self) -> int:
+        return int(self.incidence.shape[0])
+
+    @classmethod
+    def build(cls, tags: TrackTags) -> Vocabulary:
+        n = len(tags)
+        index: dict[tuple[str, str], int] = {}
+        displays: list[Counter[str]] = []
+        kinds: list[str] = []
+        rows: list[int] = []
+        cols: list[int] = []
+
+        def token(kind: str, key: str, display: str) -> int:
+            tid = index.get((kind, key))
+            if tid is None:
+                tid = index[(kind, key)] = len(kinds)
+                kinds.append(kind)
+                displays.append(Counter())
+            displays[tid][display] += 1
+            return tid
+
+        for i in range(n):
+            seen: set[int] = set()
+            for key, display in genre_keys(tags.genres[i]):
+                seen.add(token(GENRE, key, display))
+            artist = tags.artists[i]
+            akey = normalise(artist)
+            if artist and akey:
+                seen.add(token(ARTIST, akey, " ".join(artist.split())))
+            dec = decade(tags.years[i])
+            if dec:
+                seen.add(token(DECADE, dec, dec))
+            for tid in sorted(seen):
+                rows.append(i)
+                cols.append(tid)
+
+        thresholds: dict[str, tuple[float, float]] = {}
+        for name, (low, high) in DESCRIPTOR_WORDS.items():
+            values = _descriptor_values(tags, name)
+            if values is None or len(values) != n:
+                continue
+            ok = np.isfinite(values)
+            if ok.sum() < 3:
+                continue
+            q1, q2 = (float(q) for q in np.quantile(values[ok], [1 / 3, 2 / 3]))
+            thresholds[name] = (q1, q2)
+            low_rows = np.flatnonzero(ok & (values <= q1) & (values < q2))
+            high_rows = np.flatnonzero(ok & (values >= q2) & (values > q1))
+            for word, chosen in ((low, low_rows), (high, high_rows)):
+                if len(chosen) == 0:
+                    continue
+                tid = token(DESCRIPTOR, word, word)
+                rows.extend(int(r) for r in chosen)
+                cols.extend([tid] * len(chosen))
+
+        t = len(kinds)
+        data = np.ones(len(rows), dtype=np.float64)
+        incidence = sparse.csr_matrix((data, (rows, cols)), shape=(n, t))
+        share = np.asarray(incidence.sum(axis=0)).ravel() / max(n, 1)
+        labels = [
+            _display(c, capitalise=kind == GENRE) for c, kind in zip(displays, kinds, strict=True)
+        ]
+        return cls(incidence, labels, kinds, share, thresholds)
+
+    def qualifying(self, members: NDArray[np.intp]) -> list[tuple[int, float, float]]:
+        """(token, share among members, excess over the library) of the tokens that qualify,
+        best first."""
+        if len(members) == 0 or not self.kinds:
+            return []
+        counts = np.asarray(self.incidence[members].sum(axis=0)).ravel()
+        share = counts / len(members)
+        excess = share - self.library_share
+        ok = np.flatnonzero((share >= MIN_SHARE - 1e-12) & (excess > 1e-12))
+        out = [(int(t), float(share[t]), float(excess[t])) for t in ok]
+        out.sort(key=lambda e: (-e[2], -e[1], self.labels[e[0]]))
+        return out
+
+
+def _display(forms: Counter[str], *, capitalise: bool) -> str:
+    """The most common spelling, a capitalised one preferred on ties; an all-lowercase genre
+    is capitalised ("ambient" → "Ambient"), descriptors and decades stay as they are."""
+    best = sorted(forms.items(), key=lambda kv: (-kv[1], kv[0] == kv[0].lower(), kv[0]))[0][0]
+    return best[:1].upper() + best[1:] if capitalise and best.islower() else best
+
+
+def _compose(vocab: Vocabulary, tokens: list[tuple[int, float, float]], limit: int) -> list[int]:
+    """Pick up to ``limit`` token ids: one genre-or-artist, then descriptors, then a decade."""
+    chosen: list[int] = []
+    what = [t for t in tokens if vocab.kinds[t[0]] in (GENRE, ARTIST)]
+    if what:
+        # A more specific genre ("Death Metal") wins over its broad word when both qualify
+        # with the same share: the sort above is by excess, which the specific one has less
+        # of only when it is less common, i.e. really less true.
+        chosen.append(what[0][0])
+    descriptors = [t[0] for t in tokens if vocab.kinds[t[0]] == DESCRIPTOR]
+    decades = [t[0] for t in tokens if vocab.kinds[t[0]] == DECADE]
+    room = limit - len(chosen) - (1 if decades else 0)
+    chosen.extend(descriptors[: max(room, 0)])
+    if decades and len(chosen) < limit:
+        chosen.append(decades[0])
+    chosen.sort(key=lambda t: KIND_ORDER[vocab.kinds[t]])
+    return chosen[:limit]
+
+
+def name_sets(
+    sets: Sequence[NDArray[np.intp]],
+    vocab: Vocabulary,
+    *,
+    reserved: Collection[str] = (),
+    fallback: str = "Mix",
+    max_tokens: int = MAX_TOKENS,
+) -> list[str]:
+    """A unique name for every set of track rows (in the given, deterministic order).
+
+    ``reserved`` names (kept from an earlier run, or chosen by the user) are never given out.
+    """
+    taken = {n.casefold() for n in reserved}
+    qualifying = [vocab.qualifying(np.asarray(s, dtype=np.intp)) for s in sets]
+    proposals: list[list[int]] = [_compose(vocab, q, max_tokens) for q in qualifying]
+    names: list[str | None] = [None] * len(sets)
+
+    def text(ids: list[int]) -> str:
+        return SEP.join(vocab.labels[t] for t in ids)
+
+    # First pass: the sets whose name is not shared keep it as it is.
+    counts = Counter(text(p).casefold() for p in proposals if p)
+    for i, p in enumerate(proposals):
+        if p and counts[text(p).casefold()] == 1 and text(p).casefold() not in taken:
+            names[i] = text(p)
+            taken.add(text(p).casefold())
+    # Then the duplicates, in order: add the next qualifying token, or else a number.
+    for i, p in enumerate(proposals):
+        if names[i] is not None or not p:
+            continue
+        candidate = text(p)
+        if candidate.casefold() in taken:
+            have = {vocab.kinds[t] for t in p}
+            extras = [
+                t[0]
+                for t in qualifying[i]
+                if t[0] not in p
+                and not (vocab.kinds[t[0]] in (GENRE, ARTIST) and vocab.kinds[t[0]] in have)
+            ]
+            # Descriptors and decades first: a second genre or artist reads badly.
+            extras.sort(key=lambda t: vocab.kinds[t] in (GENRE, ARTIST))
+            for extra in extras:
+                longer = sorted([*p, extra], key=lambda t: KIND_ORDER[vocab.kinds[t]])
+                if text(longer).casefold() not in taken:
+                    candidate = text(longer)
+                    break
+        number = 2
+        base = candidate
+        while candidate.casefold() in taken:
+            candidate = f"{base} {number}"
+            number += 1
+        names[i] = candidate
+        taken.add(candidate.casefold())
+    number = 1
+    out: list[str] = []
+    for name in names:
+        if name is None:
+            while f"{fallback} {number}".casefold() in taken:
+                number += 1
+            name = f"{fallback} {number}"
+            taken.add(name.casefold())
+        out.append(name)
+    return out
+
+
+def explain(vocab: Vocabulary, members: NDArray[np.intp]) -> list[dict[str, Any]]:
+    """The qualifying tokens of a set with their shares, for tests and the GUI's tooltips."""
+    return [
+        {
+            "token": vocab.labels[t],
+            "kind": vocab.kinds[t],
+            "share": share,
+            "library_share": float(vocab.library_share[t]),
+        }
+        for t, share, _excess in vocab.qualifying(np.asarray(members, dtype=np.intp))
+    ]
