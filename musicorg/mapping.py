@@ -114,9 +114,12 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
     if len(data) == 0:
         return np.zeros((0, 2), np.float32)
     centred = data - data.mean(axis=0)
-    _u, _s, vt = np.linalg.svd(centred, full_matrices=False)
+    # The principal axes are the top eigenvectors of the d x d scatter matrix: much cheaper
+    # than an SVD of the N x d data when N is large.
+    _values, vectors = np.linalg.eigh(centred.T @ centred)
     axes = np.zeros((2, data.shape[1]))
-    axes[: min(2, len(vt))] = vt[:2]
+    top = vectors[:, ::-1].T[:2]
+    axes[: len(top)] = top
     # SVD's signs are arbitrary: make the largest loading of each axis positive.
     for row in axes:
         if row[np.argmax(np.abs(row))] < 0:
