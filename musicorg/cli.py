@@ -140,7 +140,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("embeddings")
     p.add_argument("out", metavar="OUT.npz")
 
-    for name in ("playlists", "retrain", "models"):
+    p = add("playlists")
+    p.add_argument("--rebuild", action="store_true", help="cluster again now")
+    p.add_argument(
+        "--method",
+        choices=settings_mod.CLUSTER_METHODS,
+        help="clustering method (default: the setting, kmeans); implies --rebuild",
+    )
+    p.add_argument("--min", type=int, metavar="N", help="shortest playlist (default: setting)")
+    p.add_argument("--max", type=int, metavar="N", help="longest playlist (default: setting)")
+    p.add_argument("--rename", nargs=2, metavar=("ID", "NAME"), help="rename a playlist")
+    p.add_argument("--pin", type=int, metavar="ID", help="pin a playlist (keeps its tracks)")
+    p.add_argument("--unpin", type=int, metavar="ID", help="unpin a playlist")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    for name in ("retrain", "models"):
         p = add(name)
         p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p = add("similar")
@@ -546,6 +560,75 @@ def cmd_import(args: argparse.Namespace, cat: Catalogue) -> int:
     return 0
 
 
+def cmd_playlists(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import playlists
+
+    try:
+        if args.rename:
+            playlists.rename_playlist(cat, int(args.rename[0]), args.rename[1])
+        if args.pin is not None:
+            playlists.pin_playlist(cat, args.pin, True)
+        if args.unpin is not None:
+            playlists.pin_playlist(cat, args.unpin, False)
+        edited = bool(args.rename) or args.pin is not None or args.unpin is not None
+        rebuild = args.rebuild or args.method or args.min or args.max
+        if not rebuild and not edited and playlists.needs_recluster(cat):
+            rebuild = True
+            if not args.quiet:
+                print("Building playlists (first time, or many new tracks)…", file=sys.stderr)
+        progress = Stderr(args.quiet)
+        if rebuild:
+            lists = playlists.build_playlists(
+                cat,
+                method=args.method,
+                playlist_min=args.min,
+                playlist_max=args.max,
+                progress=progress,
+            )
+            progress.end()
+        else:
+            lists = playlists.list_playlists(cat)
+    except (playlists.PlaylistError, ValueError) as exc:
+        print(f"musicorg playlists: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(
+            [
+                {
+                    "id": p.id,
+                    "group": p.group_name,
+                    "group_index": p.group_index,
+                    "name": p.name,
+                    "size": p.size,
+                    "duration": round(p.duration, 3),
+                    "unavailable": p.unavailable,
+                    "pinned": p.pinned,
+                    "renamed": p.renamed,
+                    "examples": p.examples,
+                    "track_ids": p.track_ids,
+                }
+                for p in lists
+            ]
+        )
+        return 0
+    if not lists:
+        print("No playlists yet: run `musicorg analyze`, then `musicorg playlists`.")
+        return 0
+    group: object = object()
+    for p in lists:
+        if p.group_index != group:
+            group = p.group_index
+            print(f"{p.group_name or 'Ungrouped'}")
+        flags = "".join([" (pinned)" if p.pinned else "", " (renamed)" if p.renamed else ""])
+        missing = f", {p.unavailable} unavailable" if p.unavailable else ""
+        print(f"  {p.id:5}  {p.name}{flags}: {p.size} tracks, {_fmt_duration(p.duration)}{missing}")
+        if p.examples:
+            print(f"         e.g. {'; '.join(p.examples)}")
+    total = sum(p.size for p in lists)
+    print(f"{len(lists)} playlists, {total} tracks.")
+    return 0
+
+
 def _not_yet(name: str) -> Callable[[argparse.Namespace, Catalogue], int]:
     def run(_args: argparse.Namespace, _cat: Catalogue) -> int:
         print(f"musicorg {name}: not available in this version yet.", file=sys.stderr)
@@ -564,6 +647,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace, Catalogue], int]] = {
     "lyrics": cmd_lyrics,
     "analyze": cmd_analyze,
     "embeddings": cmd_embeddings,
+    "playlists": cmd_playlists,
     "similar": cmd_similar,
     "path": cmd_path,
     "map": cmd_map,
