@@ -286,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--eval-every", dest="eval_every", type=int, default=None)
     ap.add_argument("--name", default=None, help="run name (default: the config's)")
     ap.add_argument("--run-dir", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -294,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         cfg["seed"] = args.seed
     if args.name:
         cfg["name"] = args.name
-    for key in ("epochs", "device", "threads"):
+    for key in ("epochs", "device", "threads", "eval_every"):
         v = getattr(args, key)
         if v is not None:
             cfg["train"][key] = v

@@ -1,0 +1,233 @@
+"""The bundled model, its integrity checks, the lyrics pipeline and the PoE masking."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from musicorg.model import bundle  # noqa: E402
+from musicorg.model.textpipe import TextPipeline, sklearn_transform  # noqa: E402
+from musicorg.model.textpipe import fit as fit_textpipe  # noqa: E402
+from musicorg.model.vae import HybridVAE, Masks, ours_config, paper_config  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+REAL = [
+    "kevin_macleod_vibe_ace.flac",
+    "muldjord_chaos_god.flac",
+    "westlund_legends_of_the_north.ogg",
+]
+
+LYRICS = [
+    "I walk the line tonight, under the city lights, dancing till the morning comes",
+    "[Chorus] Love me tender, love me true, never let me go",
+    "Guns and money on the street, rolling deep with my crew tonight",
+    "Jesus walks with me, grace and glory, hallelujah in the morning",
+    "Whiskey river take my mind, old truck and a dusty road behind",
+    "[Verse 1: Someone] Baby baby baby oh, like baby baby baby no",
+    "The morning sun is rising over fields of gold and green",
+    "Money on my mind, city never sleeps, lights and the beat go on",
+    "Heartbreak on the radio, crying over you again tonight",
+    "Dancing in the dark with you, between the lights of the city",
+    "Rolling down the highway with the radio on, road goes on forever",
+    "Never gonna give you up, never gonna let you down, never run around",
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> bundle.LoadedModel:
+    return bundle.load_model(device="cpu", num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def real_features() -> tuple[np.ndarray, np.ndarray]:
+    from musicorg.features import analyze_file
+
+    feats = [analyze_file(DATA / name, seconds=8.0) for name in REAL]
+    x = np.stack([f.matrix for f in feats]).astype(np.float32)
+    s = np.stack([f.stats for f in feats]).astype(np.float32)
+    return x, s
+
+
+def test_bundled_model_embeds_real_features(
+    model: bundle.LoadedModel, real_features: tuple[np.ndarray, np.ndarray]
+) -> None:
+    x, s = real_features
+    assert model.version == bundle.BUNDLED_VERSION
+    mu = model.embed(x, s, [None, LYRICS[0], None])
+    assert mu.shape == (3, 32) and mu.dtype == np.float32
+    assert np.isfinite(mu).all()
+    again = model.embed(x, s, [None, LYRICS[0], None], batch_size=1)
+    np.testing.assert_allclose(mu, again, rtol=1e-5, atol=1e-5)
+    # Without statistics the loader approximates them from the matrix: still finite.
+    assert np.isfinite(model.embed(x, None, None)).all()
+    # Lyrics refine a track's point: they move it, but not the audio-only rows.
+    plain = model.embed(x, s, None)
+    np.testing.assert_allclose(plain[[0, 2]], mu[[0, 2]], rtol=1e-5, atol=1e-5)
+
+
+def test_text_only_and_audio_only_embedding(
+    model: bundle.LoadedModel, real_features: tuple[np.ndarray, np.ndarray]
+) -> None:
+    t = model.embed(None, None, LYRICS[:4])
+    assert t.shape == (4, 32) and np.isfinite(t).all()
+    with pytest.raises(ValueError):
+        model.embed(None, None, [LYRICS[0], None])
+    with pytest.raises(ValueError):
+        model.embed(real_features[0][:, :, :100], None, None)
+
+
+def _copy_bundle(tmp_path: Path) -> Path:
+    dst = tmp_path / bundle.BUNDLED_VERSION
+    shutil.copytree(bundle.bundled_model_dir(), dst)
+    return dst
+
+
+def test_tampered_weights_are_refused(tmp_path: Path) -> None:
+    d = _copy_bundle(tmp_path)
+    w = d / bundle.WEIGHTS_NAME
+    data = bytearray(w.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    w.write_bytes(bytes(data))
+    with pytest.raises(bundle.ModelIntegrityError, match="SHA-256"):
+        bundle.load_model(d, device="cpu", expected_manifest_sha256=bundle.BUNDLED_MANIFEST_SHA256)
+
+
+def test_truncated_weights_are_refused(tmp_path: Path) -> None:
+    d = _copy_bundle(tmp_path)
+    w = d / bundle.WEIGHTS_NAME
+    w.write_bytes(w.read_bytes()[:1000])
+    with pytest.raises(bundle.ModelIntegrityError, match="truncated"):
+        bundle.load_model(d, device="cpu")
+
+
+def test_rewritten_manifest_is_refused_against_the_pin(tmp_path: Path) -> None:
+    d = _copy_bundle(tmp_path)
+    (d / "textpipe.json").write_text("{}")
+    bundle.write_manifest(d, "evil")  # a self-consistent manifest, but not the pinned one
+    with pytest.raises(bundle.ModelIntegrityError, match="expected"):
+        bundle.load_model(d, device="cpu", expected_manifest_sha256=bundle.BUNDLED_MANIFEST_SHA256)
+
+
+def test_bundled_dir_is_checked_against_the_pin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = _copy_bundle(tmp_path)
+    (d / "MODEL_CARD.md").write_text("changed")
+    bundle.write_manifest(d, "changed")
+    monkeypatch.setattr(bundle.paths, "models_dir", lambda: tmp_path)
+    with pytest.raises(bundle.ModelIntegrityError):
+        bundle.load_model(device="cpu")
+
+
+class _Boom:
+    """Unpickling this would create the marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(self.marker),))  # type: ignore[return-value]
+
+
+def test_malicious_pickle_is_not_executed(tmp_path: Path) -> None:
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": _Boom(marker)}, evil)
+    assert not marker.exists()
+    with pytest.raises(bundle.ModelIntegrityError):
+        bundle.load_state_file(evil)
+    assert not marker.exists()
+
+    # The same payload planted as the weights of an otherwise consistent bundle.
+    d = _copy_bundle(tmp_path)
+    shutil.copyfile(evil, d / bundle.WEIGHTS_NAME)
+    bundle.write_manifest(d, "evil")
+    with pytest.raises(bundle.ModelIntegrityError):
+        bundle.load_model(d, device="cpu")
+    assert not marker.exists()
+
+
+def test_manifest_lists_every_file_and_size_limit() -> None:
+    d = bundle.bundled_model_dir()
+    manifest = json.loads((d / bundle.MANIFEST_NAME).read_text())
+    names = {p.name for p in d.iterdir()} - {bundle.MANIFEST_NAME}
+    assert names == set(manifest["files"])
+    assert "MODEL_CARD.md" in names
+    assert sum(p.stat().st_size for p in d.iterdir()) < 20 * 1024 * 1024
+    assert not any(p.suffix in (".pkl", ".pickle", ".joblib", ".pt") for p in d.iterdir())
+
+
+def test_textpipe_numpy_matches_sklearn(tmp_path: Path) -> None:
+    pipe, vec, pca = fit_textpipe(LYRICS, max_features=500, n_components=6, min_df=2)
+    probe = [*LYRICS[:3], "Completely unseen words zzz", "", "CITY LIGHTS tonight, tonight!"]
+    ours = pipe.transform(probe)
+    ref = sklearn_transform(vec, pca, probe)
+    assert ours.shape == (len(probe), 6)
+    np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-12)
+    pipe.save(tmp_path)
+    with np.load(tmp_path / "textpipe.npz", allow_pickle=False) as z:
+        assert all(z[k].dtype != object for k in z.files)
+    again = TextPipeline.load(tmp_path)
+    np.testing.assert_allclose(again.transform(probe), ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [ours_config, paper_config])
+def test_masking_text_only_audio_only(make: object) -> None:
+    torch.manual_seed(0)
+    cfg = make()  # type: ignore[operator]
+    m = HybridVAE(cfg).eval()
+    b = 6
+    a = torch.randn(b, 39, 130)
+    s = torch.randn(b, 78) if cfg.use_stats else None
+    t = torch.randn(b, 64)
+    with torch.no_grad():
+        mu_a, lv_a = m.encode(a, s, None)
+        mu_t, _ = m.encode(None, None, t)
+        masks = Masks(audio=torch.tensor([1, 1, 1, 0, 0, 0]).bool(), text=torch.zeros(b).bool())
+        masks.text[2:] = True
+        mu_m, _ = m.encode(a, s, t, masks)
+        # Garbage in masked-out rows changes nothing.
+        a2 = a.clone()
+        a2[3:] = 1e6
+        t2 = t.clone()
+        t2[:2] = -1e6
+        mu_m2, _ = m.encode(a2, s, t2, masks)
+    assert mu_a.shape == mu_t.shape == (b, 32)
+    assert torch.isfinite(lv_a).all()
+    torch.testing.assert_close(mu_m, mu_m2)
+    torch.testing.assert_close(mu_m[:2], mu_a[:2])
+    torch.testing.assert_close(mu_m[3:], mu_t[3:])
+    # The loss ignores absent branches and names its terms.
+    m.train()
+    out = m(a, s, t, masks)
+    terms = m.loss_function(out, a, s, t, masks, beta=0.5)
+    assert {"total", "audio", "text", "kl", "beta"} <= set(terms)
+    assert torch.isfinite(terms["total"])
+
+
+def test_device_choice_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    m = bundle.load_model(device="cpu", num_threads=1)
+    assert m.device.type == "cpu"
+    assert all(p.device.type == "cpu" for p in m.model.parameters())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert bundle.pick_device("auto").type == "cpu"
+    with pytest.raises(RuntimeError, match="CUDA"):
+        bundle.pick_device("cuda")
+    with pytest.raises(ValueError):
+        bundle.pick_device("tpu")
+
+
+def test_app_modules_import_without_torch() -> None:
+    code = (
+        "import sys, musicorg, musicorg.paths, musicorg.features, musicorg.audio\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
