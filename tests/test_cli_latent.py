@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +85,13 @@ def test_map_export_import(db: str, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert back is not None
     assert [i.track_id for i in userlists.items(cat, back.id)] == [1, 2, 3]
     cat.close()
+
+
+def test_core_modules_import_no_qt_torch_or_umap() -> None:
+    code = (
+        "import sys, musicorg.similar, musicorg.songpath, musicorg.mapping, musicorg.m3u, "
+        "musicorg.userlists, musicorg.cli\n"
+        "heavy = {m.split('.')[0] for m in sys.modules} & {'torch', 'PySide6', 'umap', 'numba'}\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

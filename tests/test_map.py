@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from musicorg import mapping, paths
+from musicorg.jobs import Cancelled
 from musicorg.mapping import compute_map, has_map, load_map, pca_2d, place, place_new
 from tests.latent_fixtures import VERSION, add_tracks, new_catalogue
 
@@ -102,3 +103,11 @@ def test_umap_in_a_subprocess(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     d = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=2)
     np.fill_diagonal(d, np.inf)
     assert (labels[d.argmin(axis=1)] == labels).mean() > 0.95
+
+
+def test_umap_cancel_kills_the_worker(tmp_path: Path) -> None:
+    cat = new_catalogue(tmp_path)
+    add_tracks(cat, blobs(60)[0])
+    with pytest.raises(Cancelled):
+        compute_map(cat, "umap", cancel=lambda: True)
+    assert not has_map(cat, VERSION, "umap")
