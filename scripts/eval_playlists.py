@@ -1,0 +1,336 @@
+"""How coherent are the automatic playlists? A library of held-out tracks, scored by AMI/purity.
+
+    .venv/bin/python scripts/eval_playlists.py [--no-demo] [--stand-in] [--json OUT.json]
+
+The library: the middle clip of every *test-split* track of the training corpus
+(``~/.cache/musicorg/corpus``: ``manifest.csv`` + ``features-v1.npz``, written by
+training/prepare.py), embedded with the bundled model; plus the demo library
+(``resources/demo``), scanned and analysed by the app itself in a temporary catalogue, when it
+is there. Demo tracks are excerpts of tracks from the same Debian packages (some of them of
+training-split tracks: those are counted and reported, and the held-out-only figures leave
+the demo out).
+
+For every clustering method the playlists are made exactly as the app makes them (groups,
+size guards, dedupe of same artist+title) and scored against
+
+- the source package (a game's soundtrack: one composer or a small team, one style), and
+- the genre tag (tracks without a usable genre tag are left out of that score),
+
+with adjusted mutual information (AMI) and purity (share of tracks in their playlist's
+majority class). Next to them: plain K-Means with the same number of clusters and no guards,
+and a random partition with the same sizes (mean of 50 draws). The default playlist length
+(20-60) makes few playlists in a library this small, so a second setting (5-15) is scored too.
+
+``--stand-in`` (or no model in resources/models) uses the standardised 78-d feature
+statistics instead of the model's latent means; the output says so on every line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from musicorg import naming  # noqa: E402
+from musicorg import playlists as pl  # noqa: E402
+
+CORPUS = Path(os.environ.get("MUSICORG_CORPUS_DIR", Path.home() / ".cache/musicorg/corpus"))
+RANDOM_DRAWS = 50
+
+
+def purity(labels: np.ndarray, truth: np.ndarray) -> float:
+    total = 0
+    for c in np.unique(labels):
+        _vals, counts = np.unique(truth[labels == c], return_counts=True)
+        total += int(counts.max())
+    return total / len(labels)
+
+
+def ami(labels: np.ndarray, truth: np.ndarray) -> float:
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    return float(adjusted_mutual_info_score(truth, labels))
+
+
+def genre_label(tag: str | None) -> str | None:
+    keys = naming.genre_keys(tag)
+    return keys[0][0] if keys else None
+
+
+def load_heldout(stand_in: bool) -> tuple[dict[str, Any], str]:
+    """Test-split middle clips: vectors, package, genre, artist, title, source path."""
+    z = np.load(CORPUS / "features-v1.npz", allow_pickle=False)
+    with (CORPUS / "manifest.csv").open(newline="", encoding="utf-8") as fh:
+        manifest = {int(r["track_id"]): r for r in csv.DictReader(fh)}
+    rows = np.flatnonzero((z["split"] == "test") & z["middle"])
+    X, stats = z["X"][rows], z["stats"][rows]
+    vectors, what = embed(X, stats, stand_in)
+    tracks = [manifest[int(t)] for t in z["track"][rows]]
+    train_paths = {(r["package"], r["path"]) for r in manifest.values() if r["split"] == "train"}
+    return (
+        {
+            "vectors": vectors,
+            "package": [str(p) for p in z["package"][rows]],
+            "genre": [t.get("genre") or None for t in tracks],
+            "artist": [t.get("artist") or None for t in tracks],
+            "title": [t.get("title") or None for t in tracks],
+            "source": [(t["package"], t["path"]) for t in tracks],
+            "origin": ["held-out"] * len(rows),
+            "year": [None] * len(rows),
+            "tempo": z["tempo"][rows].astype(np.float64),
+            "brightness": z["brightness"][rows].astype(np.float64),
+            "energy": z["energy"][rows].astype(np.float64),
+            "train_paths": train_paths,
+        },
+        what,
+    )
+
+
+_MODEL: Any = None
+
+
+def embed(X: np.ndarray, stats: np.ndarray, stand_in: bool) -> tuple[np.ndarray, str]:
+    global _MODEL
+    if not stand_in:
+        try:
+            from musicorg.model.bundle import load_model
+
+            if _MODEL is None:
+                _MODEL = load_model(device="cpu")
+            mu = _MODEL.embed(X, stats, None)
+            return np.asarray(mu, dtype=np.float32), f"model {_MODEL.version}"
+        except Exception as exc:  # no model yet, or an integrity error
+            print(f"note: no usable model ({exc}); using the stand-in", file=sys.stderr)
+    s = np.asarray(stats, dtype=np.float64)
+    s = (s - s.mean(0)) / (s.std(0) + 1e-6)
+    return s.astype(np.float32), "STAND-IN (standardised feature statistics, no model)"
+
+
+def load_demo(stand_in: bool) -> dict[str, Any] | None:
+    """The demo library, scanned and analysed by the app in a temporary catalogue."""
+    from musicorg import analysis, paths, scanner
+    from musicorg.db import Catalogue, Track
+
+    demo = paths.demo_dir()
+    if not demo.is_dir() or not any(demo.glob("*.opus")):
+        return None
+    sources: dict[str, tuple[str, str]] = {}
+    credits = (demo / "CREDITS").read_text(encoding="utf-8") if (demo / "CREDITS").exists() else ""
+    for block in credits.split("\n\n"):
+        name = block.strip().splitlines()[0] if block.strip() else ""
+        m = re.search(r"Source:\s+Debian package (\S+) \S+, (\S+)", block)
+        if m and name.endswith(".opus"):
+            sources[name] = (m.group(1), m.group(2))
+    with tempfile.TemporaryDirectory() as tmp:
+        for var in ("DATA", "CONFIG", "CACHE", "LOG"):
+            os.environ[f"MUSICORG_{var}_DIR"] = str(Path(tmp) / var.lower())
+        with Catalogue(Path(tmp) / "demo.sqlite") as cat:
+            scanner.scan(cat, [str(demo)])
+            analysis.analyse_features(cat, workers=1)
+            with cat.read() as conn:
+                rows = (
+                    conn.execute(
+                        Track.__table__.select().where(Track.missing.is_(False)).order_by(Track.id)
+                    )
+                    .mappings()
+                    .all()
+                )
+            keys = [r["content_key"] for r in rows]
+            mats, stats, index = analysis.load_features(cat, keys)
+            from sqlalchemy import select
+
+            from musicorg.db import Analysis
+            from musicorg.features import FEATURES_VERSION
+
+            with cat.read() as conn:
+                desc = {
+                    k: (t, b, e)
+                    for k, t, b, e in conn.execute(
+                        select(
+                            Analysis.content_key,
+                            Analysis.tempo,
+                            Analysis.brightness,
+                            Analysis.energy,
+                        ).where(Analysis.features_version == FEATURES_VERSION)
+                    )
+                }
+    rows = [r for r in rows if r["content_key"] in index]
+    order = [index[r["content_key"]] for r in rows]
+    vectors, _what = embed(mats[order], stats[order], stand_in)
+    names = [Path(r["display"]).name for r in rows]
+    return {
+        "vectors": vectors,
+        "package": [sources.get(n, ("demo?", ""))[0] for n in names],
+        "genre": [r["genre"] for r in rows],
+        "artist": [r["artist"] for r in rows],
+        "title": [r["title"] for r in rows],
+        "source": [sources.get(n, ("demo?", n)) for n in names],
+        "origin": ["demo"] * len(rows),
+        "year": [r["year"] for r in rows],
+        "tempo": np.array([desc[r["content_key"]][0] or np.nan for r in rows], dtype=np.float64),
+        "brightness": np.array(
+            [desc[r["content_key"]][1] or np.nan for r in rows], dtype=np.float64
+        ),
+        "energy": np.array([desc[r["content_key"]][2] or np.nan for r in rows], dtype=np.float64),
+    }
+
+
+def combine(a: dict[str, Any], b: dict[str, Any] | None) -> dict[str, Any]:
+    if b is None:
+        return a
+    out: dict[str, Any] = {}
+    for k, v in a.items():
+        if k == "train_paths":
+            out[k] = v
+        elif isinstance(v, np.ndarray):
+            out[k] = np.concatenate([v, b[k]])
+        else:
+            out[k] = list(v) + list(b[k])
+    return out
+
+
+def score(labels: np.ndarray, lib: dict[str, Any]) -> dict[str, float]:
+    pkg = np.asarray(lib["package"])
+    genres = [genre_label(g) for g in lib["genre"]]
+    has = np.array([g is not None for g in genres])
+    gen = np.asarray([g or "" for g in genres])
+    out = {"ami_package": ami(labels, pkg), "purity_package": purity(labels, pkg)}
+    if has.sum() >= 5:
+        out["ami_genre"] = ami(labels[has], gen[has])
+        out["purity_genre"] = purity(labels[has], gen[has])
+    return out
+
+
+def evaluate(lib: dict[str, Any], pmin: int, pmax: int, what: str) -> list[dict[str, Any]]:
+    ids = list(range(len(lib["package"])))
+    keep = pl.dedupe(ids, lib["artist"], lib["title"])
+    sub = {
+        k: (v[keep] if isinstance(v, np.ndarray) else [v[i] for i in keep])
+        for k, v in lib.items()
+        if k != "train_paths"
+    }
+    n = len(keep)
+    vocab = naming.Vocabulary.build(
+        naming.TrackTags(
+            sub["genre"], sub["artist"], sub["year"], sub["tempo"], sub["brightness"], sub["energy"]
+        )
+    )
+    results: list[dict[str, Any]] = []
+    rng = np.random.default_rng(0)
+    for method in pl.METHODS:
+        plan = pl.plan_playlists(
+            sub["vectors"], method=method, playlist_min=pmin, playlist_max=pmax
+        )
+        labels = plan.labels(n)
+        k = len(plan.playlists)
+        sizes = [len(p) for p in plan.playlists]
+        names = naming.name_sets(plan.playlists, vocab)
+        ours = score(labels, sub)
+        group_labels = np.zeros(n, dtype=np.intp)
+        for p, g in zip(plan.playlists, plan.group_of, strict=True):
+            group_labels[p] = g
+        groups = score(group_labels, sub)
+        km = score(pl.plain_kmeans(sub["vectors"], k), sub) if k > 1 else ours
+        draws = []
+        for _ in range(RANDOM_DRAWS):
+            perm = rng.permutation(n)
+            rand = np.empty(n, dtype=np.intp)
+            rand[perm] = np.repeat(np.arange(k), sizes)
+            draws.append(score(rand, sub))
+        random = {key: float(np.mean([d[key] for d in draws])) for key in draws[0]}
+        results.append(
+            {
+                "embedding": what,
+                "method": method,
+                "playlist_min": pmin,
+                "playlist_max": pmax,
+                "tracks": n,
+                "playlists": k,
+                "groups": plan.n_groups,
+                "sizes": sizes,
+                "names": names,
+                "ours": ours,
+                "our_groups": groups,
+                "plain_kmeans": km,
+                "random": random,
+            }
+        )
+    return results
+
+
+def table(title: str, results: list[dict[str, Any]]) -> None:
+    print(f"\n{title}")
+    r0 = results[0]
+    print(
+        f"  {r0['tracks']} tracks (after dedupe), playlists of {r0['playlist_min']}-"
+        f"{r0['playlist_max']}; embedding: {r0['embedding']}"
+    )
+    head = f"  {'':28} {'AMI pkg':>8} {'pur pkg':>8} {'AMI genre':>10} {'pur genre':>10}"
+    print(head)
+
+    def line(label: str, s: dict[str, float]) -> None:
+        print(
+            f"  {label:28} {s['ami_package']:8.3f} {s['purity_package']:8.3f} "
+            f"{s.get('ami_genre', float('nan')):10.3f} {s.get('purity_genre', float('nan')):10.3f}"
+        )
+
+    for r in results:
+        sizes = r["sizes"]
+        label = f"{r['method']} ({r['playlists']} pl, {min(sizes)}-{max(sizes)})"
+        line(label, r["ours"])
+        line(f"  its {r['groups']} groups", r["our_groups"])
+        line(f"  plain K-Means k={r['playlists']}", r["plain_kmeans"])
+        line("  random, same sizes", r["random"])
+        print(f"    names: {' | '.join(r['names'][:6])}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--no-demo", action="store_true", help="leave the demo library out")
+    ap.add_argument("--stand-in", action="store_true", help="feature statistics, not the model")
+    ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    args = ap.parse_args()
+    if not (CORPUS / "features-v1.npz").exists():
+        print(f"no corpus at {CORPUS}: run training/prepare.py first", file=sys.stderr)
+        return 1
+    held, what = load_heldout(args.stand_in)
+    report: dict[str, Any] = {"embedding": what}
+    demo = None if args.no_demo else load_demo(args.stand_in)
+    print(f"held-out tracks: {len(held['package'])} from {len(set(held['package']))} packages")
+    genres = sum(1 for g in held["genre"] if genre_label(g))
+    print(f"  with a genre tag: {genres}")
+    for pmin, pmax in ((20, 60), (5, 15)):
+        res = evaluate(held, pmin, pmax, what)
+        table(f"HELD-OUT ONLY, playlists {pmin}-{pmax}", res)
+        report[f"heldout_{pmin}_{pmax}"] = res
+    if demo is not None:
+        seen = sum(1 for s in demo["source"] if s in held["train_paths"])
+        print(
+            f"\ndemo tracks: {len(demo['package'])} ({seen} are excerpts of training-split "
+            "tracks: the model saw other clips of them)"
+        )
+        lib = combine(held, demo)
+        for pmin, pmax in ((20, 60), (5, 15)):
+            res = evaluate(lib, pmin, pmax, what)
+            table(f"HELD-OUT + DEMO, playlists {pmin}-{pmax}", res)
+            report[f"with_demo_{pmin}_{pmax}"] = res
+        report["demo_seen_in_training"] = seen
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
