@@ -46,9 +46,43 @@ def sniff(head: bytes) -> str | None:
         return AIFF
     if head.startswith(_ASF_HEADER_GUID):
         return ASF
-    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06):
-        return MP3  # a bare MPEG audio frame (layer bits non-zero rules out ADTS AAC)
+    if _mpeg_frame_len(head, 0):
+        n = _mpeg_frame_len(head, 0)
+        # A bare MPEG audio stream: two consecutive valid frame headers (one could be chance).
+        if n and (len(head) < n + 4 or _mpeg_frame_len(head, n)):
+            return MP3
     return None
+
+
+_MPEG_BITRATES = {  # kbit/s by (version is MPEG-1, layer) for bitrate indexes 1..14
+    (True, 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _mpeg_frame_len(buf: bytes, pos: int) -> int:
+    """Length of the MPEG audio frame whose header starts at ``pos``, or 0 if not a header."""
+    if len(buf) < pos + 4 or buf[pos] != 0xFF or (buf[pos + 1] & 0xE0) != 0xE0:
+        return 0
+    version = (buf[pos + 1] >> 3) & 0x03  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5, 1: reserved
+    layer = 4 - ((buf[pos + 1] >> 1) & 0x03)  # 4 means reserved
+    bitrate_index = buf[pos + 2] >> 4
+    rate_index = (buf[pos + 2] >> 2) & 0x03
+    if version == 1 or layer == 4 or bitrate_index in (0, 15) or rate_index == 3:
+        return 0
+    mpeg1 = version == 3
+    bitrate = _MPEG_BITRATES[(mpeg1, layer)][bitrate_index - 1] * 1000
+    rate = _MPEG_RATES[version][rate_index]
+    padding = (buf[pos + 2] >> 1) & 0x01
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    factor = 144 if (layer == 2 or mpeg1) else 72
+    return factor * bitrate // rate + padding
 
 
 def _id3v2_size(head: bytes) -> int:

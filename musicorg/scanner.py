@@ -29,7 +29,7 @@ from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
 log = logging.getLogger(__name__)
 
 BATCH = 400
-HEAD_BYTES = 64
+HEAD_BYTES = 4096  # enough for two MPEG frame headers of a bare MP3 stream
 
 
 @dataclass

@@ -121,6 +121,48 @@ def _id3_tags(tags: ID3, info: TrackInfo) -> None:
             break
 
 
+_ID3_ENCODINGS = {0: "latin-1", 1: "utf-16", 2: "utf-16-be", 3: "utf-8"}
+_SALVAGE = {"title": b"TIT2", "artist": b"TPE1", "album": b"TALB"}
+
+
+def _salvage_id3_text(path: Any, info: TrackInfo) -> None:
+    """Text frames mutagen dropped as undecodable (e.g. invalid UTF-8), decoded leniently."""
+    try:
+        if hasattr(path, "seek"):
+            path.seek(0)
+            head = path.read(10)
+            body_len = _syncsafe(head[6:10]) if head[:3] == b"ID3" else 0
+            body = path.read(min(body_len, 1 << 20))
+        else:
+            with open(path, "rb") as fh:
+                head = fh.read(10)
+                body_len = _syncsafe(head[6:10]) if head[:3] == b"ID3" else 0
+                body = fh.read(min(body_len, 1 << 20))
+    except OSError:
+        return
+    if not body:
+        return
+    v4 = head[3] == 4
+    for key, frame_id in _SALVAGE.items():
+        if getattr(info, key):
+            continue
+        i = body.find(frame_id)
+        if i < 0 or i + 11 > len(body):
+            continue
+        size_bytes = body[i + 4 : i + 8]
+        size = _syncsafe(size_bytes) if v4 else int.from_bytes(size_bytes, "big")
+        payload = body[i + 10 : i + 10 + size]
+        if not payload:
+            continue
+        encoding = _ID3_ENCODINGS.get(payload[0], "latin-1")
+        text = payload[1:].decode(encoding, errors="replace").replace("\ufffd", "?")
+        setattr(info, key, _clean(text))
+
+
+def _syncsafe(b: bytes) -> int:
+    return (b[0] << 21) | (b[1] << 14) | (b[2] << 7) | b[3] if len(b) == 4 else 0
+
+
 def _vorbis_tags(tags: Any, info: TrackInfo) -> None:
     def get(key: str) -> str | None:
         try:
@@ -229,6 +271,8 @@ def read(path: Any, fmt: str) -> TrackInfo:
     try:
         if isinstance(tags, ID3):
             _id3_tags(tags, info)
+            if not (info.title and info.artist and info.album):
+                _salvage_id3_text(path, info)
         elif isinstance(audio, MP4):
             _mp4_tags(tags, info)
         elif isinstance(audio, ASF):
