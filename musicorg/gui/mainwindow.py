@@ -12,6 +12,7 @@ import os
 import time
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,6 @@ from musicorg import settings as settings_mod
 from musicorg.db import Catalogue, CatalogueError
 from musicorg.gui import stages
 from musicorg.gui.dialogs import AboutDialog, SettingsDialog
-from musicorg.gui.mapview import MapView
 from musicorg.gui.player import Player, default_player
 from musicorg.gui.snapshot import COLUMNS, Snapshot
 from musicorg.gui.tablemodel import TrackTableModel
@@ -163,13 +163,15 @@ class MainWindow(QMainWindow):
         lp.addWidget(self.results_bar)
         lp.addWidget(self.table)
 
-        self.map = MapView()
-        self.map.point_clicked.connect(self._map_clicked)
-        self.map.area_selected.connect(self._map_area_selected)
+        # The map (pyqtgraph) is built when first needed: the window shows sooner.
+        self._map: Any = None
+        self.map_page = QWidget()
+        QVBoxLayout(self.map_page).setContentsMargins(0, 0, 0, 0)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(library_page, "Library")
-        self.tabs.addTab(self.map, "Map")
+        self.tabs.addTab(self.map_page, "Map")
+        self.tabs.currentChanged.connect(lambda i: i == 1 and self.map)
 
         self.welcome = WelcomePage()
         self.welcome.choose_folder.connect(lambda: self.choose_music_folder())
@@ -222,6 +224,24 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.message_label, 1)
         self.statusBar().addPermanentWidget(self.jobs_panel)
         self._docks = (self.sidebar, self.details_dock)
+
+    @property
+    def map(self) -> Any:
+        """The map view (musicorg.gui.mapview.MapView), created on first use."""
+        if self._map is None:
+            from musicorg.gui.mapview import MapView
+
+            self._map = MapView()
+            self._map.point_clicked.connect(self._map_clicked)
+            self._map.area_selected.connect(self._map_area_selected)
+            layout = self.map_page.layout()
+            assert layout is not None
+            layout.addWidget(self._map)
+            if len(self.data.snap):
+                self._map.set_data(self.data.snap, self._xy(), self.data.groups)
+                self._update_map_highlight()
+                self._map.set_selected(self._selected_rows)
+        return self._map
 
     def _action(
         self,
@@ -401,7 +421,8 @@ class MainWindow(QMainWindow):
         self.data = data
         self.model.set_snapshot(data.snap)
         self.tree.set_playlists(data.playlists)
-        self.map.set_data(data.snap, self._xy(), data.groups)
+        if self._map is not None or data.xy is not None:
+            self.map.set_data(data.snap, self._xy(), data.groups)
         self.problems.set_file_problems(data.problems)
         if self.problems.count():
             self.problems_dock.setWindowTitle(f"Problems ({self.problems.count()})")
@@ -580,7 +601,8 @@ class MainWindow(QMainWindow):
     def _table_selection_changed(self, *_args: Any) -> None:
         rows = self.selected_snap_rows()
         self._selected_rows = rows
-        self.map.set_selected(rows)
+        if self._map is not None:
+            self._map.set_selected(rows)
         self._show_details(rows)
 
     def _show_details(self, rows: np.ndarray) -> None:
@@ -617,7 +639,8 @@ class MainWindow(QMainWindow):
         if self.cat is None:
             return ""
         with self.cat.read() as conn:
-            t = conn.execute(select(Track).where(Track.id == track_id)).scalars().first()
+            found = conn.execute(select(Track.__table__).where(Track.id == track_id)).first()
+            t = None if found is None else SimpleNamespace(**found._mapping)
             lyr = conn.execute(
                 select(Lyrics.text, Lyrics.source).where(Lyrics.track_id == track_id)
             ).first()
@@ -729,6 +752,8 @@ class MainWindow(QMainWindow):
         return []
 
     def _update_map_highlight(self) -> None:
+        if self._map is None:
+            return
         if self.model.scope is not None or self.model.query.strip():
             self.map.set_highlight(self.model.rows)
         else:

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from scipy.spatial import cKDTree
 
 from musicorg.gui.snapshot import Snapshot
 
@@ -145,7 +144,7 @@ class MapView(QWidget):
         self.mode = "pan"
         self.colour_mode = "group"
         self.legend_names: list[str] = []
-        self._tree: cKDTree | None = None
+        self._tree: Any = None
         self._shape: list[tuple[float, float]] = []
         self._shape_kind = "lasso"
         self.selected_rows = np.zeros(0, dtype=np.int64)
@@ -236,7 +235,11 @@ class MapView(QWidget):
         self.groups = groups
         ok = np.isfinite(self.xy).all(axis=1)
         self.rows = np.flatnonzero(ok).astype(np.int64)
-        self._tree = cKDTree(self.xy[self.rows]) if len(self.rows) else None
+        self._tree = None
+        if len(self.rows):
+            from scipy.spatial import cKDTree
+
+            self._tree = cKDTree(self.xy[self.rows])
         has = bool(len(self.rows))
         self.plot.setVisible(has)
         self.empty_label.setVisible(not has)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from musicorg import analysis, library
+from musicorg import library
 from musicorg import settings as settings_mod
 from musicorg.db import Catalogue, Playlist, PlaylistItem
 from musicorg.gui.snapshot import Snapshot, load_snapshot
@@ -77,8 +77,16 @@ def scan(cat: Catalogue, folders: list[str]) -> Callable[[ProgressFn, CancelFn],
     return run
 
 
+def active_version(cat: Catalogue) -> str | None:
+    from musicorg import analysis  # imports scipy: keep it off the start-up path
+
+    return analysis.active_model_version(cat)
+
+
 def analyse(cat: Catalogue, device: str) -> Callable[[ProgressFn, CancelFn], Any]:
     def run(progress: ProgressFn, cancel: CancelFn) -> Any:
+        from musicorg import analysis
+
         limit_torch_threads(1)
         return analysis.analyse(cat, device=device, workers=1, progress=progress, cancel=cancel)
 
@@ -96,7 +104,7 @@ def build_playlists(
     ensure = getattr(mod, "ensure_playlists", None)
 
     def run(progress: ProgressFn, cancel: CancelFn) -> Any:
-        if analysis.active_model_version(cat) is None:
+        if active_version(cat) is None:
             return None  # nothing analysed yet: nothing to group
         if not force and ensure is not None:
             return call_stage(
@@ -246,7 +254,7 @@ def load_map_coords(cat: Catalogue, version: str | None, method: str) -> Any:
 def load_library(cat: Catalogue, map_method: str = "umap") -> LibraryData:
     """Everything the window shows, read in one go (call off the UI thread)."""
     snap = load_snapshot(cat)
-    version = analysis.active_model_version(cat)
+    version = active_version(cat)
     data = LibraryData(snap=snap, model_version=version)
     data.playlists = load_playlists(cat)
     data.groups = _groups(cat, snap, version)

@@ -1,0 +1,409 @@
+"""The desktop app, driven through its real widgets (offscreen), over real catalogues."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QMimeData, Qt  # noqa: E402
+from PySide6.QtWidgets import QFileDialog  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+
+from musicorg import paths  # noqa: E402
+from musicorg import settings as settings_mod  # noqa: E402
+from musicorg.analysis import ACTIVE_MODEL_KEY  # noqa: E402
+from musicorg.db import Catalogue, Embedding, Track  # noqa: E402
+from musicorg.gui import stages  # noqa: E402
+from musicorg.gui.mainwindow import MainWindow  # noqa: E402
+from musicorg.gui.player import CommandPlayer, NullPlayer  # noqa: E402
+from musicorg.gui.snapshot import Snapshot, load_snapshot  # noqa: E402
+from musicorg.gui.tablemodel import TRACK_IDS_MIME, encode_ids  # noqa: E402
+
+from .conftest import audio_files  # noqa: E402
+
+VERSION = "gui-test-v1"
+
+
+def _model_bundled() -> bool:
+    try:
+        from musicorg.model.bundle import bundled_model_dir
+
+        return bundled_model_dir().is_dir()
+    except Exception:
+        return False
+
+
+needs_model = pytest.mark.skipif(not _model_bundled(), reason="the bundled model is not built")
+
+
+@pytest.fixture
+def window(qtbot):  # type: ignore[no-untyped-def]
+    w = MainWindow(player=NullPlayer())
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+def synthetic_library(path: Path, n: int = 60, seed: int = 0) -> tuple[Catalogue, list[int]]:
+    """Tracks in three clear clusters, with embeddings of a fake active model version."""
+    rng = np.random.default_rng(seed)
+    centres = np.eye(3, 8, dtype=np.float32) * 6
+    cat = Catalogue(path)
+    now = time.time()
+    ids: list[int] = []
+    genres = ["Rock", "Jazz", "Folk"]
+    with cat.begin() as conn:
+        for i in range(n):
+            c = i % 3
+            key = f"key{i:05d}"
+            fpath = os.fsencode(f"/nowhere/music/track{i:05d}.flac")
+            row = conn.execute(
+                insert(Track)
+                .values(
+                    path=fpath,
+                    display=os.fsdecode(fpath),
+                    size=1000 + i,
+                    mtime_ns=0,
+                    content_key=key,
+                    fmt="flac",
+                    duration=120.0 + i,
+                    artist=f"Artist {i % 7}",
+                    title=f"Song {i:03d}",
+                    album=f"Album {c}",
+                    genre=genres[c],
+                    year=1970 + (i % 5) * 10,
+                    missing=i == n - 1,
+                    added_at=now,
+                    updated_at=now,
+                )
+                .returning(Track.id)
+            ).first()
+            assert row is not None
+            ids.append(int(row[0]))
+            mu = centres[c] + rng.normal(0, 0.3, 8).astype(np.float32)
+            conn.execute(
+                insert(Embedding).values(
+                    content_key=key, model_version=VERSION, mu=mu.tobytes(), created_at=now
+                )
+            )
+    cat.set_meta(ACTIVE_MODEL_KEY, VERSION)
+    return cat, ids
+
+
+def open_synthetic(qtbot, window: MainWindow, tmp_path: Path, n: int = 60) -> list[int]:  # type: ignore[no-untyped-def]
+    cat, ids = synthetic_library(tmp_path / "syn.sqlite", n)
+    cat.close()
+    with qtbot.waitSignal(window.library_loaded, timeout=20000):
+        window.open_library(tmp_path / "syn.sqlite", [], rescan=False)
+    return ids
+
+
+# --- the snapshot (no widgets) ----------------------------------------------------------------
+
+
+def test_snapshot_sort_filter_scope(tmp_path: Path) -> None:
+    cat, ids = synthetic_library(tmp_path / "c.sqlite", 30)
+    snap = load_snapshot(cat)
+    assert len(snap) == 30
+    assert list(snap.ids) == sorted(ids)
+    rows = snap.view("jazz")
+    assert len(rows) == 10 and all(snap.cols["genre"][r] == "Jazz" for r in rows)
+    rows = snap.view("song 01 jazz")  # every word must match
+    assert {snap.cols["title"][r] for r in rows} == {
+        "Song 001",
+        "Song 010",
+        "Song 013",
+        "Song 016",
+        "Song 019",
+    }
+    rows = snap.view(sort_key="year", descending=True)
+    years = snap.cols["year"][rows]
+    assert list(years) == sorted(years, reverse=True)
+    scope = snap.rows_of([ids[5], ids[2], ids[9]])
+    assert list(snap.ids[snap.view(scope=scope)]) == [ids[5], ids[2], ids[9]]
+    assert snap.rows_of([10**9]).size == 0
+    assert len(Snapshot.empty().view("x")) == 0
+    cat.close()
+
+
+def test_map_coordinates_join_by_content_key(tmp_path: Path) -> None:
+    cat, _ids = synthetic_library(tmp_path / "c.sqlite", 6)
+    snap = load_snapshot(cat)
+    coords = {f"key{i:05d}": (float(i), float(-i)) for i in range(0, 6, 2)}
+    xy = stages.map_xy(snap, coords)
+    assert xy is not None
+    assert np.isfinite(xy).all(axis=1).sum() == 3
+    assert tuple(xy[2]) == (2.0, -2.0)
+    cat.close()
+
+
+def scan_then_stop(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """Let the scan of a started pipeline finish, then cancel the stages after it (the
+    analysis is tested on its own)."""
+
+    def scan_over() -> bool:
+        return not window.runner.running("scan") and bool(window.runner.running())
+
+    qtbot.waitUntil(scan_over, timeout=120000)
+    window.cancel_jobs()
+
+
+# --- first run, scan, problems, settings ------------------------------------------------------
+
+
+def test_first_run_choose_folder_scans_and_lists_problems(qtbot, window, music, monkeypatch):  # type: ignore[no-untyped-def]
+    assert window.stack.currentWidget() is window.welcome
+    (music / "broken.mp3").write_bytes(b"this is not audio at all" * 40)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(music))
+    window.settings.device = "cpu"
+    with qtbot.waitSignal(window.pipeline_finished, timeout=240000):
+        qtbot.mouseClick(window.welcome.folder_button, Qt.MouseButton.LeftButton)
+        scan_then_stop(qtbot, window)
+    qtbot.waitUntil(lambda: len(window.data.snap) == len(audio_files()), timeout=20000)
+    assert window.stack.currentWidget() is window.tabs
+    assert window.model.rowCount() == len(audio_files())
+    # The broken file is a row in the problems panel, not a dialog.
+    rows = window.problems.rows()
+    assert any(r[0] == "scan" and r[2].endswith("broken.mp3") for r in rows)
+    # The folder is remembered for the next start, and nothing was written into it.
+    saved = settings_mod.load()
+    assert saved.music_folders == [str(music)]
+    assert not any(p.suffix in (".m3u8", ".sqlite") for p in music.rglob("*"))
+
+    # Search (Ctrl+F focuses the box), then the filter applies to the table.
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(window.search, "chaos")
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
+    window.search.clear()
+    qtbot.waitUntil(lambda: window.model.rowCount() == len(audio_files()), timeout=5000)
+
+    # A second window (next start) reopens the same library without the welcome page.
+    again = MainWindow(player=NullPlayer())
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.pipeline_finished, timeout=240000):
+        assert again.restore_last()
+        scan_then_stop(qtbot, again)
+    assert again.stack.currentWidget() is again.tabs
+    qtbot.waitUntil(lambda: len(again.data.snap) == len(audio_files()), timeout=20000)
+    again.close()
+
+
+def test_cancel_mid_analysis(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
+    music = tmp_path / "many"
+    music.mkdir()
+    src = audio_files()
+    for i in range(24):
+        shutil.copy(src[i % len(src)], music / f"{i:02d}-{src[i % len(src)].name}")
+        # distinct content for each copy so that every file needs its own analysis
+        with open(music / f"{i:02d}-{src[i % len(src)].name}", "ab") as fh:
+            fh.write(bytes([i]) * (i + 1))
+    with qtbot.waitSignal(window.pipeline_finished, timeout=120000):
+        window.open_library(tmp_path / "c.sqlite", [str(music)], rescan=False)
+        window.run_pipeline(["scan"])
+    with qtbot.waitSignal(window.runner.job_added, timeout=5000):
+        window.run_pipeline(["analyse", "playlists", "map"])
+    job = window.runner.running("analyse")[0]
+    qtbot.waitUntil(lambda: job.done >= 1, timeout=120000)
+    widget = window.jobs_panel.widget_for("analyse")
+    assert widget is not None
+    with qtbot.waitSignal(window.pipeline_finished, timeout=60000) as blocker:
+        qtbot.mouseClick(widget.cancel_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["cancelled"]
+    assert job.state == "cancelled"
+    assert not window.runner.running("analyse")
+    # What was analysed before the cancel is kept.
+    from musicorg.analysis import _pending_features
+
+    assert 0 < len(_pending_features(window.cat)) < 24
+
+
+def test_settings_round_trip(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
+    dialog = window.open_settings()
+    dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+    dialog.pl_min.setValue(5)
+    dialog.pl_max.setValue(15)
+    dialog.method.setCurrentIndex(dialog.method.findData("agglomerative"))
+    dialog.token.setText("secret-token")
+    dialog.export_dir.setText(str(tmp_path / "out"))
+    dialog.export_absolute.setChecked(True)
+    dialog.folders.add_folder(str(tmp_path))
+    dialog.accept()
+    saved = settings_mod.load()
+    assert (saved.device, saved.playlist_min, saved.playlist_max) == ("cpu", 5, 15)
+    assert saved.cluster_method == "agglomerative"
+    assert saved.genius_token == "secret-token"
+    assert saved.export_dir == str(tmp_path / "out") and saved.export_absolute
+    assert saved.music_folders == [str(tmp_path)]
+    assert oct(paths.settings_path().stat().st_mode & 0o777) == "0o600"
+    # Shown again as saved; an invalid length is refused in the dialog.
+    dialog = window.open_settings()
+    assert dialog.pl_min.value() == 5 and dialog.token.text() == "secret-token"
+    dialog.pl_min.setValue(50)
+    dialog.accept()
+    assert dialog.isVisible() and "min" in dialog.error.text()
+    dialog.reject()
+    assert settings_mod.load().playlist_min == 5
+    window.close_library()
+
+
+# --- playlists, map, details, preview (synthetic embeddings) ----------------------------------
+
+
+def test_user_playlist_create_edit_drop_reorder(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
+    ids = open_synthetic(qtbot, window, tmp_path)
+    window.select_track_ids(ids[:3])
+    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+        pid = window.new_playlist("Evening", None)
+    assert pid is not None
+    assert window.tree.select_key(("user", pid))
+    assert [window.model.track_id(r) for r in range(window.model.rowCount())] == ids[:3]
+    # Drag tracks in: the tree takes our mime type onto a user playlist.
+    mime = QMimeData()
+    mime.setData(TRACK_IDS_MIME, encode_ids([ids[10], ids[11]]))
+    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+        window.tree.drop_mime(pid, mime)
+    assert window.model.rowCount() == 5
+    # Reorder: move the first down; remove the (new) first.
+    window.select_track_ids([ids[0]])
+    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+        window.move_selected(1)
+    order = [window.model.track_id(r) for r in range(window.model.rowCount())]
+    assert order == [ids[1], ids[0], ids[2], ids[10], ids[11]]
+    window.select_track_ids([ids[1]])
+    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+        window.remove_selected_from_playlist()
+    order = [window.model.track_id(r) for r in range(window.model.rowCount())]
+    assert order == [ids[0], ids[2], ids[10], ids[11]]
+    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+        window.rename_playlist(pid, "user", "Late evening")
+    assert any(p.name == "Late evening" for p in window.data.playlists)
+    # Dragging out gives file URLs that other apps accept.
+    mime = window.model.mimeData([window.model.index(0, 0)])
+    assert mime.urls()[0].toLocalFile().endswith(".flac")
+    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+        window.delete_playlist(pid)
+    assert not [p for p in window.data.playlists if p.kind == "user"]
+
+
+def test_map_points_lasso_rect_to_playlist(qtbot, window, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    # Coordinates as a map stage gives them: content key -> (x, y), three clusters.
+    coords = {
+        f"key{i:05d}": (float(i % 3 * 10 + i % 5), float(i % 7 - i % 3 * 5)) for i in range(60)
+    }
+    monkeypatch.setattr(stages, "load_map_coords", lambda *_a: coords)
+    ids = open_synthetic(qtbot, window, tmp_path, 60)
+    snap = window.data.snap
+    assert window.map.point_count() == len(ids)
+    window.map.set_colour_mode("genre")
+    assert set(window.map.legend_names) == {"Rock", "Jazz", "Folk"}
+    window.map.set_colour_mode("year")
+    assert window.map.legend_names[0] == "1970s"
+    # Rectangle around cluster 0.
+    with qtbot.waitSignal(window.results_shown, timeout=5000):
+        rows = window.map.select_rect(-1, -1, 5, 7)
+    assert len(rows) == 20 and window.model.rowCount() == 20
+    assert len(window.selected_track_ids()) == 20
+    assert len(window.map.selected_rows) == 20
+    # Lasso around cluster 1.
+    poly = [(9, -6), (15, -6), (15, 2), (9, 2)]
+    with qtbot.waitSignal(window.results_shown, timeout=5000):
+        rows = window.map.select_polygon(poly)
+    assert len(rows) == 20
+    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+        pid = window.save_results_as_playlist("Picked")
+    assert pid is not None
+    saved = next(p for p in window.data.playlists if p.id == pid)
+    assert sorted(saved.track_ids) == sorted(int(snap.ids[r]) for r in rows)
+    # A click on a point selects its track in the table.
+    window.show_library()
+    window.map._clicked(type("P", (), {"x": lambda s: 0.0, "y": lambda s: 0.0})())
+    assert window.selected_track_ids() == [int(snap.ids[0])]
+    # Hover names the track; the missing track is greyed on the map (its own legend entry).
+    assert window.map.hover_text(0) == snap.label(0)
+    assert "(missing)" in window.map.hover_text(len(snap) - 1)
+
+
+def test_more_like_this_from_details_pane(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
+    ids = open_synthetic(qtbot, window, tmp_path, 60)
+    window.select_track_ids([ids[0]])
+    qtbot.waitUntil(lambda: window.details.near.count() > 0, timeout=10000)
+    with qtbot.waitSignal(window.results_shown, timeout=10000):
+        qtbot.mouseClick(window.details.more_button, Qt.MouseButton.LeftButton)
+    shown = [window.model.track_id(r) for r in range(window.model.rowCount())]
+    assert shown[0] == ids[0] and len(shown) > 5
+    # Its neighbours come from the same cluster (ids with the same index mod 3).
+    assert all(ids.index(t) % 3 == 0 for t in shown[1:10])
+    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+        pid = window.save_results_as_playlist("Like song 0")
+    assert any(p.id == pid and p.size == len(shown) for p in window.data.playlists)
+    # Path from one cluster to another.
+    with qtbot.waitSignal(window.results_shown, timeout=10000):
+        window.path_to(ids[0], ids[1])
+    path = [window.model.track_id(r) for r in range(window.model.rowCount())]
+    assert path[0] == ids[0] and path[-1] == ids[1]
+
+
+def test_preview_start_and_stop(qtbot, tmp_path):  # type: ignore[no-untyped-def]
+    player = CommandPlayer([sys.executable, "-c", "import time; time.sleep(60)"], "sleeper")
+    w = MainWindow(player=player)
+    qtbot.addWidget(w)
+    w.show()
+    ids = open_synthetic(qtbot, w, tmp_path, 6)
+    w.select_track_ids([ids[0]])
+    w.table.setFocus()
+    qtbot.keyClick(w.table, Qt.Key.Key_Space)
+    assert player.playing()
+    assert player.current is not None and player.current.endswith("track00000.flac")
+    proc = player.proc
+    qtbot.keyClick(w.table, Qt.Key.Key_Space)
+    assert not player.playing()
+    assert proc is not None and proc.poll() is not None
+    # The missing track is not played.
+    w.select_track_ids([ids[-1]])
+    w.toggle_preview()
+    assert not player.playing()
+    w.close()
+
+
+def test_about_and_log_folder(qtbot, window, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    open_synthetic(qtbot, window, tmp_path, 6)
+    dialog = window.show_about()
+    text = dialog.label.text()
+    assert VERSION in text and "Tracks" in text
+    dialog.close()
+    opened = []
+    monkeypatch.setattr(
+        "musicorg.gui.mainwindow.QDesktopServices.openUrl", lambda url: opened.append(url)
+    )
+    window.open_log_folder()
+    assert opened and opened[0].toLocalFile() == str(paths.log_dir())
+
+
+# --- the whole pipeline on real audio (needs the bundled model) -------------------------------
+
+
+@needs_model
+@pytest.mark.slow
+def test_full_pipeline_playlists_map_export(qtbot, window, music, tmp_path):  # type: ignore[no-untyped-def]
+    window.settings.device = "cpu"
+    with qtbot.waitSignal(window.pipeline_finished, timeout=600000) as blocker:
+        window.choose_music_folder(str(music))
+    assert blocker.args == ["ok"]
+    n = len(audio_files())
+    assert len(window.data.snap) == n
+    autos = [p for p in window.data.playlists if p.kind == "auto"]
+    if stages.core("playlists") is not None:
+        assert autos, "automatic playlists appear in the tree"
+        assert window.tree.items("auto")
+    if stages.core("map") is not None:
+        assert window.map.point_count() == n
