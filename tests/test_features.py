@@ -81,7 +81,7 @@ def test_every_real_format(path: Path) -> None:
     assert f.n_frames == 1 + len(y) // 512
     assert 40 < f.tempo < 250
     assert 200 < f.brightness < 8000
-    assert abs(probe_duration(path) - duration) < 1e-6
+    assert abs(probe_duration(path) - duration) < 0.01  # decoders differ by ms (pre-skip)
 
 
 def test_m4a_goes_through_pyav_and_matches_flac() -> None:
@@ -95,27 +95,27 @@ def test_m4a_goes_through_pyav_and_matches_flac() -> None:
 
 @pytest.mark.parametrize(
     ("suffix", "tolerance_s"),
-    [(".mp3", 0.005), (".ogg", 0.015), (".opus", 0.005), (".m4a", 0.005), (".wma", 0.05)],
+    [(".mp3", 0.002), (".ogg", 0.002), (".opus", 0.002), (".m4a", 0.002), (".wma", 0.05)],
 )
 def test_lossy_windows_line_up_with_flac(suffix: str, tolerance_s: float) -> None:
-    """A 3-s window at 2.5 s lines up with the lossless one.
+    """3-s windows at several offsets line up with the lossless ones.
 
-    Measured offsets: mp3, opus and m4a exact; the ffmpeg-made .ogg 10 ms (448 samples at
-    44.1 kHz: libsndfile's Vorbis seek in a file whose first granule position is not zero;
-    exact on the corpus files); wma 46 ms (FFmpeg does not report the WMA decoder delay).
-    Features, made of 93-ms frames pooled into 0.23-s bins, do not notice either.
+    Measured offsets: mp3, ogg, opus and m4a exact; wma 46 ms (FFmpeg's WMA timestamps
+    after a seek are one 2,048-sample frame off). Features, made of 93-ms frames pooled
+    into 0.23-s bins, would not notice even that.
     """
-    ref, _ = decode_window(DATA / "kevin_macleod_vibe_ace.flac", seconds=3.0, offset=2.5)
-    got, _ = decode_window(DATA / f"kevin_macleod_vibe_ace{suffix}", seconds=3.0, offset=2.5)
-    assert abs(len(ref) - len(got)) < 0.01 * SR
-    margin = SR // 10
-    core = ref[margin:-margin]
-    max_lag = round(tolerance_s * SR)
-    best = max(
-        np.corrcoef(core, got[margin + lag : margin + lag + len(core)])[0, 1]
-        for lag in range(-max_lag, max_lag + 1)
-    )
-    assert best > 0.9
+    for offset in (1.3, 2.5, 4.7):
+        ref, _ = decode_window(DATA / "kevin_macleod_vibe_ace.flac", seconds=3.0, offset=offset)
+        got, _ = decode_window(DATA / f"kevin_macleod_vibe_ace{suffix}", seconds=3.0, offset=offset)
+        assert abs(len(ref) - len(got)) < 0.01 * SR
+        margin = SR // 10
+        core = ref[margin:-margin]
+        max_lag = round(tolerance_s * SR)
+        best = max(
+            np.corrcoef(core, got[margin + lag : margin + lag + len(core)])[0, 1]
+            for lag in range(-max_lag, max_lag + 1)
+        )
+        assert best > 0.9, offset
 
 
 # ------------------------------------------------------------------- synthetic signals
