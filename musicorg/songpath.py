@@ -4,9 +4,11 @@ Geometry is Euclidean on μ, as in :mod:`musicorg.similar`. With ``a`` and ``b``
 B, the path is built as follows:
 
 1. The *corridor radius* ``r``: a track may be used only if its distance to the segment
-   ``[a, b]`` is at most ``r``. Unless given, ``r`` is the smallest radius that lets about
-   three candidates per step into the corridor: the distance to the segment of the
-   ``3·(n-2)``-th closest eligible track. It is always reported, with ``r / |ab|``.
+   ``[a, b]`` is at most ``r``. Unless given, ``r`` is the distance to the segment of the
+   ``m·(n-2)``-th closest eligible track, for the first ``m`` in :data:`RADIUS_STEPS`
+   (3, 6, 12, 24 candidates per step) that gives a path of ``n`` tracks: the corridor is as
+   narrow as it can be while still filling the path. It is always reported, with
+   ``r / |ab|``. Eligible: available, not a copy of A or B, no farther from B than A is.
 2. Waypoints ``p_i = a + t_i (b - a)`` with ``t_i = i / (n-1)``, ``i = 1 … n-2``.
 3. For each waypoint in turn, the next track is the unused corridor track nearest to ``p_i``
    among those whose distance to B is **at most that of the previous track**. A waypoint with
@@ -28,7 +30,7 @@ import numpy as np
 from musicorg.db import Catalogue
 from musicorg.similar import SimilarError, Space, load_space
 
-CANDIDATES_PER_STEP = 3
+RADIUS_STEPS = (3, 6, 12, 24)  # candidates per step the default radius lets in, in turn
 
 
 @dataclass
@@ -118,12 +120,52 @@ def song_path(
     for i in np.flatnonzero(eligible).tolist():
         if space.keys[i] in used_keys or space.song_key(i) in used_songs:
             eligible[i] = False
-    if radius is None:
-        want = CANDIDATES_PER_STEP * max(n - 2, 0)
-        pool = np.sort(to_seg[eligible])
-        radius = float(pool[min(want, len(pool)) - 1]) if want and len(pool) else 0.0
-    corridor = [int(i) for i in np.flatnonzero(eligible & (to_seg <= radius))]
+    pool = np.sort(to_seg[eligible])
+    if radius is not None:
+        rows = _walk(space, mu, a, b, to_b, eligible & (to_seg <= radius), ra, rb, n)
+    else:
+        # The smallest of a few growing radii that gives a path of the length asked for.
+        rows, radius = [ra, rb], 0.0
+        for per_step in RADIUS_STEPS:
+            want = min(per_step * max(n - 2, 0), len(pool))
+            radius = float(pool[want - 1]) if want else 0.0
+            rows = _walk(space, mu, a, b, to_b, eligible & (to_seg <= radius), ra, rb, n)
+            if len(rows) == n or want == len(pool):
+                break
 
+    steps = [
+        Step(
+            track_id=int(space.ids[i]),
+            path=space.displays[i],
+            artist=space.artists[i],
+            title=space.titles[i],
+            duration=space.durations[i],
+            to_b=float(to_b[i]),
+            to_segment=float(to_seg[i]),
+            t=round(float(t[i]), 4),
+        )
+        for i in rows
+    ]
+    return PathResult(
+        tracks=steps, radius=radius, length=length, model_version=space.version, asked=n
+    )
+
+
+def _walk(
+    space: Space,
+    mu: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    to_b: np.ndarray,
+    corridor_mask: np.ndarray,
+    ra: int,
+    rb: int,
+    n: int,
+) -> list[int]:
+    """Rows of the path: A, one track per waypoint that has a usable one, B."""
+    corridor = np.flatnonzero(corridor_mask).tolist()
+    used_keys = {space.keys[ra], space.keys[rb]}
+    used_songs = {space.song_key(ra), space.song_key(rb)} - {None}
     rows = [ra]
     for k in range(1, n - 1):
         point = a + (k / (n - 1)) * (b - a)
@@ -146,20 +188,4 @@ def song_path(
         if song is not None:
             used_songs.add(song)
     rows.append(rb)
-
-    steps = [
-        Step(
-            track_id=int(space.ids[i]),
-            path=space.displays[i],
-            artist=space.artists[i],
-            title=space.titles[i],
-            duration=space.durations[i],
-            to_b=float(to_b[i]),
-            to_segment=float(to_seg[i]),
-            t=round(float(t[i]), 4),
-        )
-        for i in rows
-    ]
-    return PathResult(
-        tracks=steps, radius=radius, length=length, model_version=space.version, asked=n
-    )
+    return rows
