@@ -43,6 +43,46 @@ def _features_version() -> int | None:
         return None
 
 
+COLUMNS = ("knn5", "ami", "nmi", "ari", "purity", "silhouette", "ch", "db")
+
+
+def metrics_table(metrics: dict[str, Any]) -> list[str]:
+    """A Markdown table of every flat {metric: value} dict found in ``metrics``."""
+    rows: list[tuple[str, dict[str, Any]]] = []
+
+    def walk(prefix: str, d: dict[str, Any]) -> None:
+        if any(k in d for k in COLUMNS):
+            rows.append((prefix, d))
+            return
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(f"{prefix} / {k}" if prefix else k, v)
+
+    walk("", metrics)
+    if not rows:
+        return ["(not measured)"]
+    out = ["| embedding | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for name, d in rows:
+        cells = [f"{d[c]:.3f}" if isinstance(d.get(c), float) else "" for c in COLUMNS]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    extra = [
+        "active_dims",
+        "recon_mse",
+        "has_lyrics_auc",
+        "knn5_with_random_lyrics",
+        "text_knn5_mu",
+        "text_knn5_tfidf_pca",
+        "text_knn5_chance",
+    ]
+    for name, d in rows:
+        found = [
+            f"{k} {d[k]:.3f}" if isinstance(d[k], float) else f"{k} {d[k]}" for k in extra if k in d
+        ]
+        if found:
+            out += ["", f"{name}: " + ", ".join(found)]
+    return out
+
+
 def model_card(version: str, run: dict[str, Any], epoch: int, metrics: dict[str, Any]) -> str:
     m = run["model"]
     lines = [
@@ -88,11 +128,18 @@ def model_card(version: str, run: dict[str, Any], epoch: int, metrics: dict[str,
         "",
         "## Held-out metrics",
         "",
-        "Labels: source package of held-out tracks, middle clip per track; K = #labels.",
+        "Labels: source package of held-out tracks, middle clip per track; K = #labels; "
+        "clustering scores are means over KMeans seeds 0, 1, 2 (one training seed).",
+        "",
+        *metrics_table(metrics),
+        "",
+        "<details><summary>All numbers (JSON)</summary>",
         "",
         "```json",
         json.dumps(metrics, indent=1, sort_keys=True) if metrics else "(not measured)",
         "```",
+        "",
+        "</details>",
         "",
         "## Files",
         "",
