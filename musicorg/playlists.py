@@ -692,6 +692,12 @@ def plan_playlists(
     Runs with one BLAS/OpenMP thread: the fits are many and small, and threads that wait by
     spinning make them many times slower as soon as the cores are busy with something else
     (an analysis, a training run)."""
+    # Load every native library first: threadpoolctl limits only those loaded already, and
+    # scikit-learn brings its own OpenMP runtime.
+    import scipy.cluster.hierarchy  # noqa: F401
+    import sklearn.cluster
+    import sklearn.metrics
+    import sklearn.neighbors  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=PLAN_THREADS):  # type: ignore[no-untyped-call]
