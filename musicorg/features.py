@@ -3,12 +3,18 @@
 One short-time Fourier transform (``n_fft`` 2048, hop 512, Hann window, centred frames) of the
 mono signal feeds everything:
 
-- 20 MFCCs, from the log of the 128-band mel power spectrogram of that STFT;
-- 12 chroma bins (``chroma_stft`` on the power spectrogram with ``tuning=0.0``: tuning
+- 20 MFCCs, from the log (80-dB range) of the 128-band mel power spectrogram of that STFT;
+- 12 chroma bins: ``chroma_stft`` of the power spectrogram with ``tuning=0.0`` (tuning
   estimation cost ~90% of the chroma time and gains nothing for similarity);
-- 7 spectral-contrast rows (6 bands + the valley row), from the magnitude;
-- tempo (BPM) from an onset envelope of the same log-mel spectrogram;
+- 7 spectral-contrast rows (``spectral_contrast`` of the magnitude: the band below 200 Hz and
+  six octave bands above it);
+- tempo (BPM): ``librosa.feature.tempo`` on an onset envelope of the same log-mel spectrogram,
+  its autocorrelation tempogram averaged over every fourth frame (see :func:`_tempo`);
 - brightness (mean spectral centroid, Hz) and energy (mean RMS) from the same STFT.
+
+The mel and chroma filter banks are built once per sample rate and applied as matrix products,
+which is what ``melspectrogram(S=...)`` and ``chroma_stft(S=...)`` compute (the tests pin every
+feature to librosa's own functions).
 
 The 39 rows (MFCC 20, chroma 12, contrast 7, in that order) are mean-pooled over time into
 :data:`N_BINS` bins that cover the **whole** window (the seed paper kept the first 130 frames, i.e.

@@ -394,3 +394,26 @@ def test_three_hour_file_costs_like_a_short_one(tmp_path: Path) -> None:
     assert abs(duration - 3 * 3600) < 1
     assert len(y) == 30 * SR
     assert peak < 64 * 2**20  # a 30-s window, not three hours (which would be ~3.8 GB)
+
+
+def test_matches_librosa_reference() -> None:
+    """The shared-STFT shortcuts compute what librosa's own feature functions compute."""
+    import librosa
+
+    y, _ = decode_window(DATA / "westlund_legends_of_the_north.ogg")
+    f = features_from_signal(y)
+    power = np.abs(librosa.stft(y, n_fft=2048, hop_length=512)) ** 2
+    log_mel = librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=SR), top_db=80.0)
+    reference = np.vstack(
+        [
+            librosa.feature.mfcc(S=log_mel, n_mfcc=20),
+            librosa.feature.chroma_stft(S=power, sr=SR, tuning=0.0),
+            librosa.feature.spectral_contrast(S=np.sqrt(power), sr=SR),
+        ]
+    )
+    assert reference.shape[0] == N_ROWS
+    np.testing.assert_allclose(f.matrix, pool_frames(reference), rtol=1e-4, atol=1e-3)
+    centroid = librosa.feature.spectral_centroid(S=np.sqrt(power), sr=SR)
+    assert f.brightness == pytest.approx(float(centroid.mean()), rel=1e-4)
+    onset = librosa.onset.onset_strength(S=log_mel, sr=SR)
+    assert f.tempo == pytest.approx(float(librosa.feature.tempo(onset_envelope=onset, sr=SR)[0]))
