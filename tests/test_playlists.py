@@ -82,6 +82,24 @@ def test_mixture_all_methods(method: str) -> None:
     assert 2 <= plan.n_groups <= 20
 
 
+@pytest.mark.parametrize("method", pl.METHODS)
+def test_sampled_paths_of_large_libraries(method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The code paths of 100k-track libraries (fit on a sample, Ward on micro-centroids,
+    DBSCAN on a sample), on a small library with small sample limits."""
+    monkeypatch.setattr(pl, "FIT_SAMPLE", 300)
+    monkeypatch.setattr(pl, "SILHOUETTE_SAMPLE", 200)
+    monkeypatch.setattr(pl, "AGGLO_MAX_POINTS", 200)
+    monkeypatch.setattr(pl, "AGGLO_MICRO", 60)
+    monkeypatch.setattr(pl, "DBSCAN_SAMPLE", 300)
+    x, truth = mixture(1500, k=5, seed=4)
+    x = np.vstack([x, paper_blob(500, seed=4)])
+    plan = pl.plan_playlists(x, method=method)
+    sizes = check_partition(plan, len(x))
+    assert min(sizes) >= 20 and max(sizes) <= 60
+    purity = sum(np.bincount(truth[p[p < 1500]], minlength=5).max() for p in plan.playlists)
+    assert purity / 1500 > 0.85
+
+
 def test_small_library_min_size() -> None:
     rng = np.random.default_rng(3)
     x = np.vstack(
