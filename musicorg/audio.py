@@ -71,6 +71,10 @@ class DecodeError(Exception):
         self.kind: DecodeErrorKind = kind
         self.message = message
 
+    def __reduce__(self) -> tuple[type[DecodeError], tuple[DecodeErrorKind, str]]:
+        # Rebuilt with both arguments when it crosses a process boundary (analysis workers).
+        return (type(self), (self.kind, self.message))
+
 
 def _display(path: PathArg) -> str:
     return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")

@@ -417,3 +417,21 @@ def test_matches_librosa_reference() -> None:
     assert f.brightness == pytest.approx(float(centroid.mean()), rel=1e-4)
     onset = librosa.onset.onset_strength(S=log_mel, sr=SR)
     assert f.tempo == pytest.approx(float(librosa.feature.tempo(onset_envelope=onset, sr=SR)[0]))
+
+
+def test_decode_error_crosses_process_boundaries() -> None:
+    """Analysis workers send DecodeErrors back to the parent process."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1) as pool:
+        error = pool.submit(_decode_error_in_child, str(DATA / "SOURCES.txt")).result()
+    assert isinstance(error, DecodeError)
+    assert error.kind == "not audio" and "SOURCES.txt" in str(error)
+
+
+def _decode_error_in_child(path: str) -> DecodeError | None:
+    try:
+        decode_window(path)
+    except DecodeError as exc:
+        return exc
+    return None
