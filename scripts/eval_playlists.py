@@ -101,18 +101,24 @@ def load_heldout(stand_in: bool) -> tuple[dict[str, Any], str]:
 _MODEL: Any = None
 
 
-def embed(X: np.ndarray, stats: np.ndarray, stand_in: bool) -> tuple[np.ndarray, str]:
+def _usable_model() -> bool:
     global _MODEL
-    if not stand_in:
+    if _MODEL is None:
         try:
             from musicorg.model.bundle import load_model
 
-            if _MODEL is None:
-                _MODEL = load_model(device="cpu")
-            mu = _MODEL.embed(X, stats, None)
-            return np.asarray(mu, dtype=np.float32), f"model {_MODEL.version}"
+            _MODEL = load_model(device="cpu")
         except Exception as exc:  # no model yet, or an integrity error
             print(f"note: no usable model ({exc}); using the stand-in", file=sys.stderr)
+            return False
+    return True
+
+
+def embed(X: np.ndarray, stats: np.ndarray, stand_in: bool) -> tuple[np.ndarray, str]:
+    """Latent means of the model (no lyrics: the corpus has none), or the stand-in."""
+    if not stand_in and _usable_model():
+        mu = _MODEL.embed(X, stats, None)
+        return np.asarray(mu, dtype=np.float32), f"model {_MODEL.version}"
     s = np.asarray(stats, dtype=np.float64)
     s = (s - s.mean(0)) / (s.std(0) + 1e-6)
     return s.astype(np.float32), "STAND-IN (standardised feature statistics, no model)"
@@ -166,9 +172,19 @@ def load_demo(stand_in: bool) -> dict[str, Any] | None:
                         ).where(Analysis.features_version == FEATURES_VERSION)
                     )
                 }
+            vecs: dict[int, np.ndarray] = {}
+            if not stand_in and _usable_model():
+                # The app's own path: embeddings with lyrics where the track has them.
+                analysis.embed_pending(cat, _MODEL)
+                _paths, ids, mu = analysis.embeddings(cat, str(_MODEL.version))
+                vecs = {t: mu[i] for i, t in enumerate(ids)}
     rows = [r for r in rows if r["content_key"] in index]
-    order = [index[r["content_key"]] for r in rows]
-    vectors, _what = embed(mats[order], stats[order], stand_in)
+    if vecs:
+        rows = [r for r in rows if r["id"] in vecs]
+        vectors = np.stack([vecs[r["id"]] for r in rows]).astype(np.float32)
+    else:
+        order = [index[r["content_key"]] for r in rows]
+        vectors, _what = embed(mats[order], stats[order], True)
     names = [Path(r["display"]).name for r in rows]
     return {
         "vectors": vectors,
