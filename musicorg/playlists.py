@@ -9,12 +9,14 @@ result. Everything is deterministic for a given input and seed.
 into *playlists* of the target length (settings ``playlist_min`` .. ``playlist_max``, default
 20-60) by recursive K-Means, whose last level assigns tracks to centres under a capacity.
 
-- ``kmeans`` (default): K from 2 to 20 chosen by the silhouette, computed on a sample of at
-  most :data:`SILHOUETTE_SAMPLE` tracks of a sample of at most :data:`FIT_SAMPLE` tracks; the
-  chosen K is then fitted on all tracks.
+- ``kmeans`` (default): K from ``kmin`` to 20 chosen by the silhouette, computed on a sample
+  of at most :data:`SILHOUETTE_SAMPLE` tracks of a sample of at most :data:`FIT_SAMPLE`
+  tracks; the chosen K is then fitted on all tracks. ``kmin`` is 2, or more in a big library,
+  so that a group holds about :data:`GROUP_PLAYLISTS` playlists at most where 20 groups
+  allow it (a sidebar section of 1,000 playlists is no use).
 - ``agglomerative``: Ward linkage on the tracks themselves up to :data:`AGGLO_MAX_POINTS`, else
   on :data:`AGGLO_MICRO` K-Means micro-centroids; every track takes the group of its
-  micro-centroid. The cut (2-20 groups) is chosen by the silhouette too.
+  micro-centroid. The cut (``kmin``-20 groups) is chosen by the silhouette too.
 - ``dbscan``: on a sample of at most :data:`DBSCAN_SAMPLE` tracks, with
   ``min_samples = DBSCAN_MIN_SAMPLES`` (fewer on tiny libraries) and the **eps rule**: eps is
   the median, over the sample, of each track's distance to its ``min_samples``-th nearest
@@ -76,6 +78,7 @@ log = logging.getLogger(__name__)
 AUTO = "auto"
 METHODS = ("kmeans", "agglomerative", "dbscan")
 MAX_GROUPS = 20
+GROUP_PLAYLISTS = 50  # K's lower bound keeps groups to about this many playlists
 SHARE_CAP = 0.15  # no playlist over 15 % of a library ...
 SHARE_CAP_FROM = 500  # ... of at least this many tracks
 FIT_SAMPLE = 20_000
@@ -182,19 +185,29 @@ def _silhouette(x: FloatArray, labels: IndexArray, seed: int) -> float:
 # --- top-level groups -------------------------------------------------------------------------
 
 
+def _min_groups(n: int, min_size: int, max_size: int) -> int:
+    """The fewest groups worth offering: enough that a group holds about GROUP_PLAYLISTS
+    playlists at most (where 20 groups allow it), so a big library's sidebar stays usable."""
+    playlists = _leaf_count(n, min_size, max_size) if n > max_size else 1
+    return max(2, min(MAX_GROUPS, math.ceil(playlists / GROUP_PLAYLISTS)))
+
+
 def _max_groups(n: int, min_size: int) -> int:
     return max(1, min(MAX_GROUPS, n // max(min_size, 1)))
 
 
-def _groups_kmeans(x: FloatArray, min_size: int, seed: int, rng: np.random.Generator) -> IndexArray:
+def _groups_kmeans(
+    x: FloatArray, min_size: int, max_size: int, seed: int, rng: np.random.Generator
+) -> IndexArray:
     kmax = _max_groups(len(x), min_size)
+    kmin = _min_groups(len(x), min_size, max_size)
     if kmax < 2:
         return np.zeros(len(x), dtype=np.intp)
     fit_rows = _sample(len(x), FIT_SAMPLE, rng)
     xs = x[fit_rows]
     sil_rows = _sample(len(xs), SILHOUETTE_SAMPLE, rng)
     best: tuple[float, int, FloatArray] | None = None
-    for k in range(2, kmax + 1):
+    for k in range(min(kmin, kmax), kmax + 1):
         centres = _kmeans(xs, k, seed)
         score = _silhouette(xs[sil_rows], _nearest(xs[sil_rows], centres), seed)
         if best is None or score > best[0] + 1e-9:
@@ -206,7 +219,9 @@ def _groups_kmeans(x: FloatArray, min_size: int, seed: int, rng: np.random.Gener
     return _nearest(x, centres)
 
 
-def _ward_cut(points: FloatArray, kmax: int, score: Callable[[IndexArray], float]) -> IndexArray:
+def _ward_cut(
+    points: FloatArray, kmin: int, kmax: int, score: Callable[[IndexArray], float]
+) -> IndexArray:
     """Ward linkage of ``points``; the cut with 2..kmax clusters that ``score`` likes best."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
@@ -214,7 +229,7 @@ def _ward_cut(points: FloatArray, kmax: int, score: Callable[[IndexArray], float
         return np.zeros(len(points), dtype=np.intp)
     tree = linkage(points.astype(np.float64), method="ward")
     best: tuple[float, IndexArray] | None = None
-    for k in range(2, min(kmax, len(points) - 1) + 1):
+    for k in range(min(kmin, kmax), min(kmax, len(points) - 1) + 1):
         labels = np.asarray(fcluster(tree, k, criterion="maxclust"), dtype=np.intp) - 1
         s = score(labels)
         if best is None or s > best[0] + 1e-9:
@@ -223,13 +238,14 @@ def _ward_cut(points: FloatArray, kmax: int, score: Callable[[IndexArray], float
 
 
 def _groups_agglomerative(
-    x: FloatArray, min_size: int, seed: int, rng: np.random.Generator
+    x: FloatArray, min_size: int, max_size: int, seed: int, rng: np.random.Generator
 ) -> IndexArray:
     kmax = _max_groups(len(x), min_size)
+    kmin = _min_groups(len(x), min_size, max_size)
     if kmax < 2:
         return np.zeros(len(x), dtype=np.intp)
     if len(x) <= AGGLO_MAX_POINTS:
-        return _ward_cut(x, kmax, lambda labels: _silhouette(x, labels, seed))
+        return _ward_cut(x, kmin, kmax, lambda labels: _silhouette(x, labels, seed))
     from sklearn.cluster import MiniBatchKMeans
 
     mbk = MiniBatchKMeans(
@@ -246,7 +262,7 @@ def _groups_agglomerative(
     def score(labels: IndexArray) -> float:
         return _silhouette(x[rows], labels[owner[rows]], seed)
 
-    return _ward_cut(micro, kmax, score)[owner]
+    return _ward_cut(micro, kmin, kmax, score)[owner]
 
 
 def dbscan_eps(x: FloatArray, min_samples: int) -> float:
@@ -738,9 +754,9 @@ def _plan_playlists(
     rng = np.random.default_rng(seed)
     progress(0, 4, "Finding groups…")
     if method == "kmeans":
-        groups = _groups_kmeans(x, min_size, seed, rng)
+        groups = _groups_kmeans(x, min_size, max_size, seed, rng)
     elif method == "agglomerative":
-        groups = _groups_agglomerative(x, min_size, seed, rng)
+        groups = _groups_agglomerative(x, min_size, max_size, seed, rng)
     else:
         groups = _groups_dbscan(x, min_size, seed, rng)
     timings["groups"] = time.perf_counter() - t0

@@ -4,7 +4,8 @@
 
 Each measurement runs in a fresh Python process (so imports, caches and memory are not shared
 between them) on a Gaussian mixture of ``--n`` points in ``--dim`` dimensions (40 components of
-uneven sizes, plus 2 % of wide outliers), with synthetic tags (genre, artist, year) and
+uneven sizes, plus 2 % of wide outliers; shape ``collapsed``: 97.7 % of the points moved into
+one tight blob, the paper's failure), with synthetic tags (genre, artist, year) and
 descriptors (tempo, brightness, energy) for naming. The timed pipeline is the one the app
 runs on arrays: groups, cutting into playlists, guards, ordering (``plan_playlists``) and
 naming (``Vocabulary.build`` + ``name_sets``); not the catalogue reads and writes.
@@ -30,7 +31,7 @@ if str(ROOT) not in sys.path:
 BUDGET_S = 30.0
 
 
-def synthetic(n: int, dim: int, seed: int = 0) -> tuple[object, object]:
+def synthetic(n: int, dim: int, seed: int = 0, shape: str = "mixture") -> tuple[object, object]:
     import numpy as np
 
     from musicorg.naming import TrackTags
@@ -44,6 +45,9 @@ def synthetic(n: int, dim: int, seed: int = 0) -> tuple[object, object]:
     x = centres[comp] + rng.normal(0.0, 1.0, (n, dim)) * scales[comp, None]
     outliers = rng.random(n) < 0.02
     x[outliers] = rng.normal(0.0, 8.0, (int(outliers.sum()), dim))
+    if shape == "collapsed":  # the paper's failure: 97.7 % in one tight blob
+        blob = rng.random(n) < 0.977
+        x[blob] = rng.normal(0.0, 0.05, (int(blob.sum()), dim))
     genres_pool = [
         "Rock",
         "Death Metal",
@@ -70,12 +74,12 @@ def synthetic(n: int, dim: int, seed: int = 0) -> tuple[object, object]:
     return x.astype(np.float32), tags
 
 
-def worker(method: str, n: int, dim: int) -> dict[str, object]:
+def worker(method: str, n: int, dim: int, shape: str) -> dict[str, object]:
     import numpy as np
 
     from musicorg import naming, playlists
 
-    x, tags = synthetic(n, dim)
+    x, tags = synthetic(n, dim, shape=shape)
     assert isinstance(x, np.ndarray) and isinstance(tags, naming.TrackTags)
     t0 = time.perf_counter()
     plan = playlists.plan_playlists(x, method=method)
@@ -87,6 +91,7 @@ def worker(method: str, n: int, dim: int) -> dict[str, object]:
     rows = np.concatenate(plan.playlists)
     return {
         "method": method,
+        "shape": shape,
         "n": n,
         "dim": dim,
         "playlists": len(sizes),
@@ -111,21 +116,24 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=32)
     ap.add_argument("--methods", default="kmeans,agglomerative,dbscan")
+    ap.add_argument("--shapes", default="mixture,collapsed", help="mixture and/or collapsed")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--shape", default="mixture", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.n, args.dim)))
+        print(json.dumps(worker(args.worker, args.n, args.dim, args.shape)))
         return 0
     failed = False
     print(f"playlists for {args.n} synthetic tracks in {args.dim} dimensions (budget {BUDGET_S} s)")
-    for method in args.methods.split(","):
+    runs = [(s, m) for s in args.shapes.split(",") for m in args.methods.split(",")]
+    for shape, method in runs:
         cmd = [sys.executable, __file__, "--worker", method, "--n", str(args.n)]
-        cmd += ["--dim", str(args.dim)]
+        cmd += ["--dim", str(args.dim), "--shape", shape]
         started = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
         wall = time.perf_counter() - started
         if proc.returncode != 0:
-            print(f"{method}: failed\n{proc.stderr}")
+            print(f"{shape}/{method}: failed\n{proc.stderr}")
             failed = True
             continue
         r = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -137,14 +145,14 @@ def main() -> int:
         )
         failed |= not ok
         print(
-            f"{method:14} {r['total_s']:6.1f} s (plan {r['plan_s']:.1f}, naming "
+            f"{shape + '/' + method:24} {r['total_s']:6.1f} s (plan {r['plan_s']:.1f}, naming "
             f"{r['naming_s']:.1f}; {r['stages_s']}) process {wall:.1f} s, "
             f"peak {r['peak_rss_mb']:.0f} MB | {r['playlists']} playlists in {r['groups']} "
             f"groups, sizes {r['min_size']}-{r['max_size']} "
             f"(max share {100 * r['max_share']:.2f} %), {r['mixes']} 'Mix' names "
             f"{'OK' if ok else 'FAIL'}"
         )
-        print(f"{'':14} e.g. {' | '.join(r['example_names'])}")
+        print(f"{'':24} e.g. {' | '.join(r['example_names'])}")
     return 1 if failed else 0
 
 
