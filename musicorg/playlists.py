@@ -72,6 +72,7 @@ from musicorg import naming
 from musicorg.analysis import active_model_version
 from musicorg.db import Analysis, Catalogue, Embedding, Meta, Playlist, PlaylistItem, Track
 from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
+from musicorg.mirror import mirrored
 
 log = logging.getLogger(__name__)
 
@@ -1362,6 +1363,7 @@ def _auto_row(cat: Catalogue, playlist_id: int) -> tuple[str, str | None]:
     return str(row[0]), row[1]
 
 
+@mirrored
 def rename_playlist(cat: Catalogue, playlist_id: int, name: str) -> None:
     """Give an automatic playlist a name of the user's; it survives rebuilds that match it."""
     clean = " ".join(name.split())
@@ -1388,6 +1390,7 @@ def rename_playlist(cat: Catalogue, playlist_id: int, name: str) -> None:
         )
 
 
+@mirrored
 def pin_playlist(cat: Catalogue, playlist_id: int, pinned: bool = True) -> None:
     """Pin (freeze) or unpin an automatic playlist. A pinned playlist keeps its tracks and
     name through rebuilds, and its tracks are left out of the clustering."""

@@ -358,13 +358,13 @@ def scan(
         with cat.begin() as conn:
             for d in gone_dirs:
                 prefix = d + b"/"
-                rows = conn.execute(
+                under = conn.execute(
                     select(Track.id, Track.path, Track.display).where(
                         func.substr(Track.path, 1, len(prefix)) == prefix,
                         Track.missing.is_(False),
                     )
                 ).all()
-                lost = [(tid, disp) for tid, path, disp in rows if not os.path.exists(path)]
+                lost = [(tid, disp) for tid, path, disp in under if not os.path.exists(path)]
                 if lost:
                     ids = [tid for tid, _ in lost]
                     conn.execute(update(Track).where(Track.id.in_(ids)).values(missing=True))

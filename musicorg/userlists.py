@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from musicorg.db import Catalogue, Playlist, PlaylistItem, Track
+from musicorg.mirror import mirrored
 
 USER = "user"
 
@@ -130,6 +131,7 @@ def _write_items(conn: Connection, playlist_id: int, track_ids: Sequence[int]) -
     conn.execute(update(Playlist).where(Playlist.id == playlist_id).values(updated_at=time.time()))
 
 
+@mirrored
 def create(cat: Catalogue, name: str, track_ids: Iterable[int] = ()) -> int:
     """A new user playlist with these tracks in this order; its id."""
     name = _clean_name(name)
@@ -150,6 +152,7 @@ def create(cat: Catalogue, name: str, track_ids: Iterable[int] = ()) -> int:
     return pid
 
 
+@mirrored
 def save(cat: Catalogue, name: str, track_ids: Iterable[int]) -> tuple[int, bool]:
     """Create the user playlist ``name``, or replace its tracks if it exists: (id, replaced)."""
     name = _clean_name(name)
@@ -165,6 +168,7 @@ def save(cat: Catalogue, name: str, track_ids: Iterable[int]) -> tuple[int, bool
     return create(cat, name, ids), False
 
 
+@mirrored
 def rename(cat: Catalogue, playlist_id: int, name: str) -> None:
     name = _clean_name(name)
     with cat.begin() as conn:
@@ -178,6 +182,7 @@ def rename(cat: Catalogue, playlist_id: int, name: str) -> None:
         )
 
 
+@mirrored
 def delete_playlist(cat: Catalogue, playlist_id: int) -> None:
     with cat.begin() as conn:
         _user_playlist(conn, playlist_id)
@@ -185,6 +190,7 @@ def delete_playlist(cat: Catalogue, playlist_id: int) -> None:
         conn.execute(delete(Playlist).where(Playlist.id == playlist_id))
 
 
+@mirrored
 def add_tracks(
     cat: Catalogue, playlist_id: int, track_ids: Iterable[int], position: int | None = None
 ) -> None:
@@ -198,6 +204,7 @@ def add_tracks(
         _write_items(conn, playlist_id, [*current[:at], *ids, *current[at:]])
 
 
+@mirrored
 def remove_positions(cat: Catalogue, playlist_id: int, positions: Iterable[int]) -> int:
     """Remove the items at these positions; the number removed."""
     drop = set(positions)
@@ -209,6 +216,7 @@ def remove_positions(cat: Catalogue, playlist_id: int, positions: Iterable[int])
     return len(current) - len(kept)
 
 
+@mirrored
 def remove_tracks(cat: Catalogue, playlist_id: int, track_ids: Iterable[int]) -> int:
     """Remove every occurrence of these tracks; the number of items removed."""
     drop = {int(t) for t in track_ids}
@@ -220,6 +228,7 @@ def remove_tracks(cat: Catalogue, playlist_id: int, track_ids: Iterable[int]) ->
     return len(current) - len(kept)
 
 
+@mirrored
 def move(cat: Catalogue, playlist_id: int, source: int, dest: int) -> None:
     """Move the item at ``source`` so that it ends up at position ``dest``."""
     with cat.begin() as conn:
@@ -232,6 +241,7 @@ def move(cat: Catalogue, playlist_id: int, source: int, dest: int) -> None:
         _write_items(conn, playlist_id, current)
 
 
+@mirrored
 def reorder(cat: Catalogue, playlist_id: int, order: Sequence[int]) -> None:
     """Put the items in a new order: ``order[i]`` is the old position of the new i-th item."""
     with cat.begin() as conn:
