@@ -400,6 +400,14 @@ def cmd_analyze(args: argparse.Namespace, cat: Catalogue) -> int:
     print(report.summary())
     for path, kind, msg in report.problems[:20]:
         print(f"  problem ({kind}): {path}: {msg}")
+    if report.embedded:
+        # Re-cluster only when this analysis added enough new tracks (or none were built).
+        from musicorg import playlists
+
+        lists, rebuilt = playlists.ensure_playlists(cat, progress=progress)
+        progress.end()
+        if rebuilt:
+            print(f"Automatic playlists rebuilt: {len(lists)} (see `musicorg playlists`).")
     return 0
 
 

@@ -7,9 +7,9 @@ is one of
   also counts as its last word, "Metal", the broader genre);
 - an artist;
 - a decade ("1990s"), from the year tag;
-- a descriptor from the audio analysis, by library-relative terciles: tempo gives "slow" or
-  "fast", brightness "dark" or "bright", energy "calm" or "energetic" (the middle tercile
-  gives no word).
+- a descriptor from the audio analysis, by library-relative halves (below or above the
+  library's median): tempo gives "slow" or "fast", brightness "dark" or "bright", energy
+  "calm" or "energetic".
 
 A token may be used for a set of tracks only when it is true of at least 60 % of them
 (:data:`MIN_SHARE`) **and** is more common among them than in the whole library, so that a
@@ -174,10 +174,13 @@ class Vocabulary:
             ok = np.isfinite(values)
             if ok.sum() < 3:
                 continue
-            q1, q2 = (float(q) for q in np.quantile(values[ok], [1 / 3, 2 / 3]))
-            thresholds[name] = (q1, q2)
-            low_rows = np.flatnonzero(ok & (values <= q1) & (values < q2))
-            high_rows = np.flatnonzero(ok & (values >= q2) & (values > q1))
+            # Halves, not terciles: on small libraries and long playlists a word true of a
+            # third of the library almost never reaches 60 % of a playlist, and names fell
+            # back to "Mix n". Halves still require the word to be over-represented.
+            median = float(np.median(values[ok]))
+            thresholds[name] = (median, median)
+            low_rows = np.flatnonzero(ok & (values < median))
+            high_rows = np.flatnonzero(ok & (values > median))
             for word, chosen in ((low, low_rows), (high, high_rows)):
                 if len(chosen) == 0:
                     continue
