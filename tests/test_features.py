@@ -370,12 +370,16 @@ def test_permission_denied_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert info.value.kind == "permission denied"
 
 
-def test_bytes_path_that_is_not_utf8(tmp_path: Path) -> None:
-    raw = os.fsencode(tmp_path) + b"/caf\xe9 \xff.ogg"
+@pytest.mark.parametrize(
+    "name", ["westlund_legends_of_the_north.ogg", "kevin_macleod_vibe_ace.mp3"]
+)  # PyAV, soundfile
+def test_bytes_path_that_is_not_utf8(tmp_path: Path, name: str) -> None:
+    raw = os.fsencode(tmp_path) + b"/caf\xe9 \xff" + os.fsencode(Path(name).suffix)
     with open(raw, "wb") as out:
-        out.write((DATA / "westlund_legends_of_the_north.ogg").read_bytes())
+        out.write((DATA / name).read_bytes())
     y, duration = decode_window(raw)
     assert abs(duration - 8.0) < 0.05 and len(y) > 7 * SR
+    assert abs(probe_duration(raw) - duration) < 0.05
     check_features(analyze_file(os.fsdecode(raw)))  # the surrogate-escaped str works too
 
 
