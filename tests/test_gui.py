@@ -6,6 +6,8 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,13 @@ def window(qtbot):  # type: ignore[no-untyped-def]
     w.show()
     yield w
     w.close()
+
+
+@contextmanager
+def settled(qtbot, window: MainWindow) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Do something, then wait until every job and reload it started has landed."""
+    yield
+    qtbot.waitUntil(window.idle, timeout=60000)
 
 
 def synthetic_library(path: Path, n: int = 60, seed: int = 0) -> tuple[Catalogue, list[int]]:
@@ -103,7 +112,7 @@ def synthetic_library(path: Path, n: int = 60, seed: int = 0) -> tuple[Catalogue
 def open_synthetic(qtbot, window: MainWindow, tmp_path: Path, n: int = 60) -> list[int]:  # type: ignore[no-untyped-def]
     cat, ids = synthetic_library(tmp_path / "syn.sqlite", n)
     cat.close()
-    with qtbot.waitSignal(window.library_loaded, timeout=20000):
+    with settled(qtbot, window):
         window.open_library(tmp_path / "syn.sqlite", [], rescan=False)
     return ids
 
@@ -148,14 +157,15 @@ def test_map_coordinates_join_by_content_key(tmp_path: Path) -> None:
 
 
 def scan_then_stop(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    """Let the scan of a started pipeline finish, then cancel the stages after it (the
-    analysis is tested on its own)."""
+    """Let the scan of the pipeline about to start run, and cancel the analysis that follows
+    it as soon as it starts (the analysis is tested on its own)."""
 
-    def scan_over() -> bool:
-        return not window.runner.running("scan") and bool(window.runner.running())
+    def added(job) -> None:  # type: ignore[no-untyped-def]
+        if job.name == "analyse":
+            job.cancel()
+            window.runner.job_added.disconnect(added)
 
-    qtbot.waitUntil(scan_over, timeout=120000)
-    window.cancel_jobs()
+    window.runner.job_added.connect(added)
 
 
 # --- first run, scan, problems, settings ------------------------------------------------------
@@ -166,9 +176,10 @@ def test_first_run_choose_folder_scans_and_lists_problems(qtbot, window, music, 
     (music / "broken.mp3").write_bytes(b"this is not audio at all" * 40)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(music))
     window.settings.device = "cpu"
-    with qtbot.waitSignal(window.pipeline_finished, timeout=240000):
+    scan_then_stop(qtbot, window)
+    with qtbot.waitSignal(window.pipeline_finished, timeout=240000) as blocker:
         qtbot.mouseClick(window.welcome.folder_button, Qt.MouseButton.LeftButton)
-        scan_then_stop(qtbot, window)
+    assert blocker.args == ["cancelled"]
     qtbot.waitUntil(lambda: len(window.data.snap) == len(audio_files()), timeout=20000)
     assert window.stack.currentWidget() is window.tabs
     assert window.model.rowCount() == len(audio_files())
@@ -190,9 +201,9 @@ def test_first_run_choose_folder_scans_and_lists_problems(qtbot, window, music, 
     # A second window (next start) reopens the same library without the welcome page.
     again = MainWindow(player=NullPlayer())
     qtbot.addWidget(again)
+    scan_then_stop(qtbot, again)
     with qtbot.waitSignal(again.pipeline_finished, timeout=240000):
         assert again.restore_last()
-        scan_then_stop(qtbot, again)
     assert again.stack.currentWidget() is again.tabs
     qtbot.waitUntil(lambda: len(again.data.snap) == len(audio_files()), timeout=20000)
     again.close()
@@ -262,7 +273,7 @@ def test_settings_round_trip(qtbot, window, tmp_path):  # type: ignore[no-untype
 def test_user_playlist_create_edit_drop_reorder(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
     ids = open_synthetic(qtbot, window, tmp_path)
     window.select_track_ids(ids[:3])
-    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+    with settled(qtbot, window):
         pid = window.new_playlist("Evening", None)
     assert pid is not None
     assert window.tree.select_key(("user", pid))
@@ -270,27 +281,27 @@ def test_user_playlist_create_edit_drop_reorder(qtbot, window, tmp_path):  # typ
     # Drag tracks in: the tree takes our mime type onto a user playlist.
     mime = QMimeData()
     mime.setData(TRACK_IDS_MIME, encode_ids([ids[10], ids[11]]))
-    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+    with settled(qtbot, window):
         window.tree.drop_mime(pid, mime)
     assert window.model.rowCount() == 5
     # Reorder: move the first down; remove the (new) first.
     window.select_track_ids([ids[0]])
-    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+    with settled(qtbot, window):
         window.move_selected(1)
     order = [window.model.track_id(r) for r in range(window.model.rowCount())]
     assert order == [ids[1], ids[0], ids[2], ids[10], ids[11]]
     window.select_track_ids([ids[1]])
-    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+    with settled(qtbot, window):
         window.remove_selected_from_playlist()
     order = [window.model.track_id(r) for r in range(window.model.rowCount())]
     assert order == [ids[0], ids[2], ids[10], ids[11]]
-    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+    with settled(qtbot, window):
         window.rename_playlist(pid, "user", "Late evening")
     assert any(p.name == "Late evening" for p in window.data.playlists)
     # Dragging out gives file URLs that other apps accept.
     mime = window.model.mimeData([window.model.index(0, 0)])
     assert mime.urls()[0].toLocalFile().endswith(".flac")
-    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+    with settled(qtbot, window):
         window.delete_playlist(pid)
     assert not [p for p in window.data.playlists if p.kind == "user"]
 
@@ -319,7 +330,7 @@ def test_map_points_lasso_rect_to_playlist(qtbot, window, tmp_path, monkeypatch)
     with qtbot.waitSignal(window.results_shown, timeout=5000):
         rows = window.map.select_polygon(poly)
     assert len(rows) == 20
-    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+    with settled(qtbot, window):
         pid = window.save_results_as_playlist("Picked")
     assert pid is not None
     saved = next(p for p in window.data.playlists if p.id == pid)
@@ -343,7 +354,7 @@ def test_more_like_this_from_details_pane(qtbot, window, tmp_path):  # type: ign
     assert shown[0] == ids[0] and len(shown) > 5
     # Its neighbours come from the same cluster (ids with the same index mod 3).
     assert all(ids.index(t) % 3 == 0 for t in shown[1:10])
-    with qtbot.waitSignal(window.library_loaded, timeout=10000):
+    with settled(qtbot, window):
         pid = window.save_results_as_playlist("Like song 0")
     assert any(p.id == pid and p.size == len(shown) for p in window.data.playlists)
     # Path from one cluster to another.
@@ -407,3 +418,90 @@ def test_full_pipeline_playlists_map_export(qtbot, window, music, tmp_path):  # 
         assert window.tree.items("auto")
     if stages.core("map") is not None:
         assert window.map.point_count() == n
+
+
+# --- the real playlist and map stages on synthetic embeddings ---------------------------------
+
+
+needs_stages = pytest.mark.skipif(
+    stages.core("playlists") is None or stages.core("map") is None or stages.core("m3u") is None,
+    reason="the playlists, map or m3u module is not in this build",
+)
+
+
+@needs_stages
+def test_playlists_map_selection_edit_export_import(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
+    ids = open_synthetic(qtbot, window, tmp_path, 60)
+    with qtbot.waitSignal(window.pipeline_finished, timeout=120000) as blocker:
+        window.run_pipeline(["rebuild", "remap"])
+    assert blocker.args == ["ok"]
+    qtbot.waitUntil(
+        lambda: bool([p for p in window.data.playlists if p.kind == "auto"]), timeout=20000
+    )
+    autos = [p for p in window.data.playlists if p.kind == "auto"]
+    # The tree shows group -> playlists, apart from "My playlists".
+    auto_items = window.tree.items("auto")
+    assert len(auto_items) == len(autos)
+    assert all(it.parent().parent() is window.tree.auto_root for it in auto_items)
+    # One point per available track (the missing one has no coordinates).
+    assert window.map.point_count() == len(ids) - 1
+    window.map.set_colour_mode("group")
+    assert 1 <= len(window.map.legend_names) <= 20
+    # Select everything left of the middle of the map with a rectangle -> a new playlist.
+    xy = window.map.xy[window.map.rows]
+    mid = float(np.median(xy[:, 0]))
+    lo_y, hi_y = float(xy[:, 1].min()) - 1, float(xy[:, 1].max()) + 1
+    with qtbot.waitSignal(window.results_shown, timeout=5000):
+        rows = window.map.select_rect(float(xy[:, 0].min()) - 1, lo_y, mid, hi_y)
+    assert 0 < len(rows) < len(ids)
+    with settled(qtbot, window):
+        pid = window.save_results_as_playlist("Left half")
+    assert pid is not None
+    # Edit it: add one track, then open it and export it.
+    with settled(qtbot, window):
+        window.add_to_playlist(pid, [ids[0]])
+    window.tree.select_key(("user", pid))
+    n = window.model.rowCount()
+    assert n == len(rows) + 1
+    out = tmp_path / "export"
+    with settled(qtbot, window):
+        window.export(folder=str(out))
+    files = list(out.glob("*.m3u8"))
+    assert [f.name for f in files] == ["Left half.m3u8"]
+    text = files[0].read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines[0] == "#EXTM3U"
+    assert sum(line.startswith("#EXTINF:") for line in lines) == n
+    assert lines[-1].endswith(".flac") and "\\" not in text
+    # And back in as a new user playlist.
+    with settled(qtbot, window):
+        window.import_m3u(str(files[0]))
+    imported = [p for p in window.data.playlists if p.kind == "user" and p.id != pid]
+    assert len(imported) == 1 and imported[0].size == n
+
+
+@needs_stages
+def test_rename_and_pin_survive_recluster(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
+    open_synthetic(qtbot, window, tmp_path, 90)
+    with qtbot.waitSignal(window.pipeline_finished, timeout=120000):
+        window.run_pipeline(["rebuild"])
+    qtbot.waitUntil(
+        lambda: bool([p for p in window.data.playlists if p.kind == "auto"]), timeout=20000
+    )
+    first, *others = [p for p in window.data.playlists if p.kind == "auto"]
+    with settled(qtbot, window):
+        window.rename_playlist(first.id, "auto", "My favourite corner")
+    with settled(qtbot, window):
+        window.pin_playlist(first.id)
+    members = sorted(first.track_ids)
+    dialog = window.open_settings()
+    dialog.method.setCurrentIndex(dialog.method.findData("agglomerative"))
+    with qtbot.waitSignal(window.pipeline_finished, timeout=120000) as blocker:
+        dialog.accept()
+    assert blocker.args == ["ok"]
+    qtbot.waitUntil(
+        lambda: any(p.name == "My favourite corner" for p in window.data.playlists), timeout=20000
+    )
+    kept = next(p for p in window.data.playlists if p.name == "My favourite corner")
+    assert kept.pinned and sorted(kept.track_ids) == members
+    assert any("📌" in it.text(0) for it in window.tree.items("auto"))

@@ -51,7 +51,9 @@ from musicorg.gui.widgets import DetailsPane, JobsPanel, PlaylistTree, ProblemsP
 
 log = logging.getLogger(__name__)
 
-PIPELINE = ("scan", "analyse", "playlists", "map")
+#: What a rescan runs: each stage re-does only what changed. The PCA map shows at once; the
+#: UMAP one replaces it when it is ready.
+PIPELINE = ("scan", "analyse", "playlists", "map", "umap")
 
 
 class LibraryTable(QTableView):
@@ -112,6 +114,7 @@ class MainWindow(QMainWindow):
         self._results: tuple[str, list[int]] | None = None
         self._selected_rows = np.zeros(0, dtype=np.int64)
         self._shown_playlist: tuple[str, int] | None = None
+        self.last_export: Any = None
 
         self.setWindowTitle("musicorg")
         self.resize(1280, 800)
@@ -276,9 +279,9 @@ class MainWindow(QMainWindow):
 
         m = bar.addMenu("&Library")
         self.act_rescan = self._action(m, "Rescan", self.rescan, "F5")
-        self._action(m, "Analyse", lambda: self.run_pipeline(["analyse", "playlists", "map"]))
-        self._action(m, "Rebuild playlists", lambda: self.run_pipeline(["rebuild", "map"]))
-        self._action(m, "Recompute map", lambda: self.run_pipeline(["map"]))
+        self._action(m, "Analyse", lambda: self.run_pipeline(list(PIPELINE[1:])))
+        self._action(m, "Rebuild playlists", lambda: self.run_pipeline(["rebuild"]))
+        self._action(m, "Recompute map", lambda: self.run_pipeline(["remap", "reumap"]))
         m.addSeparator()
         self._action(m, "Cancel all jobs", self.cancel_jobs, "Ctrl+.")
 
@@ -399,6 +402,10 @@ class MainWindow(QMainWindow):
 
     # ==== background work =====================================================================
 
+    def idle(self) -> bool:
+        """No job running or queued, no reload pending: what is shown is up to date."""
+        return not self.runner.jobs and not self._reload_pending and not self.pipeline
+
     def reload(self) -> None:
         """Read the catalogue again (in the background) and show it when it arrives."""
         if self.cat is None:
@@ -494,7 +501,8 @@ class MainWindow(QMainWindow):
                 on_result=partial(self._stage_done, name),
                 on_error=partial(self._stage_failed, name),
                 on_progress=partial(self._stage_progress, name),
-            ).cancelled.connect(partial(self._stage_cancelled, name))
+                on_cancel=partial(self._stage_cancelled, name),
+            )
             return
         self.pipeline = []
         self.reload()
@@ -507,8 +515,9 @@ class MainWindow(QMainWindow):
             return stages.analyse(cat, self.settings.device)
         if name in ("playlists", "rebuild"):
             return stages.build_playlists(cat, self.settings, force=name == "rebuild")
-        if name == "map":
-            return stages.compute_map(cat, self.map_method)
+        if name in ("map", "umap", "remap", "reumap"):
+            method = "umap" if "umap" in name else "pca"
+            return stages.compute_map(cat, method, force=name.startswith("re"))
         raise ValueError(name)
 
     def _stage_progress(self, name: str, done: int, total: int, text: str) -> None:
@@ -523,8 +532,7 @@ class MainWindow(QMainWindow):
         if name == "analyse":
             self.device_in_use = str(getattr(result, "device", "") or "")
             self._space = None
-        if name in ("scan", "playlists", "rebuild", "map", "analyse"):
-            self.reload()
+        self.reload()
         summary = getattr(result, "summary", None)
         if callable(summary):
             self.flash(f"{name.capitalize()}: {summary()}", 8000)
@@ -1028,40 +1036,37 @@ class MainWindow(QMainWindow):
 
     # ==== export and import ===================================================================
 
-    def export(self, playlist_id: int | None = None, dest: str | None = None) -> Job | None:
-        """Write a playlist (default: the one shown) as .m3u8, in the background."""
+    def export(self, playlist_id: int | None = None, folder: str | None = None) -> Job | None:
+        """Write a playlist (default: the one shown; all of them when none is) as .m3u8 into
+        a folder the user picks, in the background. The only write near music folders."""
         m3u = stages.core("m3u")
         if m3u is None or self.cat is None:
-            self.flash("Export is not available in this build.", 5000)
+            self.flash("Export is not available in this build.")
             return None
         if playlist_id is None:
             pl = self.current_playlist()
-            if pl is None:
-                self.flash("Pick a playlist in the sidebar to export.", 5000)
-                return None
-            playlist_id = pl[1]
-        if dest is None:
+            playlist_id = None if pl is None else pl[1]
+        names = None
+        if playlist_id is not None:
+            names = [p.name for p in self.data.playlists if p.id == playlist_id]
+        if folder is None:
             start = self.settings.export_dir or str(Path.home())
-            dest, _ = QFileDialog.getSaveFileName(
-                self, "Export playlist", start, "M3U8 playlists (*.m3u8)"
-            )
-            if not dest:
+            what = names[0] if names else "all playlists"
+            folder = QFileDialog.getExistingDirectory(self, f"Export {what} to…", start)
+            if not folder:
                 return None
         cat, absolute = self.cat, self.settings.export_absolute
-        fn = getattr(m3u, "export_playlist", None) or getattr(m3u, "export", None)
-        if fn is None:
-            return None
+        dest = folder
 
-        def run(progress: Any, cancel: Any) -> Any:
-            return stages.call_stage(
-                fn, cat, playlist_id, Path(dest), absolute=absolute, progress=progress
-            )
+        def run(_progress: Any, _cancel: Any) -> Any:
+            return m3u.export_playlists(cat, dest, absolute=absolute, names=names)
+
+        def done(report: Any) -> None:
+            self.last_export = report
+            self.flash(f"{report.summary()} ({dest})", 8000)
 
         return self.runner.submit(
-            "export",
-            run,
-            on_result=lambda _r: self.flash(f"Exported to {dest}", 8000),
-            on_error=self._job_failed("export"),
+            "export", run, on_result=done, on_error=self._job_failed("export")
         )
 
     def import_m3u(self, source: str | None = None) -> Job | None:
@@ -1075,14 +1080,16 @@ class MainWindow(QMainWindow):
             )
             if not source:
                 return None
-        fn = getattr(m3u, "import_playlist", None) or getattr(m3u, "import_m3u", None)
-        if fn is None:
-            return None
-        cat = self.cat
+        cat, src = self.cat, source
+
+        def done(report: Any) -> None:
+            self.flash(report.summary(), 8000)
+            self.reload()
+
         return self.runner.submit(
             "import",
-            lambda _p, _c: stages.call_stage(fn, cat, Path(source)),
-            on_result=lambda _r: self.reload(),
+            lambda _p, _c: m3u.import_playlist(cat, src),
+            on_result=done,
             on_error=self._job_failed("import"),
         )
 
@@ -1140,7 +1147,7 @@ class MainWindow(QMainWindow):
             else:
                 self.run_pipeline(list(PIPELINE))
         elif {"cluster_method", "playlist_min", "playlist_max"} & set(changes):
-            self.run_pipeline(["rebuild", "map"])
+            self.run_pipeline(["rebuild"])
         elif dialog.relocations:
             self.reload()
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -58,10 +60,11 @@ def call_stage(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def limit_torch_threads(n: int = 1) -> None:
-    """Keep the model's CPU threads few while the GUI is up (imports torch: worker threads only)."""
-    import torch
-
-    if torch.get_num_threads() > n:
+    """Keep the model's CPU threads few while the GUI is up. Torch is not imported for this:
+    a torch imported later reads ``OMP_NUM_THREADS``; one already imported is told directly."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(n))
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() > n:
         torch.set_num_threads(n)
 
 
@@ -124,13 +127,26 @@ def build_playlists(
 
 
 def compute_map(
-    cat: Catalogue, method: str = "umap"
+    cat: Catalogue, method: str = "pca", *, force: bool = False
 ) -> Callable[[ProgressFn, CancelFn], Any] | None:
+    """The map of METHOD: fitted when there is none (or FORCE), else new tracks are placed
+    among the stored points, which do not move."""
     mod = core("map")
     if mod is None or not hasattr(mod, "compute_map"):
         return None
 
     def run(progress: ProgressFn, cancel: CancelFn) -> Any:
+        if active_version(cat) is None:
+            return None
+        has_map = getattr(mod, "has_map", None)
+        place_new = getattr(mod, "place_new", None)
+        if (
+            not force
+            and has_map is not None
+            and place_new is not None
+            and has_map(cat, None, method)
+        ):
+            return place_new(cat, method)
         return call_stage(mod.compute_map, cat, method=method, progress=progress, cancel=cancel)
 
     return run
@@ -214,6 +230,19 @@ def map_xy(snap: Snapshot, coords: Any) -> np.ndarray | None:
         return None
     keys: list[str]
     xy: np.ndarray
+    if (
+        isinstance(coords, tuple)
+        and len(coords) == 2
+        and len(coords[0])
+        and isinstance(coords[0][0], (int, np.integer))
+    ):
+        # (track ids, (N, 2)) as mapping.load_map gives them
+        xy_ids = np.asarray(coords[0], dtype=np.int64)
+        arr = np.asarray(coords[1], dtype=np.float64).reshape(-1, 2)
+        out_ids = np.full((len(snap), 2), np.nan)
+        known = np.isin(xy_ids, snap.ids)
+        out_ids[snap.rows_of(xy_ids[known])] = arr[known]
+        return out_ids
     if isinstance(coords, dict):
         if not coords:
             return None
@@ -240,6 +269,14 @@ def map_xy(snap: Snapshot, coords: Any) -> np.ndarray | None:
     return out
 
 
+def _has_points(coords: Any) -> bool:
+    if coords is None:
+        return False
+    if isinstance(coords, dict | tuple | list):
+        return bool(coords) and (not isinstance(coords, tuple) or len(coords[0]) > 0)
+    return True
+
+
 def load_map_coords(cat: Catalogue, version: str | None, method: str) -> Any:
     mod = core("map")
     if mod is None or version is None or not hasattr(mod, "load_map"):
@@ -252,14 +289,15 @@ def load_map_coords(cat: Catalogue, version: str | None, method: str) -> Any:
 
 
 def load_library(cat: Catalogue, map_method: str = "umap") -> LibraryData:
-    """Everything the window shows, read in one go (call off the UI thread)."""
+    """Everything the window shows, read in one go (call off the UI thread). The map is the
+    UMAP one when there is one, else the PCA one."""
     snap = load_snapshot(cat)
     version = active_version(cat)
     data = LibraryData(snap=snap, model_version=version)
     data.playlists = load_playlists(cat)
     data.groups = _groups(cat, snap, version)
     coords = load_map_coords(cat, version, map_method)
-    if coords is None and map_method != "pca":
+    if not _has_points(coords) and map_method != "pca":
         coords = load_map_coords(cat, version, "pca")
     data.xy = map_xy(snap, coords)
     data.problems = library.problems(cat)

@@ -146,8 +146,13 @@ class TaskRunner(QObject):
         on_result: Callable[[Any], None] | None = None,
         on_error: Callable[[str, str], None] | None = None,
         on_progress: Callable[[int, int, str], None] | None = None,
+        on_cancel: Callable[[], None] | None = None,
     ) -> Job:
+        """Start FN in a worker thread. Every callback is connected before it starts (a job
+        can end before this returns)."""
         job = Job(name, fn)
+        if on_cancel is not None:
+            job.cancelled.connect(on_cancel)
         if on_result is not None:
             job.succeeded.connect(on_result)
         if on_error is not None:
