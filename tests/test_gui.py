@@ -16,21 +16,21 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, Qt  # noqa: E402
-from PySide6.QtWidgets import QFileDialog  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtWidgets import QFileDialog
+from sqlalchemy import insert
 
-from musicorg import paths  # noqa: E402
-from musicorg import settings as settings_mod  # noqa: E402
-from musicorg.analysis import ACTIVE_MODEL_KEY  # noqa: E402
-from musicorg.db import Catalogue, Embedding, Track  # noqa: E402
-from musicorg.gui import stages  # noqa: E402
-from musicorg.gui.mainwindow import MainWindow  # noqa: E402
-from musicorg.gui.player import CommandPlayer, NullPlayer  # noqa: E402
-from musicorg.gui.snapshot import Snapshot, load_snapshot  # noqa: E402
-from musicorg.gui.tablemodel import TRACK_IDS_MIME, encode_ids  # noqa: E402
+from musicorg import paths
+from musicorg import settings as settings_mod
+from musicorg.analysis import ACTIVE_MODEL_KEY
+from musicorg.db import Catalogue, Embedding, Track
+from musicorg.gui import stages
+from musicorg.gui.mainwindow import MainWindow
+from musicorg.gui.player import CommandPlayer, NullPlayer
+from musicorg.gui.snapshot import Snapshot, load_snapshot
+from musicorg.gui.tablemodel import TRACK_IDS_MIME, encode_ids
 
-from .conftest import audio_files  # noqa: E402
+from .conftest import audio_files
 
 VERSION = "gui-test-v1"
 
@@ -488,7 +488,7 @@ def test_rename_and_pin_survive_recluster(qtbot, window, tmp_path):  # type: ign
     qtbot.waitUntil(
         lambda: bool([p for p in window.data.playlists if p.kind == "auto"]), timeout=20000
     )
-    first, *others = [p for p in window.data.playlists if p.kind == "auto"]
+    first = [p for p in window.data.playlists if p.kind == "auto"][0]
     with settled(qtbot, window):
         window.rename_playlist(first.id, "auto", "My favourite corner")
     with settled(qtbot, window):
