@@ -488,7 +488,7 @@ def test_rename_and_pin_survive_recluster(qtbot, window, tmp_path):  # type: ign
     qtbot.waitUntil(
         lambda: bool([p for p in window.data.playlists if p.kind == "auto"]), timeout=20000
     )
-    first = [p for p in window.data.playlists if p.kind == "auto"][0]
+    first = next(p for p in window.data.playlists if p.kind == "auto")
     with settled(qtbot, window):
         window.rename_playlist(first.id, "auto", "My favourite corner")
     with settled(qtbot, window):
