@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the GUI offscreen, run the pipeline, save a screenshot, exit",
     )
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="with --smoke: where to save the screenshot (default: the cache dir's smoke.png)",
+    )
     _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     helps = dict(COMMANDS)
@@ -713,7 +718,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         from musicorg.gui.app import run_gui
 
-        return int(run_gui(demo=args.demo, db=args.db, smoke=args.smoke))
+        return int(
+            run_gui(demo=args.demo, db=args.db, smoke=args.smoke, screenshot=args.screenshot)
+        )
     handler = HANDLERS.get(args.command) or _not_yet(args.command)
     try:
         cat = _open_catalogue(args)
