@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import sys
-import time
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,10 +34,11 @@ if __package__ in (None, ""):
 from musicorg.model.bundle import LoadedModel, Normalizer, pick_device
 from musicorg.model.textpipe import TextPipeline
 from musicorg.model.textpipe import fit as fit_textpipe
-from musicorg.model.vae import HybridVAE, Masks, VAEConfig, track_contrastive
+from musicorg.model.trainer import CKPT, EpochReport, TrainArrays, TrainSettings
+from musicorg.model.trainer import train as run_training
+from musicorg.model.vae import HybridVAE, VAEConfig
 from training.data import load_audio, load_lyrics_split, runs_dir
 
-CKPT = "checkpoint.pt"
 DEFAULT_TRAIN: dict[str, Any] = {
     "epochs": 100,
     "batch_size": 64,
@@ -124,20 +124,27 @@ def load_run_model(run_dir: Path, device: str = "cpu") -> LoadedModel:
     )
 
 
-def _batches(
-    n_audio: int, n_text: int, batch_size: int, rng: np.random.Generator
-) -> list[np.ndarray]:
-    """Mixed batches of sample ids: 0..n_audio-1 are clips, n_audio.. are lyrics."""
-    ids = rng.permutation(n_audio + n_text)
-    return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
-
-
-def _partner(clips: np.ndarray, i: int, rng: np.random.Generator) -> int:
-    others = clips[clips != i]
-    return int(rng.choice(others)) if len(others) else i
+def _print_epoch(rep: EpochReport) -> None:
+    row = rep.row
+    ev = row.get("eval")
+    evs = (
+        f" | held-out kNN@5 {ev['knn5']:.3f} AMI {ev['ami']:.3f} active {ev['active_dims']}"
+        f" mse {ev['recon_mse']:.3f}"
+        if ev
+        else ""
+    )
+    print(
+        f"[train] epoch {rep.epoch}/{rep.epochs} {rep.seconds:.1f}s beta {row['beta']:.3f} "
+        f"loss {row['total']:.3f} audio {row['audio']:.4f} stats {row['stats']:.4f} "
+        f"text {row['text']:.4f} kl {row['kl']:.3f}"
+        + (f" con {row['contrastive']:.3f}" if "contrastive" in row else "")
+        + evs,
+        flush=True,
+    )
 
 
 def train(cfg: dict[str, Any], run_dir: Path) -> Path:
+    """The run's data and checks; the epoch loop is musicorg.model.trainer's (one loop)."""
     tcfg = cfg["train"]
     seed = int(cfg["seed"])
     torch.set_num_threads(max(1, int(tcfg["threads"])))
@@ -157,125 +164,51 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
     corpus, _lyr_train, lyr_test, norm, (pipe, text_train) = prepare_run(cfg, run_dir)
     del pipe
     train_c = corpus.subset(corpus.split == "train")
-    xa = torch.from_numpy(norm.audio(train_c.X))
-    xs = torch.from_numpy(norm.stats(train_c.stats))
-    xt_all = torch.from_numpy(norm.text(text_train))
-    n_audio = xa.shape[0]
     track_of = np.unique(train_c.track.astype(str), return_inverse=True)[1]
-    clips_of: dict[int, np.ndarray] = {
-        int(t): np.nonzero(track_of == t)[0] for t in np.unique(track_of)
-    }
-    n_text_per_epoch = int(tcfg["text_samples_per_epoch"]) or xt_all.shape[0]
+    data = TrainArrays(
+        audio=norm.audio(train_c.X),
+        stats=norm.stats(train_c.stats),
+        text=norm.text(text_train),
+        group=track_of.astype(np.int64),
+    )
+    n_text_per_epoch = int(tcfg["text_samples_per_epoch"]) or data.text.shape[0]
     print(
-        f"[train] {cfg['name']} seed {seed} on {device}: {n_audio} clips from "
-        f"{len(np.unique(train_c.track))} tracks, {xt_all.shape[0]} lyrics "
+        f"[train] {cfg['name']} seed {seed} on {device}: {data.audio.shape[0]} clips from "
+        f"{len(np.unique(train_c.track))} tracks, {data.text.shape[0]} lyrics "
         f"({n_text_per_epoch}/epoch), threads {torch.get_num_threads()}",
         flush=True,
     )
-
-    torch.manual_seed(seed)
-    mcfg = VAEConfig.from_dict(cfg["model"])
-    model = HybridVAE(mcfg).to(device)
-    opt = torch.optim.Adam(
-        model.parameters(), lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"])
+    settings = TrainSettings(
+        epochs=int(tcfg["epochs"]),
+        batch_size=int(tcfg["batch_size"]),
+        lr=float(tcfg["lr"]),
+        grad_clip=float(tcfg["grad_clip"]),
+        weight_decay=float(tcfg["weight_decay"]),
+        text_samples_per_epoch=int(tcfg["text_samples_per_epoch"]),
+        seed=seed,
+        device=str(device),
+        threads=max(1, int(tcfg["threads"])),
     )
-    start = 0
-    ckpt_path = run_dir / CKPT
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        start = int(ckpt["epoch"])
-        print(f"[train] resuming after epoch {start}", flush=True)
-    epochs = int(tcfg["epochs"])
-    if start >= epochs:
-        print(f"[train] already trained for {start} >= {epochs} epochs", flush=True)
-        return run_dir
+    every = int(tcfg["eval_every"])
 
-    for epoch in range(start, epochs):
-        t0 = time.time()
-        # Every epoch's randomness derives from (seed, epoch): a resumed run repeats it.
-        rng = np.random.default_rng([seed, epoch])
-        torch.manual_seed(seed * 100003 + epoch)
-        text_ids = rng.choice(
-            xt_all.shape[0], n_text_per_epoch, replace=n_text_per_epoch > xt_all.shape[0]
-        )
-        batches = _batches(n_audio, len(text_ids), int(tcfg["batch_size"]), rng)
-        model.train()
-        sums: dict[str, float] = {}
-        nb = len(batches)
-        cw = float(mcfg.contrastive_weight)
-        for bi, ids in enumerate(batches):
-            if cw > 0:
-                # Each clip brings a partner clip of the same track (itself if it is alone).
-                aud = ids[ids < n_audio]
-                partners = np.array(
-                    [_partner(clips_of[int(track_of[i])], int(i), rng) for i in aud],
-                    dtype=ids.dtype,
-                )
-                ids = np.concatenate([ids, partners])
-            is_audio = ids < n_audio
-            b = len(ids)
-            a = torch.zeros(b, mcfg.n_features, mcfg.n_frames)
-            s = torch.zeros(b, mcfg.stats_dim)
-            t = torch.zeros(b, mcfg.text_dim)
-            ai = torch.from_numpy(np.nonzero(is_audio)[0])
-            ti = torch.from_numpy(np.nonzero(~is_audio)[0])
-            aid = torch.from_numpy(ids[is_audio])
-            tid = torch.from_numpy(text_ids[ids[~is_audio] - n_audio])
-            a[ai] = xa[aid]
-            s[ai] = xs[aid]
-            t[ti] = xt_all[tid]
-            masks = Masks(
-                audio=torch.from_numpy(is_audio).to(device),
-                text=torch.from_numpy(~is_audio).to(device),
-            )
-            a, s, t = a.to(device), s.to(device), t.to(device)
-            beta = model.beta_at(epoch + bi / nb)
-            out = model(a, s if mcfg.use_stats else None, t, masks)
-            terms = model.loss_function(out, a, s if mcfg.use_stats else None, t, masks, beta)
-            if cw > 0:
-                group = torch.from_numpy(track_of[ids[is_audio]]).to(device)
-                con = track_contrastive(out["mu"][ai.to(device)], group, mcfg.contrastive_tau)
-                terms["total"] = terms["total"] + cw * con
-                terms["contrastive"] = con.detach()
-            opt.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            if float(tcfg["grad_clip"]) > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), float(tcfg["grad_clip"]))
-            opt.step()
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
-        secs = time.time() - t0
-        row: dict[str, Any] = {k: v / nb for k, v in sums.items()}
-        row.update(epoch=epoch + 1, seconds=round(secs, 2))
-        tmp = ckpt_path.with_suffix(".pt.tmp")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1}, tmp)
-        os.replace(tmp, ckpt_path)
-        every = int(tcfg["eval_every"])
-        if every > 0 and ((epoch + 1) % every == 0 or epoch + 1 == epochs):
+    def quick_eval(row: dict[str, Any], _model: Any) -> None:
+        epoch = int(row["epoch"])
+        if every > 0 and (epoch % every == 0 or epoch == settings.epochs):
             from training.evaluate import evaluate_model
 
             lm = load_run_model(run_dir, "cpu")
             q = evaluate_model(lm, corpus, lyr_test, seeds=(0,), full=False)
             row["eval"] = {k: q[k] for k in ("knn5", "ami", "nmi", "active_dims", "recon_mse")}
-        with (run_dir / "history.jsonl").open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
-        ev = row.get("eval")
-        evs = (
-            f" | held-out kNN@5 {ev['knn5']:.3f} AMI {ev['ami']:.3f} active {ev['active_dims']}"
-            f" mse {ev['recon_mse']:.3f}"
-            if ev
-            else ""
-        )
-        print(
-            f"[train] epoch {epoch + 1}/{epochs} {secs:.1f}s beta {row['beta']:.3f} "
-            f"loss {row['total']:.3f} audio {row['audio']:.4f} stats {row['stats']:.4f} "
-            f"text {row['text']:.4f} kl {row['kl']:.3f}"
-            + (f" con {row['contrastive']:.3f}" if "contrastive" in row else "")
-            + evs,
-            flush=True,
-        )
+
+    run_training(
+        VAEConfig.from_dict(cfg["model"]),
+        data,
+        settings,
+        run_dir,
+        progress=_print_epoch,
+        on_epoch_end=quick_eval,
+        log=lambda msg: print(f"[train] {msg}", flush=True),
+    )
     return run_dir
 
 

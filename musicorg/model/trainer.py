@@ -1,0 +1,326 @@
+"""The training loop of the hybrid VAE: the one used offline (``training/train.py``) and by
+the app when it retrains on a user's library (``musicorg/retrain.py``).
+
+Arrays in (already normalised), a run directory out::
+
+    run_dir/checkpoint.pt   state dicts {"model", "opt", "epoch"} after every finished epoch,
+                            written atomically and read back with ``weights_only=True``
+    run_dir/history.jsonl   one line per epoch: mean loss terms, beta, seconds (and whatever
+                            the ``on_epoch_end`` hook adds)
+
+Running again with the same run directory resumes after the last finished epoch. Every
+epoch's randomness derives from (seed, epoch), so a resumed run repeats what an uninterrupted
+one would have done. Audio clips and lyrics are unpaired samples: each batch mixes both kinds
+and a mask tells the model which branch each sample has. With a contrastive weight in the
+model config, each clip brings a partner clip of the same group (track) into its batch.
+
+``cancel`` is checked between batches; a cancelled run raises :class:`musicorg.jobs.Cancelled`
+and keeps the checkpoint of its last finished epoch, from which the next run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+
+from musicorg.jobs import Cancelled
+from musicorg.model.bundle import pick_device
+from musicorg.model.vae import HybridVAE, Masks, VAEConfig, track_contrastive
+
+CKPT = "checkpoint.pt"
+HISTORY = "history.jsonl"
+# Parameters of the lyrics branch: re-initialised when the lyrics pipeline is refitted (the
+# old weights mean nothing in a new TF-IDF/PCA basis).
+TEXT_BRANCH_PREFIXES = ("text_enc.", "text_mu.", "text_logvar.", "text_dec.")
+
+
+@dataclass
+class TrainArrays:
+    """Normalised training data. ``group`` gives each audio row its track (contrastive)."""
+
+    audio: NDArray[np.float32]  # (N, n_features, n_frames)
+    stats: NDArray[np.float32]  # (N, stats_dim); zeros when the model uses no statistics
+    text: NDArray[np.float32]  # (M, text_dim) lyrics vectors, unpaired with the audio
+    group: NDArray[np.int64]  # (N,)
+
+    def __post_init__(self) -> None:
+        n = self.audio.shape[0]
+        if self.stats.shape[0] != n or self.group.shape[0] != n:
+            raise ValueError("audio, stats and group must have one row per clip")
+        if n == 0:
+            raise ValueError("nothing to train on: no analysed audio")
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 5e-4
+    grad_clip: float = 1.0
+    weight_decay: float = 0.0
+    text_samples_per_epoch: int = 0  # 0: every lyric once per epoch
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 1  # torch CPU threads; 0 leaves torch's setting alone
+    # None: β follows the config's annealing schedule; a number: β stays at it (a fine-tune
+    # continues at the final β and does not anneal from 0 again).
+    constant_beta: float | None = None
+
+
+@dataclass
+class EpochReport:
+    """What a progress callback hears after each finished epoch."""
+
+    epoch: int  # 1-based, finished
+    epochs: int
+    seconds: float
+    eta_s: float  # estimated seconds left
+    row: dict[str, Any]  # the history line: total, audio, text, stats, kl, beta, ...
+
+    @property
+    def total(self) -> float:
+        return float(self.row["total"])
+
+    @property
+    def audio(self) -> float:
+        return float(self.row["audio"])
+
+    @property
+    def text(self) -> float:
+        return float(self.row["text"])
+
+    @property
+    def kl(self) -> float:
+        return float(self.row["kl"])
+
+    @property
+    def beta(self) -> float:
+        return float(self.row["beta"])
+
+    def as_dict(self) -> dict[str, Any]:
+        keys = ("total", "audio", "text", "stats", "kl", "beta", "contrastive")
+        out: dict[str, Any] = {k: float(self.row[k]) for k in keys if k in self.row}
+        out.update(epoch=self.epoch, epochs=self.epochs, seconds=self.seconds, eta_s=self.eta_s)
+        return out
+
+
+@dataclass
+class TrainOutcome:
+    model: HybridVAE  # in eval mode, on the training device
+    device: torch.device
+    epochs: int  # finished epochs in the checkpoint
+    resumed_from: int  # 0 for a fresh run
+    history: list[dict[str, Any]] = field(default_factory=list)  # rows of this call
+
+
+def _batches(
+    n_audio: int, n_text: int, batch_size: int, rng: np.random.Generator
+) -> list[NDArray[np.int64]]:
+    """Mixed batches of sample ids: 0..n_audio-1 are clips, n_audio.. are lyrics."""
+    ids = rng.permutation(n_audio + n_text)
+    return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+
+
+def _partner(clips: NDArray[np.int64], i: int, rng: np.random.Generator) -> int:
+    others = clips[clips != i]
+    return int(rng.choice(others)) if len(others) else i
+
+
+def load_init_state(
+    model: HybridVAE, state: Mapping[str, Tensor], skip_prefixes: tuple[str, ...] = ()
+) -> list[str]:
+    """Copy ``state`` into ``model`` except the keys under ``skip_prefixes`` (left as freshly
+    initialised); return the skipped keys. Any other difference is an error."""
+    kept = {k: v for k, v in state.items() if not k.startswith(skip_prefixes)}
+    result = model.load_state_dict(kept, strict=False)
+    missing = [k for k in result.missing_keys if not k.startswith(skip_prefixes)]
+    if missing or result.unexpected_keys:
+        raise ValueError(
+            f"initial weights do not fit the model: missing {missing}, "
+            f"unexpected {list(result.unexpected_keys)}"
+        )
+    return sorted(k for k in state if k.startswith(skip_prefixes))
+
+
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / HISTORY
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rows.append(json.loads(line))
+    return rows
+
+
+def train(
+    model_cfg: VAEConfig,
+    data: TrainArrays,
+    settings: TrainSettings,
+    run_dir: Path,
+    *,
+    init_state: Mapping[str, Tensor] | None = None,
+    skip_init_prefixes: tuple[str, ...] = (),
+    progress: Callable[[EpochReport], None] | None = None,
+    batch_progress: Callable[[int, int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    on_epoch_end: Callable[[dict[str, Any], HybridVAE], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> TrainOutcome:
+    """Train (or resume training) ``model_cfg`` on ``data`` up to ``settings.epochs`` epochs.
+
+    ``init_state``: starting weights for a fresh run (a fine-tune), minus the keys under
+    ``skip_init_prefixes``; ignored when resuming from a checkpoint. ``progress`` hears each
+    finished epoch, ``batch_progress(epoch, batch, n_batches)`` each finished batch;
+    ``on_epoch_end(row, model)`` may add entries to the history row after the checkpoint
+    is written.
+    """
+    say = log or (lambda _msg: None)
+    seed = int(settings.seed)
+    if settings.threads > 0:
+        torch.set_num_threads(max(1, int(settings.threads)))
+    device = pick_device(str(settings.device))
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    xa = torch.from_numpy(np.ascontiguousarray(data.audio, dtype=np.float32))
+    xs = torch.from_numpy(np.ascontiguousarray(data.stats, dtype=np.float32))
+    xt_all = torch.from_numpy(np.ascontiguousarray(data.text, dtype=np.float32))
+    n_audio = xa.shape[0]
+    n_lyrics = xt_all.shape[0]
+    track_of = np.asarray(data.group, dtype=np.int64)
+    clips_of: dict[int, NDArray[np.int64]] = {
+        int(t): np.nonzero(track_of == t)[0] for t in np.unique(track_of)
+    }
+    n_text_per_epoch = int(settings.text_samples_per_epoch) or n_lyrics
+    if n_lyrics == 0:
+        n_text_per_epoch = 0
+
+    torch.manual_seed(seed)
+    mcfg = model_cfg
+    model = HybridVAE(mcfg)
+    if init_state is not None:
+        load_init_state(model, init_state, skip_init_prefixes)
+    model.to(device)
+    opt = torch.optim.Adam(
+        model.parameters(), lr=float(settings.lr), weight_decay=float(settings.weight_decay)
+    )
+    start = 0
+    ckpt_path = run_dir / CKPT
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        start = int(ckpt["epoch"])
+        say(f"resuming after epoch {start}")
+    epochs = int(settings.epochs)
+    outcome = TrainOutcome(model=model, device=device, epochs=start, resumed_from=start)
+    if start >= epochs:
+        say(f"already trained for {start} >= {epochs} epochs")
+        model.eval()
+        return outcome
+
+    durations: list[float] = []
+    for epoch in range(start, epochs):
+        t0 = time.time()
+        # Every epoch's randomness derives from (seed, epoch): a resumed run repeats it.
+        rng = np.random.default_rng([seed, epoch])
+        torch.manual_seed(seed * 100003 + epoch)
+        if n_lyrics:
+            text_ids = rng.choice(n_lyrics, n_text_per_epoch, replace=n_text_per_epoch > n_lyrics)
+        else:
+            text_ids = np.zeros(0, dtype=np.int64)
+        batches = _batches(n_audio, len(text_ids), int(settings.batch_size), rng)
+        model.train()
+        sums: dict[str, float] = {}
+        nb = len(batches)
+        cw = float(mcfg.contrastive_weight)
+        for bi, ids in enumerate(batches):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            if cw > 0:
+                # Each clip brings a partner clip of the same track (itself if it is alone).
+                aud = ids[ids < n_audio]
+                partners = np.array(
+                    [_partner(clips_of[int(track_of[i])], int(i), rng) for i in aud],
+                    dtype=ids.dtype,
+                )
+                ids = np.concatenate([ids, partners])
+            is_audio = ids < n_audio
+            b = len(ids)
+            a = torch.zeros(b, mcfg.n_features, mcfg.n_frames)
+            s = torch.zeros(b, mcfg.stats_dim)
+            t = torch.zeros(b, mcfg.text_dim)
+            ai = torch.from_numpy(np.nonzero(is_audio)[0])
+            ti = torch.from_numpy(np.nonzero(~is_audio)[0])
+            aid = torch.from_numpy(ids[is_audio])
+            tid = torch.from_numpy(text_ids[ids[~is_audio] - n_audio])
+            a[ai] = xa[aid]
+            s[ai] = xs[aid]
+            t[ti] = xt_all[tid]
+            masks = Masks(
+                audio=torch.from_numpy(is_audio).to(device),
+                text=torch.from_numpy(~is_audio).to(device),
+            )
+            a, s, t = a.to(device), s.to(device), t.to(device)
+            if settings.constant_beta is None:
+                beta = model.beta_at(epoch + bi / nb)
+            else:
+                beta = float(settings.constant_beta)
+            out = model(a, s if mcfg.use_stats else None, t, masks)
+            terms = model.loss_function(out, a, s if mcfg.use_stats else None, t, masks, beta)
+            if cw > 0:
+                group = torch.from_numpy(track_of[ids[is_audio]]).to(device)
+                con = track_contrastive(out["mu"][ai.to(device)], group, mcfg.contrastive_tau)
+                terms["total"] = terms["total"] + cw * con
+                terms["contrastive"] = con.detach()
+            opt.zero_grad(set_to_none=True)
+            terms["total"].backward()  # type: ignore[no-untyped-call]
+            if float(settings.grad_clip) > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float(settings.grad_clip))
+            opt.step()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            if batch_progress is not None:
+                batch_progress(epoch + 1, bi + 1, nb)
+        secs = time.time() - t0
+        row: dict[str, Any] = {k: v / nb for k, v in sums.items()}
+        row.update(epoch=epoch + 1, seconds=round(secs, 2))
+        tmp = ckpt_path.with_suffix(".pt.tmp")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1}, tmp)
+        os.replace(tmp, ckpt_path)
+        outcome.epochs = epoch + 1
+        if on_epoch_end is not None:
+            on_epoch_end(row, model)
+        with (run_dir / HISTORY).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        outcome.history.append(row)
+        durations.append(secs)
+        if progress is not None:
+            eta = float(np.mean(durations)) * (epochs - epoch - 1)
+            progress(EpochReport(epoch + 1, epochs, secs, eta, row))
+    model.eval()
+    return outcome
+
+
+__all__ = [
+    "CKPT",
+    "HISTORY",
+    "TEXT_BRANCH_PREFIXES",
+    "EpochReport",
+    "TrainArrays",
+    "TrainOutcome",
+    "TrainSettings",
+    "load_init_state",
+    "read_history",
+    "train",
+]
