@@ -1,7 +1,7 @@
 """Evaluation of embeddings on held-out tracks, and the baselines to compare with.
 
 Labels are the source package of each held-out track; one clip per track (the middle one).
-Reusable metric functions first, then a command::
+Metric functions in musicorg.model.metrics; baselines, then a command::
 
     python -m training.evaluate --run ~/.cache/musicorg/runs/ours-seed1 [--run ...] [--json out]
     python -m training.evaluate --bundle resources/models/<version>
@@ -16,81 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
-from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.neighbors import NearestNeighbors
 
-# -- metrics ------------------------------------------------------------------------------
-
-
-def knn_precision(emb: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
-    """Mean share of each point's k nearest neighbours (Euclidean, no self) sharing its label."""
-    nn = NearestNeighbors(n_neighbors=k + 1).fit(emb)
-    idx = nn.kneighbors(emb, return_distance=False)
-    # Drop self; with duplicates the first neighbour may not be self, so remove by index.
-    hits = []
-    for i, row in enumerate(idx):
-        row = [j for j in row if j != i][:k]
-        hits.append(np.mean(labels[row] == labels[i]))
-    return float(np.mean(hits))
-
-
-def knn_chance(labels: np.ndarray) -> float:
-    """Expected kNN precision for a random embedding."""
-    _, counts = np.unique(labels, return_counts=True)
-    n = len(labels)
-    return float(np.sum(counts * (counts - 1)) / (n * (n - 1)))
-
-
-def purity(labels: np.ndarray, pred: np.ndarray) -> float:
-    c = skm.cluster.contingency_matrix(labels, pred)
-    return float(c.max(axis=0).sum() / c.sum())
-
-
-def cluster_scores(
-    emb: np.ndarray, labels: np.ndarray, seeds: Sequence[int] = (0, 1, 2), k: int | None = None
-) -> dict[str, float]:
-    """KMeans(K = number of labels) scored against the labels, mean over seeds."""
-    k = k or len(np.unique(labels))
-    rows: list[dict[str, float]] = []
-    for s in seeds:
-        pred = KMeans(n_clusters=k, n_init=10, random_state=s).fit_predict(emb)
-        row = {
-            "ari": skm.adjusted_rand_score(labels, pred),
-            "nmi": skm.normalized_mutual_info_score(labels, pred),
-            "ami": skm.adjusted_mutual_info_score(labels, pred),
-            "purity": purity(labels, pred),
-        }
-        if len(np.unique(pred)) > 1:
-            row["silhouette"] = skm.silhouette_score(emb, pred)
-            row["ch"] = skm.calinski_harabasz_score(emb, pred)
-            row["db"] = skm.davies_bouldin_score(emb, pred)
-        rows.append({key: float(v) for key, v in row.items()})
-    return {key: float(np.mean([r[key] for r in rows if key in r])) for key in rows[0]}
-
-
-def active_dims(mu: np.ndarray, threshold: float = 0.01) -> int:
-    """Latent dims whose Cov_x E[z|x] (the variance of μ over inputs) exceeds the threshold."""
-    return int(np.sum(np.var(mu, axis=0) > threshold))
-
-
-def separability_auc(a: np.ndarray, b: np.ndarray, seed: int = 0) -> float:
-    """Cross-validated logistic-regression AUC telling rows of ``a`` from rows of ``b``."""
-    x = np.concatenate([a, b])
-    y = np.concatenate([np.zeros(len(a)), np.ones(len(b))])
-    cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-    p = cross_val_predict(LogisticRegression(max_iter=2000), x, y, cv=cv, method="predict_proba")
-    return float(skm.roc_auc_score(y, p[:, 1]))
-
-
-def embedding_report(emb: np.ndarray, labels: np.ndarray, seeds: Sequence[int]) -> dict[str, float]:
-    out = {"knn5": knn_precision(emb, labels, 5)}
-    out.update(cluster_scores(emb, labels, seeds))
-    return out
-
+# The metric functions live in the package (the app's retraining report uses them too).
+from musicorg.model.metrics import (  # noqa: F401 (re-exported)
+    active_dims,
+    cluster_scores,
+    embedding_report,
+    knn_chance,
+    knn_precision,
+    purity,
+    separability_auc,
+)
 
 # -- baselines ----------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from musicorg import paths
 from musicorg.model import bundle
 from musicorg.model.textpipe import TextPipeline
 from musicorg.model.vae import VAEConfig
+from musicorg.model.write import metrics_table, write_bundle
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_BYTES = 20 * 1024 * 1024
@@ -41,46 +41,6 @@ def _features_version() -> int | None:
         return int(FEATURES_VERSION)
     except Exception:
         return None
-
-
-COLUMNS = ("knn5", "ami", "nmi", "ari", "purity", "silhouette", "ch", "db")
-
-
-def metrics_table(metrics: dict[str, Any]) -> list[str]:
-    """A Markdown table of every flat {metric: value} dict found in ``metrics``."""
-    rows: list[tuple[str, dict[str, Any]]] = []
-
-    def walk(prefix: str, d: dict[str, Any]) -> None:
-        if any(k in d for k in COLUMNS):
-            rows.append((prefix, d))
-            return
-        for k, v in d.items():
-            if isinstance(v, dict):
-                walk(f"{prefix} / {k}" if prefix else k, v)
-
-    walk("", metrics)
-    if not rows:
-        return ["(not measured)"]
-    out = ["| embedding | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
-    for name, d in rows:
-        cells = [f"{d[c]:.3f}" if isinstance(d.get(c), float) else "" for c in COLUMNS]
-        out.append(f"| {name} | " + " | ".join(cells) + " |")
-    extra = [
-        "active_dims",
-        "recon_mse",
-        "has_lyrics_auc",
-        "knn5_with_random_lyrics",
-        "text_knn5_mu",
-        "text_knn5_tfidf_pca",
-        "text_knn5_chance",
-    ]
-    for name, d in rows:
-        found = [
-            f"{k} {d[k]:.3f}" if isinstance(d[k], float) else f"{k} {d[k]}" for k in extra if k in d
-        ]
-        if found:
-            out += ["", f"{name}: " + ", ".join(found)]
-    return out
 
 
 def model_card(version: str, run: dict[str, Any], epoch: int, metrics: dict[str, Any]) -> str:
@@ -155,19 +115,11 @@ def model_card(version: str, run: dict[str, Any], epoch: int, metrics: dict[str,
 def export(
     run_dir: Path, version: str, out_root: Path, metrics: dict[str, Any]
 ) -> tuple[Path, str]:
-    from safetensors.torch import save_file
-
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     VAEConfig.from_dict(run["model"])  # validates
     ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
     epoch = int(ckpt["epoch"])
     out = out_root / version
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in ckpt["model"].items()}
-    save_file(state, str(out / bundle.WEIGHTS_NAME), metadata={"version": version})
-    (out / bundle.WEIGHTS_NAME).chmod(0o644)
     meta = {
         "version": version,
         "model": run["model"],
@@ -175,11 +127,15 @@ def export(
         "trained_epochs": epoch,
         "run": {k: run[k] for k in ("name", "seed", "train", "text")},
     }
-    (out / bundle.CONFIG_NAME).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-    shutil.copyfile(run_dir / "norm.npz", out / bundle.NORM_NAME)
-    TextPipeline.load(run_dir).save(out)
-    (out / "MODEL_CARD.md").write_text(model_card(version, run, epoch, metrics), encoding="utf-8")
-    digest = bundle.write_manifest(out, version)
+    digest = write_bundle(
+        out,
+        version,
+        ckpt["model"],
+        meta,
+        run_dir / bundle.NORM_NAME,
+        TextPipeline.load(run_dir),
+        model_card(version, run, epoch, metrics),
+    )
     size = sum(f.stat().st_size for f in out.iterdir())
     if size > MAX_BYTES:
         raise SystemExit(f"bundle is {size} bytes, over the {MAX_BYTES} limit")
