@@ -49,6 +49,9 @@ DEFAULT_TRAIN: dict[str, Any] = {
     "text_samples_per_epoch": 0,  # 0: every training lyric once per epoch
     "eval_every": 5,
     "weight_decay": 0.0,
+    # Crop/stretch augmentation: a random window of at least this share of the 130 frames,
+    # stretched back to 130 (0 = off). The statistics are left as they are.
+    "augment_min_crop": 0.0,
 }
 DEFAULT_TEXT: dict[str, Any] = {"max_features": 500, "n_components": 64, "min_df": 2}
 
@@ -188,6 +191,7 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
         seed=seed,
         device=str(device),
         threads=max(1, int(tcfg["threads"])),
+        augment_min_crop=float(tcfg["augment_min_crop"]),
     )
     every = int(tcfg["eval_every"])
 

@@ -75,6 +75,9 @@ class TrainSettings:
     # None: β follows the config's annealing schedule; a number: β stays at it (a fine-tune
     # continues at the final β and does not anneal from 0 again).
     constant_beta: float | None = None
+    # Crop/stretch augmentation: each clip's matrix becomes a random window of at least this
+    # share of its frames, stretched back to full length (0 = off; statistics untouched).
+    augment_min_crop: float = 0.0
 
 
 @dataclass
@@ -129,6 +132,20 @@ def _batches(
     """Mixed batches of sample ids: 0..n_audio-1 are clips, n_audio.. are lyrics."""
     ids = rng.permutation(n_audio + n_text)
     return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+
+
+def crop_stretch(a: Tensor, min_crop: float, rng: np.random.Generator) -> Tensor:
+    """Each row (F, T): a random contiguous window of >= min_crop * T frames, resampled to T."""
+    n_frames = a.shape[-1]
+    out = torch.empty_like(a)
+    for i in range(a.shape[0]):
+        length = int(rng.integers(max(2, round(min_crop * n_frames)), n_frames + 1))
+        start = int(rng.integers(0, n_frames - length + 1))
+        win = a[i : i + 1, :, start : start + length]
+        out[i] = torch.nn.functional.interpolate(
+            win, size=n_frames, mode="linear", align_corners=True
+        )[0]
+    return out
 
 
 def _partner(clips: NDArray[np.int64], i: int, rng: np.random.Generator) -> int:
@@ -265,6 +282,8 @@ def train(
             aid = torch.from_numpy(ids[is_audio])
             tid = torch.from_numpy(text_ids[ids[~is_audio] - n_audio])
             a[ai] = xa[aid]
+            if settings.augment_min_crop > 0 and len(aid):
+                a[ai] = crop_stretch(a[ai], float(settings.augment_min_crop), rng)
             s[ai] = xs[aid]
             t[ti] = xt_all[tid]
             masks = Masks(
