@@ -46,7 +46,7 @@ from musicorg.gui.dialogs import AboutDialog, SettingsDialog
 from musicorg.gui.player import Player, default_player
 from musicorg.gui.snapshot import COLUMNS, Snapshot
 from musicorg.gui.tablemodel import TrackTableModel
-from musicorg.gui.tasks import Job, TaskRunner
+from musicorg.gui.tasks import Job, TaskRunner, label
 from musicorg.gui.widgets import DetailsPane, JobsPanel, PlaylistTree, ProblemsPanel, WelcomePage
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ class MainWindow(QMainWindow):
     pipeline_finished = Signal(str)
     #: a list of tracks from "More like this" or "Path to…" is shown
     results_shown = Signal(str)
+    #: the details pane lists the nearest tracks of this track
+    neighbours_shown = Signal(int)
 
     def __init__(
         self,
@@ -115,6 +117,7 @@ class MainWindow(QMainWindow):
         self._selected_rows = np.zeros(0, dtype=np.int64)
         self._shown_playlist: tuple[str, int] | None = None
         self.last_export: Any = None
+        self._neighbours_for = 0
 
         self.setWindowTitle("musicorg")
         self.resize(1280, 800)
@@ -467,7 +470,7 @@ class MainWindow(QMainWindow):
             self.problems.add_job_error(stage, message)
             self.problems_dock.setWindowTitle(f"Problems ({self.problems.count()})")
             self.problems_dock.show()
-            self.flash(f"{stage.capitalize()} failed: {message}", 10000)
+            self.flash(f"{label(stage)} failed: {message}", 10000)
 
         return on_error
 
@@ -535,7 +538,7 @@ class MainWindow(QMainWindow):
         self.reload()
         summary = getattr(result, "summary", None)
         if callable(summary):
-            self.flash(f"{name.capitalize()}: {summary()}", 8000)
+            self.flash(f"{label(name)}: {summary()}", 8000)
         self._next_stage(result)
 
     def _stage_failed(self, name: str, message: str, tb: str) -> None:
@@ -546,7 +549,7 @@ class MainWindow(QMainWindow):
 
     def _stage_cancelled(self, name: str) -> None:
         self.pipeline = []
-        self.flash(f"{name.capitalize()} cancelled; the work done is kept.", 8000)
+        self.flash(f"{label(name)} cancelled; the work done is kept.", 8000)
         self.reload()
         self.pipeline_finished.emit("cancelled")
 
@@ -565,12 +568,24 @@ class MainWindow(QMainWindow):
         self._update_status()
         self._update_map_highlight()
 
+    def _selected_view_array(self) -> np.ndarray:
+        """Selected view rows, from the selection's ranges (no index object per row)."""
+        sel = self.table.selectionModel().selection()
+        ranges = [sel.at(i) for i in range(sel.size())]
+        parts = [np.arange(r.top(), r.bottom() + 1, dtype=np.int64) for r in ranges]
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.unique(np.concatenate(parts))
+        out: np.ndarray = rows[rows < len(self.model.rows)]
+        return out
+
     def selected_view_rows(self) -> list[int]:
-        return sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [int(r) for r in self._selected_view_array()]
 
     def selected_snap_rows(self) -> np.ndarray:
-        rows = self.selected_view_rows()
-        return self.model.rows[rows] if rows else np.zeros(0, dtype=np.int64)
+        rows = self._selected_view_array()
+        out: np.ndarray = self.model.rows[rows]
+        return out
 
     def selected_track_ids(self) -> list[int]:
         rows = self.selected_snap_rows()
@@ -697,22 +712,55 @@ class MainWindow(QMainWindow):
         return self._space
 
     def _show_neighbours(self, track_id: int) -> None:
-        space = self._similar_space()
-        if space is None:
-            self.details.set_neighbours([], "after analysis")
-            return
+        """Nearest tracks, computed in the background (the latent space of a large library
+        takes a moment to load the first time)."""
         sim = stages.core("similar")
-        try:
-            result = sim.similar(self.cat, [track_id], n=10, space=space)  # type: ignore[union-attr]
-        except Exception as exc:
-            self.details.set_neighbours([], str(exc))
+        if sim is None or self.cat is None:
+            return
+        self._neighbours_for = track_id
+        if self.runner.running("neighbours"):
+            return  # the running one re-checks what is selected when it lands
+        self.details.set_neighbours([], "looking…")
+        cat = self.cat
+
+        def run(_p: Any, _c: Any) -> Any:
+            space = self._space
+            if space is None:
+                try:
+                    space = sim.load_space(cat)
+                except Exception as exc:
+                    return None, str(exc)
+            try:
+                return space, sim.similar(cat, [track_id], n=10, space=space)
+            except Exception as exc:
+                return space, str(exc)
+
+        self.runner.submit(
+            "neighbours",
+            run,
+            on_result=partial(self._neighbours_done, cat, track_id),
+            on_error=lambda msg, _tb: self.details.set_neighbours([], msg),
+        )
+
+    def _neighbours_done(self, cat: Catalogue, track_id: int, result: Any) -> None:
+        if cat is not self.cat:
+            return
+        space, found = result
+        if space is not None:
+            self._space = space
+        if self._neighbours_for != track_id:
+            self._show_neighbours(self._neighbours_for)
+            return
+        if isinstance(found, str):
+            self.details.set_neighbours([], "after analysis" if space is None else found)
             return
         self.details.set_neighbours(
             [
                 (s.track_id, f"{s.artist or '?'} – {s.title or Path(s.path).stem}")
-                for s in result.tracks
+                for s in found.tracks
             ]
         )
+        self.neighbours_shown.emit(track_id)
 
     # ==== sidebar and playlists ===============================================================
 

@@ -186,14 +186,19 @@ class MapView(QWidget):
         self.plot.setAspectLocked(False)
         for axis in ("left", "bottom"):
             self.plot.getPlotItem().hideAxis(axis)
-        self.scatter = pg.ScatterPlotItem(size=6, pxMode=True, pen=None)
+        # One ScatterPlotItem per colour (legend entry), each with one shared brush: far
+        # cheaper to fill and to recolour than one brush per point.
+        self.layers: list[pg.ScatterPlotItem] = []
+        self._signature: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.high_scatter = pg.ScatterPlotItem(
             size=9, pxMode=True, pen=pg.mkPen("#222222", width=1.2), brush=pg.mkBrush(0, 0, 0, 0)
         )
         self.sel_scatter = pg.ScatterPlotItem(
             size=11, pxMode=True, pen=pg.mkPen("#000000", width=2), brush=pg.mkBrush("#ffd400")
         )
-        for item in (self.scatter, self.high_scatter, self.sel_scatter):
+        self.high_scatter.setZValue(10)
+        self.sel_scatter.setZValue(11)
+        for item in (self.high_scatter, self.sel_scatter):
             self.plot.addItem(item)
         self.hover_label = pg.TextItem("", anchor=(0, 1), color="#000", fill=(255, 255, 224, 230))
         self.hover_label.setZValue(100)
@@ -230,27 +235,35 @@ class MapView(QWidget):
 
     def set_data(self, snap: Snapshot, xy: np.ndarray, groups: np.ndarray | None) -> None:
         """XY (len(snap), 2): coordinates per snapshot row, NaN where a track has none."""
-        self.snap = snap
-        self.xy = np.asarray(xy, dtype=np.float64).reshape(len(snap), 2)
-        self.groups = groups
-        ok = np.isfinite(self.xy).all(axis=1)
-        self.rows = np.flatnonzero(ok).astype(np.int64)
-        self._tree = None
-        if len(self.rows):
-            from scipy.spatial import cKDTree
-
-            self._tree = cKDTree(self.xy[self.rows])
-        has = bool(len(self.rows))
-        self.plot.setVisible(has)
-        self.empty_label.setVisible(not has)
-        self.scatter.setData(x=self.xy[self.rows, 0], y=self.xy[self.rows, 1])
-        self.recolour()
+        xy = np.asarray(xy, dtype=np.float64).reshape(len(snap), 2)
+        rows = np.flatnonzero(np.isfinite(xy).all(axis=1)).astype(np.int64)
+        cats, _names = categories(snap, self.colour_mode, groups)
+        signature = (snap.ids[rows], xy[rows], cats[rows] * 2 + snap.missing[rows])
+        same = self._signature is not None and all(
+            a.shape == b.shape and np.array_equal(a, b)
+            for a, b in zip(signature, self._signature, strict=True)
+        )
+        first = self._signature is None or not len(self._signature[0])
+        self.snap, self.xy, self.groups, self.rows = snap, xy, groups, rows
+        self._signature = signature
         self.selected_rows = np.zeros(0, dtype=np.int64)
         self.highlight_rows = np.zeros(0, dtype=np.int64)
         self._draw_overlay(self.sel_scatter, self.selected_rows)
         self._draw_overlay(self.high_scatter, self.highlight_rows)
-        self.plot.getPlotItem().autoRange()
-        self.info.setText(f"{len(self.rows)} tracks on the map" if has else "")
+        if same:
+            return  # e.g. a rescan added tracks that are not on the map yet: nothing to redraw
+        self._tree = None
+        if len(rows):
+            from scipy.spatial import cKDTree
+
+            self._tree = cKDTree(xy[rows])
+        has = bool(len(rows))
+        self.plot.setVisible(has)
+        self.empty_label.setVisible(not has)
+        self.recolour()
+        if first:
+            self.plot.getPlotItem().autoRange()
+        self.info.setText(f"{len(rows)} tracks on the map" if has else "")
 
     def point_count(self) -> int:
         return len(self.rows)
@@ -270,12 +283,29 @@ class MapView(QWidget):
         colours = [PALETTE[i % len(PALETTE)] for i in range(len(names))]
         if names and names[-1] == "Other" and len(names) == MAX_LEGEND:
             colours[-1] = OTHER_COLOUR
-        brushes = [pg.mkBrush(c) for c in colours] + [pg.mkBrush(MISSING_COLOUR)]
+        if len(self.rows):
+            self._signature = (
+                self.snap.ids[self.rows],
+                self.xy[self.rows],
+                cats[self.rows] * 2 + self.snap.missing[self.rows],
+            )
+        colours_all = [*colours, MISSING_COLOUR]
         idx = cats[self.rows] if len(self.rows) else np.zeros(0, dtype=np.int64)
-        idx = np.where(self.snap.missing[self.rows], len(brushes) - 1, idx)
-        table = np.empty(len(brushes), dtype=object)
-        table[:] = brushes
-        self.scatter.setBrush(list(table[idx]) if len(idx) else [])
+        idx = np.where(self.snap.missing[self.rows], len(colours_all) - 1, idx)
+        while len(self.layers) < len(colours_all):
+            layer = pg.ScatterPlotItem(size=6, pxMode=True, pen=None)
+            self.plot.addItem(layer)
+            self.layers.append(layer)
+        order = np.argsort(idx, kind="stable")
+        bounds = np.searchsorted(idx[order], np.arange(len(self.layers) + 1))
+        pts = self.xy[self.rows[order]]
+        for i, layer in enumerate(self.layers):
+            part = pts[bounds[i] : bounds[i + 1]]
+            if i < len(colours_all) and len(part):
+                layer.setData(x=part[:, 0], y=part[:, 1], brush=pg.mkBrush(colours_all[i]))
+                layer.setZValue(-i)
+            else:
+                layer.clear()
         self.legend.clear()
         for name, colour in zip(names, colours, strict=True):
             sample = pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(colour))

@@ -26,6 +26,26 @@ StageFn = Callable[[ProgressFn, CancelFn], Any]
 
 PROGRESS_EVERY_S = 0.05
 
+#: How jobs are named for people.
+LABELS = {
+    "scan": "Scan",
+    "analyse": "Analysis",
+    "playlists": "Playlists",
+    "rebuild": "Playlists",
+    "map": "Map",
+    "remap": "Map",
+    "umap": "UMAP map",
+    "reumap": "UMAP map",
+    "load": "Loading",
+    "export": "Export",
+    "import": "Import",
+    "neighbours": "Nearest tracks",
+}
+
+
+def label(name: str) -> str:
+    return LABELS.get(name, name.capitalize())
+
 
 def format_eta(seconds: float | None) -> str:
     if seconds is None or seconds != seconds or seconds < 0:

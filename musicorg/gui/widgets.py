@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from musicorg.gui.tablemodel import TRACK_IDS_MIME, decode_ids
-from musicorg.gui.tasks import Job, format_eta
+from musicorg.gui.tasks import Job, format_eta, label
 
 
 class WelcomePage(QWidget):
@@ -76,7 +76,7 @@ class JobWidget(QFrame):
     def __init__(self, job: Job, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.job = job
-        self.label = QLabel(job.name.capitalize())
+        self.label = QLabel(label(job.name))
         self.bar = QProgressBar()
         self.bar.setMaximumWidth(180)
         self.bar.setMaximumHeight(16)
@@ -86,7 +86,7 @@ class JobWidget(QFrame):
         self.eta.setMinimumWidth(90)
         self.cancel_button = QToolButton()
         self.cancel_button.setText("✕")
-        self.cancel_button.setToolTip(f"Cancel {job.name}")
+        self.cancel_button.setToolTip(f"Cancel: {label(job.name)}")
         self.cancel_button.setAutoRaise(True)
         self.cancel_button.clicked.connect(self._cancel)
         layout = QHBoxLayout(self)
@@ -158,6 +158,7 @@ class ProblemsPanel(QWidget):
     """Files a stage could not handle, and jobs that failed: rows, never dialogs."""
 
     HEADERS = ("Stage", "Kind", "File", "Message")
+    MAX_ROWS = 1000
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -184,13 +185,20 @@ class ProblemsPanel(QWidget):
         self._fill()
 
     def count(self) -> int:
-        return self.table.rowCount()
+        return len(self.job_rows) + len(self.file_rows)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         return [*self.job_rows, *self.file_rows]
 
     def _fill(self) -> None:
         rows = self.rows()
+        if len(rows) > self.MAX_ROWS:
+            # Thousands of rows would stall the window; the CLI lists them all.
+            more = len(rows) - self.MAX_ROWS + 1
+            rows = [
+                *rows[: self.MAX_ROWS - 1],
+                ("…", "", f"and {more} more", "run `musicorg problems` for the full list"),
+            ]
         self.table.setRowCount(len(rows))
         for i, row in enumerate(rows):
             for j, value in enumerate(row):
