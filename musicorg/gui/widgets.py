@@ -379,8 +379,8 @@ class DetailsPane(QWidget):
         from PySide6.QtWidgets import QListWidgetItem
 
         self.near.clear()
-        for tid, label in items:
-            it = QListWidgetItem(label)
+        for tid, text in items:
+            it = QListWidgetItem(text)
             it.setData(Qt.ItemDataRole.UserRole, tid)
             self.near.addItem(it)
         self.near_label.setText("Nearest tracks" + (f" — {note}" if note else ""))
