@@ -42,6 +42,8 @@ class AnalyzeReport:
     model_version: str = ""
     device: str = ""
     seconds: float = 0.0
+    # Why the active model was not used (it was refused: the bundled one was used instead).
+    model_warning: str | None = None
 
     def summary(self) -> str:
         text = (
@@ -311,13 +313,14 @@ def analyse(
     progress: ProgressFn = no_progress,
     cancel: CancelFn = never,
 ) -> AnalyzeReport:
-    """The whole stage: features, then embeddings with the bundled (or active) model."""
-    from musicorg.model.bundle import load_model
+    """The whole stage: features, then embeddings with the active model (bundled or
+    retrained; the bundled one when the active one is refused, see modelstore)."""
+    from musicorg.modelstore import load_active_model
 
     started = time.monotonic()
     report = AnalyzeReport()
     analyse_features(cat, workers=workers, progress=progress, cancel=cancel, report=report)
-    model = load_model(device=device)
+    model, report.model_warning = load_active_model(cat, device)
     report.model_version = str(model.version)
     report.device = str(model.device)
     embed_pending(cat, model, progress=progress, cancel=cancel, report=report)

@@ -159,9 +159,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unpin", type=int, metavar="ID", help="unpin a playlist")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    for name in ("retrain", "models"):
-        p = add(name)
-        p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p = add("retrain")
+    p.add_argument("--epochs", type=int, help="epochs (default: 10, or 40 with --from-scratch)")
+    p.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="start from new weights (default: fine-tune the active model)",
+    )
+    p.add_argument("--device", choices=settings_mod.DEVICES, help="where training runs")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: up to 4)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    p = add("models")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    for action, text in (
+        ("list", "the bundled model and the retrained versions"),
+        ("use", "make a version the active model"),
+        ("revert", "go back to the bundled model"),
+    ):
+        q = msub.add_parser(action, help=text, description=text)
+        _common(q, top=False)
+        if action == "list":
+            q.add_argument("--json", action="store_true", help="print JSON")
+        else:
+            q.add_argument("--device", choices=settings_mod.DEVICES, help="where the model runs")
+        if action == "use":
+            q.add_argument("version", metavar="VERSION")
     p = add("similar")
     p.add_argument("files", nargs="+", metavar="FILE", help="seed tracks (catalogued files)")
     p.add_argument("-n", type=int, default=25, help="how many tracks (default 25)")
@@ -402,6 +425,8 @@ def cmd_analyze(args: argparse.Namespace, cat: Catalogue) -> int:
             return 1
         raise
     progress.end()
+    if report.model_warning:
+        print(f"warning: {report.model_warning}", file=sys.stderr)
     print(report.summary())
     for path, kind, msg in report.problems[:20]:
         print(f"  problem ({kind}): {path}: {msg}")
@@ -419,11 +444,9 @@ def cmd_analyze(args: argparse.Namespace, cat: Catalogue) -> int:
 def cmd_embeddings(args: argparse.Namespace, cat: Catalogue) -> int:
     import numpy as np
 
-    from musicorg import analysis
-    from musicorg.model.bundle import load_model
+    from musicorg import analysis, modelstore
 
-    model = load_model(device="cpu")
-    names, _ids, vectors = analysis.embeddings(cat, str(model.version))
+    names, _ids, vectors = analysis.embeddings(cat, modelstore.active_version(cat))
     if not names:
         print("No embeddings yet: run `musicorg analyze` first.", file=sys.stderr)
         return 1
@@ -642,6 +665,114 @@ def cmd_playlists(args: argparse.Namespace, cat: Catalogue) -> int:
     return 0
 
 
+def cmd_retrain(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import retrain
+    from musicorg.model.libreport import format_report
+
+    def epoch_line(p: retrain.RetrainProgress) -> None:
+        if not args.quiet:
+            print(p.line(), file=sys.stderr, flush=True)
+
+    def stage(text: str) -> None:
+        if not args.quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    opts = retrain.RetrainOptions(
+        epochs=args.epochs,
+        from_scratch=args.from_scratch,
+        device=args.device or settings_mod.load().device,
+        threads=args.threads,
+    )
+    try:
+        result = retrain.retrain(cat, opts, progress=epoch_line, stage=stage)
+    except (retrain.RetrainError, ValueError) as exc:
+        print(f"musicorg retrain: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        if "cuda" in str(exc).lower():
+            print(f"musicorg retrain: {exc}", file=sys.stderr)
+            return 1
+        raise
+    except (Cancelled, KeyboardInterrupt):
+        print(
+            "Retraining stopped; the active model is unchanged. Run `musicorg retrain` again "
+            "with the same options to resume from the last finished epoch.",
+            file=sys.stderr,
+        )
+        return 130
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.json:
+        _print_json(result.as_dict())
+        return 0
+    resumed = f", resumed after epoch {result.resumed_from}" if result.resumed_from else ""
+    print(
+        f"Trained {result.version} ({'from scratch' if result.from_scratch else 'fine-tuned'} "
+        f"from {result.base_version}, {result.epochs} epochs on {result.device}{resumed}, "
+        f"{result.seconds_per_epoch:.1f} s per epoch; lyrics pipeline "
+        f"{'refitted on ' + str(result.n_lyrics) + ' lyrics' if result.text_refit else 'kept'})."
+    )
+    print()
+    print(format_report(result.report))
+    print()
+    print(
+        f"The active model is unchanged. To use the new one: musicorg models use "
+        f"{result.version}  (musicorg models revert goes back to the bundled model)"
+    )
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import modelstore
+    from musicorg.model.bundle import ModelIntegrityError
+
+    if args.models_command == "list":
+        models = modelstore.list_models(cat, verify=True)
+        if args.json:
+            _print_json([m.as_dict() for m in models])
+            return 0
+        for m in models:
+            mark = "*" if m.active else " "
+            if m.bundled:
+                what = "bundled"
+            else:
+                lib = m.library
+                how = "from scratch" if m.from_scratch else f"fine-tuned from {m.base_version}"
+                what = (
+                    f"{how}, {m.epochs} epochs, on {lib.get('tracks')} tracks of "
+                    f"{lib.get('catalogue')} ({lib.get('date')})"
+                )
+            print(f"{mark} {m.version:24} {what}")
+            print(
+                f"  {'':24} {m.embedded} tracks embedded, {m.auto_playlists} automatic playlists"
+                + (f"; REFUSED: {m.problem}" if m.problem else "")
+            )
+        return 0
+    device = args.device or settings_mod.load().device
+    progress = Stderr(args.quiet)
+    try:
+        if args.models_command == "revert":
+            report = modelstore.revert(cat, device=device, progress=progress)
+        else:
+            report = modelstore.use_model(cat, args.version, device=device, progress=progress)
+    except (ModelIntegrityError, modelstore.ModelVersionError) as exc:
+        progress.end()
+        print(f"musicorg models: {exc}", file=sys.stderr)
+        print(f"The active model is unchanged ({modelstore.active_version(cat)}).", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        progress.end()
+        if "cuda" in str(exc).lower():
+            print(f"musicorg models: {exc}", file=sys.stderr)
+            return 1
+        raise
+    progress.end()
+    print(report.summary())
+    if report.note:
+        print(f"note: {report.note}")
+    return 0
+
+
 def _not_yet(name: str) -> Callable[[argparse.Namespace, Catalogue], int]:
     def run(_args: argparse.Namespace, _cat: Catalogue) -> int:
         print(f"musicorg {name}: not available in this version yet.", file=sys.stderr)
@@ -666,6 +797,8 @@ HANDLERS: dict[str, Callable[[argparse.Namespace, Catalogue], int]] = {
     "map": cmd_map,
     "export": cmd_export,
     "import": cmd_import,
+    "retrain": cmd_retrain,
+    "models": cmd_models,
 }
 
 
