@@ -34,6 +34,7 @@ frames followed by their standard deviations (78 values).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 import warnings
@@ -184,6 +185,54 @@ def _tempo(onset_env: npt.NDArray[np.floating], sr: int) -> float:
     return value if math.isfinite(value) else 0.0
 
 
+_CONTRAST_FMIN: Final = 200.0
+_CONTRAST_QUANTILE: Final = 0.02
+
+
+@functools.lru_cache(maxsize=8)
+def _contrast_bands(sr: int) -> tuple[tuple[int, int, int], ...]:
+    """(first row, last row + 1, k) of each octave band of ``spectral_contrast``'s defaults.
+
+    Bands are the octaves fmin·2^i (the first from 0 Hz, the last up to Nyquist). As in
+    librosa, each band after the first also takes the FFT bin just below its edge, and each
+    band but the last drops its top bin; k is the number of bins averaged for the peak and
+    for the valley (2 % of the band, at least one).
+    """
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
+    n_bands = N_CONTRAST - 1
+    edges = [0.0] + [_CONTRAST_FMIN * 2.0**i for i in range(n_bands + 1)]
+    out = []
+    for b, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        rows = np.flatnonzero((freqs >= lo) & (freqs <= hi))
+        first, last = int(rows[0]), int(rows[-1]) + 1
+        if b > 0:
+            first -= 1
+        if b == n_bands:
+            last = len(freqs)
+        selected = last - first
+        k = max(1, round(_CONTRAST_QUANTILE * selected))
+        if b < n_bands:
+            last -= 1
+        out.append((first, last, k))
+    return tuple(out)
+
+
+def _spectral_contrast(magnitude: npt.NDArray[np.floating], sr: int) -> FloatArray:
+    """``librosa.feature.spectral_contrast(S=magnitude)`` with its default bands (same values
+    to float32 rounding), about twice as fast: the bands are sorted in float32, where numpy's
+    vectorised sort is quickest, and the band layout is computed once per rate."""
+    mag = np.asarray(magnitude, dtype=np.float32)
+    n_bands = len(_contrast_bands(sr))
+    peaks = np.empty((n_bands, mag.shape[1]), dtype=np.float32)
+    valleys = np.empty_like(peaks)
+    for b, (first, last, k) in enumerate(_contrast_bands(sr)):
+        band = np.sort(mag[first:last], axis=0)
+        valleys[b] = band[:k].mean(axis=0)
+        peaks[b] = band[-k:].mean(axis=0)
+    contrast = librosa.power_to_db(peaks) - librosa.power_to_db(valleys)
+    return np.asarray(contrast, dtype=np.float32)
+
+
 def _spectral_centroid(magnitude: npt.NDArray[np.floating], sr: int) -> FloatArray:
     """Per-frame spectral centroid (Hz) of a magnitude spectrogram; 0 for silent frames.
 
@@ -217,9 +266,7 @@ def features_from_signal(y: npt.NDArray[np.floating], sr: int = DEFAULT_SR) -> T
         log_mel = librosa.power_to_db(mel, amin=_AMIN, top_db=80.0)
         mfcc = librosa.feature.mfcc(S=log_mel, sr=sr, n_mfcc=N_MFCC)
         chroma = librosa.util.normalize(_chroma_basis(sr) @ power, norm=np.inf, axis=0)
-        contrast = librosa.feature.spectral_contrast(
-            S=magnitude, sr=sr, n_fft=N_FFT, hop_length=HOP, n_bands=N_CONTRAST - 1
-        )
+        contrast = _spectral_contrast(magnitude, sr)
         centroid = _spectral_centroid(magnitude, sr)
         rms = librosa.feature.rms(S=magnitude, frame_length=N_FFT, hop_length=HOP)
         onset_env = librosa.onset.onset_strength(S=log_mel, sr=sr, hop_length=HOP)
