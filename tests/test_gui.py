@@ -435,6 +435,7 @@ def test_playlists_map_selection_edit_export_import(qtbot, window, tmp_path):  #
     with qtbot.waitSignal(window.pipeline_finished, timeout=120000) as blocker:
         window.run_pipeline(["rebuild", "remap"])
     assert blocker.args == ["ok"]
+    qtbot.waitUntil(window.idle, timeout=60000)
     qtbot.waitUntil(
         lambda: bool([p for p in window.data.playlists if p.kind == "auto"]), timeout=20000
     )

@@ -7,11 +7,9 @@ has (scan, analyse, playlists, map), saves a screenshot and exits 0, or non-zero
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -50,8 +48,6 @@ def run_gui(
     window = MainWindow()
     window.show()
     log.info("window shown in %.2f s", time.monotonic() - started)
-    # Warm up the map's plotting library while the user looks at the window.
-    threading.Thread(target=importlib.import_module, args=("pyqtgraph",), daemon=True).start()
     if smoke:
         return _smoke(app, window, demo=demo, db=db, screenshot=screenshot)
     if db:

@@ -7,8 +7,10 @@ starts stages and shows what comes back.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -171,13 +173,16 @@ class MainWindow(QMainWindow):
 
         # The map (pyqtgraph) is built when first needed: the window shows sooner.
         self._map: Any = None
+        self._map_dirty = False
+        # Import the plotting library in the background while the window comes up.
+        threading.Thread(target=importlib.import_module, args=("pyqtgraph",), daemon=True).start()
         self.map_page = QWidget()
         QVBoxLayout(self.map_page).setContentsMargins(0, 0, 0, 0)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(library_page, "Library")
         self.tabs.addTab(self.map_page, "Map")
-        self.tabs.currentChanged.connect(lambda i: i == 1 and self.map)
+        self.tabs.currentChanged.connect(lambda i: i == 1 and self.map is not None)
 
         self.welcome = WelcomePage()
         self.welcome.choose_folder.connect(lambda: self.choose_music_folder())
@@ -231,9 +236,20 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.jobs_panel)
         self._docks = (self.sidebar, self.details_dock)
 
+    def _refresh_map(self) -> None:
+        """Give the map the current data (it redraws only what changed)."""
+        self._map_dirty = False
+        view = self.map
+        view.set_data(self.data.snap, self._xy(), self.data.groups)
+        self._update_map_highlight()
+        view.set_selected(self._selected_rows)
+
     @property
     def map(self) -> Any:
-        """The map view (musicorg.gui.mapview.MapView), created on first use."""
+        """The map view (musicorg.gui.mapview.MapView), created on first use; brought up to
+        date when it is shown (a hidden map is not redrawn at every reload)."""
+        if self._map is not None and self._map_dirty:
+            self._refresh_map()
         if self._map is None:
             from musicorg.gui.mapview import MapView
 
@@ -244,9 +260,7 @@ class MainWindow(QMainWindow):
             assert layout is not None
             layout.addWidget(self._map)
             if len(self.data.snap):
-                self._map.set_data(self.data.snap, self._xy(), self.data.groups)
-                self._update_map_highlight()
-                self._map.set_selected(self._selected_rows)
+                self._refresh_map()
         return self._map
 
     def _action(
@@ -431,8 +445,9 @@ class MainWindow(QMainWindow):
         self.data = data
         self.model.set_snapshot(data.snap)
         self.tree.set_playlists(data.playlists)
-        if self._map is not None or data.xy is not None:
-            self.map.set_data(data.snap, self._xy(), data.groups)
+        self._map_dirty = True
+        if self.tabs.currentIndex() == 1:
+            self._refresh_map()
         self.problems.set_file_problems(data.problems)
         if self.problems.count():
             self.problems_dock.setWindowTitle(f"Problems ({self.problems.count()})")

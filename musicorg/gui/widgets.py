@@ -236,6 +236,10 @@ class PlaylistTree(QTreeWidget):
         self.addTopLevelItems([self.library_item, self.auto_root, self.user_root])
 
     def set_playlists(self, infos: list[Any]) -> None:
+        signature = [(i.id, i.name, i.kind, i.group_name, i.pinned, i.size) for i in infos]
+        if signature == getattr(self, "_signature", None):
+            return  # unchanged: keep the tree (and its expansion and scroll) as it is
+        self._signature = signature
         current = self.current_key()
         self.auto_root.takeChildren()
         self.user_root.takeChildren()

@@ -1,0 +1,380 @@
+"""GUI benchmark on a 100,000-track synthetic catalogue (offscreen).
+
+Measures, with the real main window:
+
+- time to first window: a fresh ``python`` process from spawn to the window shown (twice: a
+  cold and a warm file cache), and the time until the 100k library is on screen;
+- the longest UI-thread stall while a scan and then an analysis run in the background (a
+  10 ms QTimer heartbeat; a stall is the largest gap between two beats minus 10 ms). The scan
+  adds real files (copies of tests/data made byte-distinct) to the 100k catalogue, so the
+  periodic reloads of the 100k snapshot are part of what is measured;
+- sort latency per column and filter latency for a few queries (model reset included);
+- recolouring time of the map (group, genre, year);
+- frame time when panning the map: the map widget (1280x800) is rendered into a fixed-size
+  QImage after each pan step.
+
+Targets: first window <= 2 s, no stall > 100 ms, sort/filter <= 200 ms, panning >= 30 fps.
+
+    QT_QPA_PLATFORM=offscreen python scripts/bench_gui.py [--tracks 100000] [--files 200]
+        [--analyse-s 60] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+GENRES = ["Rock", "Jazz", "Folk", "Electronic", "Classical", "Metal", "Pop", "Ambient", "Soul"]
+WORDS = ["night", "river", "blue", "fire", "dance", "road", "moon", "heart", "city", "rain"]
+
+
+def make_catalogue(path: Path, n: int, version: str, seed: int = 0) -> None:
+    """N tracks with tags, 32-d embeddings in 12 clusters, a PCA map and auto playlists."""
+    from musicorg.db import Catalogue
+    from musicorg.features import FEATURES_VERSION
+
+    Catalogue(path).close()  # the schema
+    rng = np.random.default_rng(seed)
+    k = 12
+    centres = rng.normal(0, 4, (k, 32)).astype(np.float32)
+    cluster = rng.integers(0, k, n)
+    mu = centres[cluster] + rng.normal(0, 1, (n, 32)).astype(np.float32)
+    xy = mu[:, :2] + rng.normal(0, 0.2, (n, 2)).astype(np.float32)
+    now = time.time()
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    tracks = []
+    for i in range(n):
+        artist = f"Artist {i % 7919}"
+        title = f"{WORDS[i % len(WORDS)].title()} {WORDS[(i * 7) % len(WORDS)]} {i}"
+        p = f"/bench/music/{artist}/{i // 12:05d} Album/{i:06d} {title}.flac"
+        tracks.append(
+            (
+                i + 1,
+                p.encode(),
+                p,
+                1000 + i,
+                0,
+                f"key{i:07d}",
+                "flac",
+                "flac",
+                120.0 + (i % 300),
+                title,
+                artist,
+                f"Album {i // 12}",
+                GENRES[(i * 31) % len(GENRES)],
+                1960 + (i % 60),
+                i % 12 + 1,
+                int(i % 997 == 0),
+                now,
+                now,
+            )
+        )
+    con.executemany(
+        "INSERT INTO tracks (id, path, display, size, mtime_ns, content_key, fmt, codec, "
+        "duration, title, artist, album, genre, year, tracknumber, missing, added_at, "
+        "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        tracks,
+    )
+    con.executemany(
+        "INSERT INTO embeddings (content_key, model_version, mu, created_at) VALUES (?,?,?,?)",
+        ((f"key{i:07d}", version, mu[i].tobytes(), now) for i in range(n)),
+    )
+    # Analyses exist (tiny placeholders: only their presence matters), so that an analysis
+    # run works on the real files the scan adds, not on these synthetic tracks.
+    con.executemany(
+        "INSERT INTO analyses (content_key, features_version, features, shape, weak, "
+        "created_at) VALUES (?, ?, ?, '39x130', 0, ?)",
+        ((f"key{i:07d}", FEATURES_VERSION, b"\0\0\0\0", now) for i in range(n)),
+    )
+    con.executemany(
+        "INSERT INTO map_coords (model_version, method, content_key, x, y) VALUES (?,?,?,?,?)",
+        ((version, "pca", f"key{i:07d}", float(xy[i, 0]), float(xy[i, 1])) for i in range(n)),
+    )
+    # Automatic playlists: one group per cluster, cut into playlists of <= 60 tracks.
+    pid = 0
+    items = []
+    pls = []
+    for c in range(k):
+        members = np.flatnonzero(cluster == c) + 1
+        for j in range(0, len(members), 60):
+            pid += 1
+            pls.append(
+                (pid, f"Group {c + 1} · {j // 60 + 1}", "auto", version, f"Group {c + 1}", c)
+            )
+            items.extend((pid, pos, int(t)) for pos, t in enumerate(members[j : j + 60]))
+    con.executemany(
+        "INSERT INTO playlists (id, name, kind, model_version, group_name, group_index, pinned, "
+        "renamed, created_at, updated_at) VALUES (?,?,?,?,?,?,0,0,0,0)",
+        pls,
+    )
+    con.executemany(
+        "INSERT INTO playlist_items (playlist_id, position, track_id) VALUES (?,?,?)", items
+    )
+    con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('active_model', ?)", (version,))
+    con.commit()
+    con.close()
+
+
+def make_files(folder: Path, count: int) -> None:
+    """COUNT byte-distinct copies of the real test files (a few appended bytes each)."""
+    src = sorted(p for p in DATA.iterdir() if p.suffix in (".mp3", ".flac", ".ogg", ".opus"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        s = src[i % len(src)]
+        dest = folder / f"{i:05d}-{s.name}"
+        shutil.copyfile(s, dest)
+        with dest.open("ab") as fh:
+            fh.write(i.to_bytes(4, "little") * 8)
+
+
+def first_window_s(env: dict[str, str]) -> float:
+    code = (
+        "import time, sys; t0 = time.perf_counter()\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication(sys.argv[:1])\n"
+        "from musicorg.gui.mainwindow import MainWindow\n"
+        "w = MainWindow(); w.show(); app.processEvents()\n"
+        "print('shown', flush=True)\n"
+    )
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    elapsed = time.perf_counter() - t
+    proc.wait()
+    if "shown" not in line:
+        raise RuntimeError("the window did not show")
+    return elapsed
+
+
+class Heartbeat:
+    def __init__(self, interval_ms: int = 10) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.interval = interval_ms / 1000
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._beat)
+        self.last = 0.0
+        self.worst = 0.0
+        self.beats = 0
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+        self.worst = 0.0
+        self.beats = 0
+        self.timer.start()
+
+    def _beat(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self.last - self.interval)
+        self.last = now
+        self.beats += 1
+
+    def stop(self) -> float:
+        self.timer.stop()
+        return self.worst
+
+
+def wait(app: Any, cond: Any, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        app.processEvents()
+        if cond():
+            return True
+        time.sleep(0.002)
+    return False
+
+
+def timed(app: Any, fn: Any) -> float:
+    t = time.perf_counter()
+    fn()
+    app.processEvents()
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tracks", type=int, default=100_000)
+    ap.add_argument("--files", type=int, default=200, help="real files the scan adds")
+    ap.add_argument("--analyse-s", type=float, default=60.0, help="analysis run, then cancel")
+    ap.add_argument("--dir", default=None)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    work = Path(args.dir or tempfile.mkdtemp(prefix="musicorg-bench-gui-"))
+    for name in ("DATA", "CONFIG", "CACHE", "LOG"):
+        os.environ[f"MUSICORG_{name}_DIR"] = str(work / name.lower())
+    env = dict(os.environ)
+    results: dict[str, Any] = {"tracks": args.tracks}
+
+    from musicorg.model.bundle import BUNDLED_VERSION
+
+    db = work / "bench.sqlite"
+    if not db.exists():
+        t = time.perf_counter()
+        make_catalogue(db, args.tracks, BUNDLED_VERSION)
+        print(f"catalogue of {args.tracks} tracks written in {time.perf_counter() - t:.1f} s")
+    music = work / "music"
+    if not music.exists():
+        make_files(music, args.files)
+
+    results["first_window_s"] = [round(first_window_s(env), 3) for _ in range(2)]
+    print(f"first window (fresh process): {results['first_window_s']} s")
+
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from musicorg.gui.mainwindow import MainWindow
+    from musicorg.gui.player import NullPlayer
+
+    w = MainWindow(player=NullPlayer())
+    w.resize(1600, 1000)
+    w.show()
+    hb = Heartbeat()
+    t = time.perf_counter()
+    hb.start()
+    w.open_library(db, [], rescan=False)
+    wait(app, lambda: len(w.data.snap) == args.tracks and w.idle(), 300)
+    results["library_on_screen_s"] = round(time.perf_counter() - t, 3)
+    results["stall_while_loading_ms"] = round(hb.stop() * 1000, 1)
+    print(
+        f"100k library on screen after {results['library_on_screen_s']} s "
+        f"(longest UI stall meanwhile {results['stall_while_loading_ms']} ms)"
+    )
+    w.tabs.setCurrentIndex(1)  # the map is built and shown
+    app.processEvents()
+    w.tabs.setCurrentIndex(0)
+    app.processEvents()
+
+    # --- sort and filter --------------------------------------------------------------------
+    from PySide6.QtCore import Qt
+
+    from musicorg.gui.snapshot import COLUMNS
+
+    sorts = {}
+    for col, (key, _h) in enumerate(COLUMNS):
+        for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+            d = timed(app, lambda c=col, o=order: w.table.sortByColumn(c, o))
+            sorts[f"{key}{'+' if order == Qt.SortOrder.AscendingOrder else '-'}"] = d
+    results["sort_ms"] = {k: round(v * 1000, 1) for k, v in sorts.items()}
+    filters = {}
+    for q in ("a", "night", "river 12", "artist 79", "zzz-not-there", ""):
+        filters[q or "(clear)"] = timed(app, lambda q=q: w.model.set_query(q))
+    results["filter_ms"] = {k: round(v * 1000, 1) for k, v in filters.items()}
+    print(
+        f"sort: max {max(sorts.values()) * 1000:.0f} ms; filter: max "
+        f"{max(filters.values()) * 1000:.0f} ms"
+    )
+
+    # --- map: recolour and pan ------------------------------------------------------------------
+    m = w.map
+    results["map_points"] = m.point_count()
+    recolour = {}
+    for mode in ("genre", "year", "group", "genre"):
+        recolour[mode] = timed(app, lambda mode=mode: m.set_colour_mode(mode))
+    results["recolour_ms"] = {k: round(v * 1000, 1) for k, v in recolour.items()}
+    print(f"recolour: {results['recolour_ms']} ms")
+    w.tabs.setCurrentIndex(1)
+    m.resize(1280, 800)
+    app.processEvents()
+    image = QImage(1280, 800, QImage.Format.Format_ARGB32_Premultiplied)
+    vb = m.view_box
+    frames = []
+    (x0, x1), (y0, y1) = vb.viewRange()
+    step = (x1 - x0) / 60
+    for i in range(90):
+        t = time.perf_counter()
+        vb.translateBy(x=step if i < 45 else -step, y=0)
+        image.fill(0)
+        painter = QPainter(image)
+        m.plot.render(painter)
+        painter.end()
+        frames.append(time.perf_counter() - t)
+    frames_a = np.array(frames[5:])
+    results["pan_frame_ms"] = {
+        "median": round(float(np.median(frames_a)) * 1000, 1),
+        "p95": round(float(np.percentile(frames_a, 95)) * 1000, 1),
+        "fps_median": round(1 / float(np.median(frames_a)), 1),
+    }
+    print(f"pan: {results['pan_frame_ms']}")
+    # zoomed in (a more typical view)
+    vb.scaleBy((0.2, 0.2), center=QPointF((x0 + x1) / 2, (y0 + y1) / 2))
+    frames = []
+    for i in range(60):
+        t = time.perf_counter()
+        vb.translateBy(x=step / 5 if i < 30 else -step / 5, y=0)
+        image.fill(0)
+        painter = QPainter(image)
+        m.plot.render(painter)
+        painter.end()
+        frames.append(time.perf_counter() - t)
+    frames_a = np.array(frames[5:])
+    results["pan_zoomed_frame_ms"] = {
+        "median": round(float(np.median(frames_a)) * 1000, 1),
+        "fps_median": round(1 / float(np.median(frames_a)), 1),
+    }
+    print(f"pan (zoomed 5x): {results['pan_zoomed_frame_ms']}")
+    image.save(str(work / "pan.png"))
+    w.tabs.setCurrentIndex(0)
+    app.processEvents()
+
+    # --- stalls while a scan, then an analysis run -------------------------------------------
+    w.folders = [str(music)]
+    hb.start()
+    t = time.perf_counter()
+    w.run_pipeline(["scan"])
+    wait(app, lambda: w.idle(), 600)
+    results["scan_s"] = round(time.perf_counter() - t, 2)
+    results["stall_during_scan_ms"] = round(hb.stop() * 1000, 1)
+    print(
+        f"scan of {args.files} files into the 100k catalogue: {results['scan_s']} s, "
+        f"longest UI stall {results['stall_during_scan_ms']} ms"
+    )
+    hb.start()
+    t = time.perf_counter()
+    w.run_pipeline(["analyse"])
+    jobs = w.runner.running("analyse")
+    wait(app, lambda: w.idle(), args.analyse_s)
+    done = max((j.done for j in jobs), default=0)
+    for job in w.runner.running("analyse"):
+        job.cancel()
+    wait(app, lambda: w.idle(), 120)
+    results["analyse_s"] = round(time.perf_counter() - t, 2)
+    results["analysed_before_cancel"] = done
+    results["stall_during_analysis_ms"] = round(hb.stop() * 1000, 1)
+    print(
+        f"analysis for {results['analyse_s']} s ({done} files, then cancelled): longest UI "
+        f"stall {results['stall_during_analysis_ms']} ms"
+    )
+    w.close()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Render the app's main views offscreen to PNG files (for the docs and for looking at).
+
+Runs the real window on the demo library (scan, analysis, playlists, map, in its own data
+folders), then saves: the welcome page, the library with a track's details, an automatic
+playlist, "more like this", the map coloured by group, genre and year, a map selection, the
+settings and about dialogs.
+
+    QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--out docs/screenshots]
+        [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--work", default=None, help="data folders (reused: the demo stays analysed)")
+    ap.add_argument("--size", default="1400x860")
+    args = ap.parse_args()
+    work = Path(args.work or tempfile.mkdtemp(prefix="musicorg-shots-"))
+    for name in ("DATA", "CONFIG", "CACHE", "LOG"):
+        os.environ[f"MUSICORG_{name}_DIR"] = str(work / name.lower())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    width, height = (int(v) for v in args.size.split("x"))
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("musicorg")
+    from musicorg.gui.mainwindow import MainWindow
+    from musicorg.gui.player import NullPlayer
+
+    def settle(cond: Any = None, timeout: float = 900.0) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            app.processEvents()
+            if (cond is None or cond()) and w.idle():
+                break
+            time.sleep(0.01)
+        for _ in range(5):
+            app.processEvents()
+
+    def shot(name: str, widget: Any = None) -> None:
+        app.processEvents()
+        path = out / f"{name}.png"
+        (widget or w).grab().save(str(path))
+        print(path)
+
+    w = MainWindow(player=NullPlayer())
+    w.resize(width, height)
+    w.show()
+    settle()
+    shot("welcome")
+
+    done: list[str] = []
+    w.pipeline_finished.connect(done.append)
+    w.open_demo()
+    settle(lambda: bool(done), 1800)
+    print(f"pipeline: {done[0] if done else 'did not finish'}; {len(w.data.snap)} tracks")
+    if not len(w.data.snap):
+        return 1
+    w.problems_dock.hide()
+
+    # Library with a track that has lyrics selected.
+    snap = w.data.snap
+    with_lyrics = [int(snap.ids[r]) for r in range(len(snap)) if snap.has_lyrics[r]]
+    first = with_lyrics[0] if with_lyrics else int(snap.ids[0])
+    w.select_track_ids([first])
+    settle(lambda: w.details.near.count() > 0, 60)
+    shot("library")
+
+    # An automatic playlist.
+    autos = [p for p in w.data.playlists if p.kind == "auto"]
+    if autos:
+        w.tree.select_key(("auto", autos[0].id))
+        settle()
+        shot("playlist")
+
+    # More like this.
+    w.show_library()
+    w.select_track_ids([first])
+    settle()
+    w.more_like_this([first], n=15)
+    settle()
+    shot("more-like-this")
+    w.close_results()
+
+    # The map in its three colourings, then a selection on it.
+    w.tabs.setCurrentIndex(1)
+    settle()
+    m = w.map
+    for mode in ("group", "genre", "year"):
+        m.set_colour_mode(mode)
+        settle()
+        shot(f"map-{mode}")
+    if m.point_count():
+        m.set_colour_mode("group")
+        xy = m.xy[m.rows]
+        x0, x1 = float(xy[:, 0].min()), float(xy[:, 0].max())
+        y0, y1 = float(xy[:, 1].min()), float(xy[:, 1].max())
+        w.map.select_rect(x0, y0, x0 + (x1 - x0) * 0.4, y0 + (y1 - y0) * 0.5)
+        w.tabs.setCurrentIndex(1)
+        settle()
+        shot("map-selection")
+
+    w.tabs.setCurrentIndex(0)
+    dialog = w.open_settings()
+    settle()
+    shot("settings", dialog)
+    dialog.reject()
+    about = w.show_about()
+    settle()
+    shot("about", about)
+    about.close()
+    w.problems_dock.show()
+    settle()
+    shot("problems")
+    w.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
