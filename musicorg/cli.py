@@ -167,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="start from new weights (default: fine-tune the active model)",
     )
     p.add_argument("--device", choices=settings_mod.DEVICES, help="where training runs")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: up to 4)")
+    p.add_argument(
+        "--threads", type=int, default=0, help="CPU threads (default: half the cores, at most 4)"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = add("models")

@@ -65,7 +65,7 @@ class RetrainOptions:
     epochs: int | None = None  # default: 10 for a fine-tune, 40 from scratch
     from_scratch: bool = False
     device: str = "auto"  # auto | cpu | cuda
-    threads: int = 0  # torch CPU threads; 0: up to 4
+    threads: int = 0  # torch CPU threads; 0: default_threads()
     seed: int = 0
     batch_size: int = 64
     lr: float | None = None  # default: 2e-4 for a fine-tune, 5e-4 from scratch
@@ -132,6 +132,16 @@ class RetrainResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def default_threads() -> int:
+    """Torch CPU threads for training: half the cores, at most 4, and 1 on 2 cores or fewer.
+
+    Measured (scripts/bench_retrain.py, 1,000 tracks, a 2-core machine shared with other
+    work): 4.7 s per epoch with 1 thread, 32 s with 2 (threads spinning against each other).
+    """
+    cores = os.cpu_count() or 1
+    return 1 if cores <= 2 else min(4, cores // 2)
 
 
 # -- the library's data -----------------------------------------------------------------------
@@ -260,6 +270,7 @@ def _retrain(
         EpochReport,
         TrainArrays,
         TrainSettings,
+        keep_torch_threads,
         train,
     )
     from musicorg.model.write import metrics_table, write_bundle
@@ -268,7 +279,7 @@ def _retrain(
     started = time.monotonic()
     epochs = opts.resolved_epochs()
     device = pick_device(opts.device)  # a clear error before any work
-    threads = opts.threads or min(4, os.cpu_count() or 1)
+    threads = opts.threads or default_threads()
 
     say("Reading the library's analysis…")
     lib = library_data(cat)
@@ -373,17 +384,18 @@ def _retrain(
     mode = "from scratch" if opts.from_scratch else f"from {base.version}"
     say(f"Training {mode} on {len(lib.keys)} tracks and {len(texts)} lyrics ({device})…")
     t_train = time.monotonic()
-    outcome = train(
-        cfg,
-        data,
-        settings,
-        run_dir,
-        init_state=None if opts.from_scratch else base.model.state_dict(),
-        skip_init_prefixes=TEXT_BRANCH_PREFIXES if refit else (),
-        progress=on_epoch,
-        batch_progress=batch_progress,
-        cancel=cancel,
-    )
+    with keep_torch_threads():
+        outcome = train(
+            cfg,
+            data,
+            settings,
+            run_dir,
+            init_state=None if opts.from_scratch else base.model.state_dict(),
+            skip_init_prefixes=TEXT_BRANCH_PREFIXES if refit else (),
+            progress=on_epoch,
+            batch_progress=batch_progress,
+            cancel=cancel,
+        )
     train_s = time.monotonic() - t_train
     trained_now = max(1, outcome.epochs - outcome.resumed_from)
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,16 @@ def load_init_state(
             f"unexpected {list(result.unexpected_keys)}"
         )
     return sorted(k for k in state if k.startswith(skip_prefixes))
+
+
+@contextmanager
+def keep_torch_threads() -> Iterator[None]:
+    """Restore torch's CPU thread count afterwards (training sets it for the process)."""
+    n = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
@@ -339,6 +350,7 @@ __all__ = [
     "TrainArrays",
     "TrainOutcome",
     "TrainSettings",
+    "keep_torch_threads",
     "load_init_state",
     "read_history",
     "train",
