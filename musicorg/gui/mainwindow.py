@@ -553,7 +553,7 @@ class MainWindow(QMainWindow):
         self.reload()
         summary = getattr(result, "summary", None)
         if callable(summary):
-            self.flash(f"{label(name)}: {summary()}", 8000)
+            self.flash(summary(), 8000)
         self._next_stage(result)
 
     def _stage_failed(self, name: str, message: str, tb: str) -> None:

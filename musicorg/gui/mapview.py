@@ -6,6 +6,7 @@ are drawn on top; missing tracks are grey.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ PALETTE = [
     "#bcbd22",
     "#7f7f7f",
     "#aec7e8",
+    "#393b79",
 ]
 OTHER_COLOUR = "#c9c9c9"
 MISSING_COLOUR = "#e4e4e4"
@@ -212,10 +214,12 @@ class MapView(QWidget):
         self.shape_item.setPen(pen)
         self.shape_item.setZValue(90)
         self.plot.addItem(self.shape_item, ignoreBounds=True)
-        self.legend = pg.LegendItem(
-            offset=(-10, 10), labelTextColor="#222", brush=(255, 255, 255, 200)
-        )
-        self.legend.setParentItem(self.plot.getPlotItem().vb)
+        # The legend sits beside the plot, so it never hides points.
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.legend.setStyleSheet("background: white; padding: 6px")
+        self.legend_colours: list[str] = []
         self._proxy = pg.SignalProxy(
             self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved
         )
@@ -227,9 +231,14 @@ class MapView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
-        layout.addWidget(self.plot, 1)
+        body = QHBoxLayout()
+        body.setSpacing(0)
+        body.addWidget(self.plot, 1)
+        body.addWidget(self.legend)
+        layout.addLayout(body, 1)
         layout.addWidget(self.empty_label)
         self.plot.hide()
+        self.legend.hide()
 
     # --- data -----------------------------------------------------------------------------
 
@@ -259,6 +268,7 @@ class MapView(QWidget):
             self._tree = cKDTree(xy[rows])
         has = bool(len(rows))
         self.plot.setVisible(has)
+        self.legend.setVisible(has)
         self.empty_label.setVisible(not has)
         self.recolour()
         if first:
@@ -283,6 +293,7 @@ class MapView(QWidget):
         colours = [PALETTE[i % len(PALETTE)] for i in range(len(names))]
         if names and names[-1] == "Other" and len(names) == MAX_LEGEND:
             colours[-1] = OTHER_COLOUR
+        self.legend_colours = colours
         if len(self.rows):
             self._signature = (
                 self.snap.ids[self.rows],
@@ -306,14 +317,16 @@ class MapView(QWidget):
                 layer.setZValue(-i)
             else:
                 layer.clear()
-        self.legend.clear()
-        for name, colour in zip(names, colours, strict=True):
-            sample = pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(colour))
-            self.legend.addItem(sample, name[:40])
+        entries = list(zip(names, colours, strict=True))
         if len(self.rows) and self.snap.missing[self.rows].any():
-            self.legend.addItem(
-                pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(MISSING_COLOUR)), "Missing"
+            entries.append(("Missing", MISSING_COLOUR))
+        self.legend.setText(
+            "".join(
+                f"<div style='white-space:nowrap'><span style='color:{c}; font-size:15px'>●"
+                f"</span>&nbsp;{html.escape(n[:40])}</div>"
+                for n, c in entries
             )
+        )
 
     def _draw_overlay(self, item: pg.ScatterPlotItem, rows: np.ndarray) -> None:
         rows = rows[np.isfinite(self.xy[rows]).all(axis=1)] if len(rows) else rows

@@ -47,7 +47,8 @@ class WelcomePage(QWidget):
             "a playlist there."
         )
         text.setWordWrap(True)
-        text.setMaximumWidth(560)
+        text.setFixedWidth(560)
+        text.setMinimumHeight(text.heightForWidth(560) + 8)
         self.folder_button = QPushButton("Choose music folder…")
         self.folder_button.setDefault(True)
         self.folder_button.setMinimumHeight(36)
