@@ -31,7 +31,8 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,9 +250,33 @@ def retrain(
     if not _running.acquire(blocking=False):
         raise RetrainError("a retraining is already running in this process")
     try:
-        return _retrain(cat, options or RetrainOptions(), progress, batch_progress, stage, cancel)
+        with _library_lock(cat):
+            return _retrain(
+                cat, options or RetrainOptions(), progress, batch_progress, stage, cancel
+            )
     finally:
         _running.release()
+
+
+@contextmanager
+def _library_lock(cat: Catalogue) -> Iterator[None]:
+    """One retraining per library across processes (the app and the command line)."""
+    path = _run_dir(cat).with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as fh:
+        try:
+            import fcntl
+        except ImportError:  # Windows: the in-process lock only
+            yield
+            return
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise RetrainError("another musicorg process is retraining this library") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _retrain(

@@ -403,7 +403,14 @@ def test_retrain_on_cuda_without_cuda_is_a_clear_error(
     assert main(["--db", str(cat.path), "retrain", "--epochs", "1", "--device", "cuda"]) == 1
     assert "CUDA is not available" in capsys.readouterr().err
     assert modelstore.read_registry() == {}
-    assert not (paths.cache_dir() / "retrain").exists()
+    assert not list((paths.cache_dir() / "retrain").glob("*/run.json"))
+
+
+def test_one_retraining_at_a_time(cat: Catalogue) -> None:
+    with retrain._running, pytest.raises(retrain.RetrainError, match="already running"):
+        retrain.retrain(cat, retrain.RetrainOptions(epochs=1, device="cpu"))
+    with retrain._library_lock(cat), pytest.raises(retrain.RetrainError, match="another"):
+        retrain.retrain(cat, retrain.RetrainOptions(epochs=1, device="cpu"))
 
 
 def test_loaded_version_runs_on_the_chosen_device(retrained: tuple[Catalogue, str]) -> None:
