@@ -506,3 +506,47 @@ def test_rename_and_pin_survive_recluster(qtbot, window, tmp_path):  # type: ign
     kept = next(p for p in window.data.playlists if p.name == "My favourite corner")
     assert kept.pinned and sorted(kept.track_ids) == members
     assert any("📌" in it.text(0) for it in window.tree.items("auto"))
+
+
+def test_menu_shortcuts(window):  # type: ignore[no-untyped-def]
+    shortcuts = {a.text(): a.shortcut().toString() for a in window.actions()}
+    assert shortcuts["Export playlist as M3U8…"] == "Ctrl+E"
+    assert shortcuts["Rescan"] == "F5"
+    assert shortcuts["Preview / stop"] == "Space"
+    assert shortcuts["Search"] == "Ctrl+F"
+
+
+def test_demo_library_from_the_welcome_page(qtbot, window):  # type: ignore[no-untyped-def]
+    demo = sorted(p for p in paths.demo_dir().iterdir() if p.suffix in (".opus", ".ogg", ".mp3"))
+    if not demo:
+        pytest.skip("the demo library is not built")
+    scan_then_stop(qtbot, window)
+    with qtbot.waitSignal(window.pipeline_finished, timeout=240000):
+        qtbot.mouseClick(window.welcome.demo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(window.idle, timeout=60000)
+    assert len(window.data.snap) == len(demo)
+    assert window.cat is not None and window.cat.path == paths.demo_db_path()
+    assert settings_mod.load().last_library == "demo"
+    # The demo's own lyrics show with their source in the details pane.
+    snap = window.data.snap
+    with_lyrics = [int(snap.ids[r]) for r in range(len(snap)) if snap.has_lyrics[r]]
+    assert with_lyrics
+    window.select_track_ids(with_lyrics[:1])
+    assert "source:" in window.details.text.toHtml()
+
+
+@needs_model
+@pytest.mark.slow
+def test_smoke_mode_on_the_demo(tmp_path):  # type: ignore[no-untyped-def]
+    import subprocess
+
+    shot = tmp_path / "smoke.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "musicorg.cli", "--smoke", "--demo", "--screenshot", str(shot)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "smoke:" in proc.stdout and shot.stat().st_size > 10000

@@ -430,10 +430,17 @@ class MainWindow(QMainWindow):
         if self.runner.running("load"):
             self._reload_pending = True
             return
-        cat, method = self.cat, self.map_method
+        cat, method, sort_key = self.cat, self.map_method, self.model.sort_key
+
+        def run(_p: Any, _c: Any) -> stages.LibraryData:
+            data = stages.load_library(cat, method)
+            if sort_key is not None:
+                data.snap.rank(sort_key)  # the sort order is ready before the UI needs it
+            return data
+
         self.runner.submit(
             "load",
-            lambda _p, _c: stages.load_library(cat, method),
+            run,
             on_result=partial(self._loaded, cat),
             on_error=self._job_failed("load"),
         )

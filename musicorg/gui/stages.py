@@ -87,13 +87,12 @@ def active_version(cat: Catalogue) -> str | None:
 
 
 def analyse(cat: Catalogue, device: str) -> Callable[[ProgressFn, CancelFn], Any]:
-    def run(progress: ProgressFn, cancel: CancelFn) -> Any:
-        from musicorg import analysis
+    """The analysis with one decoding worker, in a child process (its decoders and torch hold
+    the GIL for long stretches; in this process they would make the window stutter)."""
+    from musicorg.gui.procstage import in_process
 
-        limit_torch_threads(1)
-        return analysis.analyse(cat, device=device, workers=1, progress=progress, cancel=cancel)
-
-    return run
+    limit_torch_threads(1)  # the child inherits OMP_NUM_THREADS=1
+    return in_process("musicorg.analysis:analyse", cat.path, device=device, workers=1)
 
 
 def build_playlists(
