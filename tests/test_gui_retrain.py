@@ -1,0 +1,84 @@
+"""The Retrain dialog on the real demo library: live curves, the report, the choice, cancel."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from musicorg import analysis, modelstore, paths, scanner
+from musicorg.db import Catalogue
+
+pytest.importorskip("pytestqt")
+
+
+@pytest.fixture(scope="module")
+def analysed_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("demo")
+    db = base / "demo.sqlite"
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("DATA", "CONFIG", "CACHE", "LOG"):
+            mp.setenv(f"MUSICORG_{name}_DIR", str(base / name.lower()))
+        with Catalogue(db) as cat:
+            scanner.scan(cat, [paths.demo_dir()])
+            analysis.analyse(cat, device="cpu", workers=1)
+    return db
+
+
+@pytest.fixture
+def db(analysed_demo: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "demo.sqlite"
+    shutil.copy(analysed_demo, dest)
+    return dest
+
+
+def test_retrain_dialog_trains_plots_reports_and_switches(qtbot, db: Path) -> None:  # type: ignore[no-untyped-def]
+    from musicorg.gui.retrain_dialog import RetrainDialog
+
+    with Catalogue(db) as cat:
+        before = modelstore.active_version(cat)
+    dialog = RetrainDialog(db)
+    qtbot.addWidget(dialog)
+    dialog.epochs.setValue(2)
+    dialog.device.setCurrentText("cpu")
+    dialog.start_button.click()
+    assert dialog.cancel_button.isEnabled() and not dialog.start_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.result is not None, timeout=240_000)
+    assert [p.epoch for p in dialog.history] == [1, 2]
+    xs, ys = dialog.curves["total"].getData()
+    assert list(xs) == [1, 2] and all(y > 0 for y in ys)
+    assert len(dialog.beta_curve.getData()[0]) == 2
+    assert "Epoch 2/2" in dialog.status.text() or "New model" in dialog.status.text()
+    assert dialog.result.version in dialog.status.text()
+    assert "active dims" in dialog.report.toPlainText().lower()
+    with Catalogue(db) as cat:
+        assert modelstore.active_version(cat) == before  # nothing changes until chosen
+    dialog.use_button.click()
+    qtbot.waitUntil(lambda: not dialog.isVisible() or dialog.result is None, timeout=120_000)
+    qtbot.waitUntil(lambda: dialog.keep_button.text() == "Close", timeout=120_000)
+    with Catalogue(db) as cat:
+        assert modelstore.active_version(cat) == dialog.result.version
+        names, _ids, vectors = analysis.embeddings(cat, dialog.result.version)
+    assert len(names) == 70 and vectors.shape[1] == 32
+
+
+def test_retrain_dialog_cancel_leaves_the_active_model(qtbot, db: Path) -> None:  # type: ignore[no-untyped-def]
+    from musicorg.gui.retrain_dialog import RetrainDialog
+
+    with Catalogue(db) as cat:
+        before = modelstore.active_version(cat)
+    versions = {m.version for m in modelstore.list_models(Catalogue(db))}
+    dialog = RetrainDialog(db)
+    qtbot.addWidget(dialog)
+    dialog.epochs.setValue(200)
+    dialog.device.setCurrentText("cpu")
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: dialog.bar.value() > 0, timeout=120_000)
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=120_000)
+    assert "Cancelled" in dialog.status.text()
+    assert dialog.result is None
+    with Catalogue(db) as cat:
+        assert modelstore.active_version(cat) == before
+        assert {m.version for m in modelstore.list_models(cat)} == versions
