@@ -85,8 +85,13 @@ class RetrainDialog(QDialog):
 
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground("w")
-        self.loss_plot = self.plots.addPlot(row=0, col=0, title="Loss per epoch")
-        self.loss_plot.addLegend(offset=(-10, 10))
+        self.loss_plot = self.plots.addPlot(row=0, col=0, title="Loss per epoch (log scale)")
+        # The total is dominated by the audio term; a log axis keeps text and KL readable.
+        self.loss_plot.setLogMode(y=True)
+        self.legend = QLabel(
+            "  ".join(f'<span style="color:{c}">&#9632; {n}</span>' for n, c in CURVES)
+            + '  <span style="color:#9467bd">&#9632; β</span>'
+        )
         self.loss_plot.setLabel("bottom", "epoch")
         self.loss_plot.showGrid(x=True, y=True, alpha=0.3)
         self.curves = {
@@ -94,7 +99,6 @@ class RetrainDialog(QDialog):
                 [],
                 [],
                 pen=pg.mkPen(colour, width=2),
-                name=name,
                 symbol="o",
                 symbolSize=5,
                 symbolBrush=colour,
@@ -135,6 +139,7 @@ class RetrainDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.legend)
         layout.addWidget(self.plots, 1)
         layout.addWidget(self.status)
         layout.addWidget(self.bar)
