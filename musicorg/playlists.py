@@ -111,9 +111,13 @@ class PlaylistError(RuntimeError):
 def size_limits(n: int, playlist_min: int = 20, playlist_max: int = 60) -> tuple[int, int]:
     """(min_size, max_size) of a playlist in a library of ``n`` tracks."""
     max_size = max(1, playlist_max)
+    min_size = min(playlist_min, max(3, math.ceil(n / 8)))
     if n >= SHARE_CAP_FROM:
         max_size = min(max_size, math.floor(SHARE_CAP * n))
-    min_size = min(playlist_min, max(3, math.ceil(n / 8)))
+    else:
+        # A small library still gets a handful of playlists (about four or more) rather than
+        # two halves of everything: the configured maximum is capped at a quarter of it.
+        max_size = min(max_size, max(2 * min_size, math.ceil(n / 4)))
     return max(1, min(min_size, max_size)), max_size
 
 

@@ -49,10 +49,12 @@ def check_partition(plan: pl.Plan, n: int) -> list[int]:
 
 def test_size_limits() -> None:
     assert pl.size_limits(10_000) == (20, 60)
-    assert pl.size_limits(40) == (5, 60)  # small library: max(3, N/8)
-    assert pl.size_limits(12) == (3, 60)
+    # Small libraries: min max(3, N/8); max a quarter of the library (at least twice the min).
+    assert pl.size_limits(40) == (5, 10)
+    assert pl.size_limits(12) == (3, 6)
+    assert pl.size_limits(70) == (9, 18)
     assert pl.size_limits(600, 20, 1000) == (20, 90)  # 15 % of 600
-    assert pl.size_limits(499, 20, 1000)[1] == 1000  # the share cap starts at 500 tracks
+    assert pl.size_limits(499, 20, 1000)[1] == 125  # under 500 tracks: a quarter, not 15 %
 
 
 @pytest.mark.parametrize("method", pl.METHODS)
