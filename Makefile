@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup sysdeps run test lint format typecheck check bench clean demo
+.PHONY: setup sysdeps run test lint format typecheck check bench clean demo bundle bundle-smoke wheel-check
 
 setup: sysdeps $(STAMP)
 
@@ -37,6 +37,29 @@ test: setup lint
 
 demo: $(STAMP)
 	$(PY) scripts/make_demo.py
+
+# One-folder desktop bundle (PyInstaller): dist/musicorg/musicorg. Heavy (torch): not run in CI.
+BUNDLE_STAMP := $(VENV)/.bundle-installed
+
+$(BUNDLE_STAMP): $(STAMP)
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,bundle]'
+	touch $(BUNDLE_STAMP)
+
+bundle: setup $(BUNDLE_STAMP)
+	$(VENV)/bin/pyinstaller --noconfirm --clean --log-level WARN \
+		--workpath build/pyinstaller --distpath dist packaging/musicorg.spec
+	@du -sh dist/musicorg
+
+# The built bundle runs the whole pipeline offscreen on the demo library, in a throwaway home.
+bundle-smoke:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	MUSICORG_DATA_DIR=$$tmp/data MUSICORG_CONFIG_DIR=$$tmp/config \
+	MUSICORG_CACHE_DIR=$$tmp/cache MUSICORG_LOG_DIR=$$tmp/log \
+	dist/musicorg/musicorg --smoke --demo
+
+# The wheel and sdist, installed into a clean venv and run headless (also run by .ci/run).
+wheel-check: $(STAMP)
+	scripts/check_wheel.sh
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
