@@ -181,19 +181,50 @@ class Heartbeat:
 
     def start(self) -> None:
         self.last = time.perf_counter()
+        self.last_cpu = time.thread_time()
         self.worst = 0.0
+        self.worst_cpu = 0.0
         self.beats = 0
         self.timer.start()
 
     def _beat(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.worst = max(self.worst, now - self.last - self.interval)
-        self.last = now
+        # CPU time the UI thread itself spent between two beats: a long gap with little CPU
+        # is time spent waiting (for a core on a busy machine, or for the GIL).
+        self.worst_cpu = max(self.worst_cpu, cpu - self.last_cpu)
+        self.last, self.last_cpu = now, cpu
         self.beats += 1
 
     def stop(self) -> float:
         self.timer.stop()
         return self.worst
+
+
+class GcWatch:
+    """The longest garbage collection, and whether it ran on the UI thread."""
+
+    def __init__(self) -> None:
+        import gc
+        import threading
+
+        self.main = threading.main_thread()
+        self.started = 0.0
+        self.worst = {"ui": 0.0, "worker": 0.0}
+        self._threading = threading
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        where = "ui" if self._threading.current_thread() is self.main else "worker"
+        self.worst[where] = max(self.worst[where], time.perf_counter() - self.started)
+
+    def take(self) -> dict[str, float]:
+        out = {k: round(v * 1000, 1) for k, v in self.worst.items()}
+        self.worst = {"ui": 0.0, "worker": 0.0}
+        return out
 
 
 def wait(app: Any, cond: Any, timeout: float) -> bool:
@@ -220,13 +251,14 @@ def main() -> int:
     ap.add_argument("--analyse-s", type=float, default=60.0, help="analysis run, then cancel")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--default-gc", action="store_true", help="without the app's GC policy")
     args = ap.parse_args()
 
     work = Path(args.dir or tempfile.mkdtemp(prefix="musicorg-bench-gui-"))
     for name in ("DATA", "CONFIG", "CACHE", "LOG"):
         os.environ[f"MUSICORG_{name}_DIR"] = str(work / name.lower())
     env = dict(os.environ)
-    results: dict[str, Any] = {"tracks": args.tracks}
+    results: dict[str, Any] = {"tracks": args.tracks, "cpus": os.cpu_count()}
 
     from musicorg.model.bundle import BUNDLED_VERSION
 
@@ -253,13 +285,20 @@ def main() -> int:
     w = MainWindow(player=NullPlayer())
     w.resize(1600, 1000)
     w.show()
+    if not args.default_gc:
+        from musicorg.gui import gcpolicy
+
+        gcpolicy.install(w, w.idle)  # as the app does (musicorg.gui.app.run_gui)
     hb = Heartbeat()
+    gcw = GcWatch()
     t = time.perf_counter()
     hb.start()
     w.open_library(db, [], rescan=False)
     wait(app, lambda: len(w.data.snap) == args.tracks and w.idle(), 300)
     results["library_on_screen_s"] = round(time.perf_counter() - t, 3)
     results["stall_while_loading_ms"] = round(hb.stop() * 1000, 1)
+    results["longest_gc_while_loading_ms"] = gcw.take()
+    results["ui_cpu_while_loading_ms"] = round(hb.worst_cpu * 1000, 1)
     print(
         f"100k library on screen after {results['library_on_screen_s']} s "
         f"(longest UI stall meanwhile {results['stall_while_loading_ms']} ms)"
@@ -343,12 +382,15 @@ def main() -> int:
 
     # --- stalls while a scan, then an analysis run -------------------------------------------
     w.folders = [str(music)]
+    gcw.take()
     hb.start()
     t = time.perf_counter()
     w.run_pipeline(["scan"])
     wait(app, lambda: w.idle(), 600)
     results["scan_s"] = round(time.perf_counter() - t, 2)
     results["stall_during_scan_ms"] = round(hb.stop() * 1000, 1)
+    results["longest_gc_during_scan_ms"] = gcw.take()
+    results["ui_cpu_during_scan_ms"] = round(hb.worst_cpu * 1000, 1)
     print(
         f"scan of {args.files} files into the 100k catalogue: {results['scan_s']} s, "
         f"longest UI stall {results['stall_during_scan_ms']} ms"
@@ -365,11 +407,14 @@ def main() -> int:
     results["analyse_s"] = round(time.perf_counter() - t, 2)
     results["analysed_before_cancel"] = done
     results["stall_during_analysis_ms"] = round(hb.stop() * 1000, 1)
+    results["longest_gc_during_analysis_ms"] = gcw.take()
+    results["ui_cpu_during_analysis_ms"] = round(hb.worst_cpu * 1000, 1)
     print(
         f"analysis for {results['analyse_s']} s ({done} files, then cancelled): longest UI "
         f"stall {results['stall_during_analysis_ms']} ms"
     )
     w.close()
+    results["load_average"] = [round(x, 2) for x in os.getloadavg()]
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))

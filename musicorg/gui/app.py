@@ -48,6 +48,9 @@ def run_gui(
     window = MainWindow()
     window.show()
     log.info("window shown in %.2f s", time.monotonic() - started)
+    from musicorg.gui import gcpolicy
+
+    gcpolicy.install(window, window.idle)
     if smoke:
         return _smoke(app, window, demo=demo, db=db, screenshot=screenshot)
     if db:
