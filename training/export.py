@@ -1,7 +1,7 @@
 """Export a finished (or in-progress) run as the bundled model ``resources/models/<version>/``.
 
-    python -m training.export --run ~/.cache/musicorg/runs/ours-seed1 --version hvae-0.1.0 \
-        [--metrics eval.json] [--pin]
+    python -m training.export --run ~/.cache/musicorg/runs/ours-seed1 --version hvae-X.Y.Z \
+        [--metrics eval.json] [--notes notes.md] [--pin]
 
 Writes model.safetensors, config.json, norm.npz, textpipe.json/.npz, MODEL_CARD.md and
 manifest.json (SHA-256 and size of each file), then prints the manifest's SHA-256, the value
@@ -43,7 +43,9 @@ def _features_version() -> int | None:
         return None
 
 
-def model_card(version: str, run: dict[str, Any], epoch: int, metrics: dict[str, Any]) -> str:
+def model_card(
+    version: str, run: dict[str, Any], epoch: int, metrics: dict[str, Any], notes: str = ""
+) -> str:
     m = run["model"]
     lines = [
         f"# musicorg model {version}",
@@ -101,6 +103,7 @@ def model_card(version: str, run: dict[str, Any], epoch: int, metrics: dict[str,
         "",
         "</details>",
         "",
+        *(["## Notes", "", notes.strip(), ""] if notes.strip() else []),
         "## Files",
         "",
         "`model.safetensors` (weights), `config.json`, `norm.npz`, `textpipe.json` + "
@@ -113,7 +116,7 @@ def model_card(version: str, run: dict[str, Any], epoch: int, metrics: dict[str,
 
 
 def export(
-    run_dir: Path, version: str, out_root: Path, metrics: dict[str, Any]
+    run_dir: Path, version: str, out_root: Path, metrics: dict[str, Any], notes: str = ""
 ) -> tuple[Path, str]:
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     VAEConfig.from_dict(run["model"])  # validates
@@ -134,7 +137,7 @@ def export(
         meta,
         run_dir / bundle.NORM_NAME,
         TextPipeline.load(run_dir),
-        model_card(version, run, epoch, metrics),
+        model_card(version, run, epoch, metrics, notes),
     )
     size = sum(f.stat().st_size for f in out.iterdir())
     if size > MAX_BYTES:
@@ -162,13 +165,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--version", required=True)
     ap.add_argument("--out", type=Path, default=None, help="default: the bundled models dir")
     ap.add_argument("--metrics", type=Path, default=None, help="JSON from training.evaluate")
+    ap.add_argument("--notes", type=Path, default=None, help="Markdown added to the card")
     ap.add_argument("--pin", action="store_true", help="pin version and hash in bundle.py")
     args = ap.parse_args(argv)
     if not re.fullmatch(r"[A-Za-z0-9._-]+", args.version):
         raise SystemExit("version: letters, digits, '.', '_' and '-' only")
     metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
     out_root = args.out or paths.models_dir()
-    _out, digest = export(args.run, args.version, out_root, metrics)
+    notes = args.notes.read_text(encoding="utf-8") if args.notes else ""
+    _out, digest = export(args.run, args.version, out_root, metrics, notes)
     print(f"[export] manifest SHA-256: {digest}")
     if args.pin:
         pin(args.version, digest)

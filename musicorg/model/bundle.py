@@ -32,8 +32,8 @@ from musicorg.model.textpipe import TextPipeline
 from musicorg.model.vae import HybridVAE, Masks, VAEConfig
 
 # The bundled model and the SHA-256 of its manifest.json (printed by training/export.py).
-BUNDLED_VERSION = "hvae-0.1.0"
-BUNDLED_MANIFEST_SHA256 = "64aa95aef00f6d449624c85337948e6994a07b7735ff0835bb617e33a666b927"
+BUNDLED_VERSION = "hvae-0.2.0"
+BUNDLED_MANIFEST_SHA256 = "0de45118d0c214fb772983a66af4cfe67e53bd6033c1ceb0ab4eb2617aa813e7"
 
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "model.safetensors"
