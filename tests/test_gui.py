@@ -550,3 +550,26 @@ def test_smoke_mode_on_the_demo(tmp_path):  # type: ignore[no-untyped-def]
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "smoke:" in proc.stdout and shot.stat().st_size > 10000
+
+
+def test_relocate_a_moved_folder_from_the_settings(qtbot, window, music, tmp_path):  # type: ignore[no-untyped-def]
+    scan_then_stop(qtbot, window)
+    with qtbot.waitSignal(window.pipeline_finished, timeout=240000):
+        window.choose_music_folder(str(music))
+    qtbot.waitUntil(window.idle, timeout=60000)
+    ids = sorted(int(t) for t in window.data.snap.ids)
+    moved = tmp_path / "moved-music"
+    music.rename(moved)
+    dialog = window.open_settings()
+    dialog.folders.list.setCurrentRow(0)
+    dialog.folders.relocate_selected(str(moved))
+    scan_then_stop(qtbot, window)
+    with qtbot.waitSignal(window.pipeline_finished, timeout=240000):
+        dialog.accept()
+    qtbot.waitUntil(window.idle, timeout=60000)
+    snap = window.data.snap
+    # Same tracks (same ids: their analyses stay), now under the new folder, none missing.
+    assert sorted(int(t) for t in snap.ids) == ids
+    assert all(str(p).startswith(str(moved)) for p in snap.cols["path"])
+    assert not snap.missing.any()
+    assert settings_mod.load().music_folders == [str(moved)]
