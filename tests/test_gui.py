@@ -295,6 +295,13 @@ def test_user_playlist_create_edit_drop_reorder(qtbot, window, tmp_path):  # typ
         window.remove_selected_from_playlist()
     order = [window.model.track_id(r) for r in range(window.model.rowCount())]
     assert order == [ids[0], ids[2], ids[10], ids[11]]
+    # Rows dragged within the table (a user playlist in its own order) reorder it.
+    assert window.table.reorderable
+    with settled(qtbot, window):
+        window.table.rows_moved.emit([0, 1], 4)
+    order = [window.model.track_id(r) for r in range(window.model.rowCount())]
+    assert order == [ids[10], ids[11], ids[0], ids[2]]
+    assert window.selected_track_ids() == [ids[0], ids[2]]
     with settled(qtbot, window):
         window.rename_playlist(pid, "user", "Late evening")
     assert any(p.name == "Late evening" for p in window.data.playlists)

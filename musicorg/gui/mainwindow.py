@@ -59,8 +59,15 @@ PIPELINE = ("scan", "analyse", "playlists", "map", "umap")
 
 
 class LibraryTable(QTableView):
+    """The track table. Rows drag out (file URLs, track ids); while a user playlist is shown in
+    its own order, rows dragged within the table reorder it."""
+
+    #: view rows dropped at a view row (the playlist is reordered)
+    rows_moved = Signal(object, int)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.reorderable = False
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
@@ -77,6 +84,46 @@ class LibraryTable(QTableView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         widths = {"title": 220, "artist": 150, "album": 160, "genre": 110, "year": 48, "fmt": 56}
         self._widths = [widths.get(k, 70) for k, _ in COLUMNS]
+
+    def set_reorderable(self, on: bool) -> None:
+        self.reorderable = on
+        self.setAcceptDrops(on)
+        self.setDropIndicatorShown(on)
+        self.setDragDropMode(
+            QAbstractItemView.DragDropMode.DragDrop
+            if on
+            else QAbstractItemView.DragDropMode.DragOnly
+        )
+
+    def _drop_row(self, event: Any) -> int:
+        pos = event.position().toPoint()
+        row = self.rowAt(pos.y())
+        if row < 0:
+            return self.model().rowCount()
+        rect = self.visualRect(self.model().index(row, 0))
+        return row + 1 if pos.y() > rect.center().y() else row
+
+    def dragEnterEvent(self, event: Any) -> None:
+        if self.reorderable and event.source() is self:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        if self.reorderable and event.source() is self:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: Any) -> None:
+        if not (self.reorderable and event.source() is self):
+            event.ignore()
+            return
+        rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
+        event.setDropAction(Qt.DropAction.CopyAction)  # the model is changed by the move
+        event.accept()
+        if rows:
+            self.rows_moved.emit(rows, self._drop_row(event))
 
     def apply_widths(self) -> None:
         for i, w in enumerate(self._widths[:-1]):
@@ -139,6 +186,7 @@ class MainWindow(QMainWindow):
         self.table.selectionModel().selectionChanged.connect(self._table_selection_changed)
         self.table.doubleClicked.connect(lambda _i: self.toggle_preview())
         self.table.customContextMenuRequested.connect(self._table_menu)
+        self.table.rows_moved.connect(self.move_rows_to)
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search title, artist, album, genre, file  (Ctrl+F)")
@@ -804,6 +852,7 @@ class MainWindow(QMainWindow):
             self._update_map_highlight()
             return
         pl = self.current_playlist()
+        self.table.set_reorderable(pl is not None and pl[0] == "user")
         if pl is None or self.cat is None:
             self.model.set_scope_ids(None)
         else:
@@ -916,6 +965,28 @@ class MainWindow(QMainWindow):
         self._reselect_after_load([tid])
         self.reload()
 
+    def move_rows_to(self, view_rows: list[int], target: int) -> None:
+        """Move these rows of the user playlist shown (in its own order) before row TARGET."""
+        pl = self.current_playlist()
+        ul = self._user_lists()
+        if pl is None or pl[0] != "user" or ul is None or self.cat is None or not view_rows:
+            return
+        if self.model.sort_key is not None or self.model.query.strip():
+            self.flash("Clear the sort and the search to reorder.")
+            return
+        n = self.model.rowCount()
+        moving = sorted({r for r in view_rows if 0 <= r < n})
+        rest = [p for p in range(n) if p not in set(moving)]
+        k = sum(1 for p in rest if p < target)
+        order = rest[:k] + moving + rest[k:]
+        if order == list(range(n)):
+            return
+        cat, pid = self.cat, pl[1]
+        ids = [self.model.track_id(r) for r in moving]
+        self._playlist_edit("playlist", lambda: ul.reorder(cat, pid, order))
+        self._reselect_after_load(ids)
+        self.reload()
+
     def _reselect_after_load(self, ids: list[int]) -> None:
         def again() -> None:
             self.library_loaded.disconnect(again)
@@ -1004,6 +1075,7 @@ class MainWindow(QMainWindow):
 
     def show_results(self, title: str, ids: list[int]) -> None:
         self._results = (title, list(ids))
+        self.table.set_reorderable(False)
         self.results_label.setText(f"{title}: {len(ids)} tracks")
         self.results_bar.show()
         self._clear_sort()
