@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
         self._shown_playlist: tuple[str, int] | None = None
         self.last_export: Any = None
         self._neighbours_for = 0
+        self._details_for: tuple[int, ...] = ()
 
         self.setWindowTitle("musicorg")
         self.resize(1280, 800)
@@ -184,6 +185,8 @@ class MainWindow(QMainWindow):
         self.table.setModel(self.model)
         self.table.apply_widths()
         self.table.selectionModel().selectionChanged.connect(self._table_selection_changed)
+        # A reset (new snapshot, search, playlist) drops the selection without a signal.
+        self.model.modelReset.connect(self._table_selection_changed)
         self.table.doubleClicked.connect(lambda _i: self.toggle_preview())
         self.table.customContextMenuRequested.connect(self._table_menu)
         self.table.rows_moved.connect(self.move_rows_to)
@@ -605,6 +608,7 @@ class MainWindow(QMainWindow):
         if name == "analyse":
             self.device_in_use = str(getattr(result, "device", "") or "")
             self._space = None
+            self._details_for = ()  # nearest tracks can be shown now
         self.reload()
         summary = getattr(result, "summary", None)
         if callable(summary):
@@ -700,6 +704,10 @@ class MainWindow(QMainWindow):
 
     def _show_details(self, rows: np.ndarray) -> None:
         snap = self.model.snap
+        shown = (*(int(t) for t in snap.ids[rows[:50]]), len(rows))
+        if shown == self._details_for:
+            return  # the same tracks as before a reload: nothing to redo
+        self._details_for = shown
         if not len(rows):
             self.details.title.setText("No track selected")
             self.details.text.clear()
