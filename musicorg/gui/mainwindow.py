@@ -711,6 +711,7 @@ class MainWindow(QMainWindow):
         if not len(rows):
             self.details.title.setText("No track selected")
             self.details.text.clear()
+            self._neighbours_for = 0
             self.details.set_neighbours([])
             self.details.set_enabled(False)
             return
@@ -722,6 +723,7 @@ class MainWindow(QMainWindow):
                 f"<p>Total length {int(total // 60)} min. “More like this” uses all of them as "
                 "seeds; “Path to…” goes from the first to the last.</p>"
             )
+            self._neighbours_for = 0
             self.details.set_neighbours([])
             return
         row = int(rows[0])
@@ -827,7 +829,8 @@ class MainWindow(QMainWindow):
         if space is not None:
             self._space = space
         if self._neighbours_for != track_id:
-            self._show_neighbours(self._neighbours_for)
+            if self._neighbours_for:
+                self._show_neighbours(self._neighbours_for)
             return
         if isinstance(found, str):
             self.details.set_neighbours([], "after analysis" if space is None else found)
