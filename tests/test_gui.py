@@ -17,7 +17,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QMimeData, Qt
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QDialog, QFileDialog
 from sqlalchemy import insert
 
 from musicorg import paths
@@ -580,3 +580,15 @@ def test_relocate_a_moved_folder_from_the_settings(qtbot, window, music, tmp_pat
     assert all(str(p).startswith(str(moved)) for p in snap.cols["path"])
     assert not snap.missing.any()
     assert settings_mod.load().music_folders == [str(moved)]
+
+
+def test_retrain_dialog_opens_from_the_library_menu(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
+    pytest.importorskip("musicorg.gui.retrain_dialog")
+    open_synthetic(qtbot, window, tmp_path, 6)
+    action = next(a for a in window.actions() if a.text().startswith("Retrain"))
+    action.trigger()
+    dialogs = [d for d in window.findChildren(QDialog) if d.isVisible()]
+    assert any(type(d).__name__ == "RetrainDialog" for d in dialogs)
+    for d in dialogs:
+        d.reject()
+    qtbot.waitUntil(window.idle, timeout=60000)

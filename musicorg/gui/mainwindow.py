@@ -350,6 +350,7 @@ class MainWindow(QMainWindow):
         self._action(m, "Analyse", lambda: self.run_pipeline(list(PIPELINE[1:])))
         self._action(m, "Rebuild playlists", lambda: self.run_pipeline(["rebuild"]))
         self._action(m, "Recompute map", lambda: self.run_pipeline(["remap", "reumap"]))
+        self._action(m, "Retrain the model on this library…", self.open_retrain)
         m.addSeparator()
         self._action(m, "Cancel all jobs", self.cancel_jobs, "Ctrl+.")
 
@@ -1303,6 +1304,26 @@ class MainWindow(QMainWindow):
             self.run_pipeline(["rebuild"])
         elif dialog.relocations:
             self.reload()
+
+    def open_retrain(self) -> Any:
+        """The Retrain dialog (musicorg.gui.retrain_dialog); afterwards the stages catch up
+        with whichever model is active."""
+        if self.cat is None:
+            return None
+        from musicorg.gui.retrain_dialog import RetrainDialog
+
+        cat = self.cat
+        before = cat.get_meta("active_model")
+        dialog = RetrainDialog(cat.path, self)
+
+        def done(_code: int) -> None:
+            if self.cat is cat and cat.get_meta("active_model") != before:
+                self._space = None
+                self.run_pipeline(list(PIPELINE[1:]))
+
+        dialog.finished.connect(done)
+        dialog.open()
+        return dialog
 
     def about_info(self) -> dict[str, Any]:
         s = self.data.stats
