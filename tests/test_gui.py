@@ -592,3 +592,15 @@ def test_retrain_dialog_opens_from_the_library_menu(qtbot, window, tmp_path):  #
     for d in dialogs:
         d.reject()
     qtbot.waitUntil(window.idle, timeout=60000)
+
+
+def test_revert_to_the_bundled_model_is_one_click(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
+    from musicorg import modelstore
+
+    open_synthetic(qtbot, window, tmp_path, 6)
+    window.cat.set_meta("active_model", "user-20260101-000000")
+    action = next(a for a in window.actions() if a.text() == "Revert to the bundled model")
+    action.trigger()
+    assert window.cat.get_meta("active_model") == modelstore.bundled_version()
+    qtbot.waitUntil(window.idle, timeout=120000)
+    assert window.cat.get_meta("active_model") == modelstore.bundled_version()

@@ -351,6 +351,7 @@ class MainWindow(QMainWindow):
         self._action(m, "Rebuild playlists", lambda: self.run_pipeline(["rebuild"]))
         self._action(m, "Recompute map", lambda: self.run_pipeline(["remap", "reumap"]))
         self._action(m, "Retrain the model on this library…", self.open_retrain)
+        self._action(m, "Revert to the bundled model", self.revert_model)
         m.addSeparator()
         self._action(m, "Cancel all jobs", self.cancel_jobs, "Ctrl+.")
 
@@ -1324,6 +1325,22 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(done)
         dialog.open()
         return dialog
+
+    def revert_model(self) -> None:
+        """Back to the bundled model in one click. Its embeddings and playlists are kept per
+        version, so only what it lacks is computed; user playlists are not touched."""
+        if self.cat is None:
+            return
+        from musicorg import modelstore
+
+        bundled = modelstore.bundled_version()
+        if self.cat.get_meta("active_model") == bundled:
+            self.statusBar().showMessage(f"The bundled model {bundled} is already active.", 5000)
+            return
+        self.cat.set_meta("active_model", bundled)
+        self._space = None
+        self.statusBar().showMessage(f"Back to the bundled model {bundled}.", 5000)
+        self.run_pipeline(list(PIPELINE[1:]))
 
     def about_info(self) -> dict[str, Any]:
         s = self.data.stats
