@@ -20,7 +20,7 @@ from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtWidgets import QDialog, QFileDialog
 from sqlalchemy import insert
 
-from musicorg import paths
+from musicorg import library, paths
 from musicorg import settings as settings_mod
 from musicorg.analysis import ACTIVE_MODEL_KEY
 from musicorg.db import Catalogue, Embedding, Track
@@ -604,3 +604,55 @@ def test_revert_to_the_bundled_model_is_one_click(qtbot, window, tmp_path):  # t
     assert window.cat.get_meta("active_model") == modelstore.bundled_version()
     qtbot.waitUntil(window.idle, timeout=120000)
     assert window.cat.get_meta("active_model") == modelstore.bundled_version()
+
+
+def _damaged_library(music: Path, tmp_path: Path) -> tuple[Path, list[str]]:
+    """A scanned catalogue with a user playlist (mirrored) and a backup, then clobbered."""
+    from musicorg import safety, scanner, userlists
+
+    db = tmp_path / "lib.sqlite"
+    with Catalogue(db) as cat:
+        scanner.scan(cat, [music])
+        ids = [r.id for r in library.tracks(cat)]
+        userlists.create(cat, "Keep me", ids[:3])
+        titles = [i.title for i in userlists.items(cat, userlists.find(cat, "Keep me").id)]
+    safety.rotate_backups(db, every_s=0)
+    raw = bytearray(db.read_bytes())
+    raw[0:16] = b"definitely junk!"
+    db.write_bytes(bytes(raw))
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return db, [t or "" for t in titles]
+
+
+@pytest.mark.parametrize("choice", ["restore", "rebuild"])
+def test_damaged_catalogue_restore_or_rebuild_keeps_playlists(  # type: ignore[no-untyped-def]
+    qtbot, window, music, tmp_path, monkeypatch, choice
+):
+    from musicorg import userlists
+
+    db, titles = _damaged_library(music, tmp_path)
+    asked = []
+    monkeypatch.setattr(window, "ask_damaged", lambda d, m, b: asked.append((d, m, b)) or choice)
+    if choice == "rebuild":
+        scan_then_stop(qtbot, window)
+        with qtbot.waitSignal(window.pipeline_finished, timeout=240000):
+            window.open_library(db, [str(music)])
+    else:
+        window.open_library(db, [str(music)], rescan=False)
+    qtbot.waitUntil(window.idle, timeout=120000)
+    assert asked and "damaged" in asked[0][1] and asked[0][2] is not None
+    assert window.cat is not None and window.cat.integrity_ok()
+    found = userlists.find(window.cat, "Keep me")
+    assert found is not None
+    assert [i.title or "" for i in userlists.items(window.cat, found.id)] == titles
+    assert list(tmp_path.glob("lib.damaged-*.sqlite"))  # set aside, not deleted
+
+
+def test_damaged_catalogue_quit_changes_nothing(qtbot, window, music, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    db, _titles = _damaged_library(music, tmp_path)
+    before = db.read_bytes()
+    monkeypatch.setattr(window, "ask_damaged", lambda d, m, b: "quit")
+    window.open_library(db, [str(music)], rescan=False)
+    assert window.cat is None and db.read_bytes() == before
+    assert not list(tmp_path.glob("lib.damaged-*.sqlite"))

@@ -445,6 +445,8 @@ class MainWindow(QMainWindow):
         try:
             self.cat = Catalogue(db)
         except CatalogueError as exc:
+            if "damaged" in str(exc) and self.recover_damaged(Path(db), folders, str(exc), demo):
+                return
             self.problems.add_job_error("open", str(exc))
             self.problems_dock.show()
             self.show_welcome()
@@ -460,6 +462,74 @@ class MainWindow(QMainWindow):
         self.reload()
         if rescan:
             self.run_pipeline(list(PIPELINE))
+
+    # ==== a damaged catalogue ==================================================================
+
+    def ask_damaged(self, db: Path, message: str, backup: Path | None) -> str:
+        """Ask what to do with a damaged catalogue: "restore", "rebuild" or "quit"."""
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("The catalogue is damaged")
+        box.setText(f"musicorg cannot read its catalogue {db}.")
+        box.setInformativeText(
+            f"{message}\n\nYour music files are not affected, and your own playlists are kept "
+            "in a mirror beside the catalogue. The damaged file is set aside, not deleted."
+        )
+        restore = None
+        if backup is not None:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(backup.stat().st_mtime))
+            restore = box.addButton(
+                f"Restore the backup of {when}", QMessageBox.ButtonRole.AcceptRole
+            )
+        rebuild = box.addButton("Rebuild from a scan", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        clicked = box.clickedButton()
+        if restore is not None and clicked is restore:
+            return "restore"
+        return "rebuild" if clicked is rebuild else "quit"
+
+    def recover_damaged(self, db: Path, folders: list[str], message: str, demo: bool) -> bool:
+        """Offer the three ways out of a damaged catalogue. User playlists survive each one:
+        a backup holds them, a rebuild brings them back from the mirror, quit changes nothing.
+        Returns False when the user chose to quit."""
+        import shutil
+
+        from musicorg import mirror, safety
+
+        backups = safety.backups(db)
+        choice = self.ask_damaged(db, message, backups[0] if backups else None)
+        if choice == "restore" and backups:
+            safety.restore_backup(db, backups[0])
+            self.statusBar().showMessage(f"Restored the backup {backups[0].name}.", 10000)
+            self.open_library(db, folders, demo=demo)
+            return True
+        if choice == "rebuild":
+            source = db.with_name(db.stem + ".playlists")
+            saved: Path | None = None
+            if (source / "playlists.json").exists():
+                saved = db.with_name(f"{db.stem}.playlists-before-rebuild-{int(time.time())}")
+                shutil.copytree(source, saved)
+            safety.set_aside(db)
+            self.open_library(db, folders, demo=demo)
+            if saved is not None:
+
+                def bring_back(_result: str) -> None:
+                    self.pipeline_finished.disconnect(bring_back)
+                    if self.cat is not None:
+                        report = mirror.restore(self.cat, saved)
+                        self.statusBar().showMessage(
+                            f"Rebuilt; {len(report.restored)} playlists restored from the mirror.",
+                            10000,
+                        )
+                        self.reload()
+
+                self.pipeline_finished.connect(bring_back)
+            return True
+        self.close()
+        return False
 
     def close_library(self) -> None:
         self.runner.cancel_all()
