@@ -281,21 +281,26 @@ def place_new(cat: Catalogue, method: str = "pca", *, version: str | None = None
 
 
 def load_map(
-    cat: Catalogue, version: str | None = None, method: str = "pca"
+    cat: Catalogue,
+    version: str | None = None,
+    method: str = "pca",
+    *,
+    include_missing: bool = False,
 ) -> tuple[list[int], np.ndarray]:
-    """Track ids of available tracks on the map, and their coordinates (N, 2) float32."""
+    """Track ids on the map and their coordinates (N, 2) float32: available tracks, plus the
+    missing ones that were placed before they went missing when ``include_missing`` (the GUI
+    draws those greyed out)."""
     version = _version(cat, version)
+    query = (
+        select(Track.id, MapCoord.x, MapCoord.y)
+        .join(MapCoord, MapCoord.content_key == Track.content_key)
+        .where(MapCoord.model_version == version, MapCoord.method == method)
+        .order_by(Track.id)
+    )
+    if not include_missing:
+        query = query.where(Track.missing.is_(False))
     with cat.read() as conn:
-        rows = conn.execute(
-            select(Track.id, MapCoord.x, MapCoord.y)
-            .join(MapCoord, MapCoord.content_key == Track.content_key)
-            .where(
-                MapCoord.model_version == version,
-                MapCoord.method == method,
-                Track.missing.is_(False),
-            )
-            .order_by(Track.id)
-        ).all()
+        rows = conn.execute(query).all()
     ids = [int(r[0]) for r in rows]
     xy = np.array([(r[1], r[2]) for r in rows], dtype=np.float32).reshape(-1, 2)
     return ids, xy

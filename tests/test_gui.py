@@ -451,8 +451,8 @@ def test_playlists_map_selection_edit_export_import(qtbot, window, tmp_path):  #
     auto_items = window.tree.items("auto")
     assert len(auto_items) == len(autos)
     assert all(it.parent().parent() is window.tree.auto_root for it in auto_items)
-    # One point per available track (the missing one has no coordinates).
-    assert window.map.point_count() == len(ids) - 1
+    # One point per track; the missing one is drawn too, greyed.
+    assert window.map.point_count() == len(ids)
     window.map.set_colour_mode("group")
     assert 1 <= len(window.map.legend_names) <= 20
     # Select everything left of the middle of the map with a rectangle -> a new playlist.
@@ -479,13 +479,17 @@ def test_playlists_map_selection_edit_export_import(qtbot, window, tmp_path):  #
     text = files[0].read_text(encoding="utf-8")
     lines = text.splitlines()
     assert lines[0] == "#EXTM3U"
-    assert sum(line.startswith("#EXTINF:") for line in lines) == n
+    # A missing track the selection caught stays in the playlist but is not exported.
+    from musicorg import userlists
+
+    available = sum(i.available for i in userlists.items(window.cat, pid))
+    assert sum(line.startswith("#EXTINF:") for line in lines) == available
     assert lines[-1].endswith(".flac") and "\\" not in text
     # And back in as a new user playlist.
     with settled(qtbot, window):
         window.import_m3u(str(files[0]))
     imported = [p for p in window.data.playlists if p.kind == "user" and p.id != pid]
-    assert len(imported) == 1 and imported[0].size == n
+    assert len(imported) == 1 and imported[0].size == available
 
 
 @needs_stages
@@ -656,3 +660,25 @@ def test_damaged_catalogue_quit_changes_nothing(qtbot, window, music, tmp_path, 
     window.open_library(db, [str(music)], rescan=False)
     assert window.cat is None and db.read_bytes() == before
     assert not list(tmp_path.glob("lib.damaged-*.sqlite"))
+
+
+def test_a_track_that_goes_missing_stays_on_the_map_greyed(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    ids = open_synthetic(qtbot, window, tmp_path, 40)
+    with qtbot.waitSignal(window.pipeline_finished, timeout=120000):
+        window.run_pipeline(["remap"])
+    qtbot.waitUntil(window.idle, timeout=60000)
+    placed = window.map.point_count()
+    assert placed == len(ids)
+    gone = ids[0]
+    with window.cat.begin() as conn:
+        conn.execute(update(Track).where(Track.id == gone).values(missing=True))
+    with settled(qtbot, window):
+        window.reload()
+    assert window.map.point_count() == placed  # still drawn...
+    snap = window.map.snap
+    row = int(np.flatnonzero(snap.ids == gone)[0])
+    assert row in set(int(r) for r in window.map.rows)
+    assert snap.missing[row]  # ...and drawn as missing (grey)
+    assert "(missing)" in window.map.hover_text(row)

@@ -281,7 +281,7 @@ def load_map_coords(cat: Catalogue, version: str | None, method: str) -> Any:
     if mod is None or version is None or not hasattr(mod, "load_map"):
         return None
     try:
-        return call_stage(mod.load_map, cat, version, method)
+        return call_stage(mod.load_map, cat, version, method, include_missing=True)
     except Exception:  # no map of this version yet
         log.debug("no map for %s/%s", version, method, exc_info=True)
         return None
