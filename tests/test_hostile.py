@@ -154,3 +154,49 @@ def test_three_hour_flac_costs_like_a_short_track(tmp_path: Path) -> None:
     )
     assert dur == pytest.approx(30.0, abs=0.5)  # the middle 30-s window only
     assert rss_long < rss_short + 100 * 1024  # within 100 MB of the short track's peak
+
+
+def test_vanished_drive_loses_nothing(cat: Catalogue, music: Path, tmp_path: Path) -> None:
+    from musicorg import m3u, userlists
+
+    scanner.scan(cat, [music])
+    on_a = sorted(r.id for r in library.tracks(cat) if "/a/" in r.path)
+    pid = userlists.create(cat, "From drive A", on_a[:3])
+    userlists.rename(cat, pid, "Drive A favourites")
+    # The drive is unplugged: its tracks become missing, nothing is deleted.
+    unplugged = tmp_path / "unplugged"
+    (music / "a").rename(unplugged)
+    report = scanner.scan(cat, [music])
+    assert len(report.missing) == len(on_a)
+    items = userlists.items(cat, pid)
+    assert [i.track_id for i in items] == on_a[:3] and not any(i.available for i in items)
+    out = m3u.export_playlists(cat, tmp_path / "export", names=["Drive A favourites"])
+    assert len(out.skipped) == 3  # skipped with a warning, not written
+    text = (tmp_path / "export" / "Drive A favourites.m3u8").read_text(encoding="utf-8")
+    assert "#EXTINF" not in text
+    # It comes back: everything is as before.
+    unplugged.rename(music / "a")
+    report = scanner.scan(cat, [music])
+    assert len(report.restored) == len(on_a)
+    items = userlists.items(cat, pid)
+    assert [i.track_id for i in items] == on_a[:3] and all(i.available for i in items)
+    out = m3u.export_playlists(cat, tmp_path / "export", names=["Drive A favourites"])
+    text = (tmp_path / "export" / "Drive A favourites.m3u8").read_text(encoding="utf-8")
+    assert text.count("#EXTINF") == 3 and not out.skipped
+
+
+def test_long_and_non_utf8_names_are_shown_and_exported(cat: Catalogue, tmp_path: Path) -> None:
+    from musicorg import m3u, userlists
+
+    folder = hostile.make(tmp_path / "music")
+    scanner.scan(cat, [folder])
+    rows = {r.path: r for r in library.tracks(cat)}
+    long = next(r for p, r in rows.items() if p.endswith(hostile.LONG_NAME))
+    weird = next(r for p, r in rows.items() if "latin1" in p)
+    assert long.title == "Chaos God" and weird.title == "Legends of the North"
+    weird.path.encode("utf-8")  # shown: the display string is printable
+    userlists.create(cat, "Odd names", [long.id, weird.id])
+    m3u.export_playlists(cat, tmp_path / "export", names=["Odd names"])
+    text = (tmp_path / "export" / "Odd names.m3u8").read_text(encoding="utf-8")
+    assert hostile.LONG_NAME in text
+    assert "file://" in text and "%E9" in text.upper()  # the non-UTF-8 name as a file URI
