@@ -200,3 +200,32 @@ def test_long_and_non_utf8_names_are_shown_and_exported(cat: Catalogue, tmp_path
     text = (tmp_path / "export" / "Odd names.m3u8").read_text(encoding="utf-8")
     assert hostile.LONG_NAME in text
     assert "file://" in text and "%E9" in text.upper()  # the non-UTF-8 name as a file URI
+
+
+@pytest.mark.slow
+def test_memory_run_analyses_every_track(tmp_path: Path) -> None:
+    """The memory benchmark end to end (its figures are read by people, not asserted here):
+    a real scan and analyze of byte-distinct 3-minute tracks, each in its own process."""
+    import json
+
+    out = tmp_path / "memory.json"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_memory.py"
+    subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--tracks",
+            "60",
+            "--no-gui",
+            "--dir",
+            str(tmp_path / "w"),
+            "--json",
+            str(out),
+        ],
+        check=True,
+        timeout=1800,
+    )
+    (run,) = json.loads(out.read_text())["pipeline"]
+    assert run["tracks"] == 60 and run["analyze"]["analysed"] == 60
+    assert run["scan"]["ru_maxrss_mb"] > 0 and run["analyze"]["ru_maxrss_mb"] > 0
+    print(json.dumps(run, indent=1))
