@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, select, text
 
 from musicorg import features as feat
 from musicorg.audio import DecodeError
-from musicorg.db import Analysis, Catalogue, Embedding, Lyrics, Problem, Track
+from musicorg.db import Analysis, Catalogue, Embedding, Lyrics, Problem, Track, record_problem
 from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
 
 log = logging.getLogger(__name__)
@@ -172,21 +172,15 @@ def _store_features(cat: Catalogue, batch: list[tuple[_Todo, Any]], report: Anal
     with cat.begin() as conn:
         for item, result in batch:
             if isinstance(result, DecodeError):
-                values = {
-                    "display": item.display,
-                    "kind": result.kind,
-                    "message": str(result),
-                    "size": item.size,
-                    "mtime_ns": item.mtime_ns,
-                    "seen_at": now,
-                }
-                updated = conn.execute(
-                    update(Problem)
-                    .where(Problem.path == item.path, Problem.stage == "analyze")
-                    .values(**values)
+                record_problem(
+                    conn,
+                    item.path,
+                    "analyze",
+                    result.kind,
+                    str(result),
+                    size=item.size,
+                    mtime_ns=item.mtime_ns,
                 )
-                if not updated.rowcount:
-                    conn.execute(insert(Problem).values(path=item.path, stage="analyze", **values))
                 report.problems.append((item.display, result.kind, str(result)))
                 continue
             f: feat.TrackFeatures = result

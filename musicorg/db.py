@@ -33,7 +33,9 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    insert,
     text,
+    update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -194,6 +196,32 @@ class MapCoord(Base):
 
 
 Index("ix_tracks_root", Track.root_id)
+
+
+def record_problem(
+    conn: Connection,
+    path: bytes,
+    stage: str,
+    kind: str,
+    message: str,
+    *,
+    size: int | None,
+    mtime_ns: int | None,
+) -> None:
+    """Note (or refresh) why ``stage`` could not handle the file at ``path``; the size and
+    mtime say when to retry it (only once the file changes)."""
+    values = {
+        "display": os.fsencode(path).decode("utf-8", errors="backslashreplace"),
+        "kind": kind,
+        "message": message,
+        "size": size,
+        "mtime_ns": mtime_ns,
+        "seen_at": time.time(),
+    }
+    where = (Problem.path == path, Problem.stage == stage)
+    if not conn.execute(update(Problem).where(*where).values(**values)).rowcount:
+        conn.execute(insert(Problem).values(path=path, stage=stage, **values))
+
 
 # --- migrations -------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, text
 
 from musicorg import lyrics as lyrics_mod
 from musicorg import probe, tags
-from musicorg.db import Catalogue, Problem, Root, Track
+from musicorg.db import Catalogue, Problem, Root, Track, record_problem
 from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
 
 log = logging.getLogger(__name__)
@@ -421,7 +421,15 @@ def _apply_batch(
             problem = res[1]
             if problem.kind == "vanished":
                 continue  # deleted while we scanned: settled by the folder check at the end
-            _record_problem(conn, item, problem.kind, str(problem))
+            record_problem(
+                conn,
+                item.path,
+                "scan",
+                problem.kind,
+                str(problem),
+                size=item.size,
+                mtime_ns=item.mtime_ns,
+            )
             report.problems.append((display, problem.kind, str(problem)))
             continue
         _, fmt, key, info = res
@@ -479,19 +487,3 @@ def _take(index: dict[str, list[int]], key: str) -> int | None:
         if tid in other:
             other.remove(tid)
     return tid
-
-
-def _record_problem(conn: Connection, item: _Seen, kind: str, message: str) -> None:
-    values = {
-        "display": probe.fs_display(item.path),
-        "kind": kind,
-        "message": message,
-        "size": item.size,
-        "mtime_ns": item.mtime_ns,
-        "seen_at": time.time(),
-    }
-    updated = conn.execute(
-        update(Problem).where(Problem.path == item.path, Problem.stage == "scan").values(**values)
-    )
-    if updated.rowcount == 0:
-        conn.execute(insert(Problem).values(path=item.path, stage="scan", **values))
