@@ -231,3 +231,42 @@ def test_app_modules_import_without_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_shift_windows_take_frames_from_the_neighbouring_clip() -> None:
+    import torch
+
+    from musicorg.model.trainer import neighbours, shift_windows
+
+    # Two tracks: track 0 has clips 0,1,2 end to end (rows in shuffled order), track 1 one clip.
+    group = np.array([0, 1, 0, 0], dtype=np.int64)
+    order = np.array([1, 0, 0, 2], dtype=np.int64)
+    prev, nxt = neighbours(group, order)
+    assert prev.tolist() == [2, -1, -1, 0]
+    assert nxt.tolist() == [3, -1, 0, -1]
+    n_frames = 10
+    # Frame values encode (track, position in the recording) so windows can be checked.
+    xa = torch.zeros(4, 2, n_frames)
+    for r in range(4):
+        xa[r] = torch.arange(n_frames) + order[r] * n_frames + 100 * group[r]
+    xs = torch.tensor([[1.0], [5.0], [0.0], [2.0]])
+    rng = np.random.default_rng(0)
+    seen: set[int] = set()
+    for _ in range(50):
+        rows = np.array([0, 1, 2, 3], dtype=np.int64)
+        a, s = shift_windows(xa, xs, rows, prev, nxt, 0.5, rng)
+        for k, r in enumerate(rows):
+            start = int(a[k, 0, 0]) - 100 * int(group[r])
+            # A contiguous window of the recording, never past its ends, within half a clip.
+            expect = torch.arange(n_frames) + start + 100 * int(group[r])
+            assert torch.equal(a[k, 0], expect.float())
+            assert 0 <= start <= (3 if group[r] == 0 else 1) * n_frames - n_frames
+            assert abs(start - order[r] * n_frames) <= n_frames // 2
+        # The lone clip never moves; statistics mix in proportion to the frames taken.
+        assert torch.equal(a[1], xa[1]) and float(s[1]) == 5.0
+        d0 = int(a[0, 0, 0]) - n_frames
+        seen.add(d0)
+        assert float(s[0]) == pytest.approx(
+            1.0 + (abs(d0) / n_frames) * (2.0 - 1.0 if d0 > 0 else -1.0)
+        )
+    assert min(seen) < 0 < max(seen)

@@ -52,6 +52,9 @@ DEFAULT_TRAIN: dict[str, Any] = {
     # Crop/stretch augmentation: a random window of at least this share of the 130 frames,
     # stretched back to 130 (0 = off). The statistics are left as they are.
     "augment_min_crop": 0.0,
+    # Shift augmentation: windows moved by up to this share of a clip into the next or
+    # previous clip of the same track (clips lie end to end; 0 = off).
+    "augment_shift": 0.0,
 }
 DEFAULT_TEXT: dict[str, Any] = {"max_features": 500, "n_components": 64, "min_df": 2}
 
@@ -173,6 +176,7 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
         stats=norm.stats(train_c.stats),
         text=norm.text(text_train),
         group=track_of.astype(np.int64),
+        order=train_c.clip.astype(np.int64),
     )
     n_text_per_epoch = int(tcfg["text_samples_per_epoch"]) or data.text.shape[0]
     print(
@@ -192,6 +196,7 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
         device=str(device),
         threads=max(1, int(tcfg["threads"])),
         augment_min_crop=float(tcfg["augment_min_crop"]),
+        augment_shift=float(tcfg["augment_shift"]),
     )
     every = int(tcfg["eval_every"])
 

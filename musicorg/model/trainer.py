@@ -53,11 +53,16 @@ class TrainArrays:
     stats: NDArray[np.float32]  # (N, stats_dim); zeros when the model uses no statistics
     text: NDArray[np.float32]  # (M, text_dim) lyrics vectors, unpaired with the audio
     group: NDArray[np.int64]  # (N,)
+    # Position of each clip in its track (clips of a track lie end to end); None when the
+    # clips are not contiguous pieces of one recording (no shift augmentation then).
+    order: NDArray[np.int64] | None = None
 
     def __post_init__(self) -> None:
         n = self.audio.shape[0]
         if self.stats.shape[0] != n or self.group.shape[0] != n:
             raise ValueError("audio, stats and group must have one row per clip")
+        if self.order is not None and self.order.shape[0] != n:
+            raise ValueError("order must have one entry per clip")
         if n == 0:
             raise ValueError("nothing to train on: no analysed audio")
 
@@ -79,6 +84,10 @@ class TrainSettings:
     # Crop/stretch augmentation: each clip's matrix becomes a random window of at least this
     # share of its frames, stretched back to full length (0 = off; statistics untouched).
     augment_min_crop: float = 0.0
+    # Shift augmentation: each clip's window moves by a random share of a clip (up to this
+    # share, either way) into the neighbouring clip of the same track, so the model sees
+    # windows at any offset rather than a fixed grid; its statistics are interpolated.
+    augment_shift: float = 0.0
 
 
 @dataclass
@@ -147,6 +156,57 @@ def crop_stretch(a: Tensor, min_crop: float, rng: np.random.Generator) -> Tensor
             win, size=n_frames, mode="linear", align_corners=True
         )[0]
     return out
+
+
+def neighbours(
+    group: NDArray[np.int64], order: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Row of the previous and of the next clip of the same track (-1 where none)."""
+    where = {(int(g), int(o)): i for i, (g, o) in enumerate(zip(group, order, strict=True))}
+    prev = np.array(
+        [where.get((int(g), int(o) - 1), -1) for g, o in zip(group, order, strict=True)]
+    )
+    nxt = np.array([where.get((int(g), int(o) + 1), -1) for g, o in zip(group, order, strict=True)])
+    return prev.astype(np.int64), nxt.astype(np.int64)
+
+
+def shift_windows(
+    xa: Tensor,
+    xs: Tensor,
+    rows: NDArray[np.int64],
+    prev: NDArray[np.int64],
+    nxt: NDArray[np.int64],
+    max_share: float,
+    rng: np.random.Generator,
+) -> tuple[Tensor, Tensor]:
+    """Matrices (and statistics) of windows shifted from clip ``rows`` into a neighbour.
+
+    A shift of d frames to the right takes the last T-d frames of the clip and the first d of
+    the next one; to the left, the last d of the previous clip and the first T-d of this one.
+    A clip without the needed neighbour stays where it is. The 78 statistics of the window are
+    the frame-weighted mix of the two clips' (exact for the means, close for the spreads).
+    """
+    n_frames = xa.shape[-1]
+    limit = max(0, min(n_frames - 1, round(max_share * n_frames)))
+    a = xa[torch.from_numpy(rows)].clone()
+    s = xs[torch.from_numpy(rows)].clone()
+    if limit == 0:
+        return a, s
+    shifts = rng.integers(-limit, limit + 1, size=len(rows))
+    for k, (i, d) in enumerate(zip(rows, shifts, strict=True)):
+        d = int(d)
+        if d > 0 and nxt[i] >= 0:
+            j = int(nxt[i])
+            a[k] = torch.cat([xa[i, :, d:], xa[j, :, :d]], dim=-1)
+        elif d < 0 and prev[i] >= 0:
+            j = int(prev[i])
+            d = -d
+            a[k] = torch.cat([xa[j, :, n_frames - d :], xa[i, :, : n_frames - d]], dim=-1)
+        else:
+            continue
+        w = d / n_frames
+        s[k] = (1.0 - w) * xs[i] + w * xs[j]
+    return a, s
 
 
 def _partner(clips: NDArray[np.int64], i: int, rng: np.random.Generator) -> int:
@@ -229,6 +289,11 @@ def train(
     clips_of: dict[int, NDArray[np.int64]] = {
         int(t): np.nonzero(track_of == t)[0] for t in np.unique(track_of)
     }
+    shift = float(settings.augment_shift) if data.order is not None else 0.0
+    if shift > 0 and data.order is not None:
+        prev_row, next_row = neighbours(track_of, np.asarray(data.order, dtype=np.int64))
+    else:
+        prev_row = next_row = np.full(n_audio, -1, dtype=np.int64)
     n_text_per_epoch = int(settings.text_samples_per_epoch) or n_lyrics
     if n_lyrics == 0:
         n_text_per_epoch = 0
@@ -292,10 +357,13 @@ def train(
             ti = torch.from_numpy(np.nonzero(~is_audio)[0])
             aid = torch.from_numpy(ids[is_audio])
             tid = torch.from_numpy(text_ids[ids[~is_audio] - n_audio])
-            a[ai] = xa[aid]
+            if shift > 0 and len(aid):
+                a[ai], s[ai] = shift_windows(xa, xs, ids[is_audio], prev_row, next_row, shift, rng)
+            else:
+                a[ai] = xa[aid]
+                s[ai] = xs[aid]
             if settings.augment_min_crop > 0 and len(aid):
                 a[ai] = crop_stretch(a[ai], float(settings.augment_min_crop), rng)
-            s[ai] = xs[aid]
             t[ti] = xt_all[tid]
             masks = Masks(
                 audio=torch.from_numpy(is_audio).to(device),
@@ -352,6 +420,8 @@ __all__ = [
     "TrainSettings",
     "keep_torch_threads",
     "load_init_state",
+    "neighbours",
     "read_history",
+    "shift_windows",
     "train",
 ]
