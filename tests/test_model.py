@@ -270,3 +270,21 @@ def test_shift_windows_take_frames_from_the_neighbouring_clip() -> None:
             1.0 + (abs(d0) / n_frames) * (2.0 - 1.0 if d0 > 0 else -1.0)
         )
     assert min(seen) < 0 < max(seen)
+
+
+def test_decoding_present_rows_only_matches_full_decoding() -> None:
+    import torch
+
+    model = HybridVAE(ours_config()).eval()
+    z = torch.randn(6, model.cfg.latent_dim)
+    masks = Masks(
+        audio=torch.tensor([True, False, True, False, False, True]),
+        text=torch.tensor([False, True, False, True, True, False]),
+    )
+    with torch.inference_mode():
+        full = model.decode(z)
+        part = model.decode_present(z, masks)
+    rows = masks.audio
+    assert torch.allclose(part["audio"][rows], full["audio"][rows], atol=1e-6)
+    assert torch.count_nonzero(part["audio"][~rows]) == 0
+    assert torch.equal(part["text"], full["text"]) and torch.equal(part["stats"], full["stats"])

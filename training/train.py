@@ -55,6 +55,8 @@ DEFAULT_TRAIN: dict[str, Any] = {
     # Shift augmentation: windows moved by up to this share of a clip into the next or
     # previous clip of the same track (clips lie end to end; 0 = off).
     "augment_shift": 0.0,
+    # Audio decoder on audio rows only (see musicorg.model.trainer.TrainSettings).
+    "decode_present_only": False,
 }
 DEFAULT_TEXT: dict[str, Any] = {"max_features": 500, "n_components": 64, "min_df": 2}
 
@@ -197,6 +199,7 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
         threads=max(1, int(tcfg["threads"])),
         augment_min_crop=float(tcfg["augment_min_crop"]),
         augment_shift=float(tcfg["augment_shift"]),
+        decode_present_only=bool(tcfg["decode_present_only"]),
     )
     every = int(tcfg["eval_every"])
 

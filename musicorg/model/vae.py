@@ -311,16 +311,34 @@ class HybridVAE(nn.Module):
     def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
         return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
 
+    def decode_present(self, z: Tensor, masks: Masks) -> dict[str, Tensor]:
+        """:meth:`decode`, but the audio decoder runs only on rows that carry audio (the
+        others get zeros, which the masked loss ignores): in a mixed batch most rows are
+        lyrics, and the transposed convolutions are the costly part."""
+        idx = masks.audio.to(z.device).bool().nonzero(as_tuple=True)[0]
+        cfg = self.cfg
+        audio = torch.zeros(z.shape[0], cfg.n_features, cfg.n_frames, device=z.device)
+        if len(idx):
+            audio = audio.index_copy(0, idx, self.audio_dec(z[idx]))
+        out = {"audio": audio, "text": self.text_dec(z)}
+        if self.stats_dec is not None:
+            out["stats"] = self.stats_dec(z)
+        return out
+
     def forward(
         self,
         audio: Tensor | None,
         stats: Tensor | None = None,
         text: Tensor | None = None,
         masks: Masks | None = None,
+        decode_present_only: bool = False,
     ) -> dict[str, Tensor]:
         mu, logvar = self.encode(audio, stats, text, masks)
         z = self.reparameterize(mu, logvar) if self.training else mu
-        out = self.decode(z)
+        if decode_present_only and masks is not None:
+            out = self.decode_present(z, masks)
+        else:
+            out = self.decode(z)
         out["mu"], out["logvar"], out["z"] = mu, logvar, z
         return out
 
