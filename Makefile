@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: setup sysdeps run test lint format typecheck check bench clean demo bundle bundle-smoke wheel-check
+.PHONY: setup sysdeps run test lint format typecheck check bench clean demo report bundle bundle-smoke wheel-check
 
 setup: sysdeps $(STAMP)
 
@@ -37,6 +37,13 @@ test: setup lint
 
 demo: $(STAMP)
 	$(PY) scripts/make_demo.py
+
+# The evaluation report (training/report/REPORT.md + figures) from the runs of both
+# configurations in ~/.cache/musicorg/runs; needs the prepared corpus (training/MODEL.md).
+REPORT_SEEDS ?= 1 2 3
+report: $(STAMP)
+	$(PY) -m training.report --config training/configs/paper.toml \
+		--config training/configs/ours.toml --seeds $(REPORT_SEEDS) --out training/report
 
 # One-folder desktop bundle (PyInstaller): dist/musicorg/musicorg. Heavy (torch): not run in CI.
 BUNDLE_STAMP := $(VENV)/.bundle-installed

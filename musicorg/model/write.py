@@ -26,6 +26,7 @@ _EXTRA = (
     "active_dims",
     "recon_mse",
     "has_lyrics_auc",
+    "knn5_all_clips",
     "knn5_with_random_lyrics",
     "text_knn5_mu",
     "text_knn5_tfidf_pca",
