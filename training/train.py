@@ -162,7 +162,9 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
     run_json = run_dir / "run.json"
     if run_json.exists():
         prev = json.loads(run_json.read_text(encoding="utf-8"))
-        if prev["model"] != cfg["model"] or prev["seed"] != cfg["seed"]:
+        # Compare through VAEConfig so options added later (at their defaults) still match.
+        prev_model = VAEConfig.from_dict(prev["model"]).to_dict()
+        if prev_model != cfg["model"] or prev["seed"] != cfg["seed"]:
             raise SystemExit(
                 f"{run_dir} holds a run with another model config or seed; "
                 "use another --name or delete the directory"

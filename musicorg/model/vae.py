@@ -68,6 +68,10 @@ class VAEConfig:
     # together (negative squared distance / tau as the similarity), 0 to disable.
     contrastive_weight: float = 0.0
     contrastive_tau: float = 1.0
+    # A linear head adding a per-feature level (broadcast over time) to the audio decoder's
+    # output: the clip's feature means come from the latent directly, the transposed
+    # convolutions only draw how they move in time.
+    audio_level_head: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -154,11 +158,16 @@ class AudioDecoder(nn.Module):
             if i < 2:
                 layers += [nn.BatchNorm2d(chans[i + 1]), nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(*layers)
+        self.level: nn.Module | None = (
+            nn.Linear(cfg.latent_dim, cfg.n_features) if cfg.audio_level_head else None
+        )
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.fc(z).view(z.shape[0], *self.enc_shape)
-        out: Tensor = self.net(F.leaky_relu(h, 0.2))
-        return out.squeeze(1)
+        out: Tensor = self.net(F.leaky_relu(h, 0.2)).squeeze(1)
+        if self.level is not None:
+            out = out + self.level(z).unsqueeze(-1)
+        return out
 
 
 def _mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
