@@ -72,6 +72,9 @@ class VAEConfig:
     # output: the clip's feature means come from the latent directly, the transposed
     # convolutions only draw how they move in time.
     audio_level_head: bool = False
+    # A linear map from the latent to the whole matrix, added to the decoder's output: the
+    # decoder can then do at least what PCA does, and the convolutions add what is not linear.
+    audio_linear_head: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -161,12 +164,19 @@ class AudioDecoder(nn.Module):
         self.level: nn.Module | None = (
             nn.Linear(cfg.latent_dim, cfg.n_features) if cfg.audio_level_head else None
         )
+        self.linear: nn.Module | None = (
+            nn.Linear(cfg.latent_dim, cfg.n_features * cfg.n_frames)
+            if cfg.audio_linear_head
+            else None
+        )
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.fc(z).view(z.shape[0], *self.enc_shape)
         out: Tensor = self.net(F.leaky_relu(h, 0.2)).squeeze(1)
         if self.level is not None:
             out = out + self.level(z).unsqueeze(-1)
+        if self.linear is not None:
+            out = out + self.linear(z).view_as(out)
         return out
 
 
