@@ -54,6 +54,8 @@ _AV_FIRST: Final = frozenset(
 _AV_PREFERRED: Final = frozenset({".ogg", ".oga", ".opus", ".flac"})
 # Read size for soundfile, in frames: bounded memory for any window length.
 _BLOCK: Final = 1 << 16
+# Samples allocated up front for a window (more as they decode): headers can lie.
+_FIRST_ALLOCATION: Final = 1 << 22
 
 FloatArray = npt.NDArray[np.float32]
 PathArg = str | bytes | os.PathLike[str] | os.PathLike[bytes]
@@ -112,27 +114,20 @@ def _window(duration: float, seconds: float, offset: float | None) -> tuple[floa
     return start, seconds
 
 
-def _channel_mean(block: FloatArray) -> FloatArray:
-    """Mean over the channels of a (frames, channels) block.
+def _channel_sum(block: FloatArray, out: FloatArray) -> None:
+    """Sum of the channels of a (frames, channels) block into ``out`` (frames,).
 
-    Column by column: ``block.mean(axis=1)`` reduces along the short, strided axis and is
-    several times slower for the 2-6 channels of real files.
+    Column by column: ``block.sum(axis=1)`` reduces along the short, strided axis and is
+    several times slower for the 2-6 channels of real files. The caller scales by
+    1/channels once for the whole window.
     """
     channels = block.shape[1]
     if channels == 1:
-        return np.ascontiguousarray(block[:, 0], dtype=np.float32)
-    out = block[:, 0].astype(np.float32, copy=True)
-    for c in range(1, channels):
+        out[:] = block[:, 0]
+        return
+    np.add(block[:, 0], block[:, 1], out=out)
+    for c in range(2, channels):
         out += block[:, c]
-    out *= np.float32(1.0 / channels)
-    return out
-
-
-def _to_mono_resampled(chunks: list[FloatArray], native_sr: int, sr: int) -> FloatArray:
-    """Concatenate (frames, channels) blocks, average the channels, resample to ``sr``."""
-    if not chunks:
-        return np.zeros(0, dtype=np.float32)
-    return _resample(np.concatenate([_channel_mean(c) for c in chunks]), native_sr, sr)
 
 
 def _resample(mono: FloatArray, native_sr: int, sr: int) -> FloatArray:
@@ -142,7 +137,8 @@ def _resample(mono: FloatArray, native_sr: int, sr: int) -> FloatArray:
     if native_sr != sr:
         mono = soxr.resample(mono, native_sr, sr, quality="HQ")
     out = np.ascontiguousarray(mono, dtype=np.float32)
-    np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    if not math.isfinite(float(out.sum())):  # one cheap pass when all is finite
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     return out
 
 
@@ -172,7 +168,6 @@ def _decode_soundfile(
         start_s, length_s = _window(duration, seconds, offset)
         start = min(round(start_s * native_sr), total)
         want = max(0, min(round(length_s * native_sr), total - start))
-        chunks: list[FloatArray] = []
         if want == 0:
             return np.zeros(0, dtype=np.float32), duration
         seek_failed = False
@@ -187,19 +182,36 @@ def _decode_soundfile(
             if seek_failed:
                 # Seeking failed (often a truncated file): let PyAV try to do better.
                 raise _Refused("seek failed")
-        remaining = want
-        while remaining > 0:
+        # Blocks of frames are read into one buffer and summed over the channels straight
+        # into the mono window: no list of blocks, no concatenation, and each block is
+        # summed while it is still in the CPU cache.
+        channels = int(snd.channels)
+        mono = np.empty(min(want, _FIRST_ALLOCATION), dtype=np.float32)
+        block = np.empty((min(_BLOCK, want), channels), dtype=np.float32)
+        got = 0
+        while got < want:
+            n = min(_BLOCK, want - got)
+            if got + n > mono.shape[0]:  # headers that promise more than is likely there
+                mono = np.concatenate(
+                    [mono[:got], np.empty(min(want, 2 * mono.shape[0]) - got, np.float32)]
+                )
             try:
-                block = snd.read(min(_BLOCK, remaining), dtype="float32", always_2d=True)
+                if channels == 1:
+                    read = len(snd.read(n, dtype="float32", out=mono[got : got + n]))
+                else:
+                    read = len(snd.read(n, dtype="float32", out=block[:n]))
+                    _channel_sum(block[:read], mono[got : got + read])
             except (sf.LibsndfileError, RuntimeError):
                 break  # truncated or corrupt from here on: keep what decoded
-            if block.shape[0] == 0:
+            if read == 0:
                 break
-            chunks.append(block)
-            remaining -= block.shape[0]
-        if not chunks:
+            got += read
+        if got == 0:
             raise _Refused("no frames decoded")
-        return _to_mono_resampled(chunks, native_sr, sr), duration
+        mono = mono[:got]
+        if channels > 1:
+            mono *= np.float32(1.0 / channels)
+        return _resample(mono, native_sr, sr), duration
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,7 +234,7 @@ def _frame_to_mono(frame: Any) -> FloatArray:
     return np.asarray(mono, dtype=np.float32)
 
 
-# Samples dropped from the front of the FIFO in one go while skipping to the window, and
+# Samples dropped from the front of the buffer in one go while skipping to the window, and
 # decoded past the window's end in case a late vote moves the window by a frame or two.
 _AV_DROP: Final = 1 << 18
 _AV_SLACK: Final = 4096
@@ -306,13 +318,61 @@ def _decode_av(
                 break
         if block is None or block is _LATE:
             return np.zeros(0, dtype=np.float32), duration
-        return _resample(_frame_to_mono(block), native_sr, sr), duration
+        return _resample(block, native_sr, sr), duration
 
 
 # How far before the window PyAV seeks, in seconds: tried in turn while the first decoded
 # frame starts after the window (then from the start of the file).
 _AV_SEEK_MARGINS: Final = (0.25, 3.0, 30.0, math.inf)
 _LATE: Final = object()
+
+
+class _Samples:
+    """Decoded audio of one stream in a float32 buffer, one row per channel.
+
+    Frames in 32-bit float planes (what the Vorbis, Opus, AAC and MP3 decoders give) with
+    one or two channels are copied plane by plane, bytes to bytes, through ``rows`` (see
+    :func:`_read_window`), and averaged once at the end: per frame that costs a fifth of an
+    ``AudioFifo.write`` or of a numpy call, and a 30-s Vorbis window has ~2,400 frames. Any
+    other frame is converted to mono as it comes (:func:`_frame_to_mono`).
+    """
+
+    def __init__(self, first: Any, capacity: int) -> None:
+        self.planar = first.format.name == "fltp" and len(first.planes) <= 2
+        self.held = 0
+        self._allocate(len(first.planes) if self.planar else 1, capacity)
+
+    def _allocate(self, channels: int, capacity: int) -> None:
+        self.data = np.empty((channels, capacity), np.float32)
+        self.capacity = capacity
+        self.rows = [memoryview(row.data).cast("B") for row in self.data]
+
+    def grow(self, n: int) -> None:
+        """Make room for ``n`` more samples."""
+        old = self.data
+        self._allocate(old.shape[0], 2 * (self.held + n))
+        self.data[:, : self.held] = old[:, : self.held]
+
+    def append_mono(self, frame: Any) -> None:
+        n = frame.samples
+        if self.held + n > self.capacity:
+            self.grow(n)
+        self.data[0, self.held : self.held + n] = _frame_to_mono(frame)
+        self.held += n
+
+    def drop(self, n: int) -> None:
+        """Forget the first ``n`` samples."""
+        self.data[:, : self.held - n] = self.data[:, n : self.held]
+        self.held -= n
+
+    def mono(self, skip: int, n: int) -> FloatArray:
+        """Samples ``skip`` to ``skip + n`` as mono: the channel mean (the sum of two
+        halved, as ``mean`` computes it)."""
+        if self.data.shape[0] == 1:
+            return self.data[0, skip : skip + n].copy()
+        out = self.data[0, skip : skip + n] + self.data[1, skip : skip + n]
+        out *= np.float32(0.5)
+        return out
 
 
 def _read_window(
@@ -324,52 +384,71 @@ def _read_window(
     name: str,
     from_start: bool,
 ) -> Any:
-    """The window as one AudioFrame, None when nothing of it decodes, or ``_LATE`` when
-    the first frame after a seek starts after the window (never when ``from_start``)."""
-    import av
-
-    # Frames go into a FIFO (cheap per frame) and come out as one block: Vorbis and AAC
-    # frames hold ~1,000 samples, and converting each one from Python costs more than
-    # decoding it.
+    """The window as mono float32, None when nothing of it decodes, or ``_LATE`` when the
+    first frame after a seek starts after the window (never when ``from_start``)."""
+    # Where the decoded samples start in the source comes from the frames' timestamps, by
+    # majority: every frame votes for "its timestamp minus the samples before it". FFmpeg
+    # gives some frames a wrong timestamp (in Vorbis, the first frame after a seek and
+    # frames at a long/short block switch are 448 samples off) while the sample counts are
+    # right, so the odd ones are outvoted. Ties go to the earliest key.
     #
-    # Where the FIFO starts in the source comes from the frames' timestamps, by majority:
-    # every frame votes for "its timestamp minus the samples before it". FFmpeg gives some
-    # frames a wrong timestamp (in Vorbis, the first frame after a seek and frames at a
-    # long/short block switch are 448 samples off) while the sample counts are right, so
-    # the odd ones are outvoted.
-    fifo = av.AudioFifo()
+    # This loop runs once per frame (~2,400 times for a 30-s Vorbis window): it is kept
+    # to plain attribute reads and one byte copy per plane.
     votes: dict[int, int] = {}
+    order: dict[int, int] = {}
+    best: int | None = None
     start = round(start_s * native_sr)
-    written = 0  # samples written into the FIFO, including those dropped since
-    dropped = 0  # samples read out of the FIFO and discarded
+    written = 0  # samples decoded, including those dropped since
+    dropped = 0  # samples dropped from the front of the buffer
+    samples: _Samples | None = None
+    shape: tuple[str, int, int] = ("", 0, 0)
     for frame in _av_frames(container, stream):
+        n = frame.samples
+        if samples is None:
+            samples = _Samples(frame, min(want + _AV_DROP + 4 * _AV_SLACK, _FIRST_ALLOCATION))
+            shape = (frame.format.name, frame.layout.nb_channels, frame.sample_rate)
+        elif (
+            frame.sample_rate != shape[2]
+            or frame.layout.nb_channels != shape[1]
+            or frame.format.name != shape[0]
+        ):
+            break  # format, layout or rate change mid-stream: keep what came before
         if frame.time is not None:
             key = round(float(frame.time) * native_sr) - written
-            if not votes and key > start + 1 and not from_start:
+            if best is None and key > start + 1 and not from_start:
                 return _LATE
-            votes[key] = votes.get(key, 0) + 1
-        frame.pts = None  # the FIFO checks timestamps; we keep our own count
-        try:
-            fifo.write(frame)
-        except ValueError:
-            break  # format or rate change mid-stream: keep what came before
-        written += frame.samples
-        anchor = max(votes, key=votes.__getitem__) if votes else start
-        skip = max(0, start - anchor)
-        if dropped + _AV_DROP + _AV_SLACK <= skip and fifo.samples >= _AV_DROP:
-            fifo.read(_AV_DROP)  # decoded audio well before the window: bounded memory
+            count = votes[key] = votes.get(key, 0) + 1
+            order.setdefault(key, len(order))
+            if best is None or (
+                key != best
+                and (count > votes[best] or (count == votes[best] and order[key] < order[best]))
+            ):
+                best = key
+        if samples.planar:
+            held = samples.held
+            if held + n > samples.capacity:
+                samples.grow(n)
+            size, at = 4 * n, 4 * held
+            rows, planes = samples.rows, frame.planes
+            rows[0][at : at + size] = memoryview(planes[0])[:size]
+            if len(rows) > 1:
+                rows[1][at : at + size] = memoryview(planes[1])[:size]
+            samples.held = held + n
+        else:
+            samples.append_mono(frame)
+        written += n
+        skip = max(0, start - (start if best is None else best))
+        if dropped + _AV_DROP + _AV_SLACK <= skip and samples.held >= _AV_DROP:
+            samples.drop(_AV_DROP)  # decoded audio well before the window: bounded memory
             dropped += _AV_DROP
         if written >= skip + want + _AV_SLACK:
             break
-    if written == 0:
+    if samples is None or written == 0:
         raise DecodeError("truncated", f"{name}: no audio could be decoded")
-    anchor = max(votes, key=votes.__getitem__) if votes else start
-    skip = max(0, start - anchor - dropped)
-    if skip >= fifo.samples:
+    skip = max(0, start - (start if best is None else best) - dropped)
+    if skip >= samples.held:
         return None
-    if skip > 0:
-        fifo.read(skip)
-    return fifo.read(min(want, fifo.samples), partial=True)
+    return samples.mono(skip, min(want, samples.held - skip))
 
 
 # --------------------------------------------------------------------------------------------

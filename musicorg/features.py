@@ -12,9 +12,12 @@ mono signal feeds everything:
   its autocorrelation tempogram averaged over every fourth frame (see :func:`_tempo`);
 - brightness (mean spectral centroid, Hz) and energy (mean RMS) from the same STFT.
 
-The mel and chroma filter banks are built once per sample rate and applied as matrix products,
-which is what ``melspectrogram(S=...)`` and ``chroma_stft(S=...)`` compute (the tests pin every
-feature to librosa's own functions).
+The STFT is librosa's arithmetic (float64 FFT, rounded to complex64) run a block of frames at a
+time, so the magnitudes are librosa's bit for bit. The mel and chroma filter banks are built
+once per sample rate and applied as matrix products (the mel bank one triangle at a time, over
+the few FFT bins each covers), which is what ``melspectrogram(S=...)`` and
+``chroma_stft(S=...)`` compute up to float32 rounding (the tests pin every feature to
+librosa's own functions).
 
 The 39 rows (MFCC 20, chroma 12, contrast 7, in that order) are mean-pooled over time into
 :data:`N_BINS` bins that cover the **whole** window (the seed paper kept the first 130 frames, i.e.
@@ -44,6 +47,7 @@ from typing import Final
 import librosa
 import numpy as np
 import numpy.typing as npt
+import scipy.fft
 import scipy.signal
 
 from musicorg.audio import DEFAULT_SECONDS, DEFAULT_SR, PathArg, decode_window
@@ -149,6 +153,76 @@ def _mel_basis(sr: int) -> FloatArray:
 
 
 @functools.lru_cache(maxsize=8)
+def _mel_bands(sr: int) -> tuple[tuple[int, int, FloatArray], ...]:
+    """The mel filter bank as (first FFT bin, last + 1, weights) per band.
+
+    Each triangle covers a few neighbouring FFT bins (2,018 of the bank's 131,200 weights
+    are non-zero), so one matrix-vector product per band over just those bins computes the
+    same sums as the dense product, about four times faster.
+    """
+    basis = _mel_basis(sr)
+    bands = []
+    for row in basis:
+        nonzero = np.flatnonzero(row)
+        first = int(nonzero[0]) if nonzero.size else 0
+        last = int(nonzero[-1]) + 1 if nonzero.size else 0
+        weights = np.ascontiguousarray(row[first:last])
+        weights.setflags(write=False)
+        bands.append((first, last, weights))
+    return tuple(bands)
+
+
+def _mel_power(power: FloatArray, sr: int) -> FloatArray:
+    """``_mel_basis(sr) @ power.T``: (N_MELS, T) mel power of a (T, bins) power spectrogram."""
+    bands = _mel_bands(sr)
+    mel = np.empty((len(bands), power.shape[0]), dtype=np.float32)
+    for m, (first, last, weights) in enumerate(bands):
+        if last > first:
+            np.dot(power[:, first:last], weights, out=mel[m])
+        else:
+            mel[m] = 0.0
+    return mel
+
+
+@functools.lru_cache(maxsize=1)
+def _hann() -> npt.NDArray[np.float64]:
+    """The periodic Hann window of ``librosa.stft`` (float64, as librosa applies it)."""
+    window = np.asarray(scipy.signal.get_window("hann", N_FFT, fftbins=True), dtype=np.float64)
+    window.setflags(write=False)
+    return window
+
+
+# Frames per FFT call: the float64 frames and their spectra stay in the CPU cache.
+_STFT_BLOCK: Final = 64
+
+
+def _magnitude(signal: FloatArray) -> FloatArray:
+    """``np.abs(librosa.stft(signal, n_fft=N_FFT, hop_length=HOP))``, transposed: (T, bins).
+
+    The same arithmetic as librosa (centred frames of zero-padded float32 samples, the
+    float64 Hann window, a float64 real FFT, the spectrum rounded to complex64, then its
+    modulus), so the same values bit for bit, but computed a block of frames at a time into
+    one float32 array: about half librosa's time and a fraction of its memory. Rows are
+    frames; ``.T`` is the usual (bins, T) layout (librosa's own is column-major too).
+    """
+    padded = np.pad(signal, N_FFT // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
+    total = frames.shape[0]
+    magnitude = np.empty((total, N_FFT // 2 + 1), dtype=np.float32)
+    block = min(_STFT_BLOCK, total)
+    windowed = np.empty((block, N_FFT), dtype=np.float64)
+    spectrum = np.empty((block, N_FFT // 2 + 1), dtype=np.complex64)
+    window = _hann()
+    for start in range(0, total, block):
+        stop = min(start + block, total)
+        n = stop - start
+        np.multiply(frames[start:stop], window, out=windowed[:n])
+        spectrum[:n] = scipy.fft.rfft(windowed[:n], axis=-1, overwrite_x=True)
+        np.abs(spectrum[:n], out=magnitude[start:stop])
+    return magnitude
+
+
+@functools.lru_cache(maxsize=8)
 def _chroma_basis(sr: int) -> FloatArray:
     """The chroma filter bank of ``librosa.feature.chroma_stft`` at ``tuning=0.0``."""
     basis = librosa.filters.chroma(sr=sr, n_fft=N_FFT, tuning=0.0, n_chroma=N_CHROMA)
@@ -226,6 +300,11 @@ def _spectral_contrast(magnitude: npt.NDArray[np.floating], sr: int) -> FloatArr
     peaks = np.empty((n_bands, mag.shape[1]), dtype=np.float32)
     valleys = np.empty_like(peaks)
     for b, (first, last, k) in enumerate(_contrast_bands(sr)):
+        if k == 1:  # the three lowest bands: the extremes need no sort
+            band = np.ascontiguousarray(mag[first:last])  # bins as rows: a vectorised reduce
+            np.min(band, axis=0, out=valleys[b])
+            np.max(band, axis=0, out=peaks[b])
+            continue
         band = np.sort(mag[first:last], axis=0)
         valleys[b] = band[:k].mean(axis=0)
         peaks[b] = band[-k:].mean(axis=0)
@@ -246,31 +325,47 @@ def _spectral_centroid(magnitude: npt.NDArray[np.floating], sr: int) -> FloatArr
     return np.where(total > tiny, weighted / np.maximum(total, tiny), 0.0).astype(np.float32)
 
 
+def _rms_in_place(power_rows: FloatArray) -> FloatArray:
+    """``librosa.feature.rms(S=magnitude, frame_length=N_FFT)`` from the (T, bins) power.
+
+    The same sums in the same order (DC and Nyquist bins weighted by one half), without
+    librosa's copy of the spectrogram: those two columns of ``power_rows`` are halved in
+    place, so call it after everything else that reads the power.
+    """
+    power_rows[:, 0] *= 0.5
+    power_rows[:, -1] *= 0.5
+    power = 2 * np.sum(power_rows, axis=1) / N_FFT**2
+    return np.asarray(np.sqrt(power), dtype=np.float32)
+
+
 def features_from_signal(y: npt.NDArray[np.floating], sr: int = DEFAULT_SR) -> TrackFeatures:
     """Features of a mono signal ``y`` sampled at ``sr`` Hz (see the module docstring)."""
     signal = np.asarray(y, dtype=np.float32).reshape(-1)
-    signal = np.nan_to_num(signal, nan=0.0, posinf=0.0, neginf=0.0)
+    if not math.isfinite(float(signal.sum())):  # one cheap pass when all is finite
+        signal = np.nan_to_num(signal, nan=0.0, posinf=0.0, neginf=0.0)
     duration = signal.shape[0] / float(sr)
     if signal.shape[0] < N_FFT:
         signal = np.pad(signal, (0, N_FFT - signal.shape[0]))
 
-    stft = librosa.stft(signal, n_fft=N_FFT, hop_length=HOP, center=True)
-    magnitude = np.abs(stft)
-    power = magnitude**2
-    n_frames = int(magnitude.shape[1])
+    # (T, bins) arrays: each frame's spectrum is one contiguous row; ``.T`` gives librosa's
+    # (bins, T) layout (column-major, as librosa's own STFT), which the feature code uses.
+    magnitude_rows = _magnitude(signal)
+    power_rows = np.square(magnitude_rows)
+    magnitude = magnitude_rows.T
+    n_frames = int(magnitude_rows.shape[0])
 
     with warnings.catch_warnings():
         # Silence and very short signals make librosa warn about empty frames: expected.
         warnings.simplefilter("ignore")
-        mel = _mel_basis(sr) @ power
+        mel = _mel_power(power_rows, sr)
         log_mel = librosa.power_to_db(mel, amin=_AMIN, top_db=80.0)
         mfcc = librosa.feature.mfcc(S=log_mel, sr=sr, n_mfcc=N_MFCC)
-        chroma = librosa.util.normalize(_chroma_basis(sr) @ power, norm=np.inf, axis=0)
+        chroma = librosa.util.normalize((power_rows @ _chroma_basis(sr).T).T, norm=np.inf, axis=0)
         contrast = _spectral_contrast(magnitude, sr)
         centroid = _spectral_centroid(magnitude, sr)
-        rms = librosa.feature.rms(S=magnitude, frame_length=N_FFT, hop_length=HOP)
         onset_env = librosa.onset.onset_strength(S=log_mel, sr=sr, hop_length=HOP)
         tempo = _tempo(onset_env, sr) if n_frames >= 8 else 0.0
+        rms = _rms_in_place(power_rows)  # last: it scales two columns of the power
 
     frames = _finite(np.vstack([mfcc, chroma, contrast]))
     matrix = pool_frames(frames)
