@@ -5,17 +5,19 @@
 On the same ~3-minute tracks of the Debian soundtrack corpus (as prepared by
 training/prepare.py), as OGG Vorbis and as MP3, in the same run:
 
-- musicorg: ``decode_window`` (a centred 30-s window, decoded alone: soundfile seek + channel
-  mean + soxr) then ``features_from_signal`` (one shared STFT for MFCC, chroma with a fixed
-  tuning and spectral contrast, plus tempo, brightness and energy);
+- musicorg: ``decode_window`` (a centred 30-s window, decoded alone: PyAV for OGG, soundfile
+  seek for MP3, channel mean, soxr) then ``features_from_signal`` (one shared STFT for MFCC,
+  chroma with a fixed tuning and spectral contrast, plus tempo, brightness and energy);
 - paper: ``librosa.load(path, sr=22050, duration=30)`` then three separate calls
   ``librosa.feature.mfcc`` / ``chroma_stft`` / ``spectral_contrast`` (each its own STFT,
   chroma estimating the tuning).
 
 Each path runs in this process (1 core) and over ``--workers`` processes (one BLAS thread
-each), ``--repeat`` rounds with the paths interleaved; the best round counts (other work on a
-shared machine only ever slows a round down). CPU time per track is printed too: unlike wall
-time it hardly depends on what else runs.
+each), ``--repeat`` rounds. In this process the two paths take turns track by track (the one
+that leads alternates between rounds), so load from elsewhere on the machine falls on both
+alike; the best round counts (other work on a shared machine only ever slows a round down),
+and the range of the round-by-round ratios is printed too. CPU time per track is printed as
+well: unlike wall time it hardly depends on what else runs.
 
 The corpus MP3s are too few and too long (asc-music: three 6-min tracks), so the MP3 set is
 the OGG set transcoded once with libsndfile's LAME encoder, cached in
@@ -139,14 +141,30 @@ def to_mp3(src: Path) -> Path:
 # ------------------------------------------------------------------------------ the timings
 
 
-def sequential(name: str, files: list[Path]) -> tuple[float, float, float]:
-    """(tracks/s wall, median wall ms per track, CPU ms per track) in this process."""
-    c0 = time.process_time()
-    t0 = time.perf_counter()
-    per = [_run_one((name, str(p))) for p in files]
-    wall = time.perf_counter() - t0
-    cpu = (time.process_time() - c0) / len(files)
-    return len(files) / wall, 1000 * statistics.median(per), 1000 * cpu
+def interleaved(files: list[Path], first: int) -> dict[str, tuple[float, float, float]]:
+    """Per path: (tracks/s wall, median wall ms per track, CPU ms per track) in this process.
+
+    The paths take turns track by track (``first`` says which path leads, so that neither
+    always finds the other's data in the caches): a burst of load elsewhere on the machine
+    lands on both paths alike.
+    """
+    names = list(PATHS)
+    names = names[first % len(names) :] + names[: first % len(names)]
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    cpu = dict.fromkeys(names, 0.0)
+    for p in files:
+        for name in names:
+            c0 = time.process_time()
+            wall[name].append(_run_one((name, str(p))))
+            cpu[name] += time.process_time() - c0
+    return {
+        n: (
+            len(files) / sum(wall[n]),
+            1000 * statistics.median(wall[n]),
+            1000 * cpu[n] / len(files),
+        )
+        for n in names
+    }
 
 
 def parallel(pool: ProcessPoolExecutor, name: str, files: list[Path]) -> float:
@@ -217,14 +235,17 @@ def main() -> int:
         for f, _ in sets
         for n in PATHS
     }
-    for _ in range(args.repeat):
+    rounds: dict[str, list[tuple[float, float]]] = {f: [] for f, _ in sets}
+    for i in range(args.repeat):
         for fmt, files in sets:
-            for name in PATHS:
-                rate, median, cpu = sequential(name, files)
+            got = interleaved(files, i)
+            for name, (rate, median, cpu) in got.items():
                 r = res[(fmt, name)]
                 r["seq"] = max(r["seq"], rate)
                 r["median_ms"] = min(r["median_ms"], median)
                 r["cpu_ms"] = min(r["cpu_ms"], cpu)
+            ours_r, paper_r = got["musicorg"], got["paper"]
+            rounds[fmt].append((ours_r[0] / paper_r[0], paper_r[2] / ours_r[2]))
     with ProcessPoolExecutor(args.workers, initializer=_init_worker) as pool:
         list(pool.map(_run_one, [("musicorg", str(warmup))] * args.workers))
         for _ in range(args.repeat):
@@ -247,10 +268,13 @@ def main() -> int:
     print()
     for fmt, _ in sets:
         o, p = res[(fmt, "musicorg")], res[(fmt, "paper")]
+        walls = [r[0] for r in rounds[fmt]]
+        cpus = [r[1] for r in rounds[fmt]]
         print(
-            f"{fmt}: musicorg / paper = {o['seq'] / p['seq']:.1f}x (1 process, wall), "
-            f"{p['cpu_ms'] / o['cpu_ms']:.1f}x (CPU time), "
-            f"{o['par'] / p['par']:.1f}x ({w} processes, wall)"
+            f"{fmt}: musicorg / paper = {o['seq'] / p['seq']:.2f}x (1 process, wall), "
+            f"{p['cpu_ms'] / o['cpu_ms']:.2f}x (CPU time), "
+            f"{o['par'] / p['par']:.2f}x ({w} processes, wall); round by round "
+            f"{min(walls):.2f}-{max(walls):.2f}x wall, {min(cpus):.2f}-{max(cpus):.2f}x CPU"
         )
     mean_par = sum(res[(f, "musicorg")]["par"] for f, _ in sets) / len(sets)
     mean_cpu = sum(res[(f, "musicorg")]["cpu_ms"] for f, _ in sets) / len(sets)
