@@ -4,34 +4,47 @@ The pipeline works on an array of latent means (one row per track) and is pure u
 :func:`plan_playlists`; :func:`build_playlists` reads the catalogue, runs it and writes the
 result. Everything is deterministic for a given input and seed.
 
-**Hierarchy.** The chosen method (setting ``cluster_method``) makes at most
-:data:`MAX_GROUPS` top-level *groups* (colours and sidebar sections). Each group is then cut
-into *playlists* of the target length (settings ``playlist_min`` .. ``playlist_max``, default
-20-60) by recursive K-Means, whose last level assigns tracks to centres under a capacity.
+**Hierarchy.** The library is cut into *playlists* of the target length (settings
+``playlist_min`` .. ``playlist_max``, default 20-60) and the playlists are gathered into at
+most :data:`MAX_GROUPS` top-level *groups* (colours and sidebar sections). The chosen method
+(setting ``cluster_method``) decides how:
 
-- ``kmeans`` (default): K from ``kmin`` to 20 chosen by the silhouette, computed on a sample
-  of at most :data:`SILHOUETTE_SAMPLE` tracks of a sample of at most :data:`FIT_SAMPLE`
-  tracks; the chosen K is then fitted on all tracks. ``kmin`` is 2, or more in a big library,
-  so that a group holds about :data:`GROUP_PLAYLISTS` playlists at most where 20 groups
-  allow it (a sidebar section of 1,000 playlists is no use).
-- ``agglomerative``: Ward linkage on the tracks themselves up to :data:`AGGLO_MAX_POINTS`, else
-  on :data:`AGGLO_MICRO` K-Means micro-centroids; every track takes the group of its
-  micro-centroid. The cut (``kmin``-20 groups) is chosen by the silhouette too.
-- ``dbscan``: on a sample of at most :data:`DBSCAN_SAMPLE` tracks, with
+- ``kmeans`` (default): playlists first. K-Means over the whole library with K = N / target
+  length (the best of up to :data:`LEAF_INITS` starts; a library of more than
+  :data:`LEAF_BRANCH` playlists is first split in a few parts by K-Means), then the guards
+  below, then a local search that moves single tracks between neighbouring playlists while
+  that lowers the K-Means objective and the sizes stay within bounds. The groups are then
+  made of whole playlists: K-Means on the playlists' centres (weighted by length), K from
+  ``kmin`` to 20 chosen by the silhouette of the tracks, on a sample of at most
+  :data:`SILHOUETTE_SAMPLE`. ``kmin`` is 2, or more in a big library, so that a group holds
+  about :data:`GROUP_PLAYLISTS` playlists at most where 20 groups allow it (a sidebar
+  section of 1,000 playlists is no use). Playlists come first because groups cut first
+  (at a K the silhouette likes, often 2) run through clusters that the playlists then
+  cannot follow: on held-out tracks that made them less coherent than plain K-Means with
+  as many clusters (``scripts/eval_playlists.py``).
+- ``agglomerative``: groups first, by Ward linkage on the tracks themselves up to
+  :data:`AGGLO_MAX_POINTS`, else on :data:`AGGLO_MICRO` K-Means micro-centroids (every track
+  takes the group of its micro-centroid); the cut (``kmin``-20 groups) is chosen by the
+  silhouette too. Each group is then cut into playlists as above, and the local search
+  keeps tracks inside their group.
+- ``dbscan``: groups first, on a sample of at most :data:`DBSCAN_SAMPLE` tracks, with
   ``min_samples = DBSCAN_MIN_SAMPLES`` (fewer on tiny libraries) and the **eps rule**: eps is
   the median, over the sample, of each track's distance to its ``min_samples``-th nearest
   neighbour. Tracks outside the sample take the cluster of their nearest core track when it
   lies within eps. More than 20 clusters are merged by Ward linkage of their centroids. Noise
-  tracks take part in no group: they join their nearest playlist at the end.
+  tracks take part in no group: they join their nearest playlist. Then as ``agglomerative``.
 
 **Guards** (against the paper's failure, where one cluster held 97.7 % of the tracks):
 
 - no playlist holds more than ``max_size`` tracks, where ``max_size`` is ``playlist_max`` and,
-  in a library of at least 500 tracks, at most 15 % of it; a last pass cuts any playlist that
+  in a library of at least 500 tracks, at most 15 % of it. A K-Means cluster that is longer
+  is cut into even pieces of itself (K-Means inside it, assignment under a capacity), so a
+  natural cluster is never cut to fill its neighbours; a last pass cuts any playlist that
   is still too long into equal runs along its main axis, so the bound always holds;
-- playlists shorter than ``min_size`` are dissolved, and their tracks (like DBSCAN's noise,
-  and any other leftover) join their nearest playlist that has room; ``min_size`` is
-  ``playlist_min``, and in a small library ``max(3, ceil(N / 8))`` when that is lower;
+- no playlist is shorter than ``min_size``: a shorter cluster is dissolved and its tracks
+  (like DBSCAN's noise, and any other leftover) join their nearest playlist (that has
+  room); ``min_size`` is ``playlist_min``, and in a small library ``max(3, ceil(N / 8))``
+  when that is lower;
 - songs with the same artist and title (normalised, case-insensitive), and byte-equal copies,
   collapse to one entry (the one with the lowest track id) before clustering;
 - missing tracks take no part.
@@ -40,7 +53,10 @@ into *playlists* of the target length (settings ``playlist_min`` .. ``playlist_m
 nearest neighbour from the track farthest from the playlist's centre, then 2-opt.
 
 **Stability.** Rebuilding is explicit (the user asks, or :func:`needs_recluster` says that an
-analysis added at least 10 % new tracks since the last build); never on a mere rescan. New
+analysis added at least 10 % new tracks since the last build); never on a mere rescan. A rebuild
+starts from the previous playlists (each track where it was, new tracks in the nearest
+playlist, then the guards and the local search), so a rebuild of the same library keeps
+its playlists and a few new tracks change little. New
 playlists are matched to the old ones of the same model version by the Hungarian method on
 Jaccard similarity; a match of at least 0.5 keeps the playlist's id and name (and its
 ``renamed`` flag: a playlist the user renamed keeps that name while its members change).
@@ -88,8 +104,13 @@ AGGLO_MAX_POINTS = 4_000
 AGGLO_MICRO = 1_000
 DBSCAN_SAMPLE = 10_000
 DBSCAN_MIN_SAMPLES = 10
-LEAF_BRANCH = 16  # a node with at most this many playlists is cut in one balanced step
+LEAF_BRANCH = 256  # a node with at most this many playlists is cut by one K-Means
 NODE_BRANCH = 8  # otherwise it is split in at most this many parts first
+LEAF_INITS = 10  # K-Means starts of a leaf cut (the best is kept) ...
+LEAF_BUDGET = 200_000  # ... fewer where rows x centres exceeds this (big libraries)
+REFINE_NEAR = 16  # a track may move to the playlists with the nearest centres
+REFINE_PASSES = 25
+GROUP_INITS = 4
 TWO_OPT_MAX = 250  # 2-opt on playlists up to this length
 MATCH_MIN = 0.5
 PLAN_THREADS = 1
@@ -161,15 +182,18 @@ def _prepare(x: NDArray[Any]) -> FloatArray:
     return (x / scale if scale > 0 else x).astype(np.float32)
 
 
-def _kmeans(x: FloatArray, k: int, seed: int, init: FloatArray | None = None) -> FloatArray:
-    """K-Means centres (sklearn, one run, Lloyd), fitted on at most FIT_SAMPLE rows."""
+def _kmeans(
+    x: FloatArray, k: int, seed: int, init: FloatArray | None = None, n_init: int = 1
+) -> FloatArray:
+    """K-Means centres (sklearn, Lloyd; the best of ``n_init`` k-means++ starts, or one run
+    from ``init``)."""
     from sklearn.cluster import KMeans
 
     k = max(1, min(k, len(x)))
     km = KMeans(
         n_clusters=k,
         init="k-means++" if init is None else init,
-        n_init=1,
+        n_init=n_init if init is None else 1,
         max_iter=100,
         random_state=seed,
         algorithm="lloyd",
@@ -199,29 +223,6 @@ def _min_groups(n: int, min_size: int, max_size: int) -> int:
 
 def _max_groups(n: int, min_size: int) -> int:
     return max(1, min(MAX_GROUPS, n // max(min_size, 1)))
-
-
-def _groups_kmeans(
-    x: FloatArray, min_size: int, max_size: int, seed: int, rng: np.random.Generator
-) -> IndexArray:
-    kmax = _max_groups(len(x), min_size)
-    kmin = _min_groups(len(x), min_size, max_size)
-    if kmax < 2:
-        return np.zeros(len(x), dtype=np.intp)
-    fit_rows = _sample(len(x), FIT_SAMPLE, rng)
-    xs = x[fit_rows]
-    sil_rows = _sample(len(xs), SILHOUETTE_SAMPLE, rng)
-    best: tuple[float, int, FloatArray] | None = None
-    for k in range(min(kmin, kmax), kmax + 1):
-        centres = _kmeans(xs, k, seed)
-        score = _silhouette(xs[sil_rows], _nearest(xs[sil_rows], centres), seed)
-        if best is None or score > best[0] + 1e-9:
-            best = (score, k, centres)
-    assert best is not None
-    _score, k, centres = best
-    if len(fit_rows) < len(x):
-        centres = _kmeans(x, k, seed, init=centres)
-    return _nearest(x, centres)
 
 
 def _ward_cut(
@@ -324,6 +325,42 @@ def _groups_dbscan(x: FloatArray, min_size: int, seed: int, rng: np.random.Gener
     return labels
 
 
+def _group_playlists(
+    x: FloatArray,
+    parts: list[IndexArray],
+    min_size: int,
+    max_size: int,
+    seed: int,
+    rng: np.random.Generator,
+) -> list[int]:
+    """Groups of whole playlists (the ``kmeans`` method): K-Means on the playlists' centres,
+    weighted by their lengths, with K from ``kmin`` to 20 (and at most half the playlists)
+    chosen by the silhouette of the tracks, on a sample of at most SILHOUETTE_SAMPLE."""
+    from sklearn.cluster import KMeans
+
+    n = len(x)
+    kmax = min(_max_groups(n, min_size), len(parts) // 2)
+    if kmax < 2:
+        return [0] * len(parts)
+    kmin = min(_min_groups(n, min_size, max_size), kmax)
+    cents = np.stack([x[p].mean(0) for p in parts]).astype(np.float32)
+    weight = np.array([len(p) for p in parts], dtype=np.float64)
+    owner = np.empty(n, dtype=np.intp)
+    for i, p in enumerate(parts):
+        owner[p] = i
+    rows = _sample(n, SILHOUETTE_SAMPLE, rng)
+    best: tuple[float, IndexArray] | None = None
+    for k in range(kmin, kmax + 1):
+        km = KMeans(n_clusters=k, n_init=GROUP_INITS, random_state=seed, algorithm="lloyd")
+        km.fit(cents, sample_weight=weight)
+        lab = np.asarray(km.labels_, dtype=np.intp)
+        score = _silhouette(x[rows], lab[owner[rows]], seed)
+        if best is None or score > best[0] + 1e-9:
+            best = (score, lab)
+    assert best is not None
+    return [int(g) for g in best[1]]
+
+
 # --- cutting groups into playlists ------------------------------------------------------------
 
 
@@ -348,12 +385,16 @@ def _capacity_assign(x: FloatArray, centres: FloatArray, cap: int) -> IndexArray
     return labels
 
 
-def _balanced_cut(
-    x: FloatArray, k: int, cap: int, seed: int, init: FloatArray | None = None
-) -> IndexArray:
-    """``k`` parts of at most ``cap`` rows: K-Means centres (or the given ones), assignment
-    under the capacity, and a couple of constrained Lloyd steps."""
-    centres = _kmeans(x, k, seed) if init is None else init
+def _inits(rows: int, k: int) -> int:
+    """K-Means starts for ``rows`` rows and ``k`` centres: LEAF_INITS in a small library,
+    fewer (down to one) where a start costs more than LEAF_BUDGET row-centre pairs."""
+    return max(1, min(LEAF_INITS, LEAF_BUDGET // max(rows * k, 1)))
+
+
+def _balanced_cut(x: FloatArray, k: int, cap: int, seed: int, n_init: int = 1) -> IndexArray:
+    """``k`` parts of at most ``cap`` rows: K-Means centres, assignment under the capacity,
+    and a couple of constrained Lloyd steps."""
+    centres = _kmeans(x, k, seed, n_init=n_init)
     labels = _capacity_assign(x, centres, cap)
     for _ in range(2):
         centres = np.stack(
@@ -363,6 +404,134 @@ def _balanced_cut(
         if np.array_equal(new, labels):
             break
         labels = new
+    return labels
+
+
+def _leaf_cut(
+    xs: FloatArray,
+    k: int,
+    min_size: int,
+    max_size: int,
+    seed: int,
+    init: FloatArray | None = None,
+    follow: IndexArray | None = None,
+) -> list[IndexArray]:
+    """Cut the rows of ``xs`` into about ``k`` playlists within the size bounds.
+
+    K-Means with ``k`` centres (the best of several starts; or, on a rebuild, the previous
+    playlists: ``follow`` gives each row's previous part, new rows take the nearest centre).
+    Then the guards, each kept local: the tracks of a part shorter than ``min_size`` join
+    their nearest remaining part, and a part longer than ``max_size`` is cut in even,
+    K-Means-shaped pieces of itself. A natural cluster is never cut to fill another."""
+    if follow is not None and init is not None:
+        labels = _nearest(xs, init)
+        labels = np.where(follow >= 0, follow, labels).astype(np.intp)
+        k = len(init)
+    else:
+        centres = _kmeans(xs, k, seed, init=init, n_init=_inits(len(xs), k))
+        labels = _nearest(xs, centres)
+        k = len(centres)
+    parts = [p for p in (np.flatnonzero(labels == j).astype(np.intp) for j in range(k)) if len(p)]
+    split_inits = min(3, _inits(len(xs), k))
+    small = [p for p in parts if len(p) < min_size]
+    parts = [p for p in parts if len(p) >= min_size]
+    if small and parts:
+        rest = np.concatenate(small)
+        cents = np.stack([xs[p].mean(0) for p in parts]).astype(np.float32)
+        near = _nearest(xs[rest], cents)
+        parts = [np.sort(np.concatenate([p, rest[near == j]])) for j, p in enumerate(parts)]
+    elif small:
+        parts = [np.sort(np.concatenate(small))]
+    out: list[IndexArray] = []
+    for p in parts:
+        if len(p) <= max_size:
+            out.append(p)
+            continue
+        pieces = _leaf_count(len(p), min_size, max_size)
+        cut = _balanced_cut(xs[p], pieces, math.ceil(len(p) / pieces), seed, split_inits)
+        out.extend(p[cut == j] for j in range(pieces) if (cut == j).any())
+    return out
+
+
+def _refine(
+    x: FloatArray,
+    labels: IndexArray,
+    k: int,
+    min_size: int,
+    max_size: int,
+    same: IndexArray | None = None,
+    cancel: CancelFn = never,
+) -> IndexArray:
+    """Local search on the K-Means objective within the size bounds (Hartigan's moves): a
+    track moves to another playlist when that lowers the sum of squared distances of tracks
+    to their playlist's centre, and both playlists stay within ``min_size``..``max_size``.
+    Candidates are the REFINE_NEAR playlists with the nearest centres (of the same group when
+    ``same`` gives groups); only tracks near a playlist that changed are looked at again.
+    Runs until no move helps or for REFINE_PASSES passes (by then the moves left are few), so
+    that a rebuild that starts from this result finds (next to) nothing to change."""
+    labels = labels.copy()
+    m = min(REFINE_NEAR, k - 1)
+    if m < 1:
+        return labels
+    x64 = x.astype(np.float64)
+    sizes = np.bincount(labels, minlength=k).astype(np.int64)
+    sums = np.zeros((k, x.shape[1]))
+    np.add.at(sums, labels, x64)
+    touched = np.ones(k, dtype=bool)
+    near = np.zeros((k, m), dtype=np.intp)
+    valid = np.zeros((k, m), dtype=bool)
+    for _ in range(REFINE_PASSES):
+        check(cancel)
+        cent = (sums / np.maximum(sizes, 1)[:, None]).astype(np.float32)
+        # Neighbour lists of the playlists that changed, then who must look again: tracks
+        # of a changed playlist or of one with a changed neighbour.
+        ch = np.flatnonzero(touched)
+        dc = _sqdist(cent[ch], cent)
+        dc[np.arange(len(ch)), ch] = np.inf
+        if same is not None:
+            dc[same[ch][:, None] != same[None, :]] = np.inf
+        nb = np.argpartition(dc, m - 1, axis=1)[:, :m] if m < k - 1 else np.argsort(dc, 1)[:, :m]
+        near[ch] = nb
+        valid[ch] = np.isfinite(np.take_along_axis(dc, nb, 1))
+        active = touched | (touched[near] & valid).any(1)
+        rows = np.flatnonzero(active[labels])
+        best = np.empty(len(rows), dtype=np.intp)
+        gain = np.empty(len(rows), dtype=np.float64)
+        for lo in range(0, len(rows), 4096):
+            r = rows[lo : lo + 4096]
+            lab = labels[r]
+            cand = near[lab]
+            diff = x[r][:, None, :] - cent[cand]
+            d = np.einsum("ijk,ijk->ij", diff, diff).astype(np.float64)
+            own = ((x[r] - cent[lab]) ** 2).sum(1).astype(np.float64)
+            n_own = sizes[lab].astype(np.float64)
+            out_cost = np.where(n_own > 1, own * n_own / np.maximum(n_own - 1, 1), -np.inf)
+            sc = sizes[cand].astype(np.float64)
+            in_cost = np.where(valid[lab], d * sc / (sc + 1), np.inf)
+            j = in_cost.argmin(1)
+            at = np.arange(len(r))
+            best[lo : lo + 4096] = cand[at, j]
+            gain[lo : lo + 4096] = out_cost - in_cost[at, j]
+        touched = np.zeros(k, dtype=bool)
+        for t in np.flatnonzero(gain > 1e-12)[np.argsort(-gain[gain > 1e-12], kind="stable")]:
+            i, a, b = int(rows[t]), int(labels[rows[t]]), int(best[t])
+            if sizes[a] - 1 < min_size or sizes[b] + 1 > max_size:
+                continue
+            xi = x64[i]
+            if touched[a] or touched[b]:  # the gain was computed before they changed
+                da = float(((xi - sums[a] / sizes[a]) ** 2).sum()) * sizes[a] / (sizes[a] - 1)
+                db = float(((xi - sums[b] / sizes[b]) ** 2).sum()) * sizes[b] / (sizes[b] + 1)
+                if da - db <= 1e-12:
+                    continue
+            labels[i] = b
+            sizes[a] -= 1
+            sizes[b] += 1
+            sums[a] -= xi
+            sums[b] += xi
+            touched[a] = touched[b] = True
+        log.debug("refine: %d rows looked at, %d playlists changed", len(rows), touched.sum())
+        if not touched.any():
+            break
     return labels
 
 
@@ -385,27 +554,37 @@ class _Previous:
 
 def _anchors(
     xs: FloatArray, owner: IndexArray, sizes: NDArray[np.int64], leaves: int, lo: int, hi: int
-) -> tuple[int, FloatArray | None]:
-    """Start centres from the previous playlists that have most of their (remaining) tracks
-    in this node, so that a rebuild cuts a homogeneous region where it was cut before.
-    Returns the number of leaves (the previous count when it fits the bounds) and the
-    centres, topped up with farthest-point picks; (leaves, None) without a previous run."""
+) -> tuple[int, FloatArray | None, IndexArray | None]:
+    """The previous playlists that have most of their (remaining) tracks in this node, so that
+    a rebuild keeps the cuts it made before. Returns the number of leaves and start centres:
+    when the previous count fits the bounds ``lo``..``hi``, that count, those playlists'
+    centres and, per row, the part it starts in (its previous playlist's; -1 for new rows and
+    rows whose playlist lies mostly elsewhere); otherwise (settings changed, the library grew
+    a lot) the new count and centres for K-Means to start from: those of the biggest
+    previous playlists, topped up with farthest-point picks, and no parts.
+    (leaves, None, None) without a previous run."""
     own = owner[owner >= 0]
     if len(own) == 0:
-        return leaves, None
+        return leaves, None, None
     ids, here = np.unique(own, return_counts=True)
     keep = here * 2 > sizes[ids]
     ids, here = ids[keep], here[keep]
     if len(ids) == 0:
-        return leaves, None
-    if lo <= len(ids) <= hi:
+        return leaves, None, None
+    fits = lo <= len(ids) <= hi
+    if fits:
         leaves = len(ids)
-    order = np.lexsort((ids, -here))[:leaves]
-    centres = [xs[owner == ids[i]].mean(0) for i in order]
+    chosen = ids[np.lexsort((ids, -here))[:leaves]]
+    centres = [xs[owner == i].mean(0) for i in chosen]
     while len(centres) < leaves:
         d = _sqdist(xs, np.stack(centres).astype(np.float32)).min(1)
         centres.append(xs[int(np.argmax(d))])
-    return leaves, np.stack(centres).astype(np.float32)
+    if not fits:
+        return leaves, np.stack(centres).astype(np.float32), None
+    slot = np.full(int(owner.max()) + 1, -1, dtype=np.intp)
+    slot[chosen] = np.arange(len(chosen))
+    follow = np.where(owner >= 0, slot[np.maximum(owner, 0)], -1).astype(np.intp)
+    return leaves, np.stack(centres).astype(np.float32), follow
 
 
 def _anchored_split(
@@ -455,14 +634,13 @@ def _split(
     leaves = _leaf_count(n, min_size, max_size)
     xs = x[idx]
     if leaves <= LEAF_BRANCH:
-        init = None
+        init = follow = None
         if prev is not None:
             lo = math.ceil(n / max_size)
             hi = max(lo, min(LEAF_BRANCH, n // max(min_size, 1)))
-            leaves, init = _anchors(xs, prev.owner[idx], prev.sizes, leaves, lo, hi)
-        labels = _balanced_cut(xs, leaves, max_size, seed, init)
-        parts = [idx[labels == j] for j in range(leaves)]
-        return [p for p in parts if len(p)]
+            leaves, init, follow = _anchors(xs, prev.owner[idx], prev.sizes, leaves, lo, hi)
+        cut = _leaf_cut(xs, leaves, min_size, max_size, seed, init, follow)
+        return [idx[p] for p in cut]
     k = max(2, min(NODE_BRANCH, math.ceil(leaves / LEAF_BRANCH)))
     rng = np.random.default_rng(seed)
     fit = _sample(n, FIT_SAMPLE, rng)
@@ -757,9 +935,9 @@ def _plan_playlists(
     t0 = time.perf_counter()
     x = _prepare(vectors)
     rng = np.random.default_rng(seed)
-    progress(0, 4, "Finding groups…")
+    progress(0, 4, "Finding groups…" if method != "kmeans" else "Finding playlists…")
     if method == "kmeans":
-        groups = _groups_kmeans(x, min_size, max_size, seed, rng)
+        groups = np.zeros(n, dtype=np.intp)  # playlists first; groups from them below
     elif method == "agglomerative":
         groups = _groups_agglomerative(x, min_size, max_size, seed, rng)
     else:
@@ -768,7 +946,8 @@ def _plan_playlists(
     check(cancel)
 
     t1 = time.perf_counter()
-    progress(1, 4, "Cutting groups into playlists…")
+    if method != "kmeans":
+        progress(1, 4, "Cutting groups into playlists…")
     prev = _Previous.of(n, previous)
     parts: list[IndexArray] = []
     part_group: list[int] = []
@@ -781,7 +960,19 @@ def _plan_playlists(
             part_group.append(g)
     noise = np.flatnonzero(groups < 0).astype(np.intp)
     parts, part_group = _repair(x, parts, part_group, noise, min_size, max_size, seed, cancel, prev)
+    if len(parts) > 1:
+        lab = np.empty(n, dtype=np.intp)
+        for j, p in enumerate(parts):
+            lab[p] = j
+        same = None if method == "kmeans" else np.asarray(part_group, dtype=np.intp)
+        lab = _refine(x, lab, len(parts), min_size, max_size, same, cancel)
+        parts = [np.flatnonzero(lab == j).astype(np.intp) for j in range(len(parts))]
     timings["split"] = time.perf_counter() - t1
+    if method == "kmeans":
+        t3 = time.perf_counter()
+        progress(1, 4, "Finding groups…")
+        part_group = _group_playlists(x, parts, min_size, max_size, seed, rng)
+        timings["groups"] += time.perf_counter() - t3
 
     # Groups in order along the library's main axis (neighbouring colours are neighbours);
     # playlists inside a group likewise.
@@ -825,10 +1016,16 @@ def _main_axis(x: FloatArray, rng: np.random.Generator) -> FloatArray:
     return out
 
 
-def plain_kmeans(vectors: NDArray[Any], k: int, seed: int = 0) -> IndexArray:
-    """The baseline: K-Means with ``k`` clusters and no guards (for the evaluation)."""
+def plain_kmeans(vectors: NDArray[Any], k: int, seed: int = 0, n_init: int = 10) -> IndexArray:
+    """The baseline of the evaluation: scikit-learn's K-Means with ``k`` clusters, its
+    defaults otherwise (k-means++, up to 300 Lloyd iterations), the best of ``n_init``
+    starts, and no guards."""
+    from sklearn.cluster import KMeans
+
     x = _prepare(vectors)
-    return _nearest(x, _kmeans(x, k, seed))
+    k = max(1, min(k, len(x)))
+    km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x)
+    return np.asarray(km.labels_, dtype=np.intp)
 
 
 # --- duplicates -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """How coherent are the automatic playlists? A library of held-out tracks, scored by AMI/purity.
 
-    .venv/bin/python scripts/eval_playlists.py [--no-demo] [--stand-in] [--json OUT.json]
+    .venv/bin/python scripts/eval_playlists.py [--no-demo] [--stand-in] [--seeds 5]
+        [--draws 10] [--share 0.85] [--json OUT.json]
 
 The library: the middle clip of every *test-split* track of the training corpus
 (``~/.cache/musicorg/corpus``: ``manifest.csv`` + ``features-v1.npz``, written by
@@ -17,9 +18,19 @@ size guards, dedupe of same artist+title) and scored against
 - the genre tag (tracks without a usable genre tag are left out of that score),
 
 with adjusted mutual information (AMI) and purity (share of tracks in their playlist's
-majority class). Next to them: plain K-Means with the same number of clusters and no guards,
-and a random partition with the same sizes (mean of 50 draws). The default playlist length
-(20-60) makes few playlists in a library this small, so a second setting (5-15) is scored too.
+majority class). Next to them: plain K-Means (scikit-learn, the best of 10 k-means++ starts)
+with as many clusters as we made playlists and no guards, and a random partition with our
+sizes. The default playlist length (20-60) makes few playlists in a library this small, so
+a second setting (5-15) is scored too.
+
+A library of a couple of hundred tracks makes every figure noisy: one seed moves AMI by
+0.02. So every method runs on ``--draws`` versions of the library (the whole of it, then
+random subsamples of ``--share`` of its tracks) with ``--seeds`` seeds each, and the table
+gives mean ± standard deviation over those runs. The same seed serves our pipeline, plain
+K-Means and the random partition of a run, so "ours - plain K-Means" is a paired difference;
+its verdict ("more coherent", "as coherent (within noise)", "LESS coherent") compares the
+mean with two standard errors of the per-draw means (optimistic: subsamples share most
+tracks).
 
 ``--stand-in`` (or no model in resources/models) uses the standardised 78-d feature
 statistics instead of the model's latent means; the output says so on every line.
@@ -47,7 +58,6 @@ from musicorg import naming  # noqa: E402
 from musicorg import playlists as pl  # noqa: E402
 
 CORPUS = Path(os.environ.get("MUSICORG_CORPUS_DIR", Path.home() / ".cache/musicorg/corpus"))
-RANDOM_DRAWS = 50
 
 
 def purity(labels: np.ndarray, truth: np.ndarray) -> float:
@@ -229,43 +239,130 @@ def score(labels: np.ndarray, lib: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def evaluate(lib: dict[str, Any], pmin: int, pmax: int, what: str) -> list[dict[str, Any]]:
-    ids = list(range(len(lib["package"])))
-    keep = pl.dedupe(ids, lib["artist"], lib["title"])
-    sub = {
-        k: (v[keep] if isinstance(v, np.ndarray) else [v[i] for i in keep])
+def subset(lib: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    return {
+        k: (v[rows] if isinstance(v, np.ndarray) else [v[int(i)] for i in rows])
         for k, v in lib.items()
         if k != "train_paths"
     }
-    n = len(keep)
-    vocab = naming.Vocabulary.build(
-        naming.TrackTags(
-            sub["genre"], sub["artist"], sub["year"], sub["tempo"], sub["brightness"], sub["energy"]
-        )
-    )
+
+
+def summary(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation of every score over the runs."""
+    out: dict[str, dict[str, float]] = {}
+    for key in runs[0]:
+        vals = np.array([r[key] for r in runs if key in r], dtype=np.float64)
+        out[key] = {
+            "mean": float(vals.mean()),
+            "sd": float(vals.std(ddof=1) if len(vals) > 1 else 0),
+        }
+    return out
+
+
+def verdict(diffs: np.ndarray, draw_of: np.ndarray) -> dict[str, Any]:
+    """Ours minus plain K-Means, paired run by run. The standard error comes from the mean
+    difference of each library draw (the seeds of one draw are averaged first); it is
+    optimistic, as the subsamples share most of their tracks. "as coherent" means within
+    two standard errors of zero."""
+    per_draw = np.array([diffs[draw_of == d].mean() for d in np.unique(draw_of)])
+    spread = per_draw if len(per_draw) > 1 else diffs
+    se = float(spread.std(ddof=1) / np.sqrt(len(spread))) if len(spread) > 1 else float("nan")
+    mean = float(diffs.mean())
+    if not np.isfinite(se):
+        word = "n/a"
+    elif mean - 2 * se > 0:
+        word = "more coherent"
+    elif mean + 2 * se < 0:
+        word = "LESS coherent"
+    else:
+        word = "as coherent (within noise)"
+    return {
+        "mean": mean,
+        "sd": float(diffs.std(ddof=1)) if len(diffs) > 1 else 0.0,
+        "se": se,
+        "ours_at_least_as_good": float(np.mean(diffs >= 0)),
+        "verdict": word,
+    }
+
+
+def evaluate(
+    lib: dict[str, Any], pmin: int, pmax: int, what: str, seeds: int, draws: int, share: float
+) -> list[dict[str, Any]]:
+    """Every method on ``draws`` versions of the library (the whole of it, then random
+    subsamples of ``share`` of its tracks) with ``seeds`` seeds each. The same seed serves
+    our pipeline, plain K-Means (with as many clusters as we made playlists) and a random
+    partition with our sizes."""
+    ids = list(range(len(lib["package"])))
+    whole = subset(lib, pl.dedupe(ids, lib["artist"], lib["title"]))
+    n = len(whole["package"])
+    versions: list[np.ndarray] = [np.arange(n)]
+    for d in range(1, draws):
+        rng = np.random.default_rng(1000 + d)
+        versions.append(np.sort(rng.choice(n, size=round(share * n), replace=False)))
     results: list[dict[str, Any]] = []
-    rng = np.random.default_rng(0)
     for method in pl.METHODS:
-        plan = pl.plan_playlists(
-            sub["vectors"], method=method, playlist_min=pmin, playlist_max=pmax
-        )
-        labels = plan.labels(n)
-        k = len(plan.playlists)
-        sizes = [len(p) for p in plan.playlists]
-        names = naming.name_sets(plan.playlists, vocab)
-        ours = score(labels, sub)
-        group_labels = np.zeros(n, dtype=np.intp)
-        for p, g in zip(plan.playlists, plan.group_of, strict=True):
-            group_labels[p] = g
-        groups = score(group_labels, sub)
-        km = score(pl.plain_kmeans(sub["vectors"], k), sub) if k > 1 else ours
-        draws = []
-        for _ in range(RANDOM_DRAWS):
-            perm = rng.permutation(n)
-            rand = np.empty(n, dtype=np.intp)
-            rand[perm] = np.repeat(np.arange(k), sizes)
-            draws.append(score(rand, sub))
-        random = {key: float(np.mean([d[key] for d in draws])) for key in draws[0]}
+        ours: list[dict[str, float]] = []
+        groups: list[dict[str, float]] = []
+        plain: list[dict[str, float]] = []
+        random: list[dict[str, float]] = []
+        counts: list[int] = []
+        draw_of: list[int] = []
+        first: dict[str, Any] = {}
+        for d, rows in enumerate(versions):
+            sub = subset(whole, rows)
+            m = len(rows)
+            for seed in range(seeds):
+                plan = pl.plan_playlists(
+                    sub["vectors"],
+                    method=method,
+                    playlist_min=pmin,
+                    playlist_max=pmax,
+                    seed=seed,
+                    order=False,
+                )
+                labels = plan.labels(m)
+                k = len(plan.playlists)
+                sizes = [len(p) for p in plan.playlists]
+                group_labels = np.zeros(m, dtype=np.intp)
+                for p, g in zip(plan.playlists, plan.group_of, strict=True):
+                    group_labels[p] = g
+                perm = np.random.default_rng(seed + 7919 * d).permutation(m)
+                rand = np.empty(m, dtype=np.intp)
+                rand[perm] = np.repeat(np.arange(k), sizes)
+                ours.append(score(labels, sub))
+                groups.append(score(group_labels, sub))
+                plain.append(
+                    score(pl.plain_kmeans(sub["vectors"], k, seed), sub) if k > 1 else ours[-1]
+                )
+                random.append(score(rand, sub))
+                counts.append(k)
+                draw_of.append(d)
+                if d == 0 and seed == 0:
+                    vocab = naming.Vocabulary.build(
+                        naming.TrackTags(
+                            sub["genre"],
+                            sub["artist"],
+                            sub["year"],
+                            sub["tempo"],
+                            sub["brightness"],
+                            sub["energy"],
+                        )
+                    )
+                    first = {
+                        "playlists": k,
+                        "groups": plan.n_groups,
+                        "sizes": sizes,
+                        "names": naming.name_sets(plan.playlists, vocab),
+                        "ours": ours[-1],
+                        "plain_kmeans": plain[-1],
+                    }
+        diffs = {
+            key: verdict(
+                np.array([o[key] - p[key] for o, p in zip(ours, plain, strict=True)]),
+                np.asarray(draw_of),
+            )
+            for key in ours[0]
+        }
         results.append(
             {
                 "embedding": what,
@@ -273,49 +370,82 @@ def evaluate(lib: dict[str, Any], pmin: int, pmax: int, what: str) -> list[dict[
                 "playlist_min": pmin,
                 "playlist_max": pmax,
                 "tracks": n,
-                "playlists": k,
-                "groups": plan.n_groups,
-                "sizes": sizes,
-                "names": names,
-                "ours": ours,
-                "our_groups": groups,
-                "plain_kmeans": km,
-                "random": random,
+                "draws": len(versions),
+                "share": share,
+                "seeds": seeds,
+                "runs": len(ours),
+                "playlists_mean": float(np.mean(counts)),
+                "whole_library_seed0": first,
+                "ours": summary(ours),
+                "our_groups": summary(groups),
+                "plain_kmeans": summary(plain),
+                "random": summary(random),
+                "ours_minus_plain_kmeans": diffs,
             }
         )
     return results
 
 
+KEYS = ("ami_package", "purity_package", "ami_genre", "purity_genre")
+
+
 def table(title: str, results: list[dict[str, Any]]) -> None:
     print(f"\n{title}")
     r0 = results[0]
+    subs = f", then random {round(100 * r0['share'])} % subsamples" if r0["draws"] > 1 else ""
     print(
         f"  {r0['tracks']} tracks (after dedupe), playlists of {r0['playlist_min']}-"
-        f"{r0['playlist_max']}; embedding: {r0['embedding']}"
+        f"{r0['playlist_max']}; embedding: {r0['embedding']}\n"
+        f"  mean ± sd over {r0['runs']} runs: {r0['draws']} library draws (the whole library"
+        f"{subs}) x {r0['seeds']} seeds"
     )
-    head = f"  {'':28} {'AMI pkg':>8} {'pur pkg':>8} {'AMI genre':>10} {'pur genre':>10}"
+    head = f"  {'':34}" + "".join(f"{k.replace('_', ' '):>17}" for k in KEYS)
     print(head)
 
-    def line(label: str, s: dict[str, float]) -> None:
-        print(
-            f"  {label:28} {s['ami_package']:8.3f} {s['purity_package']:8.3f} "
-            f"{s.get('ami_genre', float('nan')):10.3f} {s.get('purity_genre', float('nan')):10.3f}"
-        )
+    def cell(s: dict[str, dict[str, float]], key: str, sign: bool = False) -> str:
+        if key not in s:
+            return f"{'-':>17}"
+        v = s[key]
+        return f"{v['mean']:+8.3f} ± {v['sd']:.3f}" if sign else f"{v['mean']:8.3f} ± {v['sd']:.3f}"
+
+    def line(label: str, s: dict[str, dict[str, float]], sign: bool = False) -> None:
+        print(f"  {label:34}" + "".join(f"{cell(s, k, sign):>17}" for k in KEYS))
 
     for r in results:
-        sizes = r["sizes"]
-        label = f"{r['method']} ({r['playlists']} pl, {min(sizes)}-{max(sizes)})"
-        line(label, r["ours"])
-        line(f"  its {r['groups']} groups", r["our_groups"])
-        line(f"  plain K-Means k={r['playlists']}", r["plain_kmeans"])
+        first = r["whole_library_seed0"]
+        sizes = first["sizes"]
+        line(f"{r['method']} ({r['playlists_mean']:.1f} pl; {min(sizes)}-{max(sizes)})", r["ours"])
+        line("  its groups", r["our_groups"])
+        line("  plain K-Means, same k", r["plain_kmeans"])
         line("  random, same sizes", r["random"])
-        print(f"    names: {' | '.join(r['names'][:6])}")
+        d = r["ours_minus_plain_kmeans"]
+        line("  ours - plain K-Means", d, sign=True)
+        print(
+            f"  {'    ours >= plain, share of runs':34}"
+            + "".join(
+                f"{100 * d[k]['ours_at_least_as_good']:16.0f}%" if k in d else f"{'-':>17}"
+                for k in KEYS
+            )
+        )
+        print(
+            f"    vs plain K-Means (±2 se of the per-draw mean): AMI pkg "
+            f"{d['ami_package']['verdict']}, purity pkg {d['purity_package']['verdict']}"
+            + (f", AMI genre {d['ami_genre']['verdict']}" if "ami_genre" in d else "")
+        )
+        print(f"    names (whole library, seed 0): {' | '.join(first['names'][:6])}")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--no-demo", action="store_true", help="leave the demo library out")
     ap.add_argument("--stand-in", action="store_true", help="feature statistics, not the model")
+    ap.add_argument("--seeds", type=int, default=5, help="seeds per library draw (default 5)")
+    ap.add_argument(
+        "--draws", type=int, default=10, help="library draws: the whole + subsamples (default 10)"
+    )
+    ap.add_argument(
+        "--share", type=float, default=0.85, help="share of tracks in a subsample (default 0.85)"
+    )
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
     args = ap.parse_args()
     if not (CORPUS / "features-v1.npz").exists():
@@ -327,8 +457,9 @@ def main() -> int:
     print(f"held-out tracks: {len(held['package'])} from {len(set(held['package']))} packages")
     genres = sum(1 for g in held["genre"] if genre_label(g))
     print(f"  with a genre tag: {genres}")
+    opts = (args.seeds, args.draws, args.share)
     for pmin, pmax in ((20, 60), (5, 15)):
-        res = evaluate(held, pmin, pmax, what)
+        res = evaluate(held, pmin, pmax, what, *opts)
         table(f"HELD-OUT ONLY, playlists {pmin}-{pmax}", res)
         report[f"heldout_{pmin}_{pmax}"] = res
     if demo is not None:
@@ -339,7 +470,7 @@ def main() -> int:
         )
         lib = combine(held, demo)
         for pmin, pmax in ((20, 60), (5, 15)):
-            res = evaluate(lib, pmin, pmax, what)
+            res = evaluate(lib, pmin, pmax, what, *opts)
             table(f"HELD-OUT + DEMO, playlists {pmin}-{pmax}", res)
             report[f"with_demo_{pmin}_{pmax}"] = res
         report["demo_seen_in_training"] = seen

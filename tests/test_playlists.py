@@ -131,6 +131,45 @@ def test_deterministic() -> None:
     assert [p.tolist() for p in a.playlists] == [p.tolist() for p in b.playlists]
 
 
+def test_kmeans_groups_are_whole_playlists_along_natural_borders() -> None:
+    """The default method cuts playlists first and gathers them into groups: four
+    well-separated components make four groups, each of one component."""
+    x, truth = mixture(3000, k=4, seed=1)
+    plan = pl.plan_playlists(x)
+    check_partition(plan, len(x))
+    assert plan.n_groups == 4
+    groups = np.zeros(len(x), dtype=np.intp)
+    for p, g in zip(plan.playlists, plan.group_of, strict=True):
+        groups[p] = g
+    assert all(len(np.unique(truth[groups == g])) == 1 for g in range(plan.n_groups))
+
+
+def test_refine_keeps_the_bounds_and_lowers_the_objective() -> None:
+    x = pl._prepare(mixture(500, k=5, d=8, seed=2)[0])
+    labels = np.repeat(np.arange(10), 50)[np.random.default_rng(0).permutation(500)]
+
+    def sse(lab: np.ndarray) -> float:
+        return float(sum(((x[lab == j] - x[lab == j].mean(0)) ** 2).sum() for j in range(10)))
+
+    out = pl._refine(x, labels, 10, 40, 60)
+    sizes = np.bincount(out, minlength=10)
+    assert sizes.min() >= 40 and sizes.max() <= 60
+    assert sse(out) < 0.6 * sse(labels)
+    # Groups: tracks move only between playlists of the same group.
+    same = np.arange(10) % 2
+    out = pl._refine(x, labels, 10, 40, 60, same=same)
+    assert np.array_equal(same[out], same[labels])
+
+
+def test_rebuild_from_the_previous_plan_keeps_it() -> None:
+    x, _ = mixture(1500, k=8, seed=5)
+    a = pl.plan_playlists(x)
+    b = pl.plan_playlists(x, previous=a.playlists)
+    assert sorted(sorted(p.tolist()) for p in a.playlists) == sorted(
+        sorted(p.tolist()) for p in b.playlists
+    )
+
+
 def test_dedupe_same_artist_and_title() -> None:
     ids = [5, 1, 2, 3, 4, 6]
     artists = ["Kevin MacLeod", "kevin  macleod", "Other", None, "Other", "Other"]
