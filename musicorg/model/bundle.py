@@ -32,8 +32,8 @@ from musicorg.model.textpipe import TextPipeline
 from musicorg.model.vae import HybridVAE, Masks, VAEConfig
 
 # The bundled model and the SHA-256 of its manifest.json (printed by training/export.py).
-BUNDLED_VERSION = "hvae-0.2.0"
-BUNDLED_MANIFEST_SHA256 = "0de45118d0c214fb772983a66af4cfe67e53bd6033c1ceb0ab4eb2617aa813e7"
+BUNDLED_VERSION = "hvae-0.3.0"
+BUNDLED_MANIFEST_SHA256 = "efcca93b92fe10225a856eae42240338af040262629693903b50dc6fdada830d"
 
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "model.safetensors"
