@@ -244,6 +244,34 @@ def timed(app: Any, fn: Any) -> float:
     return time.perf_counter() - t
 
 
+def ms(times: dict[str, float]) -> dict[str, float]:
+    """Durations in seconds as milliseconds, rounded for the report."""
+    return {k: round(v * 1000, 1) for k, v in times.items()}
+
+
+def record_stalls(results: dict[str, Any], hb: Heartbeat, gcw: GcWatch, when: str) -> None:
+    """Stop the heartbeat; the longest stall, GC and UI-thread CPU of a phase into results."""
+    results[f"stall_{when}_ms"] = round(hb.stop() * 1000, 1)
+    results[f"longest_gc_{when}_ms"] = gcw.take()
+    results[f"ui_cpu_{when}_ms"] = round(hb.worst_cpu * 1000, 1)
+
+
+def pan_frames(m: Any, image: Any, step: float, count: int) -> np.ndarray:
+    """Frame times (s) of COUNT pan steps, half one way and half back, the first 5 left out."""
+    from PySide6.QtGui import QPainter
+
+    frames = []
+    for i in range(count):
+        t = time.perf_counter()
+        m.view_box.translateBy(x=step if i < count // 2 else -step, y=0)
+        image.fill(0)
+        painter = QPainter(image)
+        m.plot.render(painter)
+        painter.end()
+        frames.append(time.perf_counter() - t)
+    return np.array(frames[5:])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tracks", type=int, default=100_000)
@@ -275,7 +303,7 @@ def main() -> int:
     print(f"first window (fresh process): {results['first_window_s']} s")
 
     from PySide6.QtCore import QPointF
-    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtGui import QImage
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -296,9 +324,7 @@ def main() -> int:
     w.open_library(db, [], rescan=False)
     wait(app, lambda: len(w.data.snap) == args.tracks and w.idle(), 300)
     results["library_on_screen_s"] = round(time.perf_counter() - t, 3)
-    results["stall_while_loading_ms"] = round(hb.stop() * 1000, 1)
-    results["longest_gc_while_loading_ms"] = gcw.take()
-    results["ui_cpu_while_loading_ms"] = round(hb.worst_cpu * 1000, 1)
+    record_stalls(results, hb, gcw, "while_loading")
     print(
         f"100k library on screen after {results['library_on_screen_s']} s "
         f"(longest UI stall meanwhile {results['stall_while_loading_ms']} ms)"
@@ -318,11 +344,11 @@ def main() -> int:
         for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
             d = timed(app, lambda c=col, o=order: w.table.sortByColumn(c, o))
             sorts[f"{key}{'+' if order == Qt.SortOrder.AscendingOrder else '-'}"] = d
-    results["sort_ms"] = {k: round(v * 1000, 1) for k, v in sorts.items()}
+    results["sort_ms"] = ms(sorts)
     filters = {}
     for q in ("a", "night", "river 12", "artist 79", "zzz-not-there", ""):
         filters[q or "(clear)"] = timed(app, lambda q=q: w.model.set_query(q))
-    results["filter_ms"] = {k: round(v * 1000, 1) for k, v in filters.items()}
+    results["filter_ms"] = ms(filters)
     print(
         f"sort: max {max(sorts.values()) * 1000:.0f} ms; filter: max "
         f"{max(filters.values()) * 1000:.0f} ms"
@@ -334,25 +360,16 @@ def main() -> int:
     recolour = {}
     for mode in ("genre", "year", "group", "genre"):
         recolour[mode] = timed(app, lambda mode=mode: m.set_colour_mode(mode))
-    results["recolour_ms"] = {k: round(v * 1000, 1) for k, v in recolour.items()}
+    results["recolour_ms"] = ms(recolour)
     print(f"recolour: {results['recolour_ms']} ms")
     w.tabs.setCurrentIndex(1)
     m.resize(1280, 800)
     app.processEvents()
     image = QImage(1280, 800, QImage.Format.Format_ARGB32_Premultiplied)
     vb = m.view_box
-    frames = []
     (x0, x1), (y0, y1) = vb.viewRange()
     step = (x1 - x0) / 60
-    for i in range(90):
-        t = time.perf_counter()
-        vb.translateBy(x=step if i < 45 else -step, y=0)
-        image.fill(0)
-        painter = QPainter(image)
-        m.plot.render(painter)
-        painter.end()
-        frames.append(time.perf_counter() - t)
-    frames_a = np.array(frames[5:])
+    frames_a = pan_frames(m, image, step, 90)
     results["pan_frame_ms"] = {
         "median": round(float(np.median(frames_a)) * 1000, 1),
         "p95": round(float(np.percentile(frames_a, 95)) * 1000, 1),
@@ -361,16 +378,7 @@ def main() -> int:
     print(f"pan: {results['pan_frame_ms']}")
     # zoomed in (a more typical view)
     vb.scaleBy((0.2, 0.2), center=QPointF((x0 + x1) / 2, (y0 + y1) / 2))
-    frames = []
-    for i in range(60):
-        t = time.perf_counter()
-        vb.translateBy(x=step / 5 if i < 30 else -step / 5, y=0)
-        image.fill(0)
-        painter = QPainter(image)
-        m.plot.render(painter)
-        painter.end()
-        frames.append(time.perf_counter() - t)
-    frames_a = np.array(frames[5:])
+    frames_a = pan_frames(m, image, step / 5, 60)
     results["pan_zoomed_frame_ms"] = {
         "median": round(float(np.median(frames_a)) * 1000, 1),
         "fps_median": round(1 / float(np.median(frames_a)), 1),
@@ -388,9 +396,7 @@ def main() -> int:
     w.run_pipeline(["scan"])
     wait(app, lambda: w.idle(), 600)
     results["scan_s"] = round(time.perf_counter() - t, 2)
-    results["stall_during_scan_ms"] = round(hb.stop() * 1000, 1)
-    results["longest_gc_during_scan_ms"] = gcw.take()
-    results["ui_cpu_during_scan_ms"] = round(hb.worst_cpu * 1000, 1)
+    record_stalls(results, hb, gcw, "during_scan")
     print(
         f"scan of {args.files} files into the 100k catalogue: {results['scan_s']} s, "
         f"longest UI stall {results['stall_during_scan_ms']} ms"
@@ -406,9 +412,7 @@ def main() -> int:
     wait(app, lambda: w.idle(), 120)
     results["analyse_s"] = round(time.perf_counter() - t, 2)
     results["analysed_before_cancel"] = done
-    results["stall_during_analysis_ms"] = round(hb.stop() * 1000, 1)
-    results["longest_gc_during_analysis_ms"] = gcw.take()
-    results["ui_cpu_during_analysis_ms"] = round(hb.worst_cpu * 1000, 1)
+    record_stalls(results, hb, gcw, "during_analysis")
     print(
         f"analysis for {results['analyse_s']} s ({done} files, then cancelled): longest UI "
         f"stall {results['stall_during_analysis_ms']} ms"
