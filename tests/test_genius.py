@@ -626,28 +626,35 @@ def _cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("MUSICORG_GENIUS_TOKEN", raising=False)
 
 
+@pytest.fixture
+def cli_cat(
+    tmp_path: Path, cat: Catalogue, genius: FakeGenius, monkeypatch: pytest.MonkeyPatch
+) -> Catalogue:
+    """The command line's environment (the fake Genius up, no token) and Vibe Ace scanned."""
+    _cli_env(monkeypatch, tmp_path)
+    _copy("kevin_macleod_vibe_ace.flac", tmp_path / "music")
+    scanner.scan(cat, [tmp_path / "music"])
+    return cat
+
+
 def test_cli_lyrics_genius_against_the_fake(
-    tmp_path: Path,
-    cat: Catalogue,
+    cli_cat: Catalogue,
     genius: FakeGenius,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _cli_env(monkeypatch, tmp_path)
-    _copy("kevin_macleod_vibe_ace.flac", tmp_path / "music")
-    scanner.scan(cat, [tmp_path / "music"])
-    rc = main(["--db", str(cat.path), "-q", "lyrics", "--genius", "--token", GOOD_TOKEN])
+    rc = main(["--db", str(cli_cat.path), "-q", "lyrics", "--genius", "--token", GOOD_TOKEN])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "Sidecar lyrics: 0" in out and "1 found" in out
-    assert _lyrics(cat)["music/kevin_macleod_vibe_ace.flac"] == ("genius", VIBE_ACE_LYRICS)
+    assert _lyrics(cli_cat)["music/kevin_macleod_vibe_ace.flac"] == ("genius", VIBE_ACE_LYRICS)
     # The command uses the default interval of 1 s.
     times = [s.at for s in genius.seen]
     assert len(times) == 3
     assert min(b - a for a, b in itertools.pairwise(times)) >= 0.9
 
     monkeypatch.setenv("MUSICORG_GENIUS_TOKEN", GOOD_TOKEN)  # the token from the environment
-    assert main(["--db", str(cat.path), "-q", "lyrics", "--genius"]) == 0
+    assert main(["--db", str(cli_cat.path), "-q", "lyrics", "--genius"]) == 0
     assert "Genius: nothing to look up" in capsys.readouterr().out
     assert len(genius.seen) == 3
 
@@ -662,16 +669,9 @@ def test_cli_genius_without_token_exits_2(
 
 
 def test_cli_bad_token_does_not_pass_silently(
-    tmp_path: Path,
-    cat: Catalogue,
-    genius: FakeGenius,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    cli_cat: Catalogue, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _cli_env(monkeypatch, tmp_path)
-    _copy("kevin_macleod_vibe_ace.flac", tmp_path / "music")
-    scanner.scan(cat, [tmp_path / "music"])
-    argv = ["--db", str(cat.path), "-q", "lyrics", "--genius", "--token", "wrong"]
+    argv = ["--db", str(cli_cat.path), "-q", "lyrics", "--genius", "--token", "wrong"]
     try:
         rc = main(argv)
     except GeniusAuthError as exc:  # the command does not catch it (yet)
