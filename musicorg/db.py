@@ -197,6 +197,16 @@ class MapCoord(Base):
 
 Index("ix_tracks_root", Track.root_id)
 
+# A track as lists of tracks show and keep it (playlist mirror, suggestions): in this order.
+TRACK_ENTRY = (
+    Track.path,
+    Track.display,
+    Track.content_key,
+    Track.artist,
+    Track.title,
+    Track.duration,
+)
+
 
 def record_problem(
     conn: Connection,

@@ -24,7 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 
-from musicorg.db import Catalogue, Playlist, PlaylistItem, Track
+from musicorg.db import TRACK_ENTRY, Catalogue, Playlist, PlaylistItem, Track
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,7 @@ def snapshot(cat: Catalogue) -> dict[str, Any]:
         lists = []
         for pid, name, kind, pinned, renamed in _kept(conn):
             items = conn.execute(
-                select(
-                    Track.path,
-                    Track.display,
-                    Track.content_key,
-                    Track.artist,
-                    Track.title,
-                    Track.duration,
-                )
+                select(*TRACK_ENTRY)
                 .join(PlaylistItem, PlaylistItem.track_id == Track.id)
                 .where(PlaylistItem.playlist_id == pid)
                 .order_by(PlaylistItem.position)

@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import select
 
 from musicorg.analysis import active_model_version
-from musicorg.db import Catalogue, Embedding, Track
+from musicorg.db import TRACK_ENTRY, Catalogue, Embedding, Track
 
 
 class SimilarError(ValueError):
@@ -82,17 +82,7 @@ def load_space(cat: Catalogue, version: str | None = None) -> Space:
         raise SimilarError("no embeddings yet: run `musicorg analyze` first")
     with cat.read() as conn:
         rows = conn.execute(
-            select(
-                Track.id,
-                Track.path,
-                Track.display,
-                Track.content_key,
-                Track.artist,
-                Track.title,
-                Track.duration,
-                Track.missing,
-                Embedding.mu,
-            )
+            select(Track.id, *TRACK_ENTRY, Track.missing, Embedding.mu)
             .join(Embedding, Embedding.content_key == Track.content_key)
             .where(Embedding.model_version == version)
             .order_by(Track.id)
