@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from musicorg import __version__, paths, safety
 from musicorg import settings as settings_mod
@@ -480,56 +480,85 @@ def _saved_line(saved: dict[str, Any] | None) -> None:
         print(f"{verb} the playlist {saved['name']!r}.")
 
 
-def cmd_similar(args: argparse.Namespace, cat: Catalogue) -> int:
+class _Listed(Protocol):
+    @property
+    def track_id(self) -> int: ...
+
+
+class _Walk(Protocol):
+    """What ``similar`` and ``path`` answer: tracks in order, and the whole as JSON."""
+
+    @property
+    def tracks(self) -> Sequence[_Listed]: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+W = TypeVar("W", bound=_Walk)
+
+
+def _run_walk(
+    args: argparse.Namespace,
+    cat: Catalogue,
+    walk: Callable[[], W],
+    show: Callable[[W], None],
+) -> int:
+    """Run a walk in the latent space, save it with --save, print it as JSON or with ``show``."""
     from musicorg import similar
 
     try:
-        seeds = similar.resolve_tracks(cat, args.files)
-        result = similar.similar(cat, seeds, n=args.n)
+        result = walk()
     except similar.SimilarError as exc:
-        print(f"musicorg similar: {exc}", file=sys.stderr)
+        print(f"musicorg {args.command}: {exc}", file=sys.stderr)
         return 1
     saved = _save_list(cat, args.save, [t.track_id for t in result.tracks])
     if args.json:
         _print_json({**result.as_dict(), "saved": saved})
         return 0
-    print(f"{len(result.tracks)} tracks like the seeds ({result.metric}):")
-    _print_tracks([(t.path, t.artist, t.title, f"d={t.distance:.3f}") for t in result.tracks])
-    if result.duplicates_collapsed:
-        print(f"({result.duplicates_collapsed} copies of listed songs left out)")
-    if result.artist_conflict:
-        print(f"note: {result.artist_conflict}")
+    show(result)
     _saved_line(saved)
     return 0
+
+
+def cmd_similar(args: argparse.Namespace, cat: Catalogue) -> int:
+    from musicorg import similar
+
+    def walk() -> similar.SimilarResult:
+        return similar.similar(cat, similar.resolve_tracks(cat, args.files), n=args.n)
+
+    def show(result: similar.SimilarResult) -> None:
+        print(f"{len(result.tracks)} tracks like the seeds ({result.metric}):")
+        _print_tracks([(t.path, t.artist, t.title, f"d={t.distance:.3f}") for t in result.tracks])
+        if result.duplicates_collapsed:
+            print(f"({result.duplicates_collapsed} copies of listed songs left out)")
+        if result.artist_conflict:
+            print(f"note: {result.artist_conflict}")
+
+    return _run_walk(args, cat, walk, show)
 
 
 def cmd_path(args: argparse.Namespace, cat: Catalogue) -> int:
     from musicorg import similar, songpath
 
-    try:
+    def walk() -> songpath.PathResult:
         a, b = similar.resolve_tracks(cat, [args.a, args.b])
-        result = songpath.song_path(cat, a, b, n=args.n, radius=args.radius)
-    except similar.SimilarError as exc:
-        print(f"musicorg path: {exc}", file=sys.stderr)
-        return 1
-    saved = _save_list(cat, args.save, [t.track_id for t in result.tracks])
-    if args.json:
-        _print_json({**result.as_dict(), "saved": saved})
-        return 0
-    print(f"Bound: {result.bound} ({result.metric}).")
-    _print_tracks(
-        [
-            (t.path, t.artist, t.title, f"to B {t.to_b:.3f}, off the line {t.to_segment:.3f}")
-            for t in result.tracks
-        ]
-    )
-    if len(result.tracks) < args.n:
-        print(
-            f"note: only {len(result.tracks)} of {args.n} tracks fit within r; "
-            "a larger --radius allows more"
+        return songpath.song_path(cat, a, b, n=args.n, radius=args.radius)
+
+    def show(result: songpath.PathResult) -> None:
+        print(f"Bound: {result.bound} ({result.metric}).")
+        _print_tracks(
+            [
+                (t.path, t.artist, t.title, f"to B {t.to_b:.3f}, off the line {t.to_segment:.3f}")
+                for t in result.tracks
+            ]
         )
-    _saved_line(saved)
-    return 0
+        if len(result.tracks) < args.n:
+            print(
+                f"note: only {len(result.tracks)} of {args.n} tracks fit within r; "
+                "a larger --radius allows more"
+            )
+
+    return _run_walk(args, cat, walk, show)
 
 
 def cmd_map(args: argparse.Namespace, cat: Catalogue) -> int:
