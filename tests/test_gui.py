@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,12 +17,10 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtWidgets import QDialog, QFileDialog
-from sqlalchemy import insert
 
 from musicorg import library, paths
 from musicorg import settings as settings_mod
-from musicorg.analysis import ACTIVE_MODEL_KEY
-from musicorg.db import Catalogue, Embedding, Track
+from musicorg.db import Catalogue, Track
 from musicorg.gui import stages
 from musicorg.gui.mainwindow import MainWindow
 from musicorg.gui.player import CommandPlayer, NullPlayer
@@ -31,6 +28,7 @@ from musicorg.gui.snapshot import Snapshot, load_snapshot
 from musicorg.gui.tablemodel import TRACK_IDS_MIME, encode_ids
 
 from .conftest import audio_files
+from .latent_fixtures import add_tracks
 
 VERSION = "gui-test-v1"
 
@@ -67,45 +65,27 @@ def synthetic_library(path: Path, n: int = 60, seed: int = 0) -> tuple[Catalogue
     """Tracks in three clear clusters, with embeddings of a fake active model version."""
     rng = np.random.default_rng(seed)
     centres = np.eye(3, 8, dtype=np.float32) * 6
-    cat = Catalogue(path)
-    now = time.time()
-    ids: list[int] = []
     genres = ["Rock", "Jazz", "Folk"]
-    with cat.begin() as conn:
-        for i in range(n):
-            c = i % 3
-            key = f"key{i:05d}"
-            fpath = os.fsencode(f"/nowhere/music/track{i:05d}.flac")
-            row = conn.execute(
-                insert(Track)
-                .values(
-                    path=fpath,
-                    display=os.fsdecode(fpath),
-                    size=1000 + i,
-                    mtime_ns=0,
-                    content_key=key,
-                    fmt="flac",
-                    duration=120.0 + i,
-                    artist=f"Artist {i % 7}",
-                    title=f"Song {i:03d}",
-                    album=f"Album {c}",
-                    genre=genres[c],
-                    year=1970 + (i % 5) * 10,
-                    missing=i == n - 1,
-                    added_at=now,
-                    updated_at=now,
-                )
-                .returning(Track.id)
-            ).first()
-            assert row is not None
-            ids.append(int(row[0]))
-            mu = centres[c] + rng.normal(0, 0.3, 8).astype(np.float32)
-            conn.execute(
-                insert(Embedding).values(
-                    content_key=key, model_version=VERSION, mu=mu.tobytes(), created_at=now
-                )
-            )
-    cat.set_meta(ACTIVE_MODEL_KEY, VERSION)
+    vectors = np.array(
+        [centres[i % 3] + rng.normal(0, 0.3, 8).astype(np.float32) for i in range(n)]
+    )
+    cat = Catalogue(path)
+    ids = add_tracks(
+        cat,
+        vectors,
+        artists=[f"Artist {i % 7}" for i in range(n)],
+        titles=[f"Song {i:03d}" for i in range(n)],
+        keys=[f"key{i:05d}" for i in range(n)],
+        missing=[i == n - 1 for i in range(n)],
+        version=VERSION,
+        paths=[f"/nowhere/music/track{i:05d}.flac" for i in range(n)],
+        columns={
+            "duration": [120.0 + i for i in range(n)],
+            "album": [f"Album {i % 3}" for i in range(n)],
+            "genre": [genres[i % 3] for i in range(n)],
+            "year": [1970 + (i % 5) * 10 for i in range(n)],
+        },
+    )
     return cat, ids
 
 

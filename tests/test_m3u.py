@@ -18,35 +18,28 @@ from musicorg import m3u, userlists
 from musicorg.db import Catalogue, Playlist, PlaylistItem, Track
 from musicorg.scanner import scan
 from tests.conftest import audio_files
+from tests.latent_fixtures import insert_track
 
 WINDOWS_FORBIDDEN = set('<>:"/\\|?*') | {chr(c) for c in range(32)}
 
 
 def add_paths(cat: Catalogue, paths: list[bytes], **tags: object) -> list[int]:
     now = time.time()
-    ids = []
     with cat.begin() as conn:
-        for i, p in enumerate(paths):
-            row = conn.execute(
-                insert(Track)
-                .values(
-                    path=p,
-                    display=p.decode("utf-8", "backslashreplace"),
-                    size=i,
-                    mtime_ns=0,
-                    content_key=f"k{i}-{p!r}",
-                    fmt="flac",
-                    duration=tags.get("duration", 61.4 + i),
-                    artist=tags.get("artist", f"Artist {i}"),
-                    title=tags.get("title", f"Title {i}"),
-                    added_at=now,
-                    updated_at=now,
-                )
-                .returning(Track.id)
-            ).first()
-            assert row is not None
-            ids.append(int(row[0]))
-    return ids
+        return [
+            insert_track(
+                conn,
+                p,
+                p.decode("utf-8", "backslashreplace"),
+                f"k{i}-{p!r}",
+                now,
+                size=i,
+                duration=tags.get("duration", 61.4 + i),
+                artist=tags.get("artist", f"Artist {i}"),
+                title=tags.get("title", f"Title {i}"),
+            )
+            for i, p in enumerate(paths)
+        ]
 
 
 # --- file names -------------------------------------------------------------------------------
