@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from musicorg import m3u, userlists
-from musicorg.db import Catalogue, Playlist, PlaylistItem, Track
+from musicorg.db import Catalogue, PlaylistItem, Track
 from musicorg.scanner import scan
 from tests.conftest import audio_files
-from tests.latent_fixtures import insert_track
+from tests.latent_fixtures import insert_playlist, insert_track
 
 WINDOWS_FORBIDDEN = set('<>:"/\\|?*') | {chr(c) for c in range(32)}
 
@@ -162,15 +162,9 @@ def test_export_absolute_all_kinds_no_overwrite(
 ) -> None:
     cat, out, ids = export_setup
     a = userlists.create(cat, "Same", [ids[0]])
-    now = time.time()
     with cat.begin() as conn:
-        row = conn.execute(
-            insert(Playlist)
-            .values(name="same", kind="auto", created_at=now, updated_at=now)
-            .returning(Playlist.id)
-        ).first()
-        assert row is not None
-        conn.execute(insert(PlaylistItem).values(playlist_id=row[0], position=0, track_id=ids[4]))
+        pid = insert_playlist(conn, "same")
+        conn.execute(insert(PlaylistItem).values(playlist_id=pid, position=0, track_id=ids[4]))
     userlists.create(cat, "CON", [ids[1]])
     report = m3u.export_playlists(cat, out, absolute=True)
     files = {p.name: n for n, p, _k in report.files}

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
 from musicorg import userlists as ul
-from musicorg.db import Playlist, Track
-from tests.latent_fixtures import add_tracks, new_catalogue
+from musicorg.db import Track
+from tests.latent_fixtures import add_tracks, insert_playlist, new_catalogue
 
 
 def test_crud(tmp_path: Path) -> None:
@@ -59,19 +58,13 @@ def test_missing_tracks_stay_and_auto_playlists_are_not_edited(tmp_path: Path) -
     pid = ul.create(cat, "Mine", t)
     with cat.begin() as conn:
         conn.execute(update(Track).where(Track.id == t[1]).values(missing=True))
-        now = time.time()
-        row = conn.execute(
-            insert(Playlist)
-            .values(name="Auto 1", kind="auto", created_at=now, updated_at=now)
-            .returning(Playlist.id)
-        ).first()
-    assert row is not None
+        auto = insert_playlist(conn, "Auto 1")
     items = ul.items(cat, pid)
     assert [i.available for i in items] == [True, False, True]
     info = ul.find(cat, "Mine")
     assert info is not None and info.tracks == 3 and info.unavailable == 1
     with pytest.raises(ul.UserListError, match="automatic"):
-        ul.rename(cat, int(row[0]), "x")
+        ul.rename(cat, auto, "x")
     with pytest.raises(ul.UserListError, match="automatic"):
-        ul.delete_playlist(cat, int(row[0]))
+        ul.delete_playlist(cat, auto)
     assert {p.kind for p in ul.playlists(cat)} == {"auto", "user"}
