@@ -46,27 +46,25 @@ BLOCK = 64 * 1024
 STRIDE = 512 * 1024
 
 
+# The tagged file class and its title key, for every container but mp3 (ID3 frames).
+TITLE_TAGS = {
+    "flac": (FLAC, "title"),
+    "ogg": (OggVorbis, "title"),
+    "opus": (OggOpus, "title"),
+    "m4a": (MP4, "\xa9nam"),
+}
+
+
 def _retitle(path: Path, ext: str, title: str) -> None:
     if ext == "mp3":
         tags = ID3(path)
         tags.add(TIT2(encoding=3, text=title))
         tags.save()
-    elif ext == "flac":
-        f = FLAC(path)
-        f["title"] = title
+    elif ext in TITLE_TAGS:
+        cls, key = TITLE_TAGS[ext]
+        f = cls(path)
+        f[key] = title
         f.save()
-    elif ext == "ogg":
-        o = OggVorbis(path)
-        o["title"] = title
-        o.save()
-    elif ext == "opus":
-        p = OggOpus(path)
-        p["title"] = title
-        p.save()
-    elif ext == "m4a":
-        m = MP4(path)
-        m["\xa9nam"] = title
-        m.save()
 
 
 def make_template(ext: str, work: Path) -> tuple[bytes, bytes, bytes]:
