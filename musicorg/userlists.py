@@ -131,23 +131,28 @@ def _write_items(conn: Connection, playlist_id: int, track_ids: Sequence[int]) -
     conn.execute(update(Playlist).where(Playlist.id == playlist_id).values(updated_at=time.time()))
 
 
+def insert_playlist(conn: Connection, name: str, kind: str = USER) -> int:
+    """A new, empty playlist row, as it is (no check of the name); its id."""
+    now = time.time()
+    row = conn.execute(
+        insert(Playlist)
+        .values(name=name, kind=kind, created_at=now, updated_at=now)
+        .returning(Playlist.id)
+    ).first()
+    assert row is not None
+    return int(row[0])
+
+
 @mirrored
 def create(cat: Catalogue, name: str, track_ids: Iterable[int] = ()) -> int:
     """A new user playlist with these tracks in this order; its id."""
     name = _clean_name(name)
     ids = [int(t) for t in track_ids]
-    now = time.time()
     with cat.begin() as conn:
         if _name_taken(conn, name):
             raise UserListError(f"a playlist named {name!r} already exists")
         _check_tracks(conn, ids)
-        row = conn.execute(
-            insert(Playlist)
-            .values(name=name, kind=USER, created_at=now, updated_at=now)
-            .returning(Playlist.id)
-        ).first()
-        assert row is not None
-        pid = int(row[0])
+        pid = insert_playlist(conn, name)
         _write_items(conn, pid, ids)
     return pid
 

@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import Connection, insert
 
 from musicorg.analysis import ACTIVE_MODEL_KEY
-from musicorg.db import Catalogue, Embedding, Playlist, Track
+from musicorg.db import Catalogue, Embedding, Track
 
 VERSION = "test-v1"
 
@@ -33,18 +33,6 @@ def insert_track(
             **columns,
         )
         .returning(Track.id)
-    ).first()
-    assert row is not None
-    return int(row[0])
-
-
-def insert_playlist(conn: Connection, name: str, kind: str = "auto") -> int:
-    """An empty playlist row; returns its id."""
-    now = time.time()
-    row = conn.execute(
-        insert(Playlist)
-        .values(name=name, kind=kind, created_at=now, updated_at=now)
-        .returning(Playlist.id)
     ).first()
     assert row is not None
     return int(row[0])

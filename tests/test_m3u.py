@@ -18,7 +18,7 @@ from musicorg import m3u, userlists
 from musicorg.db import Catalogue, PlaylistItem, Track
 from musicorg.scanner import scan
 from tests.conftest import audio_files
-from tests.latent_fixtures import insert_playlist, insert_track
+from tests.latent_fixtures import insert_track
 
 WINDOWS_FORBIDDEN = set('<>:"/\\|?*') | {chr(c) for c in range(32)}
 
@@ -163,7 +163,7 @@ def test_export_absolute_all_kinds_no_overwrite(
     cat, out, ids = export_setup
     a = userlists.create(cat, "Same", [ids[0]])
     with cat.begin() as conn:
-        pid = insert_playlist(conn, "same")
+        pid = userlists.insert_playlist(conn, "same", "auto")
         conn.execute(insert(PlaylistItem).values(playlist_id=pid, position=0, track_id=ids[4]))
     userlists.create(cat, "CON", [ids[1]])
     report = m3u.export_playlists(cat, out, absolute=True)

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from musicorg import userlists as ul
 from musicorg.db import Track
-from tests.latent_fixtures import add_tracks, insert_playlist, new_catalogue
+from tests.latent_fixtures import add_tracks, new_catalogue
 
 
 def test_crud(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_missing_tracks_stay_and_auto_playlists_are_not_edited(tmp_path: Path) -
     pid = ul.create(cat, "Mine", t)
     with cat.begin() as conn:
         conn.execute(update(Track).where(Track.id == t[1]).values(missing=True))
-        auto = insert_playlist(conn, "Auto 1")
+        auto = ul.insert_playlist(conn, "Auto 1", "auto")
     items = ul.items(cat, pid)
     assert [i.available for i in items] == [True, False, True]
     info = ul.find(cat, "Mine")
