@@ -409,9 +409,13 @@ def cmd_lyrics(args: argparse.Namespace, cat: Catalogue) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace, cat: Catalogue) -> int:
-    from musicorg import analysis
+    from musicorg import analysis, library
     from musicorg.model.bundle import ModelIntegrityError
 
+    if library.stats(cat)["tracks"] == 0:
+        scan = "musicorg --demo scan" if args.demo else "musicorg scan DIR"
+        print(f"The catalogue has no tracks yet: run `{scan}` first.", file=sys.stderr)
+        return 1
     device = args.device or settings_mod.load().device
     progress = Stderr(args.quiet)
     try:

@@ -105,8 +105,13 @@ def test_pool_of_processes_gives_the_same_features(cat: Catalogue, music: Path) 
         )
 
 
-def test_cli_analyze_and_embeddings(music: Path, tmp_path: Path) -> None:
+def test_cli_analyze_and_embeddings(
+    music: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = str(tmp_path / "c.sqlite")
+    # Before any scan there is nothing to analyse: say what to run first.
+    assert main(["--db", db, "-q", "analyze", "--device", "cpu"]) == 1
+    assert "run `musicorg scan DIR` first" in capsys.readouterr().err
     assert main(["--db", db, "-q", "scan", str(music)]) == 0
     assert main(["--db", db, "-q", "analyze", "--device", "cpu", "--workers", "1"]) == 0
     out = tmp_path / "emb.npz"
