@@ -237,6 +237,12 @@ def _compose(vocab: Vocabulary, tokens: list[tuple[int, float, float]], limit: i
     return chosen[:limit]
 
 
+def _key(name: str) -> str:
+    """What makes two names the same: their tokens, in any order and any case ("bright ·
+    energetic" and "Energetic · Bright" name the same thing)."""
+    return SEP.join(sorted(part.strip().casefold() for part in name.split(SEP.strip())))
+
+
 def name_sets(
     sets: Sequence[NDArray[np.intp]],
     vocab: Vocabulary,
@@ -248,8 +254,9 @@ def name_sets(
     """A unique name for every set of track rows (in the given, deterministic order).
 
     ``reserved`` names (kept from an earlier run, or chosen by the user) are never given out.
+    Names are compared by their tokens in any order (see :func:`_key`).
     """
-    taken = {n.casefold() for n in reserved}
+    taken = {_key(n) for n in reserved}
     qualifying = [vocab.qualifying(np.asarray(s, dtype=np.intp)) for s in sets]
     proposals: list[list[int]] = [_compose(vocab, q, max_tokens) for q in qualifying]
     names: list[str | None] = [None] * len(sets)
@@ -258,17 +265,17 @@ def name_sets(
         return SEP.join(vocab.labels[t] for t in ids)
 
     # First pass: the sets whose name is not shared keep it as it is.
-    counts = Counter(text(p).casefold() for p in proposals if p)
+    counts = Counter(_key(text(p)) for p in proposals if p)
     for i, p in enumerate(proposals):
-        if p and counts[text(p).casefold()] == 1 and text(p).casefold() not in taken:
+        if p and counts[_key(text(p))] == 1 and _key(text(p)) not in taken:
             names[i] = text(p)
-            taken.add(text(p).casefold())
+            taken.add(_key(text(p)))
     # Then the duplicates, in order: add the next qualifying token, or else a number.
     for i, p in enumerate(proposals):
         if names[i] is not None or not p:
             continue
         candidate = text(p)
-        if candidate.casefold() in taken:
+        if _key(candidate) in taken:
             have = {vocab.kinds[t] for t in p}
             extras = [
                 t[0]
@@ -280,24 +287,24 @@ def name_sets(
             extras.sort(key=lambda t: vocab.kinds[t] in (GENRE, ARTIST))
             for extra in extras:
                 longer = sorted([*p, extra], key=lambda t: KIND_ORDER[vocab.kinds[t]])
-                if text(longer).casefold() not in taken:
+                if _key(text(longer)) not in taken:
                     candidate = text(longer)
                     break
         number = 2
         base = candidate
-        while candidate.casefold() in taken:
+        while _key(candidate) in taken:
             candidate = f"{base} {number}"
             number += 1
         names[i] = candidate
-        taken.add(candidate.casefold())
+        taken.add(_key(candidate))
     number = 1
     out: list[str] = []
     for name in names:
         if name is None:
-            while f"{fallback} {number}".casefold() in taken:
+            while _key(f"{fallback} {number}") in taken:
                 number += 1
             name = f"{fallback} {number}"
-            taken.add(name.casefold())
+            taken.add(_key(name))
         out.append(name)
     return out
 

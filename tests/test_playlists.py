@@ -265,6 +265,24 @@ def test_naming_broad_genre_and_unique_names() -> None:
     assert naming.name_sets([np.arange(7)], vocab, reserved=["death metal"]) == ["Death Metal 2"]
 
 
+def test_names_with_the_same_tokens_in_another_order_are_duplicates() -> None:
+    n = 100
+    ramp = np.linspace(0.0, 1.0, n)
+    tags = naming.TrackTags([None] * n, [None] * n, [None] * n, 60 + 120 * ramp, ramp, None)
+    vocab = naming.Vocabulary.build(tags)
+    top = np.arange(70, 100)  # fast and bright
+    (first,) = naming.name_sets([top], vocab)
+    tokens = first.split(naming.SEP)
+    assert sorted(tokens) == ["bright", "fast"]
+    swapped = naming.SEP.join(reversed(tokens)).upper()
+    (second,) = naming.name_sets([top], vocab, reserved=[swapped])
+    assert second != first and second.split(naming.SEP) != list(reversed(tokens))
+    assert second.startswith(first)  # "fast · bright 2" (nothing else qualifies)
+    # Two sets that propose the same tokens get distinct names, whatever the order.
+    names = naming.name_sets([top, np.arange(75, 100)], vocab)
+    assert len({naming._key(x) for x in names}) == 2
+
+
 # --- matching -------------------------------------------------------------------------------
 
 
