@@ -412,7 +412,7 @@ def cmd_analyze(args: argparse.Namespace, cat: Catalogue) -> int:
     from musicorg import analysis, library
     from musicorg.model.bundle import ModelIntegrityError
 
-    if library.stats(cat)["tracks"] == 0:
+    if library.track_count(cat) == 0:
         scan = "musicorg --demo scan" if args.demo else "musicorg scan DIR"
         print(f"The catalogue has no tracks yet: run `{scan}` first.", file=sys.stderr)
         return 1

@@ -70,6 +70,12 @@ def tracks(cat: Catalogue, *, include_missing: bool = True) -> list[TrackRow]:
     return out
 
 
+def track_count(cat: Catalogue) -> int:
+    """Tracks in the catalogue, missing ones included."""
+    with cat.read() as conn:
+        return int(conn.execute(select(func.count(Track.id))).scalar_one())
+
+
 def stats(cat: Catalogue) -> dict[str, Any]:
     with cat.read() as conn:
         total = conn.execute(select(func.count(Track.id))).scalar_one()

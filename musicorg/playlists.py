@@ -271,6 +271,11 @@ def _groups_agglomerative(
     return _ward_cut(micro, kmin, kmax, score)[owner]
 
 
+def dbscan_min_samples(n: int) -> int:
+    """DBSCAN's min_samples for ``n`` tracks: DBSCAN_MIN_SAMPLES, fewer on tiny libraries."""
+    return max(2, min(DBSCAN_MIN_SAMPLES, n // 10))
+
+
 def dbscan_eps(x: FloatArray, min_samples: int) -> float:
     """The eps rule: the median distance of a track to its ``min_samples``-th neighbour."""
     from sklearn.neighbors import NearestNeighbors
@@ -290,7 +295,7 @@ def _groups_dbscan(x: FloatArray, min_size: int, seed: int, rng: np.random.Gener
     from sklearn.neighbors import NearestNeighbors
 
     n = len(x)
-    min_samples = max(2, min(DBSCAN_MIN_SAMPLES, n // 10))
+    min_samples = dbscan_min_samples(n)
     rows = _sample(n, DBSCAN_SAMPLE, rng)
     xs = x[rows]
     if len(xs) < 3:

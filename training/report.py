@@ -40,6 +40,7 @@ from musicorg.model.metrics import (
     neighbour_share,
     purity,
 )
+from musicorg.playlists import dbscan_eps, dbscan_min_samples
 from training.data import AudioCorpus, LyricsItem, load_audio, load_lyrics_split, runs_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -191,20 +192,11 @@ def agglomerative(x: np.ndarray, k: int) -> np.ndarray:
     return np.asarray(AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(x))
 
 
-def dbscan_rule(n: int) -> int:
-    """min_samples as musicorg.playlists sets it for a library of ``n`` tracks."""
-    from musicorg.playlists import DBSCAN_MIN_SAMPLES
-
-    return max(2, min(DBSCAN_MIN_SAMPLES, n // 10))
-
-
 def dbscan(x: np.ndarray) -> tuple[np.ndarray, float, int]:
     """DBSCAN with the app's rule: eps = median distance to the min_samples-th neighbour."""
     from sklearn.cluster import DBSCAN
 
-    from musicorg.playlists import dbscan_eps
-
-    ms = dbscan_rule(len(x))
+    ms = dbscan_min_samples(len(x))
     eps = dbscan_eps(x.astype(np.float32), ms)
     return np.asarray(DBSCAN(eps=eps, min_samples=ms).fit_predict(x)), eps, ms
 
@@ -1197,7 +1189,7 @@ def build(args: argparse.Namespace, argv: Sequence[str], log: Callable[[str], No
         "features": args.features or "~/.cache/musicorg/corpus/features-v1.npz",
         "lyrics_split": args.lyrics_split or "~/.cache/musicorg/corpus/lyrics_split.json",
         "chance_of": chance_runs[0].config.label if chance_runs else "—",
-        "dbscan_min_samples": dbscan_rule(ho.n_tracks),
+        "dbscan_min_samples": dbscan_min_samples(ho.n_tracks),
         "dbscan_eps": "; ".join(
             f"`{c.label}` {fmt([r.res['dbscan_eps'] for r in ok if r.config is c])}"
             for c in configs
