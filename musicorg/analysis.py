@@ -203,6 +203,13 @@ def _store_features(cat: Catalogue, batch: list[tuple[_Todo, Any]], report: Anal
                     "now": now,
                 },
             )
+            # The same audio's features of an older FEATURES_VERSION are never read again.
+            conn.execute(
+                delete(Analysis).where(
+                    Analysis.content_key == item.content_key,
+                    Analysis.features_version != feat.FEATURES_VERSION,
+                )
+            )
             conn.execute(
                 delete(Problem).where(Problem.path == item.path, Problem.stage == "analyze")
             )

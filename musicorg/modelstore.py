@@ -154,6 +154,14 @@ def load_version(version: str, device: str = "auto") -> Any:
         raise ModelIntegrityError(
             f"model folder {directory} holds version {model.version}, not {version}"
         )
+    from musicorg.features import FEATURES_VERSION
+
+    trained_on = model.features_version
+    if trained_on is not None and trained_on != str(FEATURES_VERSION):
+        raise ModelVersionError(
+            f"model {version} was trained on audio features of version {trained_on}, and this "
+            f"musicorg computes version {FEATURES_VERSION}: retrain it on your library"
+        )
     return model
 
 

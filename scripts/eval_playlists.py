@@ -56,6 +56,7 @@ if str(ROOT) not in sys.path:
 
 from musicorg import naming  # noqa: E402
 from musicorg import playlists as pl  # noqa: E402
+from musicorg.features import FEATURES_VERSION  # noqa: E402
 
 CORPUS = Path(os.environ.get("MUSICORG_CORPUS_DIR", Path.home() / ".cache/musicorg/corpus"))
 
@@ -81,7 +82,7 @@ def genre_label(tag: str | None) -> str | None:
 
 def load_heldout(stand_in: bool) -> tuple[dict[str, Any], str]:
     """Test-split middle clips: vectors, package, genre, artist, title, source path."""
-    z = np.load(CORPUS / "features-v1.npz", allow_pickle=False)
+    z = np.load(CORPUS / f"features-v{FEATURES_VERSION}.npz", allow_pickle=False)
     with (CORPUS / "manifest.csv").open(newline="", encoding="utf-8") as fh:
         manifest = {int(r["track_id"]): r for r in csv.DictReader(fh)}
     rows = np.flatnonzero((z["split"] == "test") & z["middle"])
@@ -168,7 +169,6 @@ def load_demo(stand_in: bool) -> dict[str, Any] | None:
             from sqlalchemy import select
 
             from musicorg.db import Analysis
-            from musicorg.features import FEATURES_VERSION
 
             with cat.read() as conn:
                 desc = {
@@ -448,7 +448,7 @@ def main() -> int:
     )
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
     args = ap.parse_args()
-    if not (CORPUS / "features-v1.npz").exists():
+    if not (CORPUS / f"features-v{FEATURES_VERSION}.npz").exists():
         print(f"no corpus at {CORPUS}: run training/prepare.py first", file=sys.stderr)
         return 1
     held, what = load_heldout(args.stand_in)

@@ -88,6 +88,20 @@ def test_cancel_then_resume_without_redoing(cat: Catalogue, music: Path) -> None
     assert _count(cat, Embedding) == _distinct_keys(cat)
 
 
+def test_features_of_an_older_version_are_replaced(cat: Catalogue, music: Path) -> None:
+    """After a FEATURES_VERSION change every track is analysed again, and the old rows go."""
+    scanner.scan(cat, [music])
+    analysis.analyse_features(cat)
+    with cat.begin() as conn:
+        conn.execute(Analysis.__table__.update().values(features_version=FEATURES_VERSION - 1))
+    old = _count(cat, Analysis)
+    again = analysis.analyse_features(cat)
+    assert again.analysed == old == _distinct_keys(cat)
+    with cat.read() as conn:
+        versions = conn.execute(select(Analysis.features_version).distinct()).scalars().all()
+    assert versions == [FEATURES_VERSION] and _count(cat, Analysis) == old
+
+
 def test_pool_of_processes_gives_the_same_features(cat: Catalogue, music: Path) -> None:
     scanner.scan(cat, [music])
     analysis.analyse_features(cat, workers=2)

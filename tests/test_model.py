@@ -13,6 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from musicorg.features import FEATURES_VERSION  # noqa: E402
 from musicorg.model import bundle  # noqa: E402
 from musicorg.model.textpipe import TextPipeline, sklearn_transform  # noqa: E402
 from musicorg.model.textpipe import fit as fit_textpipe  # noqa: E402
@@ -61,6 +62,8 @@ def test_bundled_model_embeds_real_features(
 ) -> None:
     x, s = real_features
     assert model.version == bundle.BUNDLED_VERSION
+    # Trained on the features this musicorg computes.
+    assert model.features_version == str(FEATURES_VERSION)
     mu = model.embed(x, s, [None, LYRICS[0], None])
     assert mu.shape == (3, 32) and mu.dtype == np.float32
     assert np.isfinite(mu).all()

@@ -24,6 +24,7 @@ torch = pytest.importorskip("torch")
 from musicorg import analysis, modelstore, paths, playlists, retrain, scanner, userlists  # noqa: E402
 from musicorg.cli import main  # noqa: E402
 from musicorg.db import Catalogue, Embedding, backup  # noqa: E402
+from musicorg.features import FEATURES_VERSION  # noqa: E402
 from musicorg.jobs import Cancelled, CancelToken  # noqa: E402
 from musicorg.model import trainer  # noqa: E402
 from musicorg.model.bundle import BUNDLED_VERSION, ModelIntegrityError, write_manifest  # noqa: E402
@@ -378,6 +379,24 @@ def test_corrupted_model_is_refused_and_bundled_used(
     shutil.copytree(folder, paths.user_models_dir() / "planted")
     with pytest.raises(modelstore.ModelVersionError, match="no model version 'planted'"):
         modelstore.use_model(cat, "planted", device="cpu")
+
+
+def test_model_of_other_features_version_is_refused(retrained: tuple[Catalogue, str]) -> None:
+    """A model retrained before the features changed cannot embed today's features."""
+    cat, version = retrained
+    folder = paths.user_models_dir() / version
+    config = folder / "config.json"
+    meta = json.loads(config.read_text(encoding="utf-8"))
+    assert meta["features_version"] == FEATURES_VERSION
+    meta["features_version"] = FEATURES_VERSION - 1
+    config.write_text(json.dumps(meta), encoding="utf-8")
+    modelstore.register(version, {"manifest_sha256": write_manifest(folder, version)})
+    with pytest.raises(modelstore.ModelVersionError, match="features of version"):
+        modelstore.load_version(version, "cpu")
+    cat.set_meta(analysis.ACTIVE_MODEL_KEY, version)
+    model, warning = modelstore.load_active_model(cat, "cpu")
+    assert model.version == BUNDLED_VERSION
+    assert warning and "retrain it on your library" in warning
 
 
 def test_device_choice_is_honoured_on_cpu(tmp_path: Path) -> None:

@@ -51,7 +51,9 @@ class AudioCorpus:
 
 
 def load_audio(path: Path | None = None) -> AudioCorpus:
-    path = path or corpus_dir() / "features-v1.npz"
+    from musicorg.features import FEATURES_VERSION
+
+    path = path or corpus_dir() / f"features-v{FEATURES_VERSION}.npz"
     with np.load(path, allow_pickle=False) as z:
         return AudioCorpus(
             X=np.asarray(z["X"], dtype=np.float32),

@@ -34,13 +34,9 @@ REPO = Path(__file__).resolve().parent.parent
 MAX_BYTES = 20 * 1024 * 1024
 
 
-def _features_version() -> int | None:
-    try:
-        from musicorg.features import FEATURES_VERSION
-
-        return int(FEATURES_VERSION)
-    except Exception:
-        return None
+def _features_version(run: dict[str, Any]) -> int:
+    """The audio-features version the run trained on (runs that predate the record: 1)."""
+    return int(run.get("features_version", 1))
 
 
 def model_card(
@@ -83,6 +79,8 @@ def model_card(
         "39 features over the training clips), the 78-d per-feature mean+std statistics "
         "standardised per dimension, the 64-d lyrics vector divided by one global scale "
         "(all in `norm.npz`).",
+        f"- Audio features: version {_features_version(run)} of `musicorg/features.py` "
+        "(`FEATURES_VERSION`); musicorg refuses to pair a model with features of another version.",
         "",
         "```json",
         json.dumps(m, indent=1, sort_keys=True),
@@ -126,7 +124,7 @@ def export(
     meta = {
         "version": version,
         "model": run["model"],
-        "features_version": _features_version(),
+        "features_version": _features_version(run),
         "trained_epochs": epoch,
         "run": {k: run[k] for k in ("name", "seed", "train", "text")},
     }

@@ -33,6 +33,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from musicorg.features import FEATURES_VERSION
 from musicorg.model.metrics import (
     active_dims,
     group_means,
@@ -1186,7 +1187,7 @@ def build(args: argparse.Namespace, argv: Sequence[str], log: Callable[[str], No
     chance = None
     notes: dict[str, Any] = {
         "seeds": list(args.seeds),
-        "features": args.features or "~/.cache/musicorg/corpus/features-v1.npz",
+        "features": args.features or f"~/.cache/musicorg/corpus/features-v{FEATURES_VERSION}.npz",
         "lyrics_split": args.lyrics_split or "~/.cache/musicorg/corpus/lyrics_split.json",
         "chance_of": chance_runs[0].config.label if chance_runs else "—",
         "dbscan_min_samples": dbscan_min_samples(ho.n_tracks),

@@ -31,6 +31,7 @@ import torch
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from musicorg.features import FEATURES_VERSION
 from musicorg.model.bundle import LoadedModel, Normalizer, pick_device
 from musicorg.model.textpipe import TextPipeline
 from musicorg.model.textpipe import fit as fit_textpipe
@@ -169,6 +170,14 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
                 f"{run_dir} holds a run with another model config or seed; "
                 "use another --name or delete the directory"
             )
+        # Runs from before features_version was recorded used version 1.
+        if int(prev.get("features_version", 1)) != FEATURES_VERSION:
+            raise SystemExit(
+                f"{run_dir} holds a run on audio features of version "
+                f"{prev.get('features_version', 1)}, not {FEATURES_VERSION}; "
+                "move it aside or use another --run-dir"
+            )
+    cfg["features_version"] = FEATURES_VERSION
     _write_json(run_json, cfg)
 
     corpus, _lyr_train, lyr_test, norm, (pipe, text_train) = prepare_run(cfg, run_dir)

@@ -32,8 +32,8 @@ from musicorg.model.textpipe import TextPipeline
 from musicorg.model.vae import HybridVAE, Masks, VAEConfig
 
 # The bundled model and the SHA-256 of its manifest.json (printed by training/export.py).
-BUNDLED_VERSION = "hvae-0.4.0"
-BUNDLED_MANIFEST_SHA256 = "1a8fe8ba0d1b0c99776218b0c56d0b8bae9a0664bb06f4933b513abd4e2f5294"
+BUNDLED_VERSION = "hvae-0.5.0"
+BUNDLED_MANIFEST_SHA256 = "adc575f4c122dda352b2bb02ddca51c8104fa63eb80a404356a101ad439c7736"
 
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "model.safetensors"
