@@ -32,8 +32,8 @@ from musicorg.model.textpipe import TextPipeline
 from musicorg.model.vae import HybridVAE, Masks, VAEConfig
 
 # The bundled model and the SHA-256 of its manifest.json (printed by training/export.py).
-BUNDLED_VERSION = "hvae-0.5.0"
-BUNDLED_MANIFEST_SHA256 = "adc575f4c122dda352b2bb02ddca51c8104fa63eb80a404356a101ad439c7736"
+BUNDLED_VERSION = "hvae-0.6.0"
+BUNDLED_MANIFEST_SHA256 = "3ae5958cb2b0057325d788ea90aa3bf2583d363abcd74733c325c1688a0355c4"
 
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "model.safetensors"
