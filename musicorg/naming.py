@@ -243,6 +243,15 @@ def _key(name: str) -> str:
     return SEP.join(sorted(part.strip().casefold() for part in name.split(SEP.strip())))
 
 
+def _reword(name: str, like: str) -> str:
+    """``name``'s tokens (same ones as ``like``'s, in any order and case) in ``like``'s order."""
+    mine = {part.strip().casefold(): part.strip() for part in name.split(SEP.strip())}
+    order = [part.strip().casefold() for part in like.split(SEP.strip())]
+    if sorted(mine) != sorted(order):
+        return name
+    return SEP.join(mine[token] for token in order)
+
+
 def name_sets(
     sets: Sequence[NDArray[np.intp]],
     vocab: Vocabulary,
@@ -257,6 +266,9 @@ def name_sets(
     Names are compared by their tokens in any order (see :func:`_key`).
     """
     taken = {_key(n) for n in reserved}
+    # The first wording of each taken name: a numbered repeat keeps its word order ("bright ·
+    # energetic 2" after "bright · energetic", never "energetic · bright 2").
+    worded = {_key(n): n for n in reserved}
     qualifying = [vocab.qualifying(np.asarray(s, dtype=np.intp)) for s in sets]
     proposals: list[list[int]] = [_compose(vocab, q, max_tokens) for q in qualifying]
     names: list[str | None] = [None] * len(sets)
@@ -270,6 +282,7 @@ def name_sets(
         if p and counts[_key(text(p))] == 1 and _key(text(p)) not in taken:
             names[i] = text(p)
             taken.add(_key(text(p)))
+            worded.setdefault(_key(text(p)), text(p))
     # Then the duplicates, in order: add the next qualifying token, or else a number.
     for i, p in enumerate(proposals):
         if names[i] is not None or not p:
@@ -291,12 +304,13 @@ def name_sets(
                     candidate = text(longer)
                     break
         number = 2
-        base = candidate
+        base = _reword(candidate, worded.get(_key(candidate), candidate))
         while _key(candidate) in taken:
             candidate = f"{base} {number}"
             number += 1
         names[i] = candidate
         taken.add(_key(candidate))
+        worded.setdefault(_key(candidate), candidate)
     number = 1
     out: list[str] = []
     for name in names:

@@ -4,7 +4,7 @@
         [--draws 10] [--share 0.85] [--json OUT.json]
 
 The library: the middle clip of every *test-split* track of the training corpus
-(``~/.cache/musicorg/corpus``: ``manifest.csv`` + ``features-v1.npz``, written by
+(``~/.cache/musicorg/corpus``: ``manifest.csv`` + ``features-v<N>.npz``, written by
 training/prepare.py), embedded with the bundled model; plus the demo library
 (``resources/demo``), scanned and analysed by the app itself in a temporary catalogue, when it
 is there. Demo tracks are excerpts of tracks from the same Debian packages (some of them of
