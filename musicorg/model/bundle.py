@@ -32,8 +32,8 @@ from musicorg.model.textpipe import TextPipeline
 from musicorg.model.vae import HybridVAE, Masks, VAEConfig
 
 # The bundled model and the SHA-256 of its manifest.json (printed by training/export.py).
-BUNDLED_VERSION = "hvae-0.6.0"
-BUNDLED_MANIFEST_SHA256 = "3ae5958cb2b0057325d788ea90aa3bf2583d363abcd74733c325c1688a0355c4"
+BUNDLED_VERSION = "hvae-0.7.0"
+BUNDLED_MANIFEST_SHA256 = "fdac203d83987e0f3a12284b18777d48d3bcf3f8569bfc4223f749ed794ee235"
 
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "model.safetensors"
