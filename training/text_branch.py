@@ -29,6 +29,7 @@ import torch
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from musicorg.model.bundle import Normalizer
 from musicorg.model.metrics import knn_precision
 from musicorg.model.textpipe import fit as fit_textpipe
 from musicorg.model.vae import HybridVAE, Masks, VAEConfig
@@ -102,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         seed=int(raw.get("seed", 1)),
     )
     x_train = pipe.transform([it.text for it in lyr_train]).astype(np.float32)
-    scale = float(np.sqrt(np.mean(np.var(x_train, axis=0))))  # as Normalizer.fit
+    scale = Normalizer.text_scale_of(x_train)
     held = [it for it in lyr_test if it.genre]
     genres = np.array([it.genre for it in held])
     x_held = pipe.transform([it.text for it in held]).astype(np.float32)

@@ -179,6 +179,11 @@ class Normalizer:
                 text_scale=float(z["text_scale"]),
             )
 
+    @staticmethod
+    def text_scale_of(text: NDArray[np.floating[Any]]) -> float:
+        """The one global scale of the lyrics vectors: the RMS of their per-dimension std."""
+        return max(float(np.sqrt(np.mean(np.var(text, axis=0)))), 1e-6)
+
     @classmethod
     def fit(
         cls,
@@ -191,13 +196,12 @@ class Normalizer:
         asd = x64.std(axis=(0, 2))
         s64 = np.asarray(stats, dtype=np.float64)
         sm, ssd = s64.mean(axis=0), s64.std(axis=0)
-        scale = float(np.sqrt(np.mean(np.var(text, axis=0)))) if text is not None else 1.0
         return cls(
             audio_mean=am.astype(np.float32),
             audio_std=np.maximum(asd, 1e-6).astype(np.float32),
             stats_mean=sm.astype(np.float32),
             stats_std=np.maximum(ssd, 1e-6).astype(np.float32),
-            text_scale=max(scale, 1e-6),
+            text_scale=cls.text_scale_of(text) if text is not None else 1.0,
         )
 
 
