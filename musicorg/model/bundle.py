@@ -32,8 +32,8 @@ from musicorg.model.textpipe import TextPipeline
 from musicorg.model.vae import HybridVAE, Masks, VAEConfig
 
 # The bundled model and the SHA-256 of its manifest.json (printed by training/export.py).
-BUNDLED_VERSION = "hvae-0.7.0"
-BUNDLED_MANIFEST_SHA256 = "fdac203d83987e0f3a12284b18777d48d3bcf3f8569bfc4223f749ed794ee235"
+BUNDLED_VERSION = "hvae-0.8.0"
+BUNDLED_MANIFEST_SHA256 = "21b40738418d22277f83673cdeb5e5a75364104c67f98e2a16757e3b18bb89e2"
 
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "model.safetensors"
