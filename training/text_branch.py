@@ -11,6 +11,12 @@ just those rows, in batches of the size they have in a full run (their share of 
 prints the genre kNN@5 precision of μ on the held-out lyrics against the TF-IDF+PCA vectors,
 per seed and on average: five seeds take about a minute on one core, against about half an
 hour for one full run. It is a screening tool: the full run decides (training.report).
+
+``--views-weight W`` adds a two-view contrastive term that the full trainer does not have (an
+experiment of this tool only): each lyric is also encoded from two random subsets of its lines
+(each line kept with probability ``--views-keep``; ``--views`` such subsets are drawn per lyric
+once), and InfoNCE on μ (``track_contrastive``, the configuration's ``contrastive_tau``) pulls
+the two views of a lyric together against the other lyrics of the batch.
 """
 
 from __future__ import annotations
@@ -32,12 +38,29 @@ if __package__ in (None, ""):
 from musicorg.model.bundle import Normalizer
 from musicorg.model.metrics import knn_precision
 from musicorg.model.textpipe import fit as fit_textpipe
-from musicorg.model.vae import HybridVAE, Masks, VAEConfig
+from musicorg.model.vae import HybridVAE, Masks, VAEConfig, track_contrastive
 from training.data import load_audio, load_lyrics_split
 
 
 def _text_masks(n: int) -> Masks:
     return Masks(audio=torch.zeros(n, dtype=torch.bool), text=torch.ones(n, dtype=torch.bool))
+
+
+def line_views(texts: Sequence[str], n_views: int, keep: float, seed: int = 0) -> list[list[str]]:
+    """``n_views`` lists of texts: each text reduced to a random subset of its non-empty lines
+    (each kept with probability ``keep``, at least one)."""
+    rng = np.random.default_rng(seed)
+    views: list[list[str]] = []
+    for _ in range(n_views):
+        view = []
+        for text in texts:
+            lines = [line for line in text.splitlines() if line.strip()]
+            kept = rng.random(len(lines)) < keep
+            if lines and not kept.any():
+                kept[rng.integers(len(lines))] = True
+            view.append("\n".join(line for line, k in zip(lines, kept, strict=True) if k))
+        views.append(view)
+    return views
 
 
 def train_text_branch(
@@ -50,22 +73,38 @@ def train_text_branch(
     text_batch: int,
     share: float,
     lr: float,
+    views: np.ndarray | None = None,
+    views_weight: float = 0.0,
 ) -> HybridVAE:
-    """The model after ``epochs`` epochs of its lyrics rows only (see the module docstring)."""
+    """The model after ``epochs`` epochs of its lyrics rows only (see the module docstring).
+
+    ``views`` (n_views, N, text_dim), normalised like ``x_train``, feed the two-view
+    contrastive term when ``views_weight`` > 0.
+    """
     torch.manual_seed(seed)
     net = HybridVAE(cfg)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     xt = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
+    vt = None if views is None else torch.from_numpy(np.ascontiguousarray(views, np.float32))
     for epoch in range(epochs):
         rng = np.random.default_rng([seed, epoch])
         ids = rng.choice(xt.shape[0], per_epoch, replace=per_epoch > xt.shape[0])
         net.train()
         for start in range(0, per_epoch, text_batch):
-            rows = xt[torch.from_numpy(ids[start : start + text_batch])]
+            batch = torch.from_numpy(ids[start : start + text_batch])
+            rows = xt[batch]
             masks = _text_masks(rows.shape[0])
             out = net(None, None, rows, masks, decode_present_only=True)
             beta = net.beta_at(epoch + start / per_epoch)
-            loss = net.loss_function(out, None, None, rows, masks, beta)["total"] * share
+            loss = net.loss_function(out, None, None, rows, masks, beta)["total"]
+            if vt is not None and views_weight > 0:
+                pick = torch.from_numpy(rng.integers(0, vt.shape[0], size=(2, len(batch))))
+                mu_a, _ = net.encode(None, None, vt[pick[0], batch], masks)
+                mu_b, _ = net.encode(None, None, vt[pick[1], batch], masks)
+                group = torch.cat([batch, batch])
+                con = track_contrastive(torch.cat([mu_a, mu_b]), group, cfg.contrastive_tau)
+                loss = loss + views_weight * con
+            loss = loss * share
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
@@ -78,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--config", type=Path, required=True)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--views-weight", type=float, default=0.0, help="two-view contrastive weight")
+    ap.add_argument("--views-keep", type=float, default=0.5)
+    ap.add_argument("--views", type=int, default=8)
     ap.add_argument(
         "--set", action="append", default=[], metavar="KEY=JSON", help="override a model option"
     )
@@ -104,6 +146,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     x_train = pipe.transform([it.text for it in lyr_train]).astype(np.float32)
     scale = Normalizer.text_scale_of(x_train)
+    views = None
+    if args.views_weight > 0:
+        texts = [it.text for it in lyr_train]
+        views = (
+            np.stack(
+                [pipe.transform(v) for v in line_views(texts, args.views, args.views_keep)]
+            ).astype(np.float32)
+            / scale
+        )
     held = [it for it in lyr_test if it.genre]
     genres = np.array([it.genre for it in held])
     x_held = pipe.transform([it.text for it in held]).astype(np.float32)
@@ -126,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             text_batch=text_batch,
             share=share,
             lr=float(train_cfg.get("lr", 5e-4)),
+            views=views,
+            views_weight=args.views_weight,
         )
         with torch.no_grad():
             x = torch.from_numpy(x_held / scale)
@@ -133,8 +186,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         results.append(knn_precision(mu.numpy(), genres, 5))
         print(f"seed {seed}: text kNN@5 of μ {results[-1]:.3f}", flush=True)
     base = knn_precision(x_held, genres, 5)
+    changes = list(args.set)
+    if args.views_weight > 0:
+        changes.append(f"views={args.views_weight:g}/{args.views_keep:g}/{args.views}")
     print(
-        f"{args.config.name} {' '.join(args.set) or '(as configured)'}: text kNN@5 of μ "
+        f"{args.config.name} {' '.join(changes) or '(as configured)'}: text kNN@5 of μ "
         f"{np.mean(results):.3f} ± {np.std(results, ddof=1) if len(results) > 1 else 0.0:.3f} "
         f"over seeds {args.seeds}; TF-IDF+PCA {base:.3f} ({len(held)} held-out lyrics)"
     )
