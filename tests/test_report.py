@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from musicorg import paths
+from musicorg.features import FEATURES_VERSION
 
 # Read before the autouse fixture points MUSICORG_CACHE_DIR at a temporary directory.
 CACHE = paths.cache_dir()
-FEATURES = CACHE / "corpus" / "features-v1.npz"
+FEATURES = CACHE / "corpus" / f"features-v{FEATURES_VERSION}.npz"
 LYRICS_SPLIT = CACHE / "corpus" / "lyrics_split.json"
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "training" / "configs" / "paper.toml"
