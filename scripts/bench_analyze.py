@@ -270,13 +270,13 @@ def main() -> int:
         )
     print()
     for fmt, _ in sets:
-        o, p = res[(fmt, "musicorg")], res[(fmt, "paper")]
+        o, pp = res[(fmt, "musicorg")], res[(fmt, "paper")]
         walls = [r[0] for r in rounds[fmt]]
         cpus = [r[1] for r in rounds[fmt]]
         print(
-            f"{fmt}: musicorg / paper = {o['seq'] / p['seq']:.2f}x (1 process, wall), "
-            f"{p['cpu_ms'] / o['cpu_ms']:.2f}x (CPU time), "
-            f"{o['par'] / p['par']:.2f}x ({w} processes, wall); round by round "
+            f"{fmt}: musicorg / paper = {o['seq'] / pp['seq']:.2f}x (1 process, wall), "
+            f"{pp['cpu_ms'] / o['cpu_ms']:.2f}x (CPU time), "
+            f"{o['par'] / pp['par']:.2f}x ({w} processes, wall); round by round "
             f"{min(walls):.2f}-{max(walls):.2f}x wall, {min(cpus):.2f}-{max(cpus):.2f}x CPU"
         )
     mean_par = sum(res[(f, "musicorg")]["par"] for f, _ in sets) / len(sets)
@@ -291,13 +291,13 @@ def main() -> int:
     if embed_s is not None:
         # The whole analysis of a track: decode + features (timed above) + its batched embedding.
         for fmt, _ in sets:
-            o, p = res[(fmt, "musicorg")], res[(fmt, "paper")]
+            o, pp = res[(fmt, "musicorg")], res[(fmt, "paper")]
             rate = 1.0 / (1.0 / o["seq"] + embed_s)
             cpu = o["cpu_ms"] + 1000 * embed_s
             print(
                 f"{fmt}: decode + features + embedding {rate:.2f} tr/s in 1 process, "
-                f"{rate / p['seq']:.2f}x the paper's path (wall), "
-                f"{p['cpu_ms'] / cpu:.2f}x (CPU time)"
+                f"{rate / pp['seq']:.2f}x the paper's path (wall), "
+                f"{pp['cpu_ms'] / cpu:.2f}x (CPU time)"
             )
     return 0
 

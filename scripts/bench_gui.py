@@ -110,7 +110,7 @@ def make_catalogue(path: Path, n: int, version: str, seed: int = 0) -> None:
     )
     # Automatic playlists: one group per cluster, cut into playlists of <= 60 tracks.
     pid = 0
-    items = []
+    items: list[tuple[int, int, int]] = []
     pls = []
     for c in range(k):
         members = np.flatnonzero(cluster == c) + 1

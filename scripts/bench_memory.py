@@ -250,7 +250,9 @@ class Sampler(threading.Thread):
         return max((x[3] for x in self.samples), default=0)
 
 
-def run_measured(cmd: list[str], env: dict[str, str], work: Path, progress: Any = None) -> dict:
+def run_measured(
+    cmd: list[str], env: dict[str, str], work: Path, progress: Any = None
+) -> dict[str, Any]:
     """Run CMD in a fresh wrapper process; its ru_maxrss and the sampled tree RSS."""
     out = work / f"rusage-{time.monotonic_ns()}.txt"
     t = time.perf_counter()

@@ -62,7 +62,7 @@ def _retitle(path: Path, ext: str, title: str) -> None:
         tags.save()
     elif ext in TITLE_TAGS:
         cls, key = TITLE_TAGS[ext]
-        f = cls(path)
+        f = cls(path)  # type: ignore[no-untyped-call]
         f[key] = title
         f.save()
 

@@ -478,7 +478,7 @@ def featurise_track(t: Track, sr: int, clip_seconds: float) -> dict[str, np.ndar
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)
 
 
@@ -648,7 +648,8 @@ def split_lyrics(cache: Path, seed: int, fraction: float) -> Path:
         "corpora": {},
     }
     for name, df, id_col, ac, tc in sources:
-        train_rows, test_rows = [], []
+        train_rows: list[int] = []
+        test_rows: list[int] = []
         for row, (a, t) in enumerate(zip(df[ac], df[tc], strict=True)):
             (test_rows if f"{_norm(a)}|{_norm(t)}" in held else train_rows).append(row)
         entry: dict[str, Any] = {"n": len(df), "train_rows": train_rows, "test_rows": test_rows}

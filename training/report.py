@@ -469,8 +469,14 @@ def fig_training(runs: list[Run], configs: list[Config], figdir: Path) -> tuple[
         for r in runs:
             pts = [(h["epoch"], h["eval"][key]) for h in r.history if key in h.get("eval", {})]
             if pts:
-                e, v = zip(*pts, strict=True)
-                ax.plot(e, v, _style(r.seed), marker="o", ms=3, color=cc[r.config.label])
+                ax.plot(
+                    [e for e, _ in pts],
+                    [v for _, v in pts],
+                    _style(r.seed),
+                    marker="o",
+                    ms=3,
+                    color=cc[r.config.label],
+                )
                 ax.plot([], [], _style(r.seed), color=cc[r.config.label], label=r.name)
         ax.set_title(f"held-out {title}")
         ax.set_xlabel("epoch")
@@ -774,9 +780,9 @@ def write_page(
     add("")
     add("| criterion | measured | |")
     add("|---|---|---|")
-    for c in checks:
-        mark = "not measured" if c.met is None else ("**met**" if c.met else "**not met**")
-        add(f"| {c.text} | {c.value} | {mark} |")
+    for chk in checks:
+        mark = "not measured" if chk.met is None else ("**met**" if chk.met else "**not met**")
+        add(f"| {chk.text} | {chk.value} | {mark} |")
     add("")
 
     # -- data, configs, runs
@@ -925,17 +931,17 @@ def write_page(
         return float(r.res.get(key, np.nan))
 
     for c in configs:
-        mine = [r for r in ok if r.config is c]
-        for r in mine:
+        mine_runs = [r for r in ok if r.config is c]
+        for r in mine_runs:
             add(
                 f"| {r.name} | {r.epoch} | "
                 + " | ".join(fmt([val(r, k)], d if k != "active_dims" else 0) for k, _, d in cols)
                 + " |"
             )
-        if len(mine) > 1:
+        if len(mine_runs) > 1:
             add(
                 f"| **{c.label}, mean ± std** | | "
-                + " | ".join(fmt([val(r, k) for r in mine], d) for k, _, d in cols)
+                + " | ".join(fmt([val(r, k) for r in mine_runs], d) for k, _, d in cols)
                 + " |"
             )
     if ok and "text_knn5_chance" in ok[0].res:
