@@ -257,18 +257,23 @@ def name_sets(
     vocab: Vocabulary,
     *,
     reserved: Collection[str] = (),
+    wordings: Collection[str] = (),
     fallback: str = "Mix",
     max_tokens: int = MAX_TOKENS,
 ) -> list[str]:
     """A unique name for every set of track rows (in the given, deterministic order).
 
     ``reserved`` names (kept from an earlier run, or chosen by the user) are never given out.
-    Names are compared by their tokens in any order (see :func:`_key`).
+    Names are compared by their tokens in any order (see :func:`_key`). ``wordings`` are
+    names shown elsewhere (the groups' names): they stay free to use, but a name with the
+    same tokens takes their word order, so that a group "dark · calm" never holds a playlist
+    "calm · dark".
     """
     taken = {_key(n) for n in reserved}
-    # The first wording of each taken name: a numbered repeat keeps its word order ("bright ·
-    # energetic 2" after "bright · energetic", never "energetic · bright 2").
-    worded = {_key(n): n for n in reserved}
+    # The first wording of each name in use: a numbered repeat keeps its word order
+    # ("bright · energetic 2" after "bright · energetic", never "energetic · bright 2").
+    worded = {_key(n): n for n in wordings}
+    worded.update({_key(n): n for n in reserved})
     qualifying = [vocab.qualifying(np.asarray(s, dtype=np.intp)) for s in sets]
     proposals: list[list[int]] = [_compose(vocab, q, max_tokens) for q in qualifying]
     names: list[str | None] = [None] * len(sets)
@@ -280,7 +285,7 @@ def name_sets(
     counts = Counter(_key(text(p)) for p in proposals if p)
     for i, p in enumerate(proposals):
         if p and counts[_key(text(p))] == 1 and _key(text(p)) not in taken:
-            names[i] = text(p)
+            names[i] = _reword(text(p), worded.get(_key(text(p)), text(p)))
             taken.add(_key(text(p)))
             worded.setdefault(_key(text(p)), text(p))
     # Then the duplicates, in order: add the next qualifying token, or else a number.
@@ -303,8 +308,9 @@ def name_sets(
                 if _key(text(longer)) not in taken:
                     candidate = text(longer)
                     break
+        candidate = _reword(candidate, worded.get(_key(candidate), candidate))
         number = 2
-        base = _reword(candidate, worded.get(_key(candidate), candidate))
+        base = candidate
         while _key(candidate) in taken:
             candidate = f"{base} {number}"
             number += 1

@@ -1385,7 +1385,9 @@ def build_playlists(
     pmatch = match([set(o.members) for o in movable], new_sets)
     reserved = [o.name for o in pinned] + [movable[i].name for i in pmatch.values()]
     fresh = [j for j in range(len(new_sets)) if j not in pmatch]
-    fresh_names = naming.name_sets([rows(new_sets[j]) for j in fresh], vocab, reserved=reserved)
+    fresh_names = naming.name_sets(
+        [rows(new_sets[j]) for j in fresh], vocab, reserved=reserved, wordings=gnames_list
+    )
     names = {j: fresh_names[k] for k, j in enumerate(fresh)}
 
     # Pinned playlists go to the new group nearest to their tracks.

@@ -284,6 +284,12 @@ def test_names_with_the_same_tokens_in_another_order_are_duplicates() -> None:
     names = naming.name_sets([top, np.arange(75, 100)], vocab)
     assert len({naming._key(x) for x in names}) == 2
     assert names[1] == f"{names[0]} 2"
+    # A name with the tokens of a group's name reads like it, and stays free to use.
+    (third,) = naming.name_sets([top], vocab, wordings=[swapped.lower()])
+    assert third == naming.SEP.join(reversed(tokens))
+    # ... and a numbered repeat of it too.
+    names = naming.name_sets([top, np.arange(75, 100)], vocab, wordings=[swapped.lower()])
+    assert names == [third, f"{third} 2"]
 
 
 # --- matching -------------------------------------------------------------------------------
