@@ -759,7 +759,7 @@ def write_page(
     add("")
     add(
         f"Generated {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} at commit "
-        f"{git_state()} by"
+        f"{notes.get('git_state') or git_state()} by"
     )
     add("")
     add("    " + shlex.join([".venv/bin/python", "-m", "training.report", *argv]))
@@ -1173,6 +1173,8 @@ def build(args: argparse.Namespace, argv: Sequence[str], log: Callable[[str], No
     import torch
 
     t0 = time.monotonic()
+    # Before anything is written: regenerating the figures dirties the tree by itself.
+    state = git_state()
     torch.set_num_threads(max(1, args.threads))
     configs = load_configs(args.config)
     target = next((c for c in configs if c.label == "ours"), configs[-1])
@@ -1203,6 +1205,7 @@ def build(args: argparse.Namespace, argv: Sequence[str], log: Callable[[str], No
     chance_runs = [r for r in ok if r.config is target] or ok
     chance = None
     notes: dict[str, Any] = {
+        "git_state": state,
         "seeds": list(args.seeds),
         "features": args.features or f"~/.cache/musicorg/corpus/features-v{FEATURES_VERSION}.npz",
         "lyrics_split": args.lyrics_split or "~/.cache/musicorg/corpus/lyrics_split.json",
