@@ -44,6 +44,8 @@ class AnalyzeReport:
     seconds: float = 0.0
     # Why the active model was not used (it was refused: the bundled one was used instead).
     model_warning: str | None = None
+    # What was removed of model versions no longer installed (modelstore.forget_stale_versions).
+    forgotten: str | None = None
 
     def summary(self) -> str:
         text = (
@@ -52,7 +54,8 @@ class AnalyzeReport:
         )
         if self.weak:
             text += f", {len(self.weak)} with too little sound to analyse well"
-        return text + f" in {self.seconds:.1f} s"
+        text += f" in {self.seconds:.1f} s"
+        return f"{text}. {self.forgotten}" if self.forgotten else text
 
 
 @dataclass
@@ -326,6 +329,11 @@ def analyse(
     report.device = str(model.device)
     embed_pending(cat, model, progress=progress, cancel=cancel, report=report)
     cat.set_meta(ACTIVE_MODEL_KEY, report.model_version)
+    # After an upgrade (a new bundled model) or a deleted retrained version: drop their data.
+    from musicorg.modelstore import forget_stale_versions
+
+    stale = forget_stale_versions(cat)
+    report.forgotten = stale.summary() if stale else None
     report.seconds = time.monotonic() - started
     return report
 

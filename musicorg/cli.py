@@ -178,14 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("list", "the bundled model and the retrained versions"),
         ("use", "make a version the active model"),
         ("revert", "go back to the bundled model"),
+        ("delete", "delete a retrained version: its files and its data in this catalogue"),
     ):
         q = msub.add_parser(action, help=text, description=text)
         _common(q, top=False)
         if action == "list":
             q.add_argument("--json", action="store_true", help="print JSON")
-        else:
+        elif action != "delete":
             q.add_argument("--device", choices=settings_mod.DEVICES, help="where the model runs")
-        if action == "use":
+        if action in ("use", "delete"):
             q.add_argument("version", metavar="VERSION")
     p = add("similar")
     p.add_argument("files", nargs="+", metavar="FILE", help="seed tracks (catalogued files)")
@@ -783,6 +784,8 @@ def cmd_models(args: argparse.Namespace, cat: Catalogue) -> int:
                 + (f"; REFUSED: {m.problem}" if m.problem else "")
             )
         return 0
+    if args.models_command == "delete":
+        return _delete_model(args.version, cat)
     device = args.device or settings_mod.load().device
     progress = Stderr(args.quiet)
     try:
@@ -805,6 +808,28 @@ def cmd_models(args: argparse.Namespace, cat: Catalogue) -> int:
     print(report.summary())
     if report.note:
         print(f"note: {report.note}")
+    return 0
+
+
+def _delete_model(version: str, cat: Catalogue) -> int:
+    from musicorg import modelstore
+
+    if version != modelstore.bundled_version() and version == modelstore.active_version(cat):
+        print(
+            f"musicorg models delete: {version} is the active model of this catalogue; switch "
+            "first (musicorg models revert, or musicorg models use VERSION).",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        modelstore.delete_version(version)
+    except modelstore.ModelVersionError as exc:
+        print(f"musicorg models delete: {exc}", file=sys.stderr)
+        return 1
+    print(f"Deleted model {version}.")
+    stale = modelstore.forget_stale_versions(cat)
+    if stale:
+        print(stale.summary())
     return 0
 
 

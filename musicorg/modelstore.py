@@ -63,19 +63,28 @@ def user_model_dir(version: str) -> Path:
     return paths.user_models_dir() / version
 
 
-def read_registry() -> dict[str, dict[str, Any]]:
+def _registry_or_none() -> dict[str, dict[str, Any]] | None:
+    """The registry's versions ({} when there is no registry), or None when it exists but
+    cannot be read."""
     path = registry_path()
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except OSError as exc:
+        log.warning("model registry %s cannot be read: %s", path, exc)
+        return None
     try:
         data = json.loads(raw)
         models = data["models"]
-    except (ValueError, KeyError, TypeError):
+        return {str(k): dict(v) for k, v in models.items() if isinstance(v, dict)}
+    except (ValueError, KeyError, TypeError, AttributeError):
         log.warning("model registry %s is unreadable; no retrained model can be used", path)
-        return {}
-    return {str(k): dict(v) for k, v in models.items() if isinstance(v, dict)}
+        return None
+
+
+def read_registry() -> dict[str, dict[str, Any]]:
+    return _registry_or_none() or {}
 
 
 def _write_registry(models: dict[str, dict[str, Any]]) -> None:
@@ -364,19 +373,150 @@ def revert(
 
 
 def delete_version(version: str) -> None:
-    """Forget a retrained version and remove its files (its embeddings stay in catalogues)."""
+    """Forget a retrained version and remove its files. Its data in a catalogue goes with the
+    next :func:`forget_stale_versions` there (``analyze`` runs it)."""
     if version == bundled_version():
         raise ModelVersionError("the bundled model cannot be deleted")
+    user_model_dir(version)  # validates the name
+    if version not in read_registry():
+        raise ModelVersionError(f"no retrained model version {version!r}")
     unregister(version)
     shutil.rmtree(user_model_dir(version), ignore_errors=True)
+
+
+# -- data of versions that are gone ---------------------------------------------------------
+
+
+@dataclass
+class StaleReport:
+    """What :func:`forget_stale_versions` removed from a catalogue."""
+
+    versions: list[str] = field(default_factory=list)
+    embeddings: int = 0
+    map_coords: int = 0
+    auto_playlists: int = 0
+    kept_as_user: list[str] = field(default_factory=list)  # their names as user playlists
+
+    def __bool__(self) -> bool:
+        return bool(self.versions)
+
+    def summary(self) -> str:
+        n = len(self.versions)
+        text = (
+            f"Removed the data of {n} model version{'s' if n != 1 else ''} no longer installed "
+            f"({', '.join(self.versions)}): {self.embeddings} embeddings, "
+            f"{self.auto_playlists} automatic playlists"
+        )
+        if self.kept_as_user:
+            k = len(self.kept_as_user)
+            text += (
+                f"; {k} pinned or renamed playlist{'s' if k != 1 else ''} kept as "
+                f"{'user playlists' if k != 1 else 'a user playlist'}"
+            )
+        return text + "."
+
+
+def _free_user_name(taken: set[str], name: str) -> str:
+    candidate, i = name, 1
+    while candidate in taken:
+        i += 1
+        candidate = f"{name} ({i})"
+    return candidate
+
+
+def forget_stale_versions(cat: Catalogue) -> StaleReport:
+    """Remove what the catalogue holds for model versions that no longer exist.
+
+    A version exists if it is the bundled one or registered; the catalogue's active version is
+    never touched either. Its embeddings, map coordinates and automatic playlists go, in one
+    transaction, except automatic playlists the user pinned or renamed: those become user
+    playlists (same name, or "name (2)" if a user playlist has it; same tracks). Nothing is
+    removed when the registry exists but cannot be read. The registry is read inside the write
+    transaction: a version registered by another process before its embeddings were written
+    (``retrain`` registers first) is therefore always seen.
+    """
+    from sqlalchemy import delete, update
+
+    from musicorg.db import Embedding, MapCoord, PlaylistItem
+
+    report = StaleReport()
+    with cat.read() as conn:
+        seen = {str(v) for (v,) in conn.execute(select(Embedding.model_version).distinct())}
+        seen |= {str(v) for (v,) in conn.execute(select(MapCoord.model_version).distinct())}
+        seen |= {
+            str(v)
+            for (v,) in conn.execute(
+                select(Playlist.model_version)
+                .where(Playlist.kind == "auto", Playlist.model_version.is_not(None))
+                .distinct()
+            )
+        }
+    keep = {bundled_version(), active_version(cat)}
+    if not seen - keep:
+        return report  # the usual case: no write at all
+    with cat.begin() as conn:
+        registry = _registry_or_none()
+        if registry is None:
+            return report
+        stale = sorted(seen - keep - set(registry))
+        if not stale:
+            return report
+        report.versions = stale
+        for version in stale:
+            rows = conn.execute(
+                select(Playlist.id, Playlist.name, Playlist.pinned, Playlist.renamed).where(
+                    Playlist.kind == "auto", Playlist.model_version == version
+                )
+            ).all()
+            taken = {
+                str(n)
+                for (n,) in conn.execute(select(Playlist.name).where(Playlist.kind == "user"))
+            }
+            for pid, name, pinned, renamed in rows:
+                if pinned or renamed:
+                    new_name = _free_user_name(taken, str(name))
+                    taken.add(new_name)
+                    conn.execute(
+                        update(Playlist)
+                        .where(Playlist.id == pid)
+                        .values(
+                            kind="user",
+                            name=new_name,
+                            model_version=None,
+                            group_name=None,
+                            group_index=None,
+                            pinned=False,
+                            renamed=False,
+                            updated_at=time.time(),
+                        )
+                    )
+                    report.kept_as_user.append(new_name)
+                else:
+                    conn.execute(delete(PlaylistItem).where(PlaylistItem.playlist_id == pid))
+                    conn.execute(delete(Playlist).where(Playlist.id == pid))
+                    report.auto_playlists += 1
+            report.embeddings += conn.execute(
+                delete(Embedding).where(Embedding.model_version == version)
+            ).rowcount
+            report.map_coords += conn.execute(
+                delete(MapCoord).where(MapCoord.model_version == version)
+            ).rowcount
+    if report.kept_as_user:
+        from musicorg import mirror
+
+        mirror.sync(cat)
+    log.info("%s", report.summary())
+    return report
 
 
 __all__ = [
     "ModelInfo",
     "ModelVersionError",
+    "StaleReport",
     "UseReport",
     "active_version",
     "delete_version",
+    "forget_stale_versions",
     "list_models",
     "load_active_model",
     "load_version",

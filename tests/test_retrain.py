@@ -311,6 +311,146 @@ def test_embeddings_command_uses_the_active_model(
         assert np.array_equal(z["vectors"], want)
 
 
+# -- data of versions that are gone -------------------------------------------------------------
+
+OLD = "hvae-0.0.1"  # a bundled model of an earlier release
+
+
+def _as_old_release(cat: Catalogue) -> dict[str, list[int]]:
+    """Make the catalogue look like one the previous release left: embeddings, map
+    coordinates and automatic playlists of OLD (one pinned, one renamed), OLD active. Also
+    a user playlist with the renamed one's name. Returns the kept playlists' track ids."""
+    from musicorg.analysis import ACTIVE_MODEL_KEY
+
+    lists = playlists.build_playlists(cat)
+    pinned, renamed = lists[0], lists[1]
+    playlists.pin_playlist(cat, pinned.id)
+    playlists.rename_playlist(cat, renamed.id, "Night drive")
+    userlists.create(cat, "Night drive", [1, 2])
+    kept = {
+        pinned.name: [it.track_id for it in userlists.items(cat, pinned.id)],
+        "Night drive (2)": [it.track_id for it in userlists.items(cat, renamed.id)],
+    }
+    with cat.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO embeddings SELECT content_key, ?, mu, created_at FROM embeddings "
+            "WHERE model_version = ?",
+            (OLD, BUNDLED_VERSION),
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO map_coords SELECT ?, 'pca', content_key, 0.5, 0.5 FROM embeddings "
+            "WHERE model_version = ?",
+            (OLD, BUNDLED_VERSION),
+        )
+        conn.exec_driver_sql("UPDATE playlists SET model_version = ? WHERE kind = 'auto'", (OLD,))
+    cat.set_meta(ACTIVE_MODEL_KEY, OLD)
+    return kept
+
+
+def _rows(cat: Catalogue, sql: str, *args: Any) -> int:
+    with cat.read() as conn:
+        return int(conn.exec_driver_sql(sql, args).scalar_one())
+
+
+def test_analyze_forgets_the_data_of_a_model_no_longer_installed(
+    cat: Catalogue, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kept = _as_old_release(cat)
+    n_auto = _rows(cat, "SELECT count(*) FROM playlists WHERE kind = 'auto'")
+    assert n_auto >= 3 and _embedded(cat, OLD) == 70
+    assert main(["--db", str(cat.path), "analyze", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"Removed the data of 1 model version no longer installed ({OLD}): 70 embeddings, "
+        f"{n_auto - 2} automatic playlists; 2 pinned or renamed playlists kept as user playlists."
+    ) in out
+    assert modelstore.active_version(cat) == BUNDLED_VERSION
+    assert _embedded(cat, OLD) == 0 and _embedded(cat, BUNDLED_VERSION) == 70
+    assert _rows(cat, "SELECT count(*) FROM map_coords WHERE model_version = ?", OLD) == 0
+    assert _rows(cat, "SELECT count(*) FROM playlists WHERE model_version = ?", OLD) == 0
+    assert _rows(cat, "SELECT count(*) FROM playlist_items WHERE playlist_id NOT IN "
+                      "(SELECT id FROM playlists)") == 0  # fmt: skip
+    # The user's work survives as user playlists, tracks and order unchanged.
+    mine = {p.name: p for p in userlists.playlists(cat, userlists.USER)}
+    assert set(mine) == {"Night drive", *kept}
+    for name, tracks in kept.items():
+        assert [it.track_id for it in userlists.items(cat, mine[name].id)] == tracks
+        assert mine[name].model_version is None and mine[name].group_name is None
+    assert [it.track_id for it in userlists.items(cat, mine["Night drive"].id)] == [1, 2]
+    # ... and in the mirror, as user playlists.
+    from musicorg import mirror
+
+    listed = json.loads((mirror.mirror_dir(cat) / "playlists.json").read_text("utf-8"))
+    assert {p["name"] for p in listed["playlists"]} == set(mine)
+    # Nothing is left to forget the second time.
+    assert not modelstore.forget_stale_versions(cat)
+    assert main(["--db", str(cat.path), "analyze", "--device", "cpu"]) == 0
+    assert "Removed the data" not in capsys.readouterr().out
+
+
+def test_registered_and_active_versions_are_kept_and_an_unreadable_registry_stops_it(
+    retrained: tuple[Catalogue, str],
+) -> None:
+    cat, version = retrained
+    with cat.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO embeddings SELECT content_key, ?, mu, created_at FROM embeddings "
+            "WHERE model_version = ?",
+            (OLD, BUNDLED_VERSION),
+        )
+    n_mine = _embedded(cat, version)
+    assert n_mine == 70
+    registry = modelstore.registry_path()
+    good = registry.read_text("utf-8")
+    registry.write_text(good[: len(good) // 2], "utf-8")  # a torn write
+    assert not modelstore.forget_stale_versions(cat)
+    assert _embedded(cat, OLD) == 70 and _embedded(cat, version) == 70
+    registry.write_text(good, "utf-8")
+    report = modelstore.forget_stale_versions(cat)
+    assert report.versions == [OLD] and report.embeddings == 70
+    assert _embedded(cat, OLD) == 0 and _embedded(cat, version) == n_mine
+    assert _embedded(cat, BUNDLED_VERSION) == 70
+    # The active version is never touched, even when it is not installed any more.
+    from musicorg.analysis import ACTIVE_MODEL_KEY
+
+    cat.set_meta(ACTIVE_MODEL_KEY, "user-gone")
+    with cat.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO embeddings SELECT content_key, 'user-gone', mu, created_at "
+            "FROM embeddings WHERE model_version = ?",
+            (BUNDLED_VERSION,),
+        )
+    assert not modelstore.forget_stale_versions(cat)
+    assert _embedded(cat, "user-gone") == 70
+
+
+def test_cli_models_delete(
+    retrained: tuple[Catalogue, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cat, version = retrained
+    db = ["--db", str(cat.path)]
+    assert main([*db, "models", "use", version, "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert main([*db, "models", "delete", version]) == 1
+    assert "is the active model of this catalogue" in capsys.readouterr().err
+    assert (paths.user_models_dir() / version).is_dir()
+    assert main([*db, "models", "revert"]) == 0
+    n_auto = modelstore._auto_playlists(cat, version)
+    assert n_auto > 0
+    capsys.readouterr()
+    assert main([*db, "models", "delete", version]) == 0
+    out = capsys.readouterr().out
+    assert f"Deleted model {version}." in out
+    assert f"({version}): 70 embeddings, {n_auto} automatic playlists." in out
+    assert version not in modelstore.read_registry()
+    assert not (paths.user_models_dir() / version).exists()
+    assert _embedded(cat, version) == 0 and _embedded(cat, BUNDLED_VERSION) == 70
+    assert main([*db, "models", "delete", version]) == 1
+    assert f"no retrained model version {version!r}" in capsys.readouterr().err
+    assert main([*db, "models", "delete", BUNDLED_VERSION]) == 1
+    assert "the bundled model cannot be deleted" in capsys.readouterr().err
+
+
 # -- cancel, corruption, devices ---------------------------------------------------------------
 
 
