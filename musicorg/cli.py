@@ -35,7 +35,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("export", "write playlists as .m3u8 files"),
     ("import", "read an .m3u/.m3u8 file into a user playlist"),
     ("retrain", "retrain the model on this library"),
-    ("models", "list, use or revert model versions"),
+    ("models", "list, use, revert or delete model versions"),
 ]
 
 
@@ -434,7 +434,9 @@ def cmd_analyze(args: argparse.Namespace, cat: Catalogue) -> int:
     progress.end()
     if report.model_warning:
         print(f"warning: {report.model_warning}", file=sys.stderr)
-    print(report.summary())
+    print(report.summary(forgotten=False))
+    if report.forgotten:
+        print(report.forgotten)
     for path, kind, msg in report.problems[:20]:
         print(f"  problem ({kind}): {path}: {msg}")
     if report.embedded:
