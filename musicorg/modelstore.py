@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from musicorg import paths
 from musicorg.analysis import ACTIVE_MODEL_KEY, AnalyzeReport, embed_pending
@@ -181,6 +181,15 @@ def load_active_model(cat: Catalogue, device: str = "auto") -> tuple[Any, str | 
     version = active_version(cat)
     if version == bundled_version():
         return load_model(device=device), None
+    registry = _registry_or_none()
+    if registry is not None and version not in registry:
+        # The usual reason: an upgrade brought a new bundled model. Not an error.
+        note = (
+            f"the model {version} that this catalogue used is no longer installed; using the "
+            f"bundled model {bundled_version()}"
+        )
+        log.info("%s", note)
+        return load_model(device=device), note
     try:
         return load_version(version, device), None
     except (ModelIntegrityError, ModelVersionError) as exc:
@@ -401,86 +410,103 @@ class StaleReport:
         return bool(self.versions)
 
     def summary(self) -> str:
-        n = len(self.versions)
+        n, k = len(self.versions), len(self.kept_as_user)
         text = (
-            f"Removed the data of {n} model version{'s' if n != 1 else ''} no longer installed "
-            f"({', '.join(self.versions)}): {self.embeddings} embeddings, "
-            f"{self.auto_playlists} automatic playlists"
+            f"Removed the data of {_plural(n, 'model version')} no longer installed "
+            f"({', '.join(self.versions)}): {_plural(self.embeddings, 'embedding')}, "
+            f"{_plural(self.auto_playlists, 'automatic playlist')}"
         )
-        if self.kept_as_user:
-            k = len(self.kept_as_user)
+        if k:
             text += (
-                f"; {k} pinned or renamed playlist{'s' if k != 1 else ''} kept as "
-                f"{'user playlists' if k != 1 else 'a user playlist'}"
+                f"; {_plural(k, 'pinned or renamed playlist')} kept as "
+                f"{'a user playlist' if k == 1 else 'user playlists'}"
             )
         return text + "."
 
 
-def _free_user_name(taken: set[str], name: str) -> str:
-    candidate, i = name, 1
-    while candidate in taken:
-        i += 1
-        candidate = f"{name} ({i})"
-    return candidate
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _versions_with_data(conn: Connection) -> set[str]:
+    """The model versions the catalogue holds anything of: embeddings, map coordinates,
+    automatic playlists, or the note of when their playlists were built."""
+    from musicorg.db import Embedding, MapCoord, Meta
+    from musicorg.playlists import BUILT_KEY
+
+    seen = {str(v) for (v,) in conn.execute(select(Embedding.model_version).distinct())}
+    seen |= {str(v) for (v,) in conn.execute(select(MapCoord.model_version).distinct())}
+    seen |= {
+        str(v)
+        for (v,) in conn.execute(
+            select(Playlist.model_version)
+            .where(Playlist.kind == "auto", Playlist.model_version.is_not(None))
+            .distinct()
+        )
+    }
+    built = conn.execute(select(Meta.key).where(Meta.key.startswith(BUILT_KEY, autoescape=True)))
+    seen |= {str(k)[len(BUILT_KEY) :] for (k,) in built}
+    return seen
+
+
+def _never_stale(conn: Connection) -> set[str]:
+    """The bundled version and the catalogue's active one (even if it is not installed)."""
+    from musicorg.db import Meta
+
+    active = conn.execute(select(Meta.value).where(Meta.key == ACTIVE_MODEL_KEY)).scalar()
+    return {bundled_version(), *([str(active)] if active else [])}
+
+
+def _stale_versions(conn: Connection, registry: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted(_versions_with_data(conn) - _never_stale(conn) - set(registry))
 
 
 def forget_stale_versions(cat: Catalogue) -> StaleReport:
     """Remove what the catalogue holds for model versions that no longer exist.
 
     A version exists if it is the bundled one or registered; the catalogue's active version is
-    never touched either. Its embeddings, map coordinates and automatic playlists go, in one
-    transaction, except automatic playlists the user pinned or renamed: those become user
-    playlists (same name, or "name (2)" if a user playlist has it; same tracks). Nothing is
-    removed when the registry exists but cannot be read. The registry is read inside the write
-    transaction: a version registered by another process before its embeddings were written
-    (``retrain`` registers first) is therefore always seen.
+    never touched either. Its embeddings, map coordinates, automatic playlists and the note of
+    when they were built go, in one write transaction, except automatic playlists the user
+    pinned or renamed: those become user playlists (same tracks in the same order; same name,
+    or "name (2)" if a user playlist has it). Nothing is removed when the registry exists but
+    cannot be read. When nothing is stale nothing is written and no write lock is taken.
+
+    The registry is read again inside the write transaction: a version registered by another
+    process before its embeddings were written (``retrain`` registers first) is always seen.
     """
     from sqlalchemy import delete, update
 
-    from musicorg.db import Embedding, MapCoord, PlaylistItem
+    from musicorg.db import Embedding, MapCoord, Meta, PlaylistItem
+    from musicorg.playlists import BUILT_KEY
+    from musicorg.userlists import USER, free_name_in
 
     report = StaleReport()
+    registry = _registry_or_none()
+    if registry is None:
+        return report
     with cat.read() as conn:
-        seen = {str(v) for (v,) in conn.execute(select(Embedding.model_version).distinct())}
-        seen |= {str(v) for (v,) in conn.execute(select(MapCoord.model_version).distinct())}
-        seen |= {
-            str(v)
-            for (v,) in conn.execute(
-                select(Playlist.model_version)
-                .where(Playlist.kind == "auto", Playlist.model_version.is_not(None))
-                .distinct()
-            )
-        }
-    keep = {bundled_version(), active_version(cat)}
-    if not seen - keep:
-        return report  # the usual case: no write at all
+        if not _stale_versions(conn, registry):
+            return report  # the usual case: no write at all
     with cat.begin() as conn:
         registry = _registry_or_none()
         if registry is None:
             return report
-        stale = sorted(seen - keep - set(registry))
-        if not stale:
-            return report
-        report.versions = stale
-        for version in stale:
+        report.versions = _stale_versions(conn, registry)
+        for version in report.versions:
             rows = conn.execute(
-                select(Playlist.id, Playlist.name, Playlist.pinned, Playlist.renamed).where(
-                    Playlist.kind == "auto", Playlist.model_version == version
-                )
+                select(Playlist.id, Playlist.name, Playlist.pinned, Playlist.renamed)
+                .where(Playlist.kind == "auto", Playlist.model_version == version)
+                .order_by(Playlist.group_index, Playlist.id)
             ).all()
-            taken = {
-                str(n)
-                for (n,) in conn.execute(select(Playlist.name).where(Playlist.kind == "user"))
-            }
             for pid, name, pinned, renamed in rows:
                 if pinned or renamed:
-                    new_name = _free_user_name(taken, str(name))
-                    taken.add(new_name)
+                    # The user's work: an ordinary user playlist from now on.
+                    new_name = free_name_in(conn, str(name))
                     conn.execute(
                         update(Playlist)
                         .where(Playlist.id == pid)
                         .values(
-                            kind="user",
+                            kind=USER,
                             name=new_name,
                             model_version=None,
                             group_name=None,
@@ -501,11 +527,14 @@ def forget_stale_versions(cat: Catalogue) -> StaleReport:
             report.map_coords += conn.execute(
                 delete(MapCoord).where(MapCoord.model_version == version)
             ).rowcount
+            conn.execute(delete(Meta).where(Meta.key == BUILT_KEY + version))
+            conn.execute(delete(Meta).where(Meta.key == BUILT_KEY + version))
     if report.kept_as_user:
         from musicorg import mirror
 
         mirror.sync(cat)
-    log.info("%s", report.summary())
+    if report:
+        log.info("%s", report.summary())
     return report
 
 

@@ -332,17 +332,16 @@ def _as_old_release(cat: Catalogue) -> dict[str, list[int]]:
         "Night drive (2)": [it.track_id for it in userlists.items(cat, renamed.id)],
     }
     with cat.begin() as conn:
+        conn.exec_driver_sql("UPDATE embeddings SET model_version = ?", (OLD,))
         conn.exec_driver_sql(
-            "INSERT INTO embeddings SELECT content_key, ?, mu, created_at FROM embeddings "
-            "WHERE model_version = ?",
-            (OLD, BUNDLED_VERSION),
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO map_coords SELECT ?, 'pca', content_key, 0.5, 0.5 FROM embeddings "
-            "WHERE model_version = ?",
-            (OLD, BUNDLED_VERSION),
+            "INSERT INTO map_coords SELECT ?, 'pca', content_key, 0.5, 0.5 FROM embeddings",
+            (OLD,),
         )
         conn.exec_driver_sql("UPDATE playlists SET model_version = ? WHERE kind = 'auto'", (OLD,))
+        conn.exec_driver_sql(
+            "UPDATE meta SET key = ? WHERE key = ?",
+            (playlists.BUILT_KEY + OLD, playlists.BUILT_KEY + BUNDLED_VERSION),
+        )
     cat.set_meta(ACTIVE_MODEL_KEY, OLD)
     return kept
 
@@ -358,14 +357,21 @@ def test_analyze_forgets_the_data_of_a_model_no_longer_installed(
     kept = _as_old_release(cat)
     n_auto = _rows(cat, "SELECT count(*) FROM playlists WHERE kind = 'auto'")
     assert n_auto >= 3 and _embedded(cat, OLD) == 70
+    assert _embedded(cat, BUNDLED_VERSION) == 0
     assert main(["--db", str(cat.path), "analyze", "--device", "cpu"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert f"the model {OLD} that this catalogue used is no longer installed" in err
+    assert f"70 embedded with model {BUNDLED_VERSION}" in out
     assert (
         f"Removed the data of 1 model version no longer installed ({OLD}): 70 embeddings, "
         f"{n_auto - 2} automatic playlists; 2 pinned or renamed playlists kept as user playlists."
     ) in out
+    assert "Automatic playlists rebuilt" in out  # the new model's own
     assert modelstore.active_version(cat) == BUNDLED_VERSION
     assert _embedded(cat, OLD) == 0 and _embedded(cat, BUNDLED_VERSION) == 70
+    assert modelstore._auto_playlists(cat, BUNDLED_VERSION) > 0
+    assert cat.get_meta(playlists.BUILT_KEY + OLD) is None
+    assert cat.get_meta(playlists.BUILT_KEY + BUNDLED_VERSION) is not None
     assert _rows(cat, "SELECT count(*) FROM map_coords WHERE model_version = ?", OLD) == 0
     assert _rows(cat, "SELECT count(*) FROM playlists WHERE model_version = ?", OLD) == 0
     assert _rows(cat, "SELECT count(*) FROM playlist_items WHERE playlist_id NOT IN "
