@@ -47,7 +47,8 @@ class AnalyzeReport:
     # What was removed of model versions no longer installed (modelstore.forget_stale_versions).
     forgotten: str | None = None
 
-    def summary(self) -> str:
+    def summary(self, *, forgotten: bool = True) -> str:
+        """One line; with what was forgotten at its end unless FORGOTTEN is False."""
         text = (
             f"{self.analysed} tracks analysed, {self.embedded} embedded with model "
             f"{self.model_version} on {self.device}, {len(self.problems)} problems"
@@ -55,7 +56,7 @@ class AnalyzeReport:
         if self.weak:
             text += f", {len(self.weak)} with too little sound to analyse well"
         text += f" in {self.seconds:.1f} s"
-        return f"{text}. {self.forgotten}" if self.forgotten else text
+        return f"{text}. {self.forgotten}" if forgotten and self.forgotten else text
 
 
 @dataclass

@@ -528,7 +528,6 @@ def forget_stale_versions(cat: Catalogue) -> StaleReport:
                 delete(MapCoord).where(MapCoord.model_version == version)
             ).rowcount
             conn.execute(delete(Meta).where(Meta.key == BUILT_KEY + version))
-            conn.execute(delete(Meta).where(Meta.key == BUILT_KEY + version))
     if report.kept_as_user:
         from musicorg import mirror
 

@@ -83,9 +83,14 @@ def _name_taken(conn: Connection, name: str, but: int | None = None) -> bool:
 
 def free_name(cat: Catalogue, name: str) -> str:
     """``name``, or ``name (2)``, ``name (3)``… : the first one no user playlist has."""
-    name = _clean_name(name)
     with cat.read() as conn:
-        taken = {n for (n,) in conn.execute(select(Playlist.name).where(Playlist.kind == USER))}
+        return free_name_in(conn, name)
+
+
+def free_name_in(conn: Connection, name: str) -> str:
+    """:func:`free_name` inside a transaction the caller holds (a write one, to then take it)."""
+    name = _clean_name(name)
+    taken = {n for (n,) in conn.execute(select(Playlist.name).where(Playlist.kind == USER))}
     candidate, i = name, 1
     while candidate in taken:
         i += 1
