@@ -394,42 +394,6 @@ def test_analyze_forgets_the_data_of_a_model_no_longer_installed(
     assert "Removed the data" not in capsys.readouterr().out
 
 
-def test_registered_and_active_versions_are_kept_and_an_unreadable_registry_stops_it(
-    retrained: tuple[Catalogue, str],
-) -> None:
-    cat, version = retrained
-    with cat.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO embeddings SELECT content_key, ?, mu, created_at FROM embeddings "
-            "WHERE model_version = ?",
-            (OLD, BUNDLED_VERSION),
-        )
-    n_mine = _embedded(cat, version)
-    assert n_mine == 70
-    registry = modelstore.registry_path()
-    good = registry.read_text("utf-8")
-    registry.write_text(good[: len(good) // 2], "utf-8")  # a torn write
-    assert not modelstore.forget_stale_versions(cat)
-    assert _embedded(cat, OLD) == 70 and _embedded(cat, version) == 70
-    registry.write_text(good, "utf-8")
-    report = modelstore.forget_stale_versions(cat)
-    assert report.versions == [OLD] and report.embeddings == 70
-    assert _embedded(cat, OLD) == 0 and _embedded(cat, version) == n_mine
-    assert _embedded(cat, BUNDLED_VERSION) == 70
-    # The active version is never touched, even when it is not installed any more.
-    from musicorg.analysis import ACTIVE_MODEL_KEY
-
-    cat.set_meta(ACTIVE_MODEL_KEY, "user-gone")
-    with cat.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO embeddings SELECT content_key, 'user-gone', mu, created_at "
-            "FROM embeddings WHERE model_version = ?",
-            (BUNDLED_VERSION,),
-        )
-    assert not modelstore.forget_stale_versions(cat)
-    assert _embedded(cat, "user-gone") == 70
-
-
 def test_cli_models_delete(
     retrained: tuple[Catalogue, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
