@@ -104,15 +104,22 @@ def register(version: str, entry: dict[str, Any]) -> None:
         raise ValueError("a registered model needs its manifest SHA-256")
     user_model_dir(version)  # validates the name
     with _registry_lock:
-        models = read_registry()
+        models = _registry_or_none()
+        if models is None:
+            # Never write over what cannot be read: keep it beside the new registry.
+            path = registry_path()
+            aside = path.with_name(f"registry.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(path, aside)
+            log.warning("model registry %s was unreadable: moved to %s", path, aside)
+            models = {}
         models[version] = dict(entry)
         _write_registry(models)
 
 
 def unregister(version: str) -> None:
     with _registry_lock:
-        models = read_registry()
-        if models.pop(version, None) is not None:
+        models = _registry_or_none()  # an unreadable registry is left as it is
+        if models is not None and models.pop(version, None) is not None:
             _write_registry(models)
 
 

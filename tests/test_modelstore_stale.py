@@ -347,3 +347,16 @@ def test_cli_models_delete_forgets_its_data(
     assert (_embedded(cat, KEPT), _autos(cat, KEPT), _embedded(cat, _bundled())) == (0, 0, N)
     names = {p.name for p in userlists.playlists(cat, userlists.USER)}
     assert names == {"Evening", "Evening (2)", "Evening (3)", f"Mine {KEPT}"}
+
+
+def test_an_unreadable_registry_is_never_written_over() -> None:
+    _register(KEPT)
+    registry = modelstore.registry_path()
+    torn = registry.read_text("utf-8")[:20]
+    registry.write_text(torn, "utf-8")
+    modelstore.unregister(KEPT)  # nothing readable to remove it from: left as it is
+    assert registry.read_text("utf-8") == torn
+    _register(GONE)  # a new version: a fresh registry, the old file kept beside it
+    assert list(modelstore.read_registry()) == [GONE]
+    (aside,) = registry.parent.glob("registry.unreadable-*")
+    assert aside.read_text("utf-8") == torn
