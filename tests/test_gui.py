@@ -590,6 +590,24 @@ def test_revert_to_the_bundled_model_is_one_click(qtbot, window, tmp_path):  # t
     assert window.cat.get_meta("active_model") == modelstore.bundled_version()
 
 
+def test_model_versions_dialog_opens_from_the_library_menu(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
+    from musicorg import modelstore
+
+    open_synthetic(qtbot, window, tmp_path, 6)
+    window.cat.set_meta("active_model", modelstore.bundled_version())
+    action = next(a for a in window.actions() if a.text() == "Model versions…")
+    action.trigger()
+    (dialog,) = [d for d in window.findChildren(QDialog) if type(d).__name__ == "ModelsDialog"]
+    qtbot.waitUntil(lambda: len(dialog.models) == 1, timeout=60000)
+    assert dialog.table.item(0, 0).text() == modelstore.bundled_version()
+    assert dialog.table.item(0, 4).text() == "active"
+    assert "bundled model only" in dialog.status.text()
+    dialog.table.selectRow(0)
+    assert not dialog.use_button.isEnabled() and not dialog.delete_button.isEnabled()
+    dialog.reject()
+    qtbot.waitUntil(window.idle, timeout=60000)
+
+
 def _damaged_library(music: Path, tmp_path: Path) -> tuple[Path, list[str]]:
     """A scanned catalogue with a user playlist (mirrored) and a backup, then clobbered."""
     from musicorg import safety, scanner, userlists

@@ -82,3 +82,59 @@ def test_retrain_dialog_cancel_leaves_the_active_model(qtbot, db: Path) -> None:
     with Catalogue(db) as cat:
         assert modelstore.active_version(cat) == before
         assert {m.version for m in modelstore.list_models(cat)} == versions
+
+
+def test_model_versions_dialog_lists_switches_and_deletes(qtbot, db: Path) -> None:  # type: ignore[no-untyped-def]
+    from musicorg import retrain
+    from musicorg.gui.mainwindow import MainWindow
+    from musicorg.gui.models_dialog import ModelsDialog
+    from musicorg.gui.player import NullPlayer
+
+    bundled = modelstore.bundled_version()
+    with Catalogue(db) as cat:
+        version = retrain.retrain(cat, retrain.RetrainOptions(epochs=1, device="cpu")).version
+    window = MainWindow(player=NullPlayer())
+    qtbot.addWidget(window)
+    window.open_library(db, [], rescan=False)
+    qtbot.waitUntil(window.idle, timeout=60000)
+
+    dialog = ModelsDialog(db)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: len(dialog.models) == 2, timeout=60000)
+    rows = {dialog.table.item(r, 0).text(): r for r in range(2)}
+    assert set(rows) == {bundled, version}
+    assert dialog.table.item(rows[bundled], 4).text() == "active"
+    assert dialog.table.item(rows[version], 1).text().startswith(f"fine-tuned from {bundled}")
+    assert "1 epoch, on 70 tracks" in dialog.table.item(rows[version], 1).text()
+    assert dialog.table.item(rows[version], 2).text() == "70"  # retrain embeds the library
+    dialog.table.selectRow(rows[version])
+    assert dialog.use_button.isEnabled() and dialog.delete_button.isEnabled()
+    dialog.use_requested.connect(window.use_model_version)
+    with qtbot.waitSignal(window.pipeline_finished, timeout=240000):
+        dialog.use_button.click()
+    assert not dialog.isVisible()
+    with Catalogue(db) as cat:
+        assert modelstore.active_version(cat) == version
+        assert modelstore._auto_playlists(cat, version) > 0
+
+    # The active model cannot be deleted; back to the bundled one, then it can.
+    dialog = ModelsDialog(db)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: len(dialog.models) == 2, timeout=60000)
+    dialog.table.selectRow(next(r for r in range(2) if dialog.models[r].version == version))
+    assert not dialog.use_button.isEnabled() and not dialog.delete_button.isEnabled()
+    with qtbot.waitSignal(window.pipeline_finished, timeout=240000):
+        window.revert_model()
+    dialog.refresh()
+    qtbot.waitUntil(lambda: not dialog.busy(), timeout=60000)
+    dialog.table.selectRow(next(r for r in range(2) if dialog.models[r].version == version))
+    assert dialog.delete_button.isEnabled()
+    dialog.delete_selected(confirm=False)
+    qtbot.waitUntil(lambda: len(dialog.models) == 1 and not dialog.busy(), timeout=60000)
+    assert f"Deleted model {version}." in dialog.status.text()
+    assert "70 embeddings" in dialog.status.text()
+    assert version not in modelstore.read_registry()
+    with Catalogue(db) as cat:
+        assert modelstore.active_version(cat) == bundled
+        assert analysis.embeddings(cat, version)[0] == []
+    window.close()

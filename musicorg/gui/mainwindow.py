@@ -352,6 +352,7 @@ class MainWindow(QMainWindow):
         self._action(m, "Recompute map", lambda: self.run_pipeline(["remap", "reumap"]))
         self._action(m, "Retrain the model on this library…", self.open_retrain)
         self._action(m, "Revert to the bundled model", self.revert_model)
+        self._action(m, "Model versions…", self.open_models)
         m.addSeparator()
         self._action(m, "Cancel all jobs", self.cancel_jobs, "Ctrl+.")
 
@@ -1399,18 +1400,37 @@ class MainWindow(QMainWindow):
     def revert_model(self) -> None:
         """Back to the bundled model in one click. Its embeddings and playlists are kept per
         version, so only what it lacks is computed; user playlists are not touched."""
+        from musicorg import modelstore
+
+        self.use_model_version(modelstore.bundled_version())
+
+    def use_model_version(self, version: str) -> None:
+        """Make ``version`` the active model: the analysis stages then embed what it lacks
+        and build its playlists if it has none (a refused model falls back to the bundled
+        one, with the reason in the status bar)."""
         if self.cat is None:
             return
         from musicorg import modelstore
 
-        bundled = modelstore.bundled_version()
-        if self.cat.get_meta("active_model") == bundled:
-            self.statusBar().showMessage(f"The bundled model {bundled} is already active.", 5000)
+        what = "the bundled model" if version == modelstore.bundled_version() else "model"
+        if self.cat.get_meta("active_model") == version:
+            self.statusBar().showMessage(f"The {what} {version} is already active.", 5000)
             return
-        self.cat.set_meta("active_model", bundled)
+        self.cat.set_meta("active_model", version)
         self._space = None
-        self.statusBar().showMessage(f"Back to the bundled model {bundled}.", 5000)
+        self.statusBar().showMessage(f"Switching to {what} {version}.", 5000)
         self.run_pipeline(list(PIPELINE[1:]))
+
+    def open_models(self) -> Any:
+        """The Model versions dialog (musicorg.gui.models_dialog)."""
+        if self.cat is None:
+            return None
+        from musicorg.gui.models_dialog import ModelsDialog
+
+        dialog = ModelsDialog(self.cat.path, self)
+        dialog.use_requested.connect(self.use_model_version)
+        dialog.open()
+        return dialog
 
     def about_info(self) -> dict[str, Any]:
         s = self.data.stats
