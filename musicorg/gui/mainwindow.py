@@ -685,7 +685,11 @@ class MainWindow(QMainWindow):
         self.reload()
         summary = getattr(result, "summary", None)
         if callable(summary):
-            self.flash(summary(), 8000)
+            # A refused or uninstalled model is worth saying before the counts.
+            warning = getattr(result, "model_warning", None)
+            self.flash(
+                f"{warning[:1].upper()}{warning[1:]}. {summary()}" if warning else summary(), 8000
+            )
         self._next_stage(result)
 
     def _stage_failed(self, name: str, message: str, tb: str) -> None:

@@ -79,7 +79,9 @@ class ModelsDialog(QDialog):
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.horizontalHeaderItem(3).setToolTip("automatic playlists of this model")
+        playlists_header = self.table.horizontalHeaderItem(3)
+        if playlists_header is not None:
+            playlists_header.setToolTip("automatic playlists of this model")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
