@@ -608,6 +608,17 @@ def test_model_versions_dialog_opens_from_the_library_menu(qtbot, window, tmp_pa
     qtbot.waitUntil(window.idle, timeout=60000)
 
 
+def test_analysis_says_when_the_active_model_is_no_longer_installed(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
+    open_synthetic(qtbot, window, tmp_path, 6)
+    window.cat.set_meta("active_model", "user-20250101-000000")
+    with qtbot.waitSignal(window.pipeline_finished, timeout=120000):
+        window.run_pipeline(["analyse"])
+    assert window.message_label.text().startswith(
+        "The model user-20250101-000000 that this catalogue used is no longer installed; "
+        "using the bundled model"
+    )
+
+
 def _damaged_library(music: Path, tmp_path: Path) -> tuple[Path, list[str]]:
     """A scanned catalogue with a user playlist (mirrored) and a backup, then clobbered."""
     from musicorg import safety, scanner, userlists
