@@ -129,6 +129,18 @@ def main() -> int:
     w.problems_dock.show()
     settle()
     shot("problems")
+
+    # Model versions, after a one-epoch retraining on the demo.
+    from musicorg import retrain
+
+    assert w.cat is not None
+    retrain.retrain(w.cat, retrain.RetrainOptions(epochs=1, device="cpu"))
+    models = w.open_models()
+    settle(lambda: len(models.models) == 2 and not models.busy(), 120)
+    models.table.selectRow(1)
+    settle()
+    shot("models", models)
+    models.reject()
     w.close()
     return 0
 
