@@ -254,7 +254,3 @@ class ModelsDialog(QDialog):
         self._note = summary
         self.status.setText(summary)
         self.refresh()
-
-    def wait(self, seconds: float) -> None:
-        if self._thread is not None:
-            self._thread.join(seconds)
