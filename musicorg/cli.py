@@ -771,16 +771,7 @@ def cmd_models(args: argparse.Namespace, cat: Catalogue) -> int:
             return 0
         for m in models:
             mark = "*" if m.active else " "
-            if m.bundled:
-                what = "bundled"
-            else:
-                lib = m.library
-                how = "from scratch" if m.from_scratch else f"fine-tuned from {m.base_version}"
-                what = (
-                    f"{how}, {m.epochs} epochs, on {lib.get('tracks')} tracks of "
-                    f"{lib.get('catalogue')} ({lib.get('date')})"
-                )
-            print(f"{mark} {m.version:24} {what}")
+            print(f"{mark} {m.version:24} {m.describe()}")
             print(
                 f"  {'':24} {m.embedded} tracks embedded, {m.auto_playlists} automatic playlists"
                 + (f"; REFUSED: {m.problem}" if m.problem else "")

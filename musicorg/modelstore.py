@@ -47,6 +47,10 @@ class ModelVersionError(ValueError):
     """A model version that does not exist, is not registered or cannot be used."""
 
 
+class UnknownVersionError(ModelVersionError):
+    """A version the (readable) registry does not list: never installed, or deleted since."""
+
+
 def bundled_version() -> str:
     from musicorg.model import bundle  # the constant lives with the pinned hash
 
@@ -153,10 +157,12 @@ def load_version(version: str, device: str = "auto") -> Any:
 
     if version == bundled_version():
         return load_model(device=device)
-    entry = read_registry().get(version)
+    registry = _registry_or_none()
+    entry = (registry or {}).get(version)
     if entry is None:
-        known = ", ".join([bundled_version(), *sorted(read_registry())])
-        raise ModelVersionError(f"no model version {version!r} (known: {known})")
+        known = ", ".join([bundled_version(), *sorted(registry or {})])
+        error = UnknownVersionError if registry is not None else ModelVersionError
+        raise error(f"no model version {version!r} (known: {known})")
     directory = user_model_dir(version)
     try:
         model = load_model(
@@ -188,8 +194,9 @@ def load_active_model(cat: Catalogue, device: str = "auto") -> tuple[Any, str | 
     version = active_version(cat)
     if version == bundled_version():
         return load_model(device=device), None
-    registry = _registry_or_none()
-    if registry is not None and version not in registry:
+    try:
+        return load_version(version, device), None
+    except UnknownVersionError:
         # The usual reason: an upgrade brought a new bundled model. Not an error.
         note = (
             f"the model {version} that this catalogue used is no longer installed; using the "
@@ -197,8 +204,6 @@ def load_active_model(cat: Catalogue, device: str = "auto") -> tuple[Any, str | 
         )
         log.info("%s", note)
         return load_model(device=device), note
-    try:
-        return load_version(version, device), None
     except (ModelIntegrityError, ModelVersionError) as exc:
         warning = f"{exc}; using the bundled model {bundled_version()} instead"
         log.warning("%s", warning)
@@ -227,6 +232,25 @@ class ModelInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def describe(self) -> str:
+        """What this version is, in a few words (``models list``, the Model versions dialog)."""
+        if self.bundled:
+            return "bundled with musicorg"
+        lib = self.library
+        parts = ["from scratch" if self.from_scratch else f"fine-tuned from {self.base_version}"]
+        if self.epochs:
+            parts.append(f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}")
+        if lib.get("tracks"):
+            parts.append(f"on {lib['tracks']} tracks of {lib.get('catalogue') or 'a library'}")
+        when = (
+            time.strftime("%Y-%m-%d", time.localtime(self.created))
+            if self.created
+            else lib.get("date")
+        )
+        if when:
+            parts.append(str(when))
+        return ", ".join(parts)
 
 
 def _counts(cat: Catalogue) -> tuple[dict[str, int], dict[str, int]]:
@@ -548,6 +572,7 @@ __all__ = [
     "ModelInfo",
     "ModelVersionError",
     "StaleReport",
+    "UnknownVersionError",
     "UseReport",
     "active_version",
     "delete_version",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,24 +37,6 @@ class _Bridge(QObject):
     listed = Signal(object)  # list[ModelInfo]
     deleted = Signal(str)  # a summary line
     failed = Signal(str)
-
-
-def describe(info: Any) -> str:
-    """What a version is, in a few words."""
-    if info.bundled:
-        return "bundled with musicorg"
-    lib = info.library or {}
-    how = "from scratch" if info.from_scratch else f"fine-tuned from {info.base_version}"
-    when = (
-        time.strftime("%Y-%m-%d", time.localtime(info.created)) if info.created else lib.get("date")
-    )
-    epochs = f"{info.epochs} epoch{'s' if info.epochs != 1 else ''}" if info.epochs else None
-    parts = [how, epochs]
-    if lib.get("tracks"):
-        parts.append(f"on {lib['tracks']} tracks")
-    if when:
-        parts.append(str(when))
-    return ", ".join(p for p in parts if p)
 
 
 class ModelsDialog(QDialog):
@@ -150,7 +131,7 @@ class ModelsDialog(QDialog):
                 state = f"refused: {info.problem}"
             cells = (
                 info.version,
-                describe(info),
+                info.describe(),
                 str(info.embedded),
                 str(info.auto_playlists),
                 state,
