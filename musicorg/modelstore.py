@@ -242,7 +242,8 @@ class ModelInfo:
         if self.epochs:
             parts.append(f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}")
         if lib.get("tracks"):
-            parts.append(f"on {lib['tracks']} tracks of {lib.get('catalogue') or 'a library'}")
+            where = Path(str(lib["catalogue"])).name if lib.get("catalogue") else "a library"
+            parts.append(f"on {lib['tracks']} tracks of {where}")
         when = (
             time.strftime("%Y-%m-%d", time.localtime(self.created))
             if self.created
