@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -291,3 +292,35 @@ def test_decoding_present_rows_only_matches_full_decoding() -> None:
     assert torch.allclose(part["audio"][rows], full["audio"][rows], atol=1e-6)
     assert torch.count_nonzero(part["audio"][~rows]) == 0
     assert torch.equal(part["text"], full["text"]) and torch.equal(part["stats"], full["stats"])
+
+
+@pytest.mark.parametrize("pool", ["flatten", "pool", "both"])
+def test_audio_pool_modes(pool: str) -> None:
+    """The audio expert reads the last convolution's map flattened, pooled over time, or both;
+    a config written before the option existed (no ``audio_pool`` key) is the flattened model
+    and takes its weights strictly."""
+    from musicorg.model.vae import VAEConfig
+
+    cfg = dataclasses.replace(ours_config(), audio_pool=pool)  # type: ignore[arg-type]
+    model = HybridVAE(cfg).eval()
+    c3, h3, w3 = model.audio_enc.out_shape
+    flat, pooled = c3 * h3 * w3, 2 * c3 * h3
+    assert model.audio_enc.out_dim == {"flatten": flat, "pool": pooled, "both": flat + pooled}[pool]
+    a, s = torch.randn(3, 39, 130), torch.randn(3, 78)
+    with torch.no_grad():
+        feats = model.audio_enc(a)
+        mu, logvar = model.encode(a, s, None)
+    assert feats.shape == (3, model.audio_enc.out_dim)
+    assert torch.isfinite(mu).all() and torch.isfinite(logvar).all()
+    again = VAEConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again.audio_pool == pool
+    if pool == "flatten":
+        old = {k: v for k, v in cfg.to_dict().items() if k != "audio_pool"}
+        HybridVAE(VAEConfig.from_dict(old)).load_state_dict(model.state_dict(), strict=True)
+
+
+def test_unknown_audio_pool_is_refused() -> None:
+    from musicorg.model.vae import VAEConfig
+
+    with pytest.raises(ValueError, match="audio_pool"):
+        HybridVAE(VAEConfig(audio_pool="max"))  # type: ignore[arg-type]

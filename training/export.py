@@ -32,6 +32,11 @@ from musicorg.model.write import metrics_table, write_bundle
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_BYTES = 20 * 1024 * 1024
+_POOL_WORDS = {
+    "flatten": "flattened (every cell)",
+    "pool": "pooled over time (mean and std of each channel and band)",
+    "both": "both flattened and pooled over time (mean and std of each channel and band)",
+}
 
 
 def _features_version(run: dict[str, Any]) -> int:
@@ -72,6 +77,9 @@ def model_card(
         f"`{m['use_stats']}`, weights audio {m['audio_weight']} / text {m['text_weight']} / "
         f"stats {m['stats_weight']}, β 0→{m['beta_max']} over {m['anneal_epochs']} epochs, "
         f"text log-variance ≥ {m['text_logvar_min']}.",
+        f"- Audio expert: the last convolution's map read "
+        f"{_POOL_WORDS[m.get('audio_pool', 'flatten')]}; same-track contrastive weight "
+        f"{m.get('contrastive_weight', 0.0)} (τ {m.get('contrastive_tau', 1.0)}).",
         "- Loss reductions: `elbo` = per sample, squared error summed over cells / 2 "
         "+ β·KL summed over latent dims, averaged over the batch; `paper` = MSE averaged over "
         "elements + β·KL averaged over batch and latent dims.",

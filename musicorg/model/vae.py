@@ -75,6 +75,11 @@ class VAEConfig:
     # A linear map from the latent to the whole matrix, added to the decoder's output: the
     # decoder can then do at least what PCA does, and the convolutions add what is not linear.
     audio_linear_head: bool = False
+    # What the audio expert reads from the last convolution's (channels, bands, time) map:
+    # 'flatten' (the paper's: every cell, tied to its place in time), 'pool' (each channel and
+    # band's mean and standard deviation over time: what the clip sounds like, wherever in
+    # the window it happens) or 'both'.
+    audio_pool: Literal["flatten", "pool", "both"] = "flatten"
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -127,11 +132,21 @@ class AudioEncoder(nn.Module):
         for _ in range(3):
             h, w = _conv_out(h), _conv_out(w)
         self.out_shape = (c3, h, w)
-        self.out_dim = c3 * h * w
+        if cfg.audio_pool not in ("flatten", "pool", "both"):
+            raise ValueError(f"unknown audio_pool {cfg.audio_pool!r}")
+        self.pool = cfg.audio_pool
+        flat, pooled = c3 * h * w, 2 * c3 * h
+        self.out_dim = {"flatten": flat, "pool": pooled, "both": flat + pooled}[self.pool]
 
     def forward(self, x: Tensor) -> Tensor:
         out: Tensor = self.net(x.unsqueeze(1))
-        return out.flatten(1)
+        parts = []
+        if self.pool != "pool":
+            parts.append(out.flatten(1))
+        if self.pool != "flatten":
+            parts.append(out.mean(dim=3).flatten(1))
+            parts.append(out.std(dim=3).flatten(1))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 class AudioDecoder(nn.Module):
