@@ -19,6 +19,10 @@ The name takes the best genre-or-artist token first (largest excess of share ove
 share), then descriptors, then a decade. When nothing qualifies the set is called
 "Mix <n>" (groups: "Group <n>"). Names are unique: a duplicate first takes its next qualifying
 token, then a number, in a deterministic order.
+
+A group's name avoids a descriptor whose opposite is true of one of its playlists (a group
+"bright · energetic" holding a playlist "bright · calm" reads as a contradiction), as long as
+something else qualifies: :func:`contradicted` finds those words.
 """
 
 from __future__ import annotations
@@ -128,6 +132,8 @@ class Vocabulary:
     kinds: list[str]
     library_share: NDArray[np.float64]
     thresholds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Descriptor token -> the token of its opposite word ("calm" <-> "energetic").
+    opposite: dict[int, int] = field(default_factory=dict)
 
     @property
     def n_tracks(self) -> int:
@@ -167,6 +173,7 @@ class Vocabulary:
                 cols.append(tid)
 
         thresholds: dict[str, tuple[float, float]] = {}
+        opposite: dict[int, int] = {}
         for name, (low, high) in DESCRIPTOR_WORDS.items():
             values = _descriptor_values(tags, name)
             if values is None or len(values) != n:
@@ -181,12 +188,16 @@ class Vocabulary:
             thresholds[name] = (median, median)
             low_rows = np.flatnonzero(ok & (values < median))
             high_rows = np.flatnonzero(ok & (values > median))
+            pair: list[int] = []
             for word, chosen in ((low, low_rows), (high, high_rows)):
                 if len(chosen) == 0:
                     continue
                 tid = token(DESCRIPTOR, word, word)
+                pair.append(tid)
                 rows.extend(int(r) for r in chosen)
                 cols.extend([tid] * len(chosen))
+            if len(pair) == 2:
+                opposite[pair[0]], opposite[pair[1]] = pair[1], pair[0]
 
         t = len(kinds)
         data = np.ones(len(rows), dtype=np.float64)
@@ -195,7 +206,7 @@ class Vocabulary:
         labels = [
             _display(c, capitalise=kind == GENRE) for c, kind in zip(displays, kinds, strict=True)
         ]
-        return cls(incidence, labels, kinds, share, thresholds)
+        return cls(incidence, labels, kinds, share, thresholds, opposite)
 
     def qualifying(self, members: NDArray[np.intp]) -> list[tuple[int, float, float]]:
         """(token, share among members, excess over the library) of the tokens that qualify,
@@ -209,6 +220,24 @@ class Vocabulary:
         out = [(int(t), float(share[t]), float(excess[t])) for t in ok]
         out.sort(key=lambda e: (-e[2], -e[1], self.labels[e[0]]))
         return out
+
+
+def contradicted(
+    vocab: Vocabulary, parts: Sequence[NDArray[np.intp]], names: Collection[str] = ()
+) -> set[int]:
+    """The descriptor tokens whose opposite qualifies for one of ``parts`` (the playlists of
+    a group) or is a word of one of ``names`` (the names they keep from an earlier build):
+    words a name of the whole should not use."""
+    said: set[int] = set()
+    for part in parts:
+        said.update(t for t, _s, _e in vocab.qualifying(np.asarray(part, dtype=np.intp)))
+    by_word = {vocab.labels[t].casefold(): t for t in vocab.opposite}
+    for name in names:
+        for word in re.sub(r" \d+$", "", name).split(SEP.strip()):
+            t = by_word.get(word.strip().casefold())
+            if t is not None:
+                said.add(t)
+    return {vocab.opposite[t] for t in said if t in vocab.opposite}
 
 
 def _display(forms: Counter[str], *, capitalise: bool) -> str:
@@ -260,6 +289,7 @@ def name_sets(
     wordings: Collection[str] = (),
     fallback: str = "Mix",
     max_tokens: int = MAX_TOKENS,
+    avoid: Sequence[Collection[int]] | None = None,
 ) -> list[str]:
     """A unique name for every set of track rows (in the given, deterministic order).
 
@@ -267,7 +297,8 @@ def name_sets(
     Names are compared by their tokens in any order (see :func:`_key`). ``wordings`` are
     names shown elsewhere (the groups' names): they stay free to use, but a name with the
     same tokens takes their word order, so that a group "dark · calm" never holds a playlist
-    "calm · dark".
+    "calm · dark". ``avoid`` gives, per set, tokens left out of its name unless nothing else
+    qualifies (see :func:`contradicted`).
     """
     taken = {_key(n) for n in reserved}
     # The first wording of each name in use: a numbered repeat keeps its word order
@@ -275,6 +306,11 @@ def name_sets(
     worded = {_key(n): n for n in wordings}
     worded.update({_key(n): n for n in reserved})
     qualifying = [vocab.qualifying(np.asarray(s, dtype=np.intp)) for s in sets]
+    if avoid is not None:
+        for i, bad in enumerate(avoid):
+            kept = [q for q in qualifying[i] if q[0] not in bad]
+            if kept:
+                qualifying[i] = kept
     proposals: list[list[int]] = [_compose(vocab, q, max_tokens) for q in qualifying]
     names: list[str | None] = [None] * len(sets)
 

@@ -1375,14 +1375,32 @@ def build_playlists(
     def rows(tids: set[int] | list[int]) -> IndexArray:
         return np.asarray(sorted(row_of[t] for t in tids if t in row_of), dtype=np.intp)
 
+    # Playlists: Hungarian matching on Jaccard with the old, unpinned ones (which keep their
+    # names).
+    movable = [o for o in old if not o.pinned]
+    pmatch = match([set(o.members) for o in movable], new_sets)
+    # A group's name does not contradict one of its playlists ("energetic" over a "calm" one).
+    avoid = [
+        naming.contradicted(
+            vocab,
+            [rows(new_sets[j]) for j, pg in enumerate(plan.group_of) if pg == g],
+            [
+                movable[pmatch[j]].name
+                for j, pg in enumerate(plan.group_of)
+                if pg == g and j in pmatch
+            ],
+        )
+        for g in gorder
+    ]
     gnames_list = naming.name_sets(
-        [rows(new_group_sets[g]) for g in gorder], vocab, fallback="Group", max_tokens=2
+        [rows(new_group_sets[g]) for g in gorder],
+        vocab,
+        fallback="Group",
+        max_tokens=2,
+        avoid=avoid,
     )
     group_name = {g: gnames_list[k] for k, g in enumerate(gorder)}
 
-    # Playlists: Hungarian matching on Jaccard with the old, unpinned ones.
-    movable = [o for o in old if not o.pinned]
-    pmatch = match([set(o.members) for o in movable], new_sets)
     reserved = [o.name for o in pinned] + [movable[i].name for i in pmatch.values()]
     fresh = [j for j in range(len(new_sets)) if j not in pmatch]
     fresh_names = naming.name_sets(

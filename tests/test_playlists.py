@@ -292,6 +292,34 @@ def test_names_with_the_same_tokens_in_another_order_are_duplicates() -> None:
     assert names == [third, f"{third} 2"]
 
 
+def test_group_name_is_not_contradicted_by_its_playlists() -> None:
+    n = 100
+    energy = np.linspace(0.0, 1.0, n)  # rows 50-99 "energetic", 0-49 "calm"
+    genres: list[str | None] = ["Folk"] * 30 + ["Synth"] * 70
+    tags = naming.TrackTags(genres, [None] * n, [None] * n, None, None, energy)
+    vocab = naming.Vocabulary.build(tags)
+    group = np.arange(30, 100)  # 71 % energetic, all Synth
+    calm_part, loud_part = np.arange(30, 60), np.arange(60, 100)  # 67 % calm / all energetic
+    assert naming.name_sets([group], vocab) == ["Synth · energetic"]
+    avoid = naming.contradicted(vocab, [calm_part, loud_part])
+    assert {vocab.labels[t] for t in avoid} == {"energetic", "calm"}
+    (name,) = naming.name_sets([group], vocab, avoid=[avoid])
+    assert name == "Synth"
+    assert naming.name_sets([calm_part, loud_part], vocab, wordings=[name]) == [
+        "Synth · calm",
+        "Synth · energetic",
+    ]
+    # A playlist that keeps its name from an earlier build speaks by its name too.
+    kept = naming.contradicted(vocab, [loud_part], ["Synth · CALM 2"])
+    assert {vocab.labels[t] for t in kept} == {"energetic", "calm"}
+    # When only contradicted words qualify, the group keeps them rather than "Group 1".
+    only_energy = naming.Vocabulary.build(
+        naming.TrackTags([None] * n, [None] * n, [None] * n, None, None, energy)
+    )
+    bad = naming.contradicted(only_energy, [calm_part, loud_part])
+    assert naming.name_sets([group], only_energy, avoid=[bad], fallback="Group") == ["energetic"]
+
+
 # --- matching -------------------------------------------------------------------------------
 
 
