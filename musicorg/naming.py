@@ -266,6 +266,22 @@ def _compose(vocab: Vocabulary, tokens: list[tuple[int, float, float]], limit: i
     return chosen[:limit]
 
 
+def _lead(vocab: Vocabulary, ids: list[int], parent: str | None) -> list[int]:
+    """``ids`` in name order, the descriptors that the parent's name (a group's) also says
+    first, in its order: "bright · energetic · slow" in a group "bright", not "energetic ·
+    bright · slow"."""
+    if not parent:
+        return ids
+    words = [w.strip().casefold() for w in parent.split(SEP.strip())]
+
+    def rank(t: int) -> tuple[int, int]:
+        label = vocab.labels[t].casefold()
+        said = vocab.kinds[t] == DESCRIPTOR and label in words
+        return KIND_ORDER[vocab.kinds[t]], words.index(label) if said else len(words)
+
+    return sorted(ids, key=rank)
+
+
 def _key(name: str) -> str:
     """What makes two names the same: their tokens, in any order and any case ("bright ·
     energetic" and "Energetic · Bright" name the same thing)."""
@@ -290,6 +306,7 @@ def name_sets(
     fallback: str = "Mix",
     max_tokens: int = MAX_TOKENS,
     avoid: Sequence[Collection[int]] | None = None,
+    parents: Sequence[str | None] | None = None,
 ) -> list[str]:
     """A unique name for every set of track rows (in the given, deterministic order).
 
@@ -298,7 +315,8 @@ def name_sets(
     names shown elsewhere (the groups' names): they stay free to use, but a name with the
     same tokens takes their word order, so that a group "dark · calm" never holds a playlist
     "calm · dark". ``avoid`` gives, per set, tokens left out of its name unless nothing else
-    qualifies (see :func:`contradicted`).
+    qualifies (see :func:`contradicted`). ``parents`` gives, per set, the name of the group it
+    is in: the descriptors that name says come first.
     """
     taken = {_key(n) for n in reserved}
     # The first wording of each name in use: a numbered repeat keeps its word order
@@ -311,7 +329,10 @@ def name_sets(
             kept = [q for q in qualifying[i] if q[0] not in bad]
             if kept:
                 qualifying[i] = kept
-    proposals: list[list[int]] = [_compose(vocab, q, max_tokens) for q in qualifying]
+    parent = list(parents) if parents is not None else [None] * len(sets)
+    proposals: list[list[int]] = [
+        _lead(vocab, _compose(vocab, q, max_tokens), parent[i]) for i, q in enumerate(qualifying)
+    ]
     names: list[str | None] = [None] * len(sets)
 
     def text(ids: list[int]) -> str:
@@ -340,7 +361,9 @@ def name_sets(
             # Descriptors and decades first: a second genre or artist reads badly.
             extras.sort(key=lambda t: vocab.kinds[t] in (GENRE, ARTIST))
             for extra in extras:
-                longer = sorted([*p, extra], key=lambda t: KIND_ORDER[vocab.kinds[t]])
+                longer = _lead(
+                    vocab, sorted([*p, extra], key=lambda t: KIND_ORDER[vocab.kinds[t]]), parent[i]
+                )
                 if _key(text(longer)) not in taken:
                     candidate = text(longer)
                     break

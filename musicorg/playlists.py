@@ -1404,7 +1404,11 @@ def build_playlists(
     reserved = [o.name for o in pinned] + [movable[i].name for i in pmatch.values()]
     fresh = [j for j in range(len(new_sets)) if j not in pmatch]
     fresh_names = naming.name_sets(
-        [rows(new_sets[j]) for j in fresh], vocab, reserved=reserved, wordings=gnames_list
+        [rows(new_sets[j]) for j in fresh],
+        vocab,
+        reserved=reserved,
+        wordings=gnames_list,
+        parents=[group_name[plan.group_of[j]] for j in fresh],
     )
     names = {j: fresh_names[k] for k, j in enumerate(fresh)}
 

@@ -320,6 +320,22 @@ def test_group_name_is_not_contradicted_by_its_playlists() -> None:
     assert naming.name_sets([group], only_energy, avoid=[bad], fallback="Group") == ["energetic"]
 
 
+def test_playlist_names_lead_with_their_groups_words() -> None:
+    n = 100
+    ramp = np.linspace(0.0, 1.0, n)
+    genres: list[str | None] = [None] * 70 + ["Synth"] * 30
+    tags = naming.TrackTags(genres, [None] * n, [None] * n, 60 + 120 * ramp, None, ramp)
+    vocab = naming.Vocabulary.build(tags)
+    top, upper = np.arange(80, 100), np.arange(55, 75)
+    assert naming.name_sets([top, upper], vocab) == ["Synth · energetic · fast", "energetic · fast"]
+    named = naming.name_sets([top, upper], vocab, parents=["fast", "Group 1 · fast"])
+    assert named == ["Synth · fast · energetic", "fast · energetic"]
+    # Without a parent nothing moves; a numbered repeat reads like the name it repeats.
+    assert naming.name_sets([upper], vocab, parents=[None]) == ["energetic · fast"]
+    again = naming.name_sets([upper, upper], vocab, parents=["fast", None])
+    assert again == ["fast · energetic", "fast · energetic 2"]
+
+
 # --- matching -------------------------------------------------------------------------------
 
 
