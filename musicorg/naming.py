@@ -233,8 +233,8 @@ def contradicted(
         said.update(t for t, _s, _e in vocab.qualifying(np.asarray(part, dtype=np.intp)))
     by_word = {vocab.labels[t].casefold(): t for t in vocab.opposite}
     for name in names:
-        for word in re.sub(r" \d+$", "", name).split(SEP.strip()):
-            t = by_word.get(word.strip().casefold())
+        for word in _words(re.sub(r" \d+$", "", name)):
+            t = by_word.get(word)
             if t is not None:
                 said.add(t)
     return {vocab.opposite[t] for t in said if t in vocab.opposite}
@@ -272,7 +272,7 @@ def _lead(vocab: Vocabulary, ids: list[int], parent: str | None) -> list[int]:
     bright · slow"."""
     if not parent:
         return ids
-    words = [w.strip().casefold() for w in parent.split(SEP.strip())]
+    words = _words(parent)
 
     def rank(t: int) -> tuple[int, int]:
         label = vocab.labels[t].casefold()
@@ -282,16 +282,21 @@ def _lead(vocab: Vocabulary, ids: list[int], parent: str | None) -> list[int]:
     return sorted(ids, key=rank)
 
 
+def _words(name: str) -> list[str]:
+    """A name's tokens, in order, stripped and case-folded (for comparing, not showing)."""
+    return [part.strip().casefold() for part in name.split(SEP.strip())]
+
+
 def _key(name: str) -> str:
     """What makes two names the same: their tokens, in any order and any case ("bright ·
     energetic" and "Energetic · Bright" name the same thing)."""
-    return SEP.join(sorted(part.strip().casefold() for part in name.split(SEP.strip())))
+    return SEP.join(sorted(_words(name)))
 
 
 def _reword(name: str, like: str) -> str:
     """``name``'s tokens (same ones as ``like``'s, in any order and case) in ``like``'s order."""
     mine = {part.strip().casefold(): part.strip() for part in name.split(SEP.strip())}
-    order = [part.strip().casefold() for part in like.split(SEP.strip())]
+    order = _words(like)
     if sorted(mine) != sorted(order):
         return name
     return SEP.join(mine[token] for token in order)
