@@ -141,3 +141,20 @@ def _apply_split(spec: Any, items: list[LyricsItem]) -> tuple[list[LyricsItem], 
     if not train or not test:
         raise ValueError("could not map the lyrics split file onto the corpora")
     return train, test
+
+
+def load_realsongs(path: Path | None = None) -> dict[str, np.ndarray]:
+    """The real-song clips (4Q and Emotify) featurised by ``python -m training.realsongs``.
+
+    Keys: dataset, id, artist, title, split ('train' | 'test'; 'test' is for evaluation
+    only), genre, quadrant, path, genres, moods (str); gems (N, 9); X (N, 39, 130), stats,
+    tempo, brightness, energy, start, weak, musicnn (N, 10, 200), tags (N, 10, 50), n_patches;
+    features_version, seed, split_version. See training/realsongs.py.
+    """
+    from musicorg.features import FEATURES_VERSION
+
+    if path is None:
+        env = os.environ.get("MUSICORG_CORPUS_DIR")
+        path = (Path(env) if env else corpus_dir()) / f"realsongs-v{FEATURES_VERSION}.npz"
+    with np.load(path, allow_pickle=False) as z:
+        return {k: np.asarray(z[k]) for k in z.files}
