@@ -141,18 +141,29 @@ def _results(todo: list[_Todo], workers: int, cancel: CancelFn) -> Iterator[tupl
                 fut.cancel()
 
 
+# Tracks whose windows go through MusiCNN together (their patches form the batches).
+TEACHER_TRACKS = 16
+
+
 def analyse_features(
     cat: Catalogue,
     *,
+    device: str = "auto",
     workers: int = 1,
     progress: ProgressFn = no_progress,
     cancel: CancelFn = never,
     report: AnalyzeReport | None = None,
 ) -> AnalyzeReport:
+    """Features of every pending content key: the matrix and descriptors in ``workers``
+    processes, MusiCNN's vector and tags here, batched over ``TEACHER_TRACKS`` tracks on
+    ``device`` (CUDA when present with "auto")."""
     report = report or AnalyzeReport()
     todo = _pending_features(cat)
     total = len(todo)
     progress(0, total, f"Analysing {total} tracks…")
+    if not todo:
+        return report
+    teacher = _load_teacher(device)
     batch: list[tuple[_Todo, Any]] = []
     last_commit = time.monotonic()
     done = 0
@@ -160,39 +171,83 @@ def analyse_features(
         for item, result in _results(todo, workers, cancel):
             batch.append((item, result))
             done += 1
-            if time.monotonic() - last_commit >= COMMIT_EVERY_S or done == total:
-                _store_features(cat, batch, report)
+            due = time.monotonic() - last_commit >= COMMIT_EVERY_S
+            if due or done == total or len(batch) >= TEACHER_TRACKS:
+                _store_features(cat, _with_teacher(teacher, batch), report)
                 batch.clear()
                 last_commit = time.monotonic()
             progress(done, total, f"Analysing… {item.display}")
     finally:
         if batch:
-            _store_features(cat, batch, report)
+            _store_features(cat, _with_teacher(teacher, batch), report)
     return report
 
 
-def _store_features(cat: Catalogue, batch: list[tuple[_Todo, Any]], report: AnalyzeReport) -> None:
+def _load_teacher(device: str) -> Any:
+    from musicorg.model.bundle import pick_device
+    from musicorg.model.musicnn import Teacher
+
+    return Teacher(pick_device(device))
+
+
+@dataclass
+class _Teacher:
+    """MusiCNN's outputs for one track."""
+
+    vector: np.ndarray
+    tags: np.ndarray
+    n_patches: int
+
+
+def _with_teacher(
+    teacher: Any, batch: list[tuple[_Todo, Any]]
+) -> list[tuple[_Todo, Any, _Teacher | None]]:
+    """The batch with MusiCNN's vector and tags of each analysed window (one pass for all)."""
+    analysed = [r for _, r in batch if isinstance(r, feat.TrackFeatures)]
+    audios = [
+        r.teacher_audio if r.teacher_audio is not None else np.zeros(0, np.float32)
+        for r in analysed
+    ]
+    vectors, tags, counts = teacher.track_outputs(audios)
+    found = {id(r): _Teacher(vectors[i], tags[i], int(counts[i])) for i, r in enumerate(analysed)}
+    out: list[tuple[_Todo, Any, _Teacher | None]] = []
+    for item, result in batch:
+        if isinstance(result, feat.TrackFeatures):
+            result.teacher_audio = None  # done with it: free the memory early
+        out.append((item, result, found.get(id(result))))
+    return out
+
+
+def _store_features(
+    cat: Catalogue, batch: list[tuple[_Todo, Any, _Teacher | None]], report: AnalyzeReport
+) -> None:
     now = time.time()
     with cat.begin() as conn:
-        for item, result in batch:
-            if isinstance(result, DecodeError):
+        for item, result, taught in batch:
+            if isinstance(result, DecodeError) or taught is None:
+                error = (
+                    result
+                    if isinstance(result, DecodeError)
+                    else DecodeError("unreadable", f"{item.display}: no MusiCNN output")
+                )
                 record_problem(
                     conn,
                     item.path,
                     "analyze",
-                    result.kind,
-                    str(result),
+                    error.kind,
+                    str(error),
                     size=item.size,
                     mtime_ns=item.mtime_ns,
                 )
-                report.problems.append((item.display, result.kind, str(result)))
+                report.problems.append((item.display, error.kind, str(error)))
                 continue
             f: feat.TrackFeatures = result
             conn.execute(
                 text(
                     "INSERT OR REPLACE INTO analyses (content_key, features_version, features, "
-                    "shape, stats, tempo, brightness, energy, weak, created_at) VALUES "
-                    "(:k, :v, :f, :shape, :stats, :tempo, :bright, :energy, :weak, :now)"
+                    "shape, stats, tempo, brightness, energy, weak, created_at, musicnn, tags, "
+                    "n_patches) VALUES (:k, :v, :f, :shape, :stats, :tempo, :bright, :energy, "
+                    ":weak, :now, :musicnn, :tags, :n_patches)"
                 ),
                 {
                     "k": item.content_key,
@@ -205,6 +260,9 @@ def _store_features(cat: Catalogue, batch: list[tuple[_Todo, Any]], report: Anal
                     "energy": float(f.energy),
                     "weak": bool(f.weak),
                     "now": now,
+                    "musicnn": np.ascontiguousarray(taught.vector, dtype=np.float32).tobytes(),
+                    "tags": np.ascontiguousarray(taught.tags, dtype=np.float32).tobytes(),
+                    "n_patches": taught.n_patches,
                 },
             )
             # The same audio's features of an older FEATURES_VERSION are never read again.
@@ -222,20 +280,34 @@ def _store_features(cat: Catalogue, batch: list[tuple[_Todo, Any]], report: Anal
                 report.weak.append(item.display)
 
 
-def load_features(cat: Catalogue, keys: list[str]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """(N,39,130) matrices and (N,78) stats for the keys that have them, and key → row."""
+@dataclass
+class Features:
+    """Cached analysis of some content keys, one row each (see :func:`load_features`)."""
+
+    matrices: np.ndarray  # (N, 39, 130) float32
+    stats: np.ndarray  # (N, 78) float32
+    teacher: np.ndarray  # (N, 200) float32: MusiCNN's vector
+    index: dict[str, int]  # content key → row
+
+
+def load_features(cat: Catalogue, keys: list[str]) -> Features:
+    """Matrices, statistics and MusiCNN vectors for the keys that have an analysis of this
+    features version."""
     mats: list[np.ndarray] = []
     stats: list[np.ndarray] = []
+    teacher: list[np.ndarray] = []
     index: dict[str, int] = {}
     with cat.read() as conn:
         for i in range(0, len(keys), 500):
             rows = conn.execute(
-                select(Analysis.content_key, Analysis.features, Analysis.stats).where(
+                select(
+                    Analysis.content_key, Analysis.features, Analysis.stats, Analysis.musicnn
+                ).where(
                     Analysis.features_version == feat.FEATURES_VERSION,
                     Analysis.content_key.in_(keys[i : i + 500]),
                 )
             ).all()
-            for key, blob, sblob in rows:
+            for key, blob, sblob, tblob in rows:
                 index[key] = len(mats)
                 mats.append(np.frombuffer(blob, dtype=np.float32).reshape(feat.N_ROWS, feat.N_BINS))
                 stats.append(
@@ -243,13 +315,19 @@ def load_features(cat: Catalogue, keys: list[str]) -> tuple[np.ndarray, np.ndarr
                     if sblob
                     else np.zeros(feat.N_STATS, np.float32)
                 )
+                teacher.append(
+                    np.frombuffer(tblob, dtype=np.float32)
+                    if tblob
+                    else np.zeros(feat.N_TEACHER, np.float32)
+                )
     if not mats:
-        return (
+        return Features(
             np.zeros((0, feat.N_ROWS, feat.N_BINS), np.float32),
             np.zeros((0, feat.N_STATS), np.float32),
+            np.zeros((0, feat.N_TEACHER), np.float32),
             index,
         )
-    return np.stack(mats), np.stack(stats), index
+    return Features(np.stack(mats), np.stack(stats), np.stack(teacher), index)
 
 
 def embed_pending(
@@ -290,9 +368,14 @@ def embed_pending(
     for lo in range(0, total, batch):
         check(cancel)
         keys = todo[lo : lo + batch]
-        mats, stats, index = load_features(cat, keys)
-        keys = [k for k in keys if k in index]
-        mu = model.embed(mats, stats, [lyrics_by_key.get(k) for k in keys])
+        found = load_features(cat, keys)
+        keys = [k for k in keys if k in found.index]
+        mu = model.embed(
+            found.matrices,
+            found.stats,
+            [lyrics_by_key.get(k) for k in keys],
+            teacher=found.teacher,
+        )
         now = time.time()
         with cat.begin() as conn:
             conn.execute(
@@ -324,7 +407,9 @@ def analyse(
 
     started = time.monotonic()
     report = AnalyzeReport()
-    analyse_features(cat, workers=workers, progress=progress, cancel=cancel, report=report)
+    analyse_features(
+        cat, device=device, workers=workers, progress=progress, cancel=cancel, report=report
+    )
     model, report.model_warning = load_active_model(cat, device)
     report.model_version = str(model.version)
     report.device = str(model.device)

@@ -41,7 +41,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # How long a writer waits for another process's write transaction before giving up.
 BUSY_TIMEOUT_S = float(os.environ.get("MUSICORG_BUSY_TIMEOUT", "15"))
 
@@ -153,6 +153,12 @@ class Analysis(Base):
     energy: Mapped[float | None] = mapped_column(Float)
     weak: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
+    # Schema 3 (features version 3): MusiCNN's penultimate vector (float32 (200,), the mean
+    # over the window's patches), its 50 tag probabilities (float32 (50,), same mean) and the
+    # number of 3-s patches behind them.
+    musicnn: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    tags: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    n_patches: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Embedding(Base):
@@ -244,7 +250,16 @@ def _migrate_1_to_2(conn: Connection) -> None:
     Base.metadata.create_all(conn, tables=tables)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2}
+def _migrate_2_to_3(conn: Connection) -> None:
+    """Schema 3 adds MusiCNN's vector, tags and patch count to the analyses (a table that the
+    step from schema 1 just created already has them)."""
+    have = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(analyses)")}
+    for name, kind in (("musicnn", "BLOB"), ("tags", "BLOB"), ("n_patches", "INTEGER")):
+        if name not in have:
+            conn.exec_driver_sql(f"ALTER TABLE analyses ADD COLUMN {name} {kind}")
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:

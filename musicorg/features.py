@@ -68,15 +68,25 @@ __all__ = [
     "N_MFCC",
     "N_ROWS",
     "N_STATS",
+    "N_TAGS",
+    "N_TEACHER",
     "ROW_NAMES",
+    "TEACHER_SR",
     "TrackFeatures",
     "analyze_file",
     "features_from_signal",
     "pool_frames",
+    "teacher_audio",
 ]
 
 # 1: hop 512, float64 FFT. 2: hop 1024, float32 FFT (half the cost; see the docstring).
-FEATURES_VERSION: Final = 2
+# 3: version 2's matrix and statistics, unchanged, plus MusiCNN's 200-d vector and 50 tag
+#    probabilities of the same window (computed from :func:`teacher_audio`).
+FEATURES_VERSION: Final = 3
+# MusiCNN (musicorg.model.musicnn) listens at 16 kHz and gives a 200-d vector and 50 tags.
+TEACHER_SR: Final = 16000
+N_TEACHER: Final = 200
+N_TAGS: Final = 50
 N_MFCC: Final = 20
 N_CHROMA: Final = 12
 N_CONTRAST: Final = 7
@@ -124,6 +134,19 @@ class TrackFeatures:
     """Number of STFT frames behind the pooled matrix."""
     duration: float = 0.0
     """Length of the analysed signal, seconds."""
+    teacher_audio: FloatArray | None = None
+    """The same window resampled to ``TEACHER_SR`` for MusiCNN (set by :func:`analyze_file`;
+    transient: the analysis stage turns it into the stored vector and tags)."""
+
+
+def teacher_audio(signal: npt.NDArray[np.floating], sr: int) -> FloatArray:
+    """``signal`` (mono, ``sr`` Hz) resampled to MusiCNN's 16 kHz, float32."""
+    y = np.asarray(signal, dtype=np.float32).reshape(-1)
+    if sr == TEACHER_SR or y.size == 0:
+        return y.copy()
+    import soxr
+
+    return np.asarray(soxr.resample(y, sr, TEACHER_SR, quality="HQ"), dtype=np.float32)
 
 
 def pool_frames(frames: npt.NDArray[np.floating], n_bins: int = N_BINS) -> FloatArray:
@@ -426,9 +449,12 @@ def analyze_file(
     offset: float | None = None,
     sr: int = DEFAULT_SR,
 ) -> TrackFeatures:
-    """Decode the window of ``path`` (centred unless ``offset`` is given) and featurise it.
+    """Decode the window of ``path`` (centred unless ``offset`` is given) and featurise it;
+    the result carries the window at 16 kHz for MusiCNN (``teacher_audio``).
 
     Raises :class:`musicorg.audio.DecodeError` when the file cannot be decoded.
     """
     signal, _ = decode_window(path, seconds=seconds, sr=sr, offset=offset)
-    return features_from_signal(signal, sr)
+    result = features_from_signal(signal, sr)
+    result.teacher_audio = teacher_audio(signal, sr)
+    return result

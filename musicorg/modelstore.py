@@ -176,15 +176,30 @@ def load_version(version: str, device: str = "auto") -> Any:
         raise ModelIntegrityError(
             f"model folder {directory} holds version {model.version}, not {version}"
         )
+    trained_on = model.features_version
+    if trained_on is not None and (note := features_mismatch(version, trained_on)):
+        raise ModelVersionError(note)
+    return model
+
+
+def features_mismatch(version: str, trained_on: object) -> str | None:
+    """Why a model trained on features of version ``trained_on`` cannot be used (or None)."""
     from musicorg.features import FEATURES_VERSION
 
-    trained_on = model.features_version
-    if trained_on is not None and trained_on != str(FEATURES_VERSION):
-        raise ModelVersionError(
-            f"model {version} was trained on audio features of version {trained_on}, and this "
-            f"musicorg computes version {FEATURES_VERSION}: retrain it on your library"
-        )
-    return model
+    if str(trained_on) == str(FEATURES_VERSION):
+        return None
+    return (
+        f"model {version} was trained on audio features of version {trained_on}, and this "
+        f"musicorg computes version {FEATURES_VERSION}: retrain it on your library"
+    )
+
+
+def _trained_on(directory: Path) -> object:
+    """The features version in a model folder's config.json (None when unreadable)."""
+    try:
+        return json.loads((directory / "config.json").read_text("utf-8")).get("features_version")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def load_active_model(cat: Catalogue, device: str = "auto") -> tuple[Any, str | None]:
@@ -313,6 +328,9 @@ def list_models(cat: Catalogue, *, verify: bool = False) -> list[ModelInfo]:
                 auto_playlists=pls.get(version, 0),
             )
         )
+        trained_on = _trained_on(Path(out[-1].directory))
+        if trained_on is not None:
+            out[-1].problem = features_mismatch(version, trained_on)
     if verify:
         from musicorg.model.bundle import (
             BUNDLED_MANIFEST_SHA256,
@@ -329,7 +347,7 @@ def list_models(cat: Catalogue, *, verify: bool = False) -> list[ModelInfo]:
             try:
                 verify_bundle(Path(info.directory), pin)
             except ModelIntegrityError as exc:
-                info.problem = str(exc)
+                info.problem = info.problem or str(exc)
     return out
 
 
@@ -387,6 +405,10 @@ def use_model(
     from musicorg import playlists
 
     previous = active_version(cat)
+    if version != bundled_version():  # a quick refusal before anything is loaded
+        trained_on = _trained_on(user_model_dir(version))
+        if trained_on is not None and (note := features_mismatch(version, trained_on)):
+            raise ModelVersionError(note)
     model = load_version(version, device)
     report = embed_pending(cat, model, progress=progress, cancel=cancel, report=AnalyzeReport())
     cat.set_meta(ACTIVE_MODEL_KEY, version)

@@ -153,6 +153,7 @@ class _Library:
     keys: list[str]
     features: Any  # (N, 39, 130) float32
     stats: Any  # (N, 78) float32
+    teacher: Any  # (N, 200) float32
     lyrics: list[str | None]
     genres: list[str | None]
 
@@ -188,14 +189,15 @@ def library_data(cat: Catalogue) -> _Library:
         if key not in genre_of or (not genre_of[key] and genre):
             genre_of[key] = genre
     keys = list(genre_of)
-    mats, stats, index = load_features(cat, keys)
-    keys = [k for k in keys if k in index]
-    order = [index[k] for k in keys]
+    found = load_features(cat, keys)
+    keys = [k for k in keys if k in found.index]
+    order = [found.index[k] for k in keys]
     lyrics_of = {k: t for k, t in lyric_rows if t and t.strip()}
     return _Library(
         keys=keys,
-        features=mats[order],
-        stats=stats[order],
+        features=found.matrices[order],
+        stats=found.stats[order],
+        teacher=found.teacher[order],
         lyrics=[lyrics_of.get(k) for k in keys],
         genres=[genre_of[k] for k in keys],
     )
@@ -287,7 +289,13 @@ def _retrain(
     stage: Callable[[str], None] | None,
     cancel: CancelFn,
 ) -> RetrainResult:
-    from musicorg.model.bundle import LoadedModel, Normalizer, load_model, pick_device
+    from musicorg.model.bundle import (
+        LoadedModel,
+        Normalizer,
+        load_model,
+        pick_device,
+        side_input,
+    )
     from musicorg.model.libreport import LibraryData, compare
     from musicorg.model.textpipe import TextPipeline
     from musicorg.model.trainer import (
@@ -358,10 +366,11 @@ def _retrain(
         if texts
         else np.zeros((0, cfg.text_dim), np.float32)
     )
+    side = side_input(cfg, lib.stats, lib.teacher)
     if (run_dir / "norm.npz").exists():
         norm = Normalizer.load(run_dir / "norm.npz")
     else:
-        fitted = Normalizer.fit(lib.features, lib.stats, text_raw if len(texts) > 1 else None)
+        fitted = Normalizer.fit(lib.features, side, text_raw if len(texts) > 1 else None)
         norm = fitted if opts.from_scratch else base.norm
         norm = Normalizer(
             audio_mean=norm.audio_mean,
@@ -374,7 +383,7 @@ def _retrain(
 
     data = TrainArrays(
         audio=norm.audio(lib.features),
-        stats=norm.stats(lib.stats),
+        stats=norm.stats(side),
         text=norm.text(text_raw),
         group=np.arange(len(lib.keys), dtype=np.int64),  # one clip per track
     )
@@ -448,7 +457,7 @@ def _retrain(
     new_model.load_state_dict(state)
     new_model.eval()
     candidate = LoadedModel(run_dir, version, cfg, new_model, norm, pipe, pick_device("cpu"), meta)
-    libdata = LibraryData(lib.features, lib.stats, lib.lyrics, lib.genres)
+    libdata = LibraryData(lib.features, lib.stats, lib.lyrics, lib.genres, lib.teacher)
     report = compare(base, candidate, libdata)
 
     say(f"Saving model {version}…")

@@ -165,7 +165,8 @@ def load_demo(stand_in: bool) -> dict[str, Any] | None:
                     .all()
                 )
             keys = [r["content_key"] for r in rows]
-            mats, stats, index = analysis.load_features(cat, keys)
+            found = analysis.load_features(cat, keys)
+            mats, stats, index = found.matrices, found.stats, found.index
             from sqlalchemy import select
 
             from musicorg.db import Analysis

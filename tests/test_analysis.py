@@ -62,6 +62,23 @@ def test_analyse_real_library(cat: Catalogue, music: Path, tmp_path: Path) -> No
     within = np.linalg.norm(vectors[vibe][:, None] - vectors[vibe][None], axis=-1).mean()
     across = np.linalg.norm(vectors[vibe][:, None] - vectors[other][None], axis=-1).mean()
     assert within < across
+    # MusiCNN's vector and tags are stored beside the features, from three 3-s patches (one
+    # where the file is shorter than 6 s), and the same piece in several formats gets nearly
+    # the same vector.
+    with cat.read() as conn:
+        rows = conn.execute(
+            select(Track.display, Analysis.musicnn, Analysis.tags, Analysis.n_patches)
+            .join(Analysis, Analysis.content_key == Track.content_key)
+            .where(Analysis.features_version == FEATURES_VERSION)
+        ).all()
+    teacher = {d: np.frombuffer(v, np.float32) for d, v, _, _ in rows}
+    for _display, vec, tags, n in rows:
+        probs = np.frombuffer(tags, np.float32)
+        assert np.frombuffer(vec, np.float32).shape == (200,) and probs.shape == (50,)
+        assert ((probs >= 0) & (probs <= 1)).all() and n in (1, 2, 3)
+    vibes = np.stack([v for d, v in teacher.items() if "vibe_ace" in d])
+    unit = vibes / np.linalg.norm(vibes, axis=1, keepdims=True)
+    assert float((unit @ unit.T).min()) > 0.95
     # A second run has nothing left to do.
     again = analysis.analyse(cat, device="cpu")
     assert again.analysed == 0 and again.embedded == 0

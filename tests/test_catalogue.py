@@ -69,6 +69,26 @@ def test_migration_from_schema_1_keeps_data_and_backs_up(tmp_path: Path) -> None
     old.close()
 
 
+def test_migration_from_schema_2_adds_the_musicnn_columns(tmp_path: Path) -> None:
+    path = tmp_path / "two.sqlite"
+    with Catalogue(path) as cat, cat.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE analyses DROP COLUMN musicnn")
+        conn.exec_driver_sql("ALTER TABLE analyses DROP COLUMN tags")
+        conn.exec_driver_sql("ALTER TABLE analyses DROP COLUMN n_patches")
+        conn.exec_driver_sql(
+            "INSERT INTO analyses (content_key, features_version, features, shape, weak, "
+            "created_at) VALUES ('k', 2, x'00', '39x130', 0, 0)"
+        )
+        conn.exec_driver_sql("UPDATE meta SET value='2' WHERE key='schema_version'")
+    with Catalogue(path) as cat, cat.read() as conn:
+        assert cat.get_meta("schema_version") == str(SCHEMA_VERSION)
+        row = conn.exec_driver_sql(
+            "SELECT content_key, features_version, musicnn, tags, n_patches FROM analyses"
+        ).one()
+        assert tuple(row) == ("k", 2, None, None, None)
+    assert len(list(tmp_path.glob("two.schema2-*.bak.sqlite"))) == 1
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.sqlite"
     with Catalogue(path) as cat:

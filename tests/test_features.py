@@ -63,7 +63,7 @@ def check_features(f: TrackFeatures) -> None:
 
 
 def test_constants() -> None:
-    assert (FEATURES_VERSION, N_ROWS, N_BINS, N_STATS, HOP) == (2, 39, 130, 78, 1024)
+    assert (FEATURES_VERSION, N_ROWS, N_BINS, N_STATS, HOP) == (3, 39, 130, 78, 1024)
 
 
 # ------------------------------------------------------------------------- every format

@@ -34,6 +34,8 @@ class AudioCorpus:
     package: np.ndarray  # (N,) str
     split: np.ndarray  # (N,) 'train' | 'test'
     middle: np.ndarray  # (N,) bool
+    # (N, 200) float32: MusiCNN's vector at the app's default patch count (teacher_vectors)
+    teacher: np.ndarray | None = None
 
     def subset(self, mask: np.ndarray) -> AudioCorpus:
         return AudioCorpus(
@@ -44,18 +46,46 @@ class AudioCorpus:
             package=self.package[mask],
             split=self.split[mask],
             middle=self.middle[mask],
+            teacher=None if self.teacher is None else self.teacher[mask],
         )
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
 
 
-def load_audio(path: Path | None = None) -> AudioCorpus:
+def patch_subset(n_total: int, n_patches: int | None) -> list[int]:
+    """Which of a clip's ``n_total`` patches the app uses for ``n_patches`` (None: all): the
+    indices behind :func:`musicorg.model.musicnn.patch_starts`."""
+    if n_patches is None or n_patches >= n_total:
+        return list(range(max(1, n_total)))
+    return [int((k + 0.5) * n_total / n_patches) for k in range(max(1, n_patches))]
+
+
+def teacher_vectors(
+    per_patch: np.ndarray, n_patches: np.ndarray, k: int | None = None
+) -> np.ndarray:
+    """(N, P, D) per-patch vectors (NaN rows past each clip's count) → (N, D): the mean over
+    the ``k`` patches the app would use (None: the app's default; 0: every patch)."""
+    if k is None:
+        from musicorg.model.musicnn import DEFAULT_PATCHES
+
+        k = DEFAULT_PATCHES
+    out = np.empty((per_patch.shape[0], per_patch.shape[2]), dtype=np.float32)
+    for i, total in enumerate(np.asarray(n_patches, dtype=np.int64)):
+        idx = patch_subset(int(total), None if k == 0 else k)
+        out[i] = per_patch[i, idx].mean(axis=0)
+    return out
+
+
+def load_audio(path: Path | None = None, *, realsongs: bool = False) -> AudioCorpus:
+    """The Debian corpus; with ``realsongs`` the TRAINING clips of the real-song sets are
+    added as training rows (package "4q" / "emotify", one clip per song; their held-out
+    clips never enter: see :func:`load_realsongs`)."""
     from musicorg.features import FEATURES_VERSION
 
     path = path or corpus_dir() / f"features-v{FEATURES_VERSION}.npz"
     with np.load(path, allow_pickle=False) as z:
-        return AudioCorpus(
+        corpus = AudioCorpus(
             X=np.asarray(z["X"], dtype=np.float32),
             stats=np.asarray(z["stats"], dtype=np.float32),
             track=np.asarray(z["track"]),
@@ -63,7 +93,45 @@ def load_audio(path: Path | None = None) -> AudioCorpus:
             package=np.asarray(z["package"]).astype(str),
             split=np.asarray(z["split"]).astype(str),
             middle=np.asarray(z["middle"]).astype(bool),
+            teacher=(
+                teacher_vectors(np.asarray(z["musicnn"]), np.asarray(z["n_patches"]))
+                if "musicnn" in z.files
+                else None
+            ),
         )
+    if not realsongs:
+        return corpus
+    real = load_realsongs()
+    train = np.asarray(real["split"]).astype(str) == "train"
+    n = int(train.sum())
+    first = int(corpus.track.max()) + 1
+    extra = AudioCorpus(
+        X=np.asarray(real["X"][train], dtype=np.float32),
+        stats=np.asarray(real["stats"][train], dtype=np.float32),
+        track=np.arange(first, first + n, dtype=corpus.track.dtype),
+        clip=np.zeros(n, dtype=corpus.clip.dtype),
+        package=np.asarray(real["dataset"][train]).astype(str),
+        split=np.full(n, "train"),
+        middle=np.ones(n, dtype=bool),
+        teacher=teacher_vectors(np.asarray(real["musicnn"][train]), real["n_patches"][train]),
+    )
+    return concat(corpus, extra)
+
+
+def concat(a: AudioCorpus, b: AudioCorpus) -> AudioCorpus:
+    teacher = None
+    if a.teacher is not None and b.teacher is not None:
+        teacher = np.concatenate([a.teacher, b.teacher])
+    return AudioCorpus(
+        X=np.concatenate([a.X, b.X]),
+        stats=np.concatenate([a.stats, b.stats]),
+        track=np.concatenate([a.track, b.track]),
+        clip=np.concatenate([a.clip, b.clip]),
+        package=np.concatenate([a.package, b.package]),
+        split=np.concatenate([a.split, b.split]),
+        middle=np.concatenate([a.middle, b.middle]),
+        teacher=teacher,
+    )
 
 
 @dataclass

@@ -92,7 +92,7 @@ def has_lyrics_check(
     texts: list[str | None] = [None] * n
     for i, j in zip(with_idx, picks, strict=True):
         texts[int(i)] = lyrics_test[int(j)].text
-    mu_mixed = model.embed(clips.X, clips.stats, texts)
+    mu_mixed = model.embed(clips.X, clips.stats, texts, teacher=clips.teacher)
     has = np.array([t is not None for t in texts])
     groups = np.concatenate([clips.track[~has], clips.track[has]])
     return {
@@ -147,14 +147,14 @@ def evaluate_model(
     held = corpus.subset(corpus.split == "test")
     test = held.subset(held.middle)
     labels = test.package
-    mu = model.embed(test.X, test.stats, None)
+    mu = model.embed(test.X, test.stats, None, teacher=test.teacher)
     res: dict[str, Any] = {"n_tracks": len(test), "n_labels": len(np.unique(labels))}
     res.update(embedding_report(mu, labels, seeds if full else seeds[:1]))
     res["active_dims"] = active_dims(mu)
     res["recon_mse"] = recon_mse(model, test.X, mu)
     if not full:
         return res
-    mu_all = model.embed(held.X, held.stats, None)
+    mu_all = model.embed(held.X, held.stats, None, teacher=held.teacher)
     res["n_clips"] = len(held)
     res["knn5_all_clips"] = knn_precision(mu_all, held.package, 5, groups=held.track)
     if lyrics_test:

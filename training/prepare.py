@@ -74,6 +74,7 @@ from musicorg.features import (  # noqa: E402
     N_STATS,
     ROW_NAMES,
     features_from_signal,
+    teacher_audio,
 )
 
 DEFAULT_CONFIG = ROOT / "training" / "configs" / "prepare.toml"
@@ -444,35 +445,65 @@ def middle_index(duration: float, starts: list[float], clip_seconds: float) -> i
     return int(np.argmin(dists))  # ties -> the earlier clip
 
 
-def featurise_track(t: Track, sr: int, clip_seconds: float) -> dict[str, np.ndarray]:
-    """Features of every clip of a track: one decode of the whole span, then slices."""
-    starts = clip_starts(t.duration, clip_seconds)
-    span = clip_seconds * len(starts) if t.duration > clip_seconds else clip_seconds
-    signal, _ = decode_window(t.abspath, seconds=span, sr=sr, offset=starts[0])
+N_TEACHER_PATCHES = 10  # every non-overlapping 3-s patch of a 30-s clip
+
+
+def make_teacher(device: str = "auto") -> Any:
+    """MusiCNN (frozen) on ``device``, for the per-patch vectors of the corpus."""
+    from musicorg.model.bundle import pick_device
+    from musicorg.model.musicnn import Teacher
+
+    return Teacher(pick_device(device))
+
+
+def featurise_clips(
+    path: Path, starts: list[float], clip_seconds: float, sr: int, teacher: Any
+) -> dict[str, np.ndarray]:
+    """Features of the clips of one file starting at ``starts`` (laid end to end): one decode
+    of the whole span, then per clip the 39x130 matrix, statistics and descriptors, and
+    MusiCNN's penultimate vectors and tag probabilities of *every* 3-s patch of the clip
+    (``musicnn`` (n, 10, 200), ``tags`` (n, 10, 50); rows past ``n_patches`` are NaN), so
+    that any patch count can be studied and trained on without decoding again. The app uses
+    :func:`musicorg.model.musicnn.patch_starts` to pick its patches out of the same ten."""
+    # A file shorter than the span gives all of itself (one clip: see clip_starts).
+    signal, _ = decode_window(path, seconds=clip_seconds * len(starts), sr=sr, offset=starts[0])
     clip_len = round(clip_seconds * sr)
-    xs, stats, tempo, bright, energy, weak, nfr = [], [], [], [], [], [], []
+    feats, audios = [], []
     for k in range(len(starts)):
         piece = signal[k * clip_len : (k + 1) * clip_len]
-        f = features_from_signal(piece, sr)
-        xs.append(f.matrix)
-        stats.append(f.stats)
-        tempo.append(f.tempo)
-        bright.append(f.brightness)
-        energy.append(f.energy)
-        weak.append(f.weak)
-        nfr.append(f.n_frames)
+        feats.append(features_from_signal(piece, sr))
+        audios.append(teacher_audio(piece, sr))
+    outs = teacher.patch_outputs(audios, None)
+    n = len(starts)
+    musicnn = np.full((n, N_TEACHER_PATCHES, 200), np.nan, np.float32)
+    tags = np.full((n, N_TEACHER_PATCHES, 50), np.nan, np.float32)
+    counts = np.zeros(n, np.int64)
+    for k, (pen, prob) in enumerate(outs):
+        p = min(len(pen), N_TEACHER_PATCHES)
+        musicnn[k, :p], tags[k, :p], counts[k] = pen[:p], prob[:p], p
     return {
-        "X": np.stack(xs).astype(np.float32),
-        "stats": np.stack(stats).astype(np.float32),
-        "tempo": np.asarray(tempo, dtype=np.float32),
-        "brightness": np.asarray(bright, dtype=np.float32),
-        "energy": np.asarray(energy, dtype=np.float32),
-        "weak": np.asarray(weak, dtype=bool),
-        "n_frames": np.asarray(nfr, dtype=np.int64),
+        "X": np.stack([f.matrix for f in feats]).astype(np.float32),
+        "stats": np.stack([f.stats for f in feats]).astype(np.float32),
+        "tempo": np.asarray([f.tempo for f in feats], dtype=np.float32),
+        "brightness": np.asarray([f.brightness for f in feats], dtype=np.float32),
+        "energy": np.asarray([f.energy for f in feats], dtype=np.float32),
+        "weak": np.asarray([f.weak for f in feats], dtype=bool),
+        "n_frames": np.asarray([f.n_frames for f in feats], dtype=np.int64),
         "start": np.asarray(starts, dtype=np.float32),
-        "duration": np.asarray(t.duration, dtype=np.float64),
+        "musicnn": musicnn,
+        "tags": tags,
+        "n_patches": counts,
         "features_version": np.asarray(FEATURES_VERSION),
     }
+
+
+def featurise_track(t: Track, sr: int, clip_seconds: float, teacher: Any) -> dict[str, np.ndarray]:
+    """Features of every clip of a track (see :func:`featurise_clips`)."""
+    data = featurise_clips(
+        t.abspath, clip_starts(t.duration, clip_seconds), clip_seconds, sr, teacher
+    )
+    data["duration"] = np.asarray(t.duration, dtype=np.float64)
+    return data
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -490,6 +521,7 @@ def _load_partial(path: Path, t: Track) -> dict[str, np.ndarray] | None:
         return None
     if (
         int(data.get("features_version", -1)) != FEATURES_VERSION
+        or "musicnn" not in data
         or abs(float(data["duration"]) - t.duration) > 1e-3
         or data["X"].shape[0] != t.n_clips
     ):
@@ -498,7 +530,13 @@ def _load_partial(path: Path, t: Track) -> dict[str, np.ndarray] | None:
 
 
 def compute_features(
-    tracks: list[Track], cache: Path, sr: int, clip_seconds: float, seed: int, split_version: int
+    tracks: list[Track],
+    cache: Path,
+    sr: int,
+    clip_seconds: float,
+    seed: int,
+    split_version: int,
+    device: str = "auto",
 ) -> Path:
     partial = cache / f"features-v{FEATURES_VERSION}-partial"
     partial.mkdir(parents=True, exist_ok=True)
@@ -508,12 +546,13 @@ def compute_features(
     t0 = time.perf_counter()
     results: dict[int, dict[str, np.ndarray]] = {}
     failures: list[str] = []
+    teacher = make_teacher(device)
     for i, t in enumerate(tracks):
         p = partial / f"{t.key}.npz"
         data = _load_partial(p, t)
         if data is None:
             try:
-                data = featurise_track(t, sr, clip_seconds)
+                data = featurise_track(t, sr, clip_seconds, teacher)
             except DecodeError as exc:
                 failures.append(f"{t.package}/{t.path}: {exc.kind}: {exc}")
                 log(f"features: FAILED {t.package}/{t.path}: {exc}")
@@ -535,6 +574,7 @@ def compute_features(
 
     names = ["X", "stats", "track", "clip", "package", "split", "middle"]
     names += ["tempo", "brightness", "energy", "start", "weak", "path"]
+    names += ["musicnn", "tags", "n_patches"]
     cols: dict[str, list[Any]] = {k: [] for k in names}
     for t in tracks:
         data = results.get(t.track_id)
@@ -550,6 +590,8 @@ def compute_features(
         cols["energy"].append(data["energy"])
         cols["start"].append(data["start"])
         cols["weak"].append(data["weak"])
+        for name in ("musicnn", "tags", "n_patches"):
+            cols[name].append(data[name])
         cols["track"].append(np.full(n, t.track_id, dtype=np.int64))
         cols["clip"].append(np.arange(n, dtype=np.int64))
         cols["package"].append(np.full(n, t.package))
@@ -675,6 +717,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     ap.add_argument("--cache-dir", type=Path, default=None)
     ap.add_argument("--no-features", action="store_true", help="stop after the manifest")
+    ap.add_argument("--device", default="auto", help="MusiCNN's device: auto, cpu or cuda")
     args = ap.parse_args(argv)
 
     cfg = tomllib.loads(args.config.read_text())
@@ -713,6 +756,7 @@ def main(argv: list[str] | None = None) -> int:
             CLIP_SECONDS,
             seed,
             int(cfg["split_version"]),
+            args.device,
         )
     log(f"done in {time.perf_counter() - t_start:.0f}s")
     return 0

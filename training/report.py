@@ -278,7 +278,7 @@ def evaluate_run(run: Run, ho: HeldOut) -> None:
     model = load_run_model(run.run_dir, "cpu")
     run.epoch = int(model.meta["epoch"])
     held = ho.held
-    mu_all = model.embed(held.X, held.stats, None)
+    mu_all = model.embed(held.X, held.stats, None, teacher=held.teacher)
     res = analyse_embedding(mu_all, ho, (VAE_CLUSTER_SEED,), ("kmeans", "agglomerative", "dbscan"))
     x = res["x"]
     res["mu_all"] = mu_all

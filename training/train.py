@@ -32,7 +32,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from musicorg.features import FEATURES_VERSION
-from musicorg.model.bundle import LoadedModel, Normalizer, pick_device
+from musicorg.model.bundle import LoadedModel, Normalizer, pick_device, side_input
 from musicorg.model.textpipe import TextPipeline
 from musicorg.model.textpipe import fit as fit_textpipe
 from musicorg.model.trainer import CKPT, EpochReport, TrainArrays, TrainSettings
@@ -86,7 +86,11 @@ def _write_json(path: Path, obj: Any) -> None:
 def prepare_run(cfg: dict[str, Any], run_dir: Path) -> tuple[Any, Any, Any, Normalizer, Any]:
     """Load data; fit (or reload) the text pipeline and the normaliser on the training split."""
     data_cfg = cfg["data"]
-    corpus = load_audio(Path(data_cfg["features"]) if data_cfg.get("features") else None)
+    corpus = load_audio(
+        Path(data_cfg["features"]) if data_cfg.get("features") else None,
+        realsongs=bool(data_cfg.get("realsongs", False)),
+    )
+    mcfg = VAEConfig.from_dict(cfg["model"])
     lyr_train, lyr_test = load_lyrics_split(
         Path(data_cfg["lyrics_split"]) if data_cfg.get("lyrics_split") else None
     )
@@ -107,7 +111,7 @@ def prepare_run(cfg: dict[str, Any], run_dir: Path) -> tuple[Any, Any, Any, Norm
     if (run_dir / "norm.npz").exists():
         norm = Normalizer.load(run_dir / "norm.npz")
     else:
-        norm = Normalizer.fit(train.X, train.stats, text_train)
+        norm = Normalizer.fit(train.X, side_input(mcfg, train.stats, train.teacher), text_train)
         norm.save(run_dir / "norm.npz")
     return corpus, lyr_train, lyr_test, norm, (pipe, text_train)
 
@@ -146,6 +150,8 @@ def _print_epoch(rep: EpochReport) -> None:
         f"[train] epoch {rep.epoch}/{rep.epochs} {rep.seconds:.1f}s beta {row['beta']:.3f} "
         f"loss {row['total']:.3f} audio {row['audio']:.4f} stats {row['stats']:.4f} "
         f"text {row['text']:.4f} kl {row['kl']:.3f}"
+        + (f" teacher {row['teacher']:.3f}" if "teacher" in row else "")
+        + (f" dist {row['distance']:.4f}" if "distance" in row else "")
         + (f" con {row['contrastive']:.3f}" if "contrastive" in row else "")
         + evs,
         flush=True,
@@ -186,7 +192,9 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
     track_of = np.unique(train_c.track.astype(str), return_inverse=True)[1]
     data = TrainArrays(
         audio=norm.audio(train_c.X),
-        stats=norm.stats(train_c.stats),
+        stats=norm.stats(
+            side_input(VAEConfig.from_dict(cfg["model"]), train_c.stats, train_c.teacher)
+        ),
         text=norm.text(text_train),
         group=track_of.astype(np.int64),
         order=train_c.clip.astype(np.int64),

@@ -138,12 +138,14 @@ def load_state_file(path: Path) -> dict[str, torch.Tensor]:
 
 @dataclass
 class Normalizer:
-    """Per-row standardisation of the 39x130 matrix, of the 78 statistics, and text scale."""
+    """Per-row standardisation of the 39x130 matrix, per-dimension standardisation of the
+    side input (the 78 statistics, then MusiCNN's 200-d vector for a model that reads it),
+    and the text scale."""
 
     audio_mean: NDArray[np.float32]  # (39,)
     audio_std: NDArray[np.float32]  # (39,)
-    stats_mean: NDArray[np.float32]  # (78,)
-    stats_std: NDArray[np.float32]  # (78,)
+    stats_mean: NDArray[np.float32]  # (78,) or (278,)
+    stats_std: NDArray[np.float32]  # (78,) or (278,)
     text_scale: float
 
     def audio(self, x: NDArray[np.floating[Any]]) -> NDArray[np.float32]:
@@ -203,6 +205,19 @@ class Normalizer:
             stats_std=np.maximum(ssd, 1e-6).astype(np.float32),
             text_scale=cls.text_scale_of(text) if text is not None else 1.0,
         )
+
+
+def side_input(
+    config: VAEConfig, stats: NDArray[np.floating[Any]], teacher: NDArray[np.floating[Any]] | None
+) -> NDArray[np.float32]:
+    """The model's side input: the statistics, followed by the teacher vectors when the model
+    reads them (``config.teacher_dim``)."""
+    s = np.asarray(stats, dtype=np.float32)
+    if not config.teacher_dim:
+        return s
+    if teacher is None:
+        raise ValueError("this model reads MusiCNN vectors: pass teacher")
+    return np.concatenate([s, np.asarray(teacher, dtype=np.float32)], axis=1)
 
 
 def stats_from_matrix(x: NDArray[np.floating[Any]]) -> NDArray[np.float32]:
@@ -267,12 +282,14 @@ class LoadedModel:
         stats: NDArray[np.floating[Any]] | None = None,
         lyrics: Sequence[str | None] | None = None,
         batch_size: int = DEFAULT_BATCH,
+        teacher: NDArray[np.floating[Any]] | None = None,
     ) -> NDArray[np.float32]:
         """μ for each track, (N, latent_dim) float32.
 
         ``features``: (N, 39, 130) raw feature matrices (None for lyrics-only embedding);
         ``stats``: (N, 78) per-feature mean+std over full-resolution frames, or None to
-        approximate them from the matrix; ``lyrics``: N texts or None per track.
+        approximate them from the matrix; ``lyrics``: N texts or None per track;
+        ``teacher``: (N, 200) MusiCNN vectors, required by a model with ``teacher_dim``.
         """
         n = self._count(features, lyrics)
         xa: NDArray[np.float32] | None = None
@@ -289,6 +306,15 @@ class LoadedModel:
                 s = stats_from_matrix(f) if stats is None else np.asarray(stats, np.float32)
                 if s.shape != (n, self.config.stats_dim):
                     raise ValueError(f"stats must be ({n}, {self.config.stats_dim}), got {s.shape}")
+                if self.config.teacher_dim:
+                    if teacher is None:
+                        raise ValueError(f"model {self.version} needs MusiCNN vectors (teacher)")
+                    t = np.asarray(teacher, np.float32)
+                    if t.shape != (n, self.config.teacher_dim):
+                        raise ValueError(
+                            f"teacher must be ({n}, {self.config.teacher_dim}), got {t.shape}"
+                        )
+                    s = np.concatenate([s, t], axis=1)
                 xs = self.norm.stats(s)
         has_text = np.zeros(n, dtype=bool)
         xt: NDArray[np.float32] | None = None

@@ -40,6 +40,7 @@ class LibraryData:
     stats: NDArray[np.float32]
     lyrics: list[str | None]
     genres: list[str | None]
+    teacher: NDArray[np.float32] | None = None  # (N, 200) MusiCNN vectors
 
     def __len__(self) -> int:
         return int(self.features.shape[0])
@@ -86,8 +87,8 @@ def reconstruction_mse(model: Any, features: NDArray[np.float32], mu: NDArray[np
 
 def model_metrics(model: Any, data: LibraryData, sample: NDArray[np.int64]) -> dict[str, Any]:
     """Every check of one model on the library (``sample``: rows used for clustering)."""
-    mu = model.embed(data.features, data.stats, data.lyrics)
-    mu_audio = model.embed(data.features, data.stats, None)
+    mu = model.embed(data.features, data.stats, data.lyrics, teacher=data.teacher)
+    mu_audio = model.embed(data.features, data.stats, None, teacher=data.teacher)
     out: dict[str, Any] = {
         "version": str(model.version),
         "latent_dim": int(model.latent_dim),

@@ -36,7 +36,13 @@ from torch import Tensor
 
 from musicorg.jobs import Cancelled
 from musicorg.model.bundle import pick_device
-from musicorg.model.vae import HybridVAE, Masks, VAEConfig, track_contrastive
+from musicorg.model.vae import (
+    HybridVAE,
+    Masks,
+    VAEConfig,
+    distance_preservation,
+    track_contrastive,
+)
 
 CKPT = "checkpoint.pt"
 HISTORY = "history.jsonl"
@@ -125,7 +131,17 @@ class EpochReport:
         return float(self.row["beta"])
 
     def as_dict(self) -> dict[str, Any]:
-        keys = ("total", "audio", "text", "stats", "kl", "beta", "contrastive")
+        keys = (
+            "total",
+            "audio",
+            "text",
+            "stats",
+            "teacher",
+            "distance",
+            "kl",
+            "beta",
+            "contrastive",
+        )
         out: dict[str, Any] = {k: float(self.row[k]) for k in keys if k in self.row}
         out.update(epoch=self.epoch, epochs=self.epochs, seconds=self.seconds, eta_s=self.eta_s)
         return out
@@ -355,7 +371,7 @@ def train(
             is_audio = ids < n_audio
             b = len(ids)
             a = torch.zeros(b, mcfg.n_features, mcfg.n_frames)
-            s = torch.zeros(b, mcfg.stats_dim)
+            s = torch.zeros(b, mcfg.side_dim)
             t = torch.zeros(b, mcfg.text_dim)
             ai = torch.from_numpy(np.nonzero(is_audio)[0])
             ti = torch.from_numpy(np.nonzero(~is_audio)[0])
@@ -391,6 +407,12 @@ def train(
                 con = track_contrastive(out["mu"][ai.to(device)], group, mcfg.contrastive_tau)
                 terms["total"] = terms["total"] + cw * con
                 terms["contrastive"] = con.detach()
+            dw = float(mcfg.distance_weight)
+            if dw > 0 and mcfg.teacher_dim and len(ai) > 2:
+                rows = ai.to(device)
+                dist = distance_preservation(out["mu"][rows], s[rows][:, mcfg.stats_dim :])
+                terms["total"] = terms["total"] + dw * dist
+                terms["distance"] = dist.detach()
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()  # type: ignore[no-untyped-call]
             if float(settings.grad_clip) > 0:

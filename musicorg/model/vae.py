@@ -80,6 +80,20 @@ class VAEConfig:
     # band's mean and standard deviation over time: what the clip sounds like, wherever in
     # the window it happens) or 'both'.
     audio_pool: Literal["flatten", "pool", "both"] = "flatten"
+    # v2 ("ours" from hvae-1.0.0): the audio expert also reads MusiCNN's 200-d vector (the
+    # frozen teacher, musicorg.model.musicnn), which follows the statistics in the side input
+    # (stats is then (B, stats_dim + teacher_dim)); a head rebuilds it (weight
+    # ``teacher_weight``), and ``distance_weight`` scales a term that keeps the pairwise
+    # distances of μ in a batch proportional to the teacher vectors' (its neighbourhoods).
+    teacher_dim: int = 0
+    teacher_hidden: int = 256
+    teacher_weight: float = 1.0
+    distance_weight: float = 0.0
+
+    @property
+    def side_dim(self) -> int:
+        """Width of the side input: the statistics, then the teacher vector."""
+        return self.stats_dim + self.teacher_dim
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -223,6 +237,15 @@ class HybridVAE(nn.Module):
             audio_feat += cfg.stats_hidden
         else:
             self.stats_enc = None
+        if cfg.teacher_dim and not cfg.use_stats:
+            raise ValueError("a teacher vector rides with the statistics: set use_stats")
+        self.teacher_enc: nn.Module | None = None
+        self.teacher_dec: nn.Module | None = None
+        if cfg.teacher_dim:
+            self.teacher_enc = nn.Sequential(
+                nn.Linear(cfg.teacher_dim, cfg.teacher_hidden), nn.ReLU()
+            )
+            audio_feat += cfg.teacher_hidden
         if cfg.fusion == "concat":
             fused = audio_feat + cfg.text_hidden
             self.fc_mu = nn.Linear(fused, d)
@@ -239,6 +262,8 @@ class HybridVAE(nn.Module):
         self.stats_dec: nn.Module | None = (
             _mlp([d, cfg.stats_hidden, cfg.stats_dim]) if cfg.use_stats else None
         )
+        if cfg.teacher_dim:
+            self.teacher_dec = _mlp([d, cfg.teacher_hidden, cfg.teacher_dim])
         self.drop = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
 
     # -- encoding -------------------------------------------------------------------------
@@ -270,7 +295,14 @@ class HybridVAE(nn.Module):
         if self.stats_enc is not None:
             if stats is None:
                 raise ValueError("this model was trained with statistics: pass stats")
-            h = torch.cat([h, self.stats_enc(stats)], dim=1)
+            if stats.shape[1] != self.cfg.side_dim:
+                raise ValueError(
+                    f"side input has {stats.shape[1]} values, the model reads {self.cfg.side_dim}"
+                )
+            n = self.cfg.stats_dim
+            h = torch.cat([h, self.stats_enc(stats[:, :n])], dim=1)
+            if self.teacher_enc is not None:
+                h = torch.cat([h, self.teacher_enc(stats[:, n:])], dim=1)
         out: Tensor = self.drop(h)
         return out
 
@@ -295,6 +327,7 @@ class HybridVAE(nn.Module):
             # An absent branch contributes zeros (only present rows go through an encoder,
             # so batch norm never sees placeholder inputs).
             n_audio = self.audio_enc.out_dim + (cfg.stats_hidden if cfg.use_stats else 0)
+            n_audio += cfg.teacher_hidden if cfg.teacher_dim else 0
             ha = torch.zeros(b, n_audio, device=dev)
             if audio is not None and bool(m.audio.any()):
                 idx = m.audio.nonzero(as_tuple=True)[0]
@@ -335,10 +368,19 @@ class HybridVAE(nn.Module):
 
     # -- decoding and the loss ------------------------------------------------------------
 
+    def _side(self, z: Tensor) -> Tensor | None:
+        if self.stats_dec is None:
+            return None
+        side: Tensor = self.stats_dec(z)
+        if self.teacher_dec is not None:
+            side = torch.cat([side, self.teacher_dec(z)], dim=1)
+        return side
+
     def decode(self, z: Tensor) -> dict[str, Tensor]:
         out = {"audio": self.audio_dec(z), "text": self.text_dec(z)}
-        if self.stats_dec is not None:
-            out["stats"] = self.stats_dec(z)
+        side = self._side(z)
+        if side is not None:
+            out["stats"] = side
         return out
 
     @staticmethod
@@ -355,8 +397,9 @@ class HybridVAE(nn.Module):
         if len(idx):
             audio = audio.index_copy(0, idx, self.audio_dec(z[idx]))
         out = {"audio": audio, "text": self.text_dec(z)}
-        if self.stats_dec is not None:
-            out["stats"] = self.stats_dec(z)
+        side = self._side(z)
+        if side is not None:
+            out["stats"] = side
         return out
 
     def forward(
@@ -416,15 +459,21 @@ class HybridVAE(nn.Module):
 
         l_audio = term(out["audio"], audio, ma)
         l_text = term(out["text"], text, mt)
-        l_stats = term(out["stats"], stats, ma) if "stats" in out else zero
+        n = cfg.stats_dim
+        l_stats = l_teacher = zero
+        if "stats" in out and stats is not None:
+            l_stats = term(out["stats"][:, :n], stats[:, :n], ma)
+            if cfg.teacher_dim:
+                l_teacher = term(out["stats"][:, n:], stats[:, n:], ma)
         kl = kl_per.mean() if cfg.loss_scale == "paper" else kl_per.sum(1).mean()
         total = (
             cfg.audio_weight * l_audio
             + cfg.text_weight * l_text
             + cfg.stats_weight * l_stats
+            + cfg.teacher_weight * l_teacher
             + beta * kl
         )
-        return {
+        terms = {
             "total": total,
             "audio": l_audio.detach(),
             "text": l_text.detach(),
@@ -432,6 +481,9 @@ class HybridVAE(nn.Module):
             "kl": kl.detach(),
             "beta": torch.tensor(beta),
         }
+        if cfg.teacher_dim:
+            terms["teacher"] = l_teacher.detach()
+        return terms
 
 
 def track_contrastive(mu: Tensor, group: Tensor, tau: float) -> Tensor:
@@ -452,6 +504,21 @@ def track_contrastive(mu: Tensor, group: Tensor, tau: float) -> Tensor:
     log_den = torch.logsumexp(logits, dim=1)
     log_num = torch.logsumexp(logits.masked_fill(~pos, float("-inf")), dim=1)
     return (log_den - log_num)[anchors].mean()
+
+
+def distance_preservation(mu: Tensor, target: Tensor) -> Tensor:
+    """Mean squared difference between the batch's pairwise distances of μ and of ``target``,
+    each divided by its mean over the pairs: μ keeps the target's neighbourhoods (up to
+    scale) without being asked to copy its coordinates. 0 for fewer than three rows."""
+    n = mu.shape[0]
+    if n < 3:
+        return mu.sum() * 0.0
+    iu = torch.triu_indices(n, n, offset=1, device=mu.device)
+    dm = torch.cdist(mu, mu)[iu[0], iu[1]]
+    dt = torch.cdist(target, target)[iu[0], iu[1]]
+    dm = dm / dm.mean().clamp_min(1e-6)
+    dt = dt / dt.mean().clamp_min(1e-6)
+    return (dm - dt).pow(2).mean()
 
 
 def paper_config() -> VAEConfig:
@@ -478,6 +545,7 @@ __all__ = [
     "HybridVAE",
     "Masks",
     "VAEConfig",
+    "distance_preservation",
     "ours_config",
     "paper_config",
     "track_contrastive",
