@@ -378,6 +378,7 @@ def test_about_and_log_folder(qtbot, window, tmp_path, monkeypatch):  # type: ig
     dialog = window.show_about()
     text = dialog.label.text()
     assert VERSION in text and "Tracks" in text
+    assert "MusiCNN" in text and "Pons" in text and "ISC" in text
     dialog.close()
     opened = []
     monkeypatch.setattr(

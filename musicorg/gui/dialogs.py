@@ -181,7 +181,18 @@ def about_html(info: dict[str, Any]) -> str:
         "<h2>musicorg</h2><p>A music-library organizer: automatic playlists and a map of your "
         "library, from a hybrid audio/lyrics Beta-VAE.</p>"
         f"<table cellspacing='4'>{rows}</table>"
+        f"<p>{MUSICNN_CREDIT}</p>"
     )
+
+
+# The ISC licence of the MusiCNN weights asks for its notice wherever they are shipped; the
+# full notice is in CREDITS.md and resources/models/musicnn/LICENSE.
+MUSICNN_CREDIT = (
+    "Listening uses <b>MusiCNN</b> (MSD_musicnn) by Jordi Pons and Xavier Serra, "
+    "<i>musicnn: pre-trained convolutional neural networks for music audio tagging</i> "
+    "(2019), converted to PyTorch. Weights © Music Technology Group, Universitat Pompeu "
+    "Fabra 2019, ISC licence."
+)
 
 
 class AboutDialog(QDialog):
