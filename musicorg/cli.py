@@ -22,7 +22,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("scan", "catalogue music folders (incremental)"),
     ("problems", "files that could not be read, and why"),
     ("stats", "tracks by format, with lyrics, missing, total duration"),
-    ("tracks", "one row per track, with tags"),
+    ("tracks", "one row per track, with tags (and the top tags heard in the audio)"),
     ("prune", "forget tracks that are missing for good, after confirming"),
     ("relocate", "move a library folder without re-analysis"),
     ("lyrics", "look for lyrics again (sidecars; Genius with --genius)"),
@@ -335,9 +335,12 @@ def cmd_tracks(args: argparse.Namespace, cat: Catalogue) -> int:
     for r in rows:
         dur = _fmt_duration(r.duration) if r.duration else "?"
         flag = " (missing)" if r.missing else ""
+        # The top three words heard in the audio (all of them, with probabilities: --json).
+        heard = f"  ~ {', '.join(t.label for t in r.tags[:3])}" if r.tags else ""
         print(
             f"{r.id:6} {r.artist or '?'} - {r.title or Path(r.path).stem} "
             f"[{r.album or ''}{', ' + str(r.year) if r.year else ''}] {r.genre or ''} {dur}{flag}"
+            f"{heard}"
         )
     return 0
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
-from musicorg import probe
-from musicorg.db import Catalogue, Lyrics, Problem, Root, Track
+from musicorg import autotags, probe
+from musicorg.db import Analysis, Catalogue, Lyrics, Problem, Root, Track
 
 
 @dataclass
@@ -30,9 +30,14 @@ class TrackRow:
     channels: int | None
     missing: bool
     has_lyrics: bool
+    # The words heard in the audio (musicorg.autotags), most probable first; empty until the
+    # track is analysed with tags.
+    tags: list[autotags.TagScore] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["tags"] = [t.as_dict() for t in self.tags]
+        return d
 
 
 def tracks(cat: Catalogue, *, include_missing: bool = True) -> list[TrackRow]:
@@ -54,6 +59,7 @@ def tracks(cat: Catalogue, *, include_missing: bool = True) -> list[TrackRow]:
             Track.channels,
             Track.missing,
             Lyrics.track_id.is_not(None),
+            Track.content_key,
         )
         .outerjoin(Lyrics, Lyrics.track_id == Track.id)
         .order_by(Track.display)
@@ -62,12 +68,38 @@ def tracks(cat: Catalogue, *, include_missing: bool = True) -> list[TrackRow]:
         q = q.where(Track.missing.is_(False))
     with cat.read() as conn:
         rows = conn.execute(q).all()
-    keys = [f.name for f in fields(TrackRow)]
+        heard = _tag_blobs(conn)
+    keys = [f.name for f in fields(TrackRow)][:16]
     out: list[TrackRow] = []
     for r in rows:
         values: dict[str, Any] = dict(zip(keys, (*r[:14], bool(r[14]), bool(r[15])), strict=True))
-        out.append(TrackRow(**values))
+        tags = autotags.top_tags(autotags.decode(heard.get(r[16])))
+        out.append(TrackRow(**values, tags=tags))
     return out
+
+
+def _tag_blobs(conn: Connection, content_key: str | None = None) -> dict[str, bytes]:
+    """The stored tag probabilities per content key (of one key, or all), from the newest
+    analysis that has them. MusiCNN's tags do not depend on the hand-made features, so tags
+    of an older features version still describe the track until it is analysed again (and
+    this needs no import of the heavy features module)."""
+    q = (
+        select(Analysis.content_key, Analysis.tags)
+        .where(Analysis.tags.is_not(None))
+        .order_by(Analysis.features_version)
+    )
+    if content_key is not None:
+        q = q.where(Analysis.content_key == content_key)
+    return {str(key): blob for key, blob in conn.execute(q) if blob is not None}
+
+
+def track_tags(cat: Catalogue, track_id: int) -> list[autotags.TagScore]:
+    """The words heard in one track's audio, most probable first (none before its analysis
+    with tags)."""
+    with cat.read() as conn:
+        key = conn.execute(select(Track.content_key).where(Track.id == track_id)).scalar()
+        blob = _tag_blobs(conn, str(key)).get(str(key)) if key is not None else None
+    return autotags.top_tags(autotags.decode(blob))
 
 
 def track_count(cat: Catalogue) -> int:

@@ -814,10 +814,12 @@ class MainWindow(QMainWindow):
 
         from sqlalchemy import select
 
+        from musicorg import autotags, library
         from musicorg.db import Lyrics, Track
 
         if self.cat is None:
             return ""
+        heard = library.track_tags(self.cat, track_id)
         with self.cat.read() as conn:
             found = conn.execute(select(Track.__table__).where(Track.id == track_id)).first()
             t = None if found is None else SimpleNamespace(**found._mapping)
@@ -832,6 +834,8 @@ class MainWindow(QMainWindow):
                 ("Album", t.album),
                 ("Album artist", t.albumartist),
                 ("Genre", t.genre),
+                # The tags heard in the audio (nothing before the analysis gives them).
+                ("Sounds like", autotags.describe(heard) if heard else None),
                 ("Year", t.year),
                 ("Track", t.tracknumber),
                 ("Length", self.model.snap.text("duration", self.model.snap.row_of(track_id) or 0)),
