@@ -9,18 +9,28 @@ is one of
 - a decade ("1990s"), from the year tag;
 - a descriptor from the audio analysis, by library-relative halves (below or above the
   library's median): tempo gives "slow" or "fast", brightness "dark" or "bright", energy
-  "calm" or "energetic".
+  "calm" or "energetic";
+- a word heard by the tagger (:mod:`musicorg.autotags`): a genre ("Jazz", "Hip-Hop"; kind
+  ``style``), a mood ("mellow", "happy"), a sound ("instrumental", "female vocalists") or an
+  era ("80s"). A track has the word when one of its tags reaches that tag's threshold.
 
 A token may be used for a set of tracks only when it is true of at least 60 % of them
 (:data:`MIN_SHARE`) **and** is more common among them than in the whole library, so that a
 word which describes everything ("Soundtrack" in a library of soundtracks) names nothing.
 
-The name takes the best genre-or-artist token first (largest excess of share over the library
-share), then descriptors, then a decade. When nothing qualifies the set is called
-"Mix <n>" (groups: "Group <n>"). Names are unique: a duplicate first takes its next qualifying
-token, then a number, in a deterministic order.
+The name takes the best genre-or-artist token of the files first (largest excess of share over
+the library share), or else the best genre heard by the tagger; then the best qualities
+(descriptors, moods, sounds; a heard genre too after an artist), by excess; then a decade of
+the year tags, or else an era heard by the tagger. When nothing qualifies the set is called
+"Mix <n>" (groups: "Group <n>"). Names are unique: a duplicate first takes its next
+qualifying token, then a number, in a deterministic order.
 
-A group's name avoids a descriptor whose opposite is true of one of its playlists (a group
+A name never contradicts itself or repeats itself (:meth:`Vocabulary.fits`): no two opposite
+words (:data:`musicorg.autotags.OPPOSITES`: "instrumental" and "female vocalists", "happy" and
+"sad", ...), one genre at most (of the files, or else heard: never "Hip Hop · Hip-Hop" or
+"Death Metal · Metal"), one decade or era at most.
+
+A group's name avoids a word whose opposite is true of one of its playlists (a group
 "bright · energetic" holding a playlist "bright · calm" reads as a contradiction), as long as
 something else qualifies: :func:`contradicted` finds those words.
 """
@@ -30,7 +40,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,13 +48,31 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
+from musicorg import autotags
+
 SEP = " · "
 MIN_SHARE = 0.6
 MAX_TOKENS = 3
 
-# Kinds of token, in the order they appear in a name.
+# Kinds of token, in the order they appear in a name (a name's first word is a genre or
+# artist of the files, or a style; its last a decade or an era).
 GENRE, ARTIST, DESCRIPTOR, DECADE = "genre", "artist", "descriptor", "decade"
-KIND_ORDER = {GENRE: 0, ARTIST: 0, DESCRIPTOR: 1, DECADE: 2}
+STYLE, MOOD, SOUND, ERA = autotags.STYLE, autotags.MOOD, autotags.SOUND, autotags.ERA
+KIND_ORDER = {
+    GENRE: 0,
+    ARTIST: 0,
+    STYLE: 0,
+    DESCRIPTOR: 1,
+    MOOD: 1,
+    SOUND: 1,
+    DECADE: 2,
+    ERA: 2,
+}
+# What a set *is* (one per name), how it sounds, when it is from.
+WHAT = (GENRE, ARTIST)
+QUALITIES = (DESCRIPTOR, MOOD, SOUND)
+WHEN = (DECADE, ERA)
+GENRES = (GENRE, STYLE)
 
 DESCRIPTOR_WORDS: dict[str, tuple[str, str]] = {
     "tempo": ("slow", "fast"),
@@ -111,6 +139,11 @@ class TrackTags:
     tempo: NDArray[np.floating[Any]] | None = None
     brightness: NDArray[np.floating[Any]] | None = None
     energy: NDArray[np.floating[Any]] | None = None
+    # MusiCNN's tag probabilities (N × 50, a row of NaN for a track without tags), the tag
+    # names of its columns and the thresholds (None: the shipped ones, see musicorg.autotags).
+    tag_probs: NDArray[np.floating[Any]] | None = None
+    tag_names: Sequence[str] | None = None
+    tag_cutoffs: Mapping[str, float] | None = None
 
     def __len__(self) -> int:
         return len(self.genres)
@@ -132,8 +165,9 @@ class Vocabulary:
     kinds: list[str]
     library_share: NDArray[np.float64]
     thresholds: dict[str, tuple[float, float]] = field(default_factory=dict)
-    # Descriptor token -> the token of its opposite word ("calm" <-> "energetic").
-    opposite: dict[int, int] = field(default_factory=dict)
+    # Token -> the tokens of its opposite words ("calm" <-> "energetic", "instrumental" ->
+    # "female vocalists" and "male vocalists").
+    opposite: dict[int, set[int]] = field(default_factory=dict)
 
     @property
     def n_tracks(self) -> int:
@@ -173,7 +207,7 @@ class Vocabulary:
                 cols.append(tid)
 
         thresholds: dict[str, tuple[float, float]] = {}
-        opposite: dict[int, int] = {}
+        opposite: dict[int, set[int]] = {}
         for name, (low, high) in DESCRIPTOR_WORDS.items():
             values = _descriptor_values(tags, name)
             if values is None or len(values) != n:
@@ -197,7 +231,31 @@ class Vocabulary:
                 rows.extend(int(r) for r in chosen)
                 cols.extend([tid] * len(chosen))
             if len(pair) == 2:
-                opposite[pair[0]], opposite[pair[1]] = pair[1], pair[0]
+                opposite.setdefault(pair[0], set()).add(pair[1])
+                opposite.setdefault(pair[1], set()).add(pair[0])
+
+        if tags.tag_probs is not None and len(tags.tag_probs) == n:
+            on, _value = autotags.word_matrix(
+                tags.tag_probs, names=tags.tag_names, cutoffs=tags.tag_cutoffs
+            )
+            for w, heard in enumerate(autotags.WORDS):
+                chosen = np.flatnonzero(on[:, w])
+                if heard.kind is None or len(chosen) == 0:
+                    continue
+                tid = token(heard.kind, heard.label.casefold(), heard.label)
+                rows.extend(int(r) for r in chosen)
+                cols.extend([tid] * len(chosen))
+        by_label = {
+            displays[t].most_common(1)[0][0].casefold(): t
+            for t, kind in enumerate(kinds)
+            if kind in (DESCRIPTOR, STYLE, MOOD, SOUND, ERA)
+        }
+        for label, tid in by_label.items():
+            for other in autotags.opposites_of(label):
+                oid = by_label.get(other.casefold())
+                if oid is not None:
+                    opposite.setdefault(tid, set()).add(oid)
+                    opposite.setdefault(oid, set()).add(tid)
 
         t = len(kinds)
         data = np.ones(len(rows), dtype=np.float64)
@@ -207,6 +265,19 @@ class Vocabulary:
             _display(c, capitalise=kind == GENRE) for c, kind in zip(displays, kinds, strict=True)
         ]
         return cls(incidence, labels, kinds, share, thresholds, opposite)
+
+    def fits(self, token: int, chosen: Collection[int]) -> bool:
+        """Whether ``token`` may join a name of the tokens ``chosen``: it is none of them, no
+        opposite of one, and not a second genre (a genre of the files and a style, or two
+        styles) or a second decade or era."""
+        kind = self.kinds[token]
+        for other in chosen:
+            if other == token or other in self.opposite.get(token, ()):
+                return False
+            okind = self.kinds[other]
+            if (kind in WHEN and okind in WHEN) or (kind in GENRES and okind in GENRES):
+                return False
+        return True
 
     def qualifying(self, members: NDArray[np.intp]) -> list[tuple[int, float, float]]:
         """(token, share among members, excess over the library) of the tokens that qualify,
@@ -225,8 +296,8 @@ class Vocabulary:
 def contradicted(
     vocab: Vocabulary, parts: Sequence[NDArray[np.intp]], names: Collection[str] = ()
 ) -> set[int]:
-    """The descriptor tokens whose opposite qualifies for one of ``parts`` (the playlists of
-    a group) or is a word of one of ``names`` (the names they keep from an earlier build):
+    """The tokens with an opposite that qualifies for one of ``parts`` (the playlists of a
+    group) or is a word of one of ``names`` (the names they keep from an earlier build):
     words a name of the whole should not use."""
     said: set[int] = set()
     for part in parts:
@@ -237,7 +308,7 @@ def contradicted(
             t = by_word.get(word)
             if t is not None:
                 said.add(t)
-    return {vocab.opposite[t] for t in said if t in vocab.opposite}
+    return {o for t in said for o in vocab.opposite.get(t, ())}
 
 
 def _display(forms: Counter[str], *, capitalise: bool) -> str:
@@ -248,26 +319,37 @@ def _display(forms: Counter[str], *, capitalise: bool) -> str:
 
 
 def _compose(vocab: Vocabulary, tokens: list[tuple[int, float, float]], limit: int) -> list[int]:
-    """Pick up to ``limit`` token ids: one genre-or-artist, then descriptors, then a decade."""
+    """Pick up to ``limit`` token ids: one genre-or-artist of the files (else a style), then
+    qualities, then a decade (else an era); never two that do not fit (:meth:`Vocabulary.fits`)."""
+    kinds = vocab.kinds
+    best = [t[0] for t in tokens]
     chosen: list[int] = []
-    what = [t for t in tokens if vocab.kinds[t[0]] in (GENRE, ARTIST)]
-    if what:
-        # A more specific genre ("Death Metal") wins over its broad word when both qualify
-        # with the same share: the sort above is by excess, which the specific one has less
-        # of only when it is less common, i.e. really less true.
-        chosen.append(what[0][0])
-    descriptors = [t[0] for t in tokens if vocab.kinds[t[0]] == DESCRIPTOR]
-    decades = [t[0] for t in tokens if vocab.kinds[t[0]] == DECADE]
-    room = limit - len(chosen) - (1 if decades else 0)
-    chosen.extend(descriptors[: max(room, 0)])
-    if decades and len(chosen) < limit:
-        chosen.append(decades[0])
-    chosen.sort(key=lambda t: KIND_ORDER[vocab.kinds[t]])
+    # A more specific genre ("Death Metal") wins over its broad word when both qualify with
+    # the same share: the sort above is by excess, which the specific one has less of only
+    # when it is less common, i.e. really less true.
+    lead = next((t for t in best if kinds[t] in WHAT), None)
+    if lead is None:
+        lead = next((t for t in best if kinds[t] == STYLE), None)
+    if lead is not None:
+        chosen.append(lead)
+    when = next((t for t in best if kinds[t] == DECADE), None)
+    if when is None:
+        when = next((t for t in best if kinds[t] == ERA), None)
+    room = limit - len(chosen) - (1 if when is not None else 0)
+    for t in best:
+        if room <= 0:
+            break
+        if (kinds[t] in QUALITIES or kinds[t] == STYLE) and vocab.fits(t, chosen):
+            chosen.append(t)
+            room -= 1
+    if when is not None and len(chosen) < limit and vocab.fits(when, chosen):
+        chosen.append(when)
+    chosen.sort(key=lambda t: KIND_ORDER[kinds[t]])
     return chosen[:limit]
 
 
 def _lead(vocab: Vocabulary, ids: list[int], parent: str | None) -> list[int]:
-    """``ids`` in name order, the descriptors that the parent's name (a group's) also says
+    """``ids`` in name order, the qualities that the parent's name (a group's) also says
     first, in its order: "bright · energetic · slow" in a group "bright", not "energetic ·
     bright · slow"."""
     if not parent:
@@ -276,7 +358,7 @@ def _lead(vocab: Vocabulary, ids: list[int], parent: str | None) -> list[int]:
 
     def rank(t: int) -> tuple[int, int]:
         label = vocab.labels[t].casefold()
-        said = vocab.kinds[t] == DESCRIPTOR and label in words
+        said = vocab.kinds[t] in QUALITIES and label in words
         return KIND_ORDER[vocab.kinds[t]], words.index(label) if said else len(words)
 
     return sorted(ids, key=rank)
@@ -360,11 +442,11 @@ def name_sets(
             extras = [
                 t[0]
                 for t in qualifying[i]
-                if t[0] not in p
-                and not (vocab.kinds[t[0]] in (GENRE, ARTIST) and vocab.kinds[t[0]] in have)
+                if vocab.fits(t[0], p)
+                and not (vocab.kinds[t[0]] in WHAT and vocab.kinds[t[0]] in have)
             ]
-            # Descriptors and decades first: a second genre or artist reads badly.
-            extras.sort(key=lambda t: vocab.kinds[t] in (GENRE, ARTIST))
+            # Qualities and decades first: a second genre or artist reads badly.
+            extras.sort(key=lambda t: vocab.kinds[t] in (*WHAT, STYLE))
             for extra in extras:
                 longer = _lead(
                     vocab, sorted([*p, extra], key=lambda t: KIND_ORDER[vocab.kinds[t]]), parent[i]

@@ -83,8 +83,8 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import delete, func, insert, select, text, update
 
+from musicorg import autotags, naming
 from musicorg import features as feat
-from musicorg import naming
 from musicorg.analysis import active_model_version
 from musicorg.db import Analysis, Catalogue, Embedding, Meta, Playlist, PlaylistItem, Track
 from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
@@ -1136,6 +1136,8 @@ class _Library:
     tempo: NDArray[np.float64]
     brightness: NDArray[np.float64]
     energy: NDArray[np.float64]
+    # MusiCNN's tag probabilities (N × 50; NaN rows for tracks not tagged yet).
+    tag_probs: NDArray[np.float32]
 
     def subset(self, rows: IndexArray) -> _Library:
         def pick(seq: Sequence[Any]) -> list[Any]:
@@ -1153,11 +1155,18 @@ class _Library:
             self.tempo[rows],
             self.brightness[rows],
             self.energy[rows],
+            self.tag_probs[rows],
         )
 
     def tags(self) -> naming.TrackTags:
         return naming.TrackTags(
-            self.genres, self.artists, self.years, self.tempo, self.brightness, self.energy
+            self.genres,
+            self.artists,
+            self.years,
+            self.tempo,
+            self.brightness,
+            self.energy,
+            tag_probs=self.tag_probs,
         )
 
 
@@ -1177,6 +1186,7 @@ def _load_library(cat: Catalogue, version: str) -> _Library:
                 Analysis.tempo,
                 Analysis.brightness,
                 Analysis.energy,
+                Analysis.tags,
             )
             .join(Embedding, Embedding.content_key == Track.content_key)
             .outerjoin(
@@ -1189,7 +1199,16 @@ def _load_library(cat: Catalogue, version: str) -> _Library:
         ).all()
     if not rows:
         return _Library(
-            [], [], np.zeros((0, 0), np.float32), [], [], [], [], [], *(np.zeros(0),) * 3
+            [],
+            [],
+            np.zeros((0, 0), np.float32),
+            [],
+            [],
+            [],
+            [],
+            [],
+            *(np.zeros(0),) * 3,
+            np.zeros((0, autotags.N_TAGS), np.float32),
         )
 
     def floats(col: int) -> NDArray[np.float64]:
@@ -1207,7 +1226,18 @@ def _load_library(cat: Catalogue, version: str) -> _Library:
         tempo=floats(8),
         brightness=floats(9),
         energy=floats(10),
+        tag_probs=_tag_probs([r[11] for r in rows]),
     )
+
+
+def _tag_probs(blobs: Sequence[bytes | None]) -> NDArray[np.float32]:
+    """The stored tag probabilities as an N × 50 array, NaN where a track has none."""
+    out = np.full((len(blobs), autotags.N_TAGS), np.nan, dtype=np.float32)
+    for i, blob in enumerate(blobs):
+        probs = autotags.decode(blob)
+        if probs is not None:
+            out[i] = probs
+    return out
 
 
 @dataclass
