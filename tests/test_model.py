@@ -324,3 +324,71 @@ def test_unknown_audio_pool_is_refused() -> None:
 
     with pytest.raises(ValueError, match="audio_pool"):
         HybridVAE(VAEConfig(audio_pool="max"))  # type: ignore[arg-type]
+
+
+def test_teacher_head_reads_rebuilds_and_keeps_neighbourhoods() -> None:
+    """v2: the audio expert reads the MusiCNN vector after the statistics, a head rebuilds
+    it, and the distance term is zero exactly when μ's pairwise distances are the teacher's
+    up to scale; an older config (no teacher keys) still loads its weights strictly."""
+    from musicorg.model.vae import VAEConfig, distance_preservation
+
+    cfg = dataclasses.replace(ours_config(), teacher_dim=200, distance_weight=10.0)
+    assert cfg.side_dim == 278
+    model = HybridVAE(cfg).eval()
+    a, side = torch.randn(4, 39, 130), torch.randn(4, 278)
+    with torch.no_grad():
+        out = model(a, side, None)
+        moved = side.clone()
+        moved[:, 78:] += 3.0
+        mu_moved, _ = model.encode(a, moved, None)
+    assert out["stats"].shape == (4, 278)
+    assert not torch.allclose(out["mu"], mu_moved)  # the teacher part is read
+    with pytest.raises(ValueError, match="side input"):
+        model.encode(a, side[:, :78], None)
+    masks = Masks(audio=torch.ones(4, dtype=torch.bool), text=torch.zeros(4, dtype=torch.bool))
+    terms = model.loss_function(out, a, side, None, masks, beta=0.1)
+    assert float(terms["teacher"]) > 0 and torch.isfinite(terms["total"])
+    t = torch.randn(8, 200)
+    x = torch.randn(8, 32)
+    assert float(distance_preservation(t[:, :32] * 5.0, t[:, :32])) < 1e-6
+    assert float(distance_preservation(x, t)) > 0.01
+    new_keys = ("teacher", "distance")
+    old = {k: v for k, v in ours_config().to_dict().items() if not k.startswith(new_keys)}
+    HybridVAE(VAEConfig.from_dict(old)).load_state_dict(
+        HybridVAE(ours_config()).state_dict(), strict=True
+    )
+
+
+def test_teacher_model_embeds_only_with_teacher_vectors(
+    tmp_path: Path, real_features: tuple[np.ndarray, np.ndarray]
+) -> None:
+    from musicorg.model import trainer
+    from musicorg.model.write import write_bundle
+
+    cfg = dataclasses.replace(ours_config(), teacher_dim=200, distance_weight=100.0)
+    rng = np.random.default_rng(0)
+    x, s = real_features
+    t = rng.normal(size=(3, 200)).astype(np.float32)
+    side = bundle.side_input(cfg, s, t)
+    norm = bundle.Normalizer.fit(x, side, None)
+    data = trainer.TrainArrays(
+        audio=norm.audio(np.concatenate([x, x])),
+        stats=norm.stats(np.concatenate([side, side])),
+        text=np.zeros((0, 64), np.float32),
+        group=np.arange(6, dtype=np.int64),
+    )
+    out = trainer.train(
+        cfg, data, trainer.TrainSettings(epochs=1, batch_size=6, device="cpu"), tmp_path / "r"
+    )
+    assert "distance" in out.history[0] and "teacher" in out.history[0]
+    norm.save(tmp_path / "norm.npz")
+    pipe, _, _ = fit_textpipe(LYRICS, max_features=50, n_components=4, min_df=1, seed=0)
+    meta = {"version": "t-1", "model": cfg.to_dict(), "features_version": FEATURES_VERSION}
+    digest = write_bundle(
+        tmp_path / "t-1", "t-1", out.model.state_dict(), meta, tmp_path / "norm.npz", pipe, "card"
+    )
+    lm = bundle.load_model(tmp_path / "t-1", device="cpu", expected_manifest_sha256=digest)
+    mu = lm.embed(x, s, None, teacher=t)
+    assert mu.shape == (3, 32) and np.isfinite(mu).all()
+    with pytest.raises(ValueError, match="MusiCNN"):
+        lm.embed(x, s, None)

@@ -491,7 +491,9 @@ def test_corrupted_model_is_refused_and_bundled_used(
         modelstore.use_model(cat, "planted", device="cpu")
 
 
-def test_model_of_other_features_version_is_refused(retrained: tuple[Catalogue, str]) -> None:
+def test_model_of_other_features_version_is_refused(
+    retrained: tuple[Catalogue, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     """A model retrained before the features changed cannot embed today's features."""
     cat, version = retrained
     folder = paths.user_models_dir() / version
@@ -503,6 +505,17 @@ def test_model_of_other_features_version_is_refused(retrained: tuple[Catalogue, 
     modelstore.register(version, {"manifest_sha256": write_manifest(folder, version)})
     with pytest.raises(modelstore.ModelVersionError, match="features of version"):
         modelstore.load_version(version, "cpu")
+    # models list flags it; models use refuses it in one line and keeps the active model.
+    listed = {m.version: m for m in modelstore.list_models(cat)}
+    assert listed[version].problem and "retrain it on your library" in listed[version].problem
+    assert main(["--db", str(cat.path), "models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "REFUSED" in out and f"version {FEATURES_VERSION - 1}" in out
+    assert main(["--db", str(cat.path), "models", "use", version, "--device", "cpu"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "features of version" in err[0]
+    assert "the active model is unchanged" in err[0]
+    assert modelstore.active_version(cat) == BUNDLED_VERSION
     cat.set_meta(analysis.ACTIVE_MODEL_KEY, version)
     model, warning = modelstore.load_active_model(cat, "cpu")
     assert model.version == BUNDLED_VERSION

@@ -44,6 +44,29 @@ def _features_version(run: dict[str, Any]) -> int:
     return int(run.get("features_version", 1))
 
 
+def _teacher_lines(m: dict[str, Any], run: dict[str, Any]) -> list[str]:
+    lines = [
+        "- Teacher: the audio expert also reads the 200-d penultimate vector of **MusiCNN** "
+        '(MSD_musicnn; Jordi Pons and Xavier Serra, "musicnn: pre-trained convolutional neural '
+        'networks for music audio tagging", 2019; weights © Music Technology Group, '
+        "Universitat Pompeu Fabra, ISC licence, shipped in `resources/models/musicnn/` with "
+        "their notice), frozen, averaged over 3-s patches of the analysis window. The VAE "
+        f"rebuilds it (weight {m.get('teacher_weight')}) and keeps its neighbourhoods "
+        f"(distance-preserving weight {m.get('distance_weight')}).",
+    ]
+    if run.get("data", {}).get("realsongs"):
+        lines.append(
+            "- Real songs: the training splits of the 4Q audio emotion dataset (Panda, "
+            "Malheiro and Paiva 2018; 30-s previews from AllMusic, no licence stated; split by "
+            "artist) and Emotify (Aljanaki, Wiering and Veltkamp 2016; no licence stated; split "
+            "by track), taken from public GitHub repositories (Famelgas/MULT_TP2, "
+            "sergi-andreu/ProjectMusicInformatics). Used to fit and evaluate only: none of "
+            "their audio is committed or shipped; their held-out parts never entered training "
+            "or normalisation (`training/configs/realsongs_split.json`)."
+        )
+    return lines
+
+
 def model_card(
     version: str, run: dict[str, Any], epoch: int, metrics: dict[str, Any], notes: str = ""
 ) -> str:
@@ -67,6 +90,7 @@ def model_card(
         "weights and a 64-d PCA), never the texts.",
         "- No paired audio+lyrics data exists in these corpora: audio-only and lyrics-only "
         "samples train the same latent space, with the absent branch masked.",
+        *(_teacher_lines(m, run) if m.get("teacher_dim") else []),
         "",
         "## Configuration",
         "",
@@ -85,7 +109,8 @@ def model_card(
         "elements + β·KL averaged over batch and latent dims.",
         "- Inputs: the 39x130 feature matrix standardised per row (mean/std of each of the "
         "39 features over the training clips), the 78-d per-feature mean+std statistics "
-        "standardised per dimension, the 64-d lyrics vector divided by one global scale "
+        + ("and the 200-d MusiCNN vector " if m.get("teacher_dim") else "")
+        + "standardised per dimension, the 64-d lyrics vector divided by one global scale "
         "(all in `norm.npz`).",
         f"- Audio features: version {_features_version(run)} of `musicorg/features.py` "
         "(`FEATURES_VERSION`); musicorg refuses to pair a model with features of another version.",

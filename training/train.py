@@ -253,8 +253,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--eval-every", dest="eval_every", type=int, default=None)
     ap.add_argument("--name", default=None, help="run name (default: the config's)")
     ap.add_argument("--run-dir", type=Path, default=None)
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=JSON",
+        help="override an option, e.g. --set model.distance_weight=2000 (name the run: --name)",
+    )
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if section not in ("model", "train", "data") or not name:
+            raise SystemExit(f"--set {item}: expected model.KEY=, train.KEY= or data.KEY=")
+        cfg[section][name] = json.loads(value)
+    cfg["model"] = VAEConfig.from_dict(cfg["model"]).to_dict()
     if args.seed is not None:
         cfg["seed"] = args.seed
     if args.name:
