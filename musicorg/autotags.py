@@ -265,8 +265,11 @@ def top_tags(
     return found[:limit]
 
 
-def describe(scores: Sequence[TagScore], *, probabilities: bool = True) -> str:
-    """``"Jazz 0.62 · instrumental 0.41 · mellow 0.33"`` (or the labels alone)."""
-    if probabilities:
-        return " · ".join(f"{s.label} {s.probability:.2f}" for s in scores)
-    return " · ".join(s.label for s in scores)
+def describe(
+    scores: Sequence[TagScore], *, probabilities: bool = True, unbreakable: bool = False
+) -> str:
+    """``"Jazz 0.62 · instrumental 0.41 · mellow 0.33"`` (or the labels alone).
+    ``unbreakable``: no line break inside a tag or before a "·" (no-break spaces there)."""
+    space = "\u00a0" if unbreakable else " "
+    parts = [f"{s.label} {s.probability:.2f}" if probabilities else s.label for s in scores]
+    return f"{space}· ".join(part.replace(" ", space) for part in parts)

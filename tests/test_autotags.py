@@ -56,6 +56,14 @@ def test_top_tags_only_above_threshold_merged_and_at_most_five() -> None:
         ("Mellow", "mellow"),
     ]
     assert autotags.describe(top) == "Jazz 0.62 · instrumental 0.41 · mellow 0.33"
+    assert autotags.describe(top, probabilities=False) == "Jazz · instrumental · mellow"
+    # The details pane breaks lines between tags only.
+    glued = autotags.describe(top, unbreakable=True)
+    assert glued.split(" ") == [
+        "Jazz\u00a00.62\u00a0·",
+        "instrumental\u00a00.41\u00a0·",
+        "mellow\u00a00.33",
+    ]
     assert top[0].as_dict() == {"tag": "jazz", "label": "Jazz", "probability": 0.62}
     # Under its threshold a tag is not said; a near-duplicate speaks for its word.
     cut = autotags.thresholds()

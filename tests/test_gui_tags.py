@@ -53,7 +53,7 @@ def test_details_show_the_top_tags(qtbot, window, tmp_path: Path) -> None:  # ty
     def details(track_id: int) -> str:
         window.select_track_ids([track_id])
         qtbot.waitUntil(lambda: window.details.title.text() != "No track selected", timeout=5000)
-        return str(window.details.text.toPlainText())
+        return str(window.details.text.toPlainText()).replace("\u00a0", " ")
 
     text = details(ids[0])
     assert "Sounds like" in text
