@@ -244,8 +244,15 @@ class TagScore:
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["probability"] = round(self.probability, 3)
+        d["probability"] = round(self.probability, 4)
         return d
+
+    @property
+    def shown(self) -> str:
+        """The probability as shown: two decimals, or two significant digits under 0.1 (a
+        rare tag is on at a few thousandths: "happy 0.0041", not "happy 0.00")."""
+        p = self.probability
+        return f"{p:.2f}" if p >= 0.095 else f"{p:.2g}"
 
 
 def top_tags(
@@ -271,5 +278,5 @@ def describe(
     """``"Jazz 0.62 · instrumental 0.41 · mellow 0.33"`` (or the labels alone).
     ``unbreakable``: no line break inside a tag or before a "·" (no-break spaces there)."""
     space = "\u00a0" if unbreakable else " "
-    parts = [f"{s.label} {s.probability:.2f}" if probabilities else s.label for s in scores]
+    parts = [f"{s.label} {s.shown}" if probabilities else s.label for s in scores]
     return f"{space}· ".join(part.replace(" ", space) for part in parts)

@@ -14,10 +14,10 @@ from musicorg.db import Analysis, Catalogue
 
 
 def probs(**tags: float) -> np.ndarray:
-    """50 probabilities, all 0.001 (under every threshold) but the named tags
+    """50 probabilities, all 0 (under every threshold) but the named tags
     (``Mellow=0.4``; spaces as ``_``: ``female_vocalists=0.7``; ``Hip_Hop`` is "Hip-Hop")."""
     names = autotags.tag_names()
-    out = np.full(len(names), 0.001, dtype=np.float32)
+    out = np.zeros(len(names), dtype=np.float32)
     for key, value in tags.items():
         name = key.replace("_", " ")
         if name not in names:

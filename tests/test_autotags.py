@@ -41,9 +41,9 @@ def test_shipped_thresholds_cover_every_tag() -> None:
     doc = json.loads((autotags.default_dir() / autotags.THRESHOLDS_NAME).read_text())
     assert doc["version"] == 1 and doc["rule"]
     assert set(doc["thresholds"]) == set(autotags.tag_names()) == set(doc["source"])
-    # The calibration keeps every threshold within [0.05, 0.9] (tests rely on 0.001 being
-    # off and 0.95 on).
-    assert all(0.05 <= v <= 0.9 for v in doc["thresholds"].values())
+    # The calibration keeps every threshold within [0.001, 0.9] (tests rely on 0 being off
+    # and 0.95 on).
+    assert all(0.001 <= v <= 0.9 for v in doc["thresholds"].values())
     assert autotags.thresholds() == pytest.approx(doc["thresholds"])
 
 
@@ -71,6 +71,10 @@ def test_top_tags_only_above_threshold_merged_and_at_most_five() -> None:
     assert [(t.tag, t.probability) for t in autotags.top_tags(below)] == [
         ("female vocalists", pytest.approx(0.8))
     ]
+    rare = autotags.TagScore("happy", "happy", 0.0041)
+    assert autotags.describe([rare, autotags.TagScore("sad", "sad", 0.052)]) == (
+        "happy 0.0041 · sad 0.052"
+    )
     many = probs(rock=0.9, pop=0.8, jazz=0.7, blues=0.6, folk=0.5, country=0.4, sad=0.3)
     assert len(autotags.top_tags(many)) == autotags.TOP_TAGS == 5
     assert autotags.top_tags(None) == []

@@ -78,6 +78,7 @@ def synthetic_clips(seed: int = 0) -> ct.Clips:
             tags[i, :, col["jazz"]] = rng.uniform(0.05, 0.3)
         if quadrant == "Q1":
             tags[i, :, col["happy"]] = rng.uniform(0.2, 0.4)
+    tags[:, :, col["sexy"]] = 0.0  # never said
     tags[::7, 5:] = np.nan  # some clips are shorter
     n_patches[::7] = 5
     fields = list(zip(*rows, strict=True))
@@ -119,8 +120,11 @@ def test_calibrate_uses_f1_where_labels_exist_and_the_top_share_elsewhere() -> N
     assert 0.05 <= th["happy"] <= 0.2 and src["happy"].startswith("F1 1.00")
     # Rap has labels but the scores carry nothing: F1 no better than calling all positive.
     assert src["Hip-Hop"].startswith("top 10%") and "only" in src["Hip-Hop"]
-    # No label at all: the top-10 % value, here under the floor.
-    assert th["sexy"] == ct.FLOOR and src["sexy"].startswith("top 10%")
+    # No label at all: the top-10 % value (kept at the floor when it is under it).
+    train_probs = ct.clip_probs(train.tags, train.n_patches)
+    catchy = np.quantile(train_probs[:, NAMES.index("catchy")], 0.9)
+    assert th["catchy"] == pytest.approx(catchy, abs=1e-4) and src["catchy"].startswith("top 10%")
+    assert th["sexy"] == ct.FLOOR and "kept at" in src["sexy"]
     assert all(ct.FLOOR <= v <= ct.CEILING for v in th.values())
 
 

@@ -23,9 +23,12 @@ The rule, per tag:
 2. **Top 10 %** for the others: the value that the top :data:`TOP_SHARE` of all training
    clips' probabilities exceed (their 90th percentile).
 
-Every threshold is then kept within [:data:`FLOOR`, :data:`CEILING`]: below 0.05 MusiCNN's
-sigmoid outputs are background level for every tag (a tag would be "on" at 0.01), and a
-threshold above 0.9 would leave a tag that is plainly there off.
+Every threshold is then kept within [:data:`FLOOR`, :data:`CEILING`] = [0.001, 0.9]. The floor
+is low on purpose: MusiCNN learnt Last.fm's tag frequencies, so a rare tag's probabilities are
+small even when it fits ("happy" and "sad" tell 4Q's quadrants apart at about 0.003; a floor
+of 0.05 left them never on), and a threshold is only meaningful relative to its own tag. The
+floor keeps a tag off where the network says practically nothing (and a probability of 0 is
+always off); the ceiling keeps a tag that is plainly there from being off.
 
 Until the real-song archive exists, ``--allow-missing`` writes a *provisional* file from the
 demo library's tags (rule 2 only) and marks it so (``"provisional": true``).
@@ -55,7 +58,7 @@ PATCHES = 3
 MIN_POSITIVES = 10
 MIN_GAIN = 0.05
 TOP_SHARE = 0.10
-FLOOR = 0.05
+FLOOR = 0.001
 CEILING = 0.90
 
 FloatArray = NDArray[np.float64]
@@ -244,6 +247,18 @@ def best_f1(scores: NDArray[np.floating[Any]], positive: BoolArray) -> Fit:
     return Fit(threshold, float(f1[k]), float(precision[k]), float(recall[k]))
 
 
+def scores_at(scores: NDArray[np.floating[Any]], positive: BoolArray, threshold: float) -> Fit:
+    """F1, precision and recall of calling the clips at or above ``threshold`` positive."""
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(positive, dtype=bool)
+    called = s >= threshold
+    tp = int((called & y).sum())
+    precision = tp / int(called.sum()) if called.any() else 0.0
+    recall = tp / int(y.sum()) if y.any() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+    return Fit(threshold, f1, precision, recall)
+
+
 def top_share_threshold(scores: NDArray[np.floating[Any]], share: float = TOP_SHARE) -> float:
     """The value the top ``share`` of the (finite) scores exceed."""
     s = np.asarray(scores, dtype=np.float64)
@@ -278,7 +293,13 @@ def calibrate(
             against = f"{rule.what}: {n_pos} of {n} {set_name} clips"
             if n_pos >= MIN_POSITIVES and fit.f1 >= chance + MIN_GAIN:
                 value = _bounded(fit.threshold)
-                bounded = "" if value == round(fit.threshold, 6) else f", kept at {value:.3f}"
+                bounded = ""
+                if value != fit.threshold:
+                    at = scores_at(column[counted], positive[counted], value)
+                    bounded = (
+                        f", kept at {value:.3f}: F1 {at.f1:.2f} (precision "
+                        f"{at.precision:.2f}, recall {at.recall:.2f})"
+                    )
                 thresholds[name] = round(value, 4)
                 source[name] = (
                     f"F1 {fit.f1:.2f} (precision {fit.precision:.2f}, recall {fit.recall:.2f}; "
@@ -294,10 +315,10 @@ def calibrate(
         raw = top_share_threshold(column)
         value = _bounded(raw)
         thresholds[name] = round(value, 4)
-        kept = "" if value == raw else f", kept at {value:.3f}"
+        note = "" if value == raw else f", kept at {value:.3f}"
         source[name] = (
             f"top {TOP_SHARE:.0%} of {int(np.isfinite(column).sum())} {set_name} clips "
-            f"(90th percentile {raw:.3f}{kept}){why}"
+            f"(90th percentile {raw:.3f}{note}){why}"
         )
     return {
         "version": FORMAT_VERSION,
