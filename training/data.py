@@ -73,7 +73,8 @@ def teacher_vectors(
     out = np.empty((per_patch.shape[0], per_patch.shape[2]), dtype=np.float32)
     for i, total in enumerate(np.asarray(n_patches, dtype=np.int64)):
         idx = patch_subset(int(total), None if k == 0 else k)
-        out[i] = per_patch[i, idx].mean(axis=0)
+        # NaN: a patch not computed (the Debian corpus keeps the default patches only).
+        out[i] = np.nanmean(per_patch[i, idx], axis=0)
     return out
 
 

@@ -448,6 +448,12 @@ def middle_index(duration: float, starts: list[float], clip_seconds: float) -> i
 N_TEACHER_PATCHES = 10  # every non-overlapping 3-s patch of a 30-s clip
 
 
+def _default_patches() -> int:
+    from musicorg.model.musicnn import DEFAULT_PATCHES
+
+    return DEFAULT_PATCHES
+
+
 def make_teacher(device: str = "auto") -> Any:
     """MusiCNN (frozen) on ``device``, for the per-patch vectors of the corpus."""
     from musicorg.model.bundle import pick_device
@@ -457,14 +463,22 @@ def make_teacher(device: str = "auto") -> Any:
 
 
 def featurise_clips(
-    path: Path, starts: list[float], clip_seconds: float, sr: int, teacher: Any
+    path: Path,
+    starts: list[float],
+    clip_seconds: float,
+    sr: int,
+    teacher: Any,
+    patches: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Features of the clips of one file starting at ``starts`` (laid end to end): one decode
     of the whole span, then per clip the 39x130 matrix, statistics and descriptors, and
-    MusiCNN's penultimate vectors and tag probabilities of *every* 3-s patch of the clip
-    (``musicnn`` (n, 10, 200), ``tags`` (n, 10, 50); rows past ``n_patches`` are NaN), so
-    that any patch count can be studied and trained on without decoding again. The app uses
-    :func:`musicorg.model.musicnn.patch_starts` to pick its patches out of the same ten."""
+    MusiCNN's penultimate vectors and tag probabilities per 3-s patch (``musicnn``
+    (n, 10, 200), ``tags`` (n, 10, 50)): of every patch with ``patches`` None, so that any
+    patch count can be studied without decoding again, else of the ``patches`` that the app
+    uses (:func:`musicorg.model.musicnn.patch_starts`), the others left NaN. ``n_patches``
+    is the number of patches the clip holds (10 for 30 s)."""
+    from training.data import patch_subset
+
     # A file shorter than the span gives all of itself (one clip: see clip_starts).
     signal, _ = decode_window(path, seconds=clip_seconds * len(starts), sr=sr, offset=starts[0])
     clip_len = round(clip_seconds * sr)
@@ -473,14 +487,16 @@ def featurise_clips(
         piece = signal[k * clip_len : (k + 1) * clip_len]
         feats.append(features_from_signal(piece, sr))
         audios.append(teacher_audio(piece, sr))
-    outs = teacher.patch_outputs(audios, None)
+    outs = teacher.patch_outputs(audios, patches)
     n = len(starts)
     musicnn = np.full((n, N_TEACHER_PATCHES, 200), np.nan, np.float32)
     tags = np.full((n, N_TEACHER_PATCHES, 50), np.nan, np.float32)
     counts = np.zeros(n, np.int64)
     for k, (pen, prob) in enumerate(outs):
-        p = min(len(pen), N_TEACHER_PATCHES)
-        musicnn[k, :p], tags[k, :p], counts[k] = pen[:p], prob[:p], p
+        frames = 1 + len(audios[k]) // 256  # MusiCNN's centred frames (hop 256)
+        total = min(N_TEACHER_PATCHES, max(1, frames // 187))
+        idx = patch_subset(total, patches)[: len(pen)]
+        musicnn[k, idx], tags[k, idx], counts[k] = pen[: len(idx)], prob[: len(idx)], total
     return {
         "X": np.stack([f.matrix for f in feats]).astype(np.float32),
         "stats": np.stack([f.stats for f in feats]).astype(np.float32),
@@ -497,11 +513,12 @@ def featurise_clips(
     }
 
 
-def featurise_track(t: Track, sr: int, clip_seconds: float, teacher: Any) -> dict[str, np.ndarray]:
+def featurise_track(
+    t: Track, sr: int, clip_seconds: float, teacher: Any, patches: int | None
+) -> dict[str, np.ndarray]:
     """Features of every clip of a track (see :func:`featurise_clips`)."""
-    data = featurise_clips(
-        t.abspath, clip_starts(t.duration, clip_seconds), clip_seconds, sr, teacher
-    )
+    starts = clip_starts(t.duration, clip_seconds)
+    data = featurise_clips(t.abspath, starts, clip_seconds, sr, teacher, patches)
     data["duration"] = np.asarray(t.duration, dtype=np.float64)
     return data
 
@@ -537,6 +554,7 @@ def compute_features(
     seed: int,
     split_version: int,
     device: str = "auto",
+    patches: int | None = None,
 ) -> Path:
     partial = cache / f"features-v{FEATURES_VERSION}-partial"
     partial.mkdir(parents=True, exist_ok=True)
@@ -552,7 +570,7 @@ def compute_features(
         data = _load_partial(p, t)
         if data is None:
             try:
-                data = featurise_track(t, sr, clip_seconds, teacher)
+                data = featurise_track(t, sr, clip_seconds, teacher, patches)
             except DecodeError as exc:
                 failures.append(f"{t.package}/{t.path}: {exc.kind}: {exc}")
                 log(f"features: FAILED {t.package}/{t.path}: {exc}")
@@ -718,6 +736,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", type=Path, default=None)
     ap.add_argument("--no-features", action="store_true", help="stop after the manifest")
     ap.add_argument("--device", default="auto", help="MusiCNN's device: auto, cpu or cuda")
+    ap.add_argument(
+        "--teacher-patches",
+        default="default",
+        help="MusiCNN patches per clip: 'default' (the app's, a third of the cost) or 'all'",
+    )
     args = ap.parse_args(argv)
 
     cfg = tomllib.loads(args.config.read_text())
@@ -757,6 +780,7 @@ def main(argv: list[str] | None = None) -> int:
             seed,
             int(cfg["split_version"]),
             args.device,
+            None if args.teacher_patches == "all" else _default_patches(),
         )
     log(f"done in {time.perf_counter() - t_start:.0f}s")
     return 0
