@@ -1,6 +1,7 @@
 """Benchmark: tracks/s of musicorg's analysis against the seed paper's code path.
 
-    .venv/bin/python scripts/bench_analyze.py [--n 12] [--workers 2]
+    .venv/bin/python scripts/bench_analyze.py [--n 12] [--workers 2] [--repeat 3]
+        [--stage-n N] [--no-stage]
 
 On the same ~3-minute tracks of the Debian soundtrack corpus (as prepared by
 training/prepare.py), as OGG Vorbis and as MP3, in the same run:
@@ -24,20 +25,39 @@ the OGG set transcoded once with libsndfile's LAME encoder, cached in
 ``~/.cache/musicorg/bench``. Files are read once before timing so that both paths find them
 in the page cache.
 
-When ``musicorg.model`` and a model bundle are present, the embedding of the features is timed
-too (see ``embedding_hook``), and the last lines give the whole analysis of a track (decode +
-features + batched embedding) against the paper's path; otherwise that line says it was
-skipped.
+When ``musicorg.model`` and a model bundle are present, MusiCNN's teacher step (log-mel +
+``DEFAULT_PATCHES`` patches + network, batched over the tracks, 1 torch thread) and the
+embedding are timed too (see ``model_hook``), and a line per format estimates the whole
+analysis of a track in 1 process (decode + features + MusiCNN + embedding) against the
+paper's path; otherwise that line says it was skipped.
+
+The last lines are the app's own analysis stage, measured end to end:
+``musicorg.analysis.analyse(cat, device="cpu", workers=--workers)`` on a fresh temporary
+catalogue (``MUSICORG_*_DIR`` pointed at a temporary folder, ``scanner.scan`` over symlinks to
+the same tracks, one catalogue per format), run in a fresh child process per round so that
+its memory figures are its own. Per format: tracks/s end to end (the stage's start-up
+included: spawning the worker processes, loading MusiCNN and the model; Python imports
+excluded) and steady (between the first and the last track done), beside the paper's path
+over the same number of processes measured earlier in the same run, and the ratio; the
+process tree's peak memory: the sum of the RSS (and of the PSS, which counts shared pages
+once) of the stage process and its descendants, sampled every 0.1 s, and getrusage's peak
+RSS of the stage process and of its largest worker. ``--stage-n`` sets how many tracks the
+stage gets (more tracks weigh the start-up less); ``--no-stage`` skips it.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import os
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -53,6 +73,8 @@ if str(ROOT) not in sys.path:
 CORPUS = Path(os.environ.get("MUSICORG_CORPUS_DIR", Path.home() / ".cache/musicorg/corpus"))
 BENCH_CACHE = Path.home() / ".cache" / "musicorg" / "bench"
 SR = 22050
+RSS_TARGET_MB = 1536  # the issue: analysis RSS < 1.5 GB
+STAGE_TARGET = 3.0  # the issue: >= 3 tracks/s on 2 cores at the default patch count
 
 
 # ------------------------------------------------------------------------------- the paths
@@ -175,36 +197,254 @@ def parallel(pool: ProcessPoolExecutor, name: str, files: list[Path]) -> float:
     return len(files) / (time.perf_counter() - t0)
 
 
-def embedding_hook(files: list[Path]) -> tuple[str, float | None]:
-    """OPTIONAL hook: time the embedding of the features, when a model is available.
+def model_hook(files: list[Path]) -> tuple[list[str], float | None]:
+    """OPTIONAL hook: time MusiCNN's teacher step and the embedding, when they are available.
 
-    Uses ``musicorg.model.bundle.load_model()`` (the bundled model) and ``LoadedModel.embed``
-    on (N, 39, 130) matrices and (N, 78) stats. Any failure (no torch, no module, no bundle
-    yet) skips the line: the benchmark never depends on the model. Returns the line and the
-    batched seconds per track (None when skipped).
+    MusiCNN: ``Teacher("cpu").track_outputs`` on the tracks' 16-kHz windows, all in one call
+    (the app batches ``TEACHER_TRACKS`` tracks). Embedding: ``load_model().embed`` on
+    (N, 39, 130) matrices, (N, 78) stats and, for a model with ``teacher_dim``, the MusiCNN
+    vectors. Both with 1 torch thread (1 core, as in the 1-process column). Any failure (no
+    torch, no weights, no bundle) skips the lines: the benchmark never depends on the model.
+    Returns the lines and the seconds per track of the two together (None when skipped).
     """
     try:
+        import torch
+
         from musicorg.features import analyze_file
         from musicorg.model.bundle import load_model
+        from musicorg.model.musicnn import DEFAULT_PATCHES, Teacher
 
-        model = load_model(num_threads=1)
+        torch.set_num_threads(1)
+        teacher = Teacher(torch.device("cpu"))
+        model = load_model(device="cpu", num_threads=1)
     except Exception as exc:
-        return f"embedding: skipped ({exc.__class__.__name__}: {exc})", None
+        return [f"MusiCNN + embedding: skipped ({exc.__class__.__name__}: {exc})"], None
     feats = [analyze_file(str(p)) for p in files]
+    audios = [f.teacher_audio for f in feats if f.teacher_audio is not None]
+    teacher.track_outputs(audios[:1])  # warm-up
+    t0 = time.perf_counter()
+    vectors, _tags, _counts = teacher.track_outputs(audios)
+    teach = (time.perf_counter() - t0) / len(audios)
     mats = np.stack([f.matrix for f in feats])
     stats = np.stack([f.stats for f in feats])
-    model.embed(mats[:1], stats[:1])  # warm-up
+    model.embed(mats[:1], stats[:1], teacher=vectors[:1])  # warm-up
     t0 = time.perf_counter()
     for i in range(len(feats)):  # one at a time, the worst case
-        model.embed(mats[i : i + 1], stats[i : i + 1])
+        model.embed(mats[i : i + 1], stats[i : i + 1], teacher=vectors[i : i + 1])
     one = (time.perf_counter() - t0) / len(feats)
     t0 = time.perf_counter()
-    model.embed(mats, stats)
+    model.embed(mats, stats, teacher=vectors)
     batched = (time.perf_counter() - t0) / len(feats)
-    return (
-        f"embedding: {one * 1000:.1f} ms/track one at a time, {batched * 1000:.2f} ms/track "
-        f"batched ({len(feats)} tracks, 1 torch thread; the app embeds in batches)"
-    ), batched
+    uses = "with" if getattr(model.config, "teacher_dim", 0) else "without"
+    return [
+        f"MusiCNN: {teach * 1000:.0f} ms/track ({DEFAULT_PATCHES} patches a track, "
+        f"{len(audios)} tracks in one call, 1 torch thread)",
+        f"embedding ({model.version}, {uses} the MusiCNN vector): {one * 1000:.1f} ms/track "
+        f"one at a time, {batched * 1000:.2f} ms/track batched ({len(feats)} tracks, 1 torch "
+        "thread; the app embeds in batches)",
+    ], teach + batched
+
+
+# ------------------------------------------------------------------- the app's analysis stage
+
+
+class TreeMemory:
+    """Peak summed RSS and PSS of this process and its descendants, sampled from /proc."""
+
+    def __init__(self, every: float = 0.1) -> None:
+        self.every = every
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sample()
+
+    @staticmethod
+    def _tree() -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+        out, todo = [], [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            todo.extend(children.get(pid, []))
+        return out
+
+    @staticmethod
+    def _kb(path: str, key: str) -> int:
+        try:
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith(key):
+                        return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        return 0
+
+    def sample(self) -> None:
+        pids = self._tree()
+        rss = sum(self._kb(f"/proc/{p}/status", "VmRSS:") for p in pids)
+        pss = sum(self._kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids)
+        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_pss = max(self.peak_pss, pss)
+        self.samples += 1
+
+
+def stage_child(folder: str, workers: int) -> None:
+    """In a fresh process: scan ``folder`` into a new catalogue and run the analysis stage.
+
+    Prints one JSON line. The MUSICORG_*_DIR variables are set by the parent."""
+    import torch
+
+    import musicorg.model.bundle
+    import musicorg.model.musicnn
+    import musicorg.modelstore  # noqa: F401  (imports outside the timing)
+    from musicorg import analysis, scanner
+    from musicorg.db import Catalogue
+
+    done_at: list[tuple[float, int]] = []
+
+    def progress(done: int, total: int, message: str) -> None:
+        if message.startswith("Analysing…") and done > 0:
+            done_at.append((time.perf_counter(), done))
+
+    db = Path(os.environ["MUSICORG_DATA_DIR"]) / "bench.sqlite"
+    with TreeMemory() as mem, Catalogue(db) as cat:
+        t0 = time.perf_counter()
+        scanned = scanner.scan(cat, [folder])
+        t1 = time.perf_counter()
+        rep = analysis.analyse(cat, device="cpu", workers=workers, progress=progress)
+        t2 = time.perf_counter()
+    steady = None
+    if len(done_at) >= 2 and done_at[-1][0] > done_at[0][0]:
+        steady = (done_at[-1][1] - done_at[0][1]) / (done_at[-1][0] - done_at[0][0])
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "scan_s": t1 - t0,
+                "scanned": len(scanned.added),
+                "stage_s": t2 - t1,
+                "analysed": rep.analysed,
+                "embedded": rep.embedded,
+                "problems": [list(p) for p in rep.problems],
+                "model": rep.model_version,
+                "device": rep.device,
+                "steady": steady,
+                "first_done_s": done_at[0][0] - t1 if done_at else None,
+                "after_last_s": t2 - done_at[-1][0] if done_at else None,
+                "torch_threads": torch.get_num_threads(),
+                "rss_self_kb": own,
+                "rss_worker_kb": kids,
+                "tree_rss_kb": mem.peak_rss,
+                "tree_pss_kb": mem.peak_pss,
+                "samples": mem.samples,
+            }
+        )
+    )
+
+
+def app_stage(files: list[Path], workers: int, fmt: str, root: Path) -> dict[str, Any]:
+    """One round of the app's stage over ``files`` in a fresh child process."""
+    run = Path(tempfile.mkdtemp(prefix=f"{fmt.lower()}-", dir=root))
+    music = run / "music"
+    music.mkdir()
+    for i, p in enumerate(files):
+        (music / f"{i:03d}-{p.name}").symlink_to(p.resolve())
+    env = dict(os.environ)
+    for var in ("DATA", "CONFIG", "CACHE", "LOG"):
+        env[f"MUSICORG_{var}_DIR"] = str(run / var.lower())
+    env.pop("MUSICORG_DEVICE", None)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--stage-child", str(music)]
+    cmd += ["--workers", str(workers)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the stage failed ({done.returncode}): {done.stderr[-2000:]}")
+    out: dict[str, Any] = json.loads(lines[-1])
+    out["tracks"] = len(files)
+    return out
+
+
+def stage_report(
+    sets: tuple[tuple[str, list[Path]], ...],
+    workers: int,
+    repeat: int,
+    paper_par: dict[str, float],
+) -> None:
+    """Best of ``repeat`` rounds per format; memory: the highest of every round."""
+    print(
+        f"\napp stage: musicorg.analysis.analyse(device='cpu', workers={workers}) on a fresh "
+        f"catalogue, best of {repeat} rounds (load average {os.getloadavg()[0]:.2f})"
+    )
+    worst: dict[str, int] = {"tree_rss_kb": 0, "tree_pss_kb": 0, "rss_self_kb": 0}
+    worst["rss_worker_kb"] = 0
+    with tempfile.TemporaryDirectory(prefix="musicorg-bench-") as tmp:
+        for fmt, files in sets:
+            rounds = [app_stage(files, workers, fmt, Path(tmp)) for _ in range(repeat)]
+            for r in rounds:
+                for k in worst:
+                    worst[k] = max(worst[k], int(r[k]))
+            ok = [r for r in rounds if r["analysed"] == r["tracks"]]
+            if not ok:
+                print(f"{fmt}: the stage analysed {rounds[0]['analysed']} of {len(files)} tracks:")
+                for p in rounds[0]["problems"][:5]:
+                    print(f"    {p}")
+                continue
+            end = max(r["tracks"] / r["stage_s"] for r in ok)
+            steadies = [r["steady"] for r in ok if r["steady"]]
+            steady = max(steadies) if steadies else float("nan")
+            pp = paper_par[fmt]
+            r0 = ok[0]
+            met = ("met" if x >= STAGE_TARGET else "NOT met" for x in (end, steady))
+            print(
+                f"{fmt}: {r0['tracks']} tracks, decode + features + MusiCNN + embedding "
+                f"({r0['model']}, {r0['device']}, {r0['torch_threads']} torch threads): "
+                f"{end:.2f} tracks/s end to end, {steady:.2f} tracks/s steady; "
+                f"paper's path {pp:.2f} tracks/s ({workers} processes, decode + features only) "
+                f"-> {end / pp:.2f}x end to end, {steady / pp:.2f}x steady "
+                f"(target >= {STAGE_TARGET:g} tracks/s: {next(met)} end to end, "
+                f"{next(met)} steady)"
+            )
+            best = max(ok, key=lambda r: r["tracks"] / r["stage_s"])
+            if best["first_done_s"] is not None:
+                print(
+                    f"    fastest round: {best['stage_s']:.1f} s in all: the first track done "
+                    f"after {best['first_done_s']:.1f} s (worker start-up, MusiCNN and the "
+                    f"first decodes), {best['after_last_s']:.1f} s after the last one "
+                    f"(embedding, bookkeeping); the scan before it {best['scan_s']:.1f} s"
+                )
+    mb = {k: v / 1024 for k, v in worst.items()}
+    verdict = "met" if mb["tree_rss_kb"] < RSS_TARGET_MB else "NOT met"
+    print(
+        f"analysis memory, peak over every round: process tree RSS {mb['tree_rss_kb']:.0f} MB "
+        f"(sum over the stage process and its workers, sampled every 0.1 s; PSS "
+        f"{mb['tree_pss_kb']:.0f} MB), stage process {mb['rss_self_kb']:.0f} MB and largest "
+        f"worker {mb['rss_worker_kb']:.0f} MB (getrusage) - target < {RSS_TARGET_MB / 1024:g} GB "
+        f"(tree RSS): {verdict}"
+    )
 
 
 def main() -> int:
@@ -212,7 +452,15 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=12, help="tracks per format (default 12)")
     ap.add_argument("--workers", type=int, default=2, help="processes for the parallel run")
     ap.add_argument("--repeat", type=int, default=3, help="rounds; the best one counts")
+    ap.add_argument(
+        "--stage-n", type=int, default=None, help="tracks per format for the app stage (--n)"
+    )
+    ap.add_argument("--no-stage", action="store_true", help="skip the app's analysis stage")
+    ap.add_argument("--stage-child", metavar="FOLDER", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.stage_child:
+        stage_child(args.stage_child, args.workers)
+        return 0
 
     oggs = pick_tracks(args.n)
     if len(oggs) < 2:
@@ -286,19 +534,29 @@ def main() -> int:
         f"{w * 1000 / mean_cpu:.1f} tracks/s from CPU time alone ({w} free cores)"
     )
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
-    line, embed_s = embedding_hook(oggs[:8])
-    print(line)
-    if embed_s is not None:
-        # The whole analysis of a track: decode + features (timed above) + its batched embedding.
+    lines, model_s = model_hook(oggs[:8])
+    print("\n".join(lines))
+    if model_s is not None:
+        # Estimated: decode + features (timed above) + MusiCNN + the batched embedding.
         for fmt, _ in sets:
             o, pp = res[(fmt, "musicorg")], res[(fmt, "paper")]
-            rate = 1.0 / (1.0 / o["seq"] + embed_s)
-            cpu = o["cpu_ms"] + 1000 * embed_s
+            rate = 1.0 / (1.0 / o["seq"] + model_s)
+            cpu = o["cpu_ms"] + 1000 * model_s
             print(
-                f"{fmt}: decode + features + embedding {rate:.2f} tr/s in 1 process, "
-                f"{rate / pp['seq']:.2f}x the paper's path (wall), "
+                f"{fmt}: decode + features + MusiCNN + embedding {rate:.2f} tr/s in 1 process "
+                f"(estimated from the parts), {rate / pp['seq']:.2f}x the paper's path (wall), "
                 f"{pp['cpu_ms'] / cpu:.2f}x (CPU time)"
             )
+    if not args.no_stage:
+        stage_sets = sets
+        if args.stage_n and args.stage_n != len(oggs):
+            more = [p for p in pick_tracks(args.stage_n + 1) if p != warmup][: args.stage_n]
+            stage_sets = (("OGG", more), ("MP3", [to_mp3(p) for p in more]))
+            for _, files in stage_sets:
+                for p in files:
+                    p.read_bytes()  # page cache
+        paper_par = {fmt: res[(fmt, "paper")]["par"] for fmt, _ in sets}
+        stage_report(stage_sets, args.workers, args.repeat, paper_par)
     return 0
 
 
