@@ -1,7 +1,8 @@
 """How coherent are the automatic playlists? A library of held-out tracks, scored by AMI/purity.
 
     .venv/bin/python scripts/eval_playlists.py [--no-demo] [--stand-in] [--seeds 5]
-        [--draws 10] [--share 0.85] [--json OUT.json]
+        [--draws 10] [--share 0.85] [--json OUT.json] [--bundle DIR]
+        [--compare-bundle DIR] [--no-debian] [--no-realsongs] [--realsongs NPZ] [--boot 1000]
 
 The library: the middle clip of every *test-split* track of the training corpus
 (``~/.cache/musicorg/corpus``: ``manifest.csv`` + ``features-v<N>.npz``, written by
@@ -32,6 +33,25 @@ its verdict ("more coherent", "as coherent (within noise)", "LESS coherent") com
 mean with two standard errors of the per-draw means (optimistic: subsamples share most
 tracks).
 
+Real songs (``--no-realsongs`` leaves them out): the held-out split of the real-song sets
+(``realsongs-v<N>.npz`` beside the corpus, written by ``python -m training.realsongs``; see
+``training.data.load_realsongs``), one library per set as ``training.realeval.eval_sets``
+labels them: 4Q by genre (its first AllMusic genre other than "International"; songs without
+one left out) and Emotify by genre (its folder). Each is embedded with the model
+(``embed(X, stats, None, teacher=<MusiCNN vector at the default patch count>)``), deduplicated
+by artist and title as the app does, and split into playlists by every method with
+``--seeds`` seeds (no subsamples: the uncertainty comes from a paired bootstrap over songs
+instead). Scored against the genre: AMI and purity of our playlists, of plain K-Means on the
+same μ with as many clusters, of a random partition with our sizes and, with
+``--compare-bundle DIR``, of the playlists the same code makes from another model's μ (e.g. the
+previous bundled model, ``resources/models/hvae-0.9.0``, or wherever it is kept). For the
+app's default method (``settings.cluster_method``) the differences come with a paired
+bootstrap 95 % interval over songs (``training.report.bootstrap_ami``: songs resampled, each
+clustering held fixed, mean AMI over the seeds; ``--boot`` resamples): against plain K-Means
+the issue asks that the interval include or exceed 0, against the compared model that it lie
+above 0 ("clearly above").
+
+``--bundle DIR`` evaluates another model bundle than the bundled one (a candidate).
 ``--stand-in`` (or no model in resources/models) uses the standardised 78-d feature
 statistics instead of the model's latent means; the output says so on every line.
 """
@@ -57,6 +77,7 @@ if str(ROOT) not in sys.path:
 from musicorg import naming  # noqa: E402
 from musicorg import playlists as pl  # noqa: E402
 from musicorg.features import FEATURES_VERSION  # noqa: E402
+from musicorg.settings import Settings  # noqa: E402
 
 CORPUS = Path(os.environ.get("MUSICORG_CORPUS_DIR", Path.home() / ".cache/musicorg/corpus"))
 
@@ -87,7 +108,12 @@ def load_heldout(stand_in: bool) -> tuple[dict[str, Any], str]:
         manifest = {int(r["track_id"]): r for r in csv.DictReader(fh)}
     rows = np.flatnonzero((z["split"] == "test") & z["middle"])
     X, stats = z["X"][rows], z["stats"][rows]
-    vectors, what = embed(X, stats, stand_in)
+    teacher = None
+    if "musicnn" in z.files:
+        from training.data import teacher_vectors
+
+        teacher = teacher_vectors(z["musicnn"][rows], z["n_patches"][rows])
+    vectors, what = embed(X, stats, stand_in, teacher)
     tracks = [manifest[int(t)] for t in z["track"][rows]]
     train_paths = {(r["package"], r["path"]) for r in manifest.values() if r["split"] == "train"}
     return (
@@ -110,6 +136,7 @@ def load_heldout(stand_in: bool) -> tuple[dict[str, Any], str]:
 
 
 _MODEL: Any = None
+_BUNDLE: Path | None = None  # --bundle: evaluate this bundle instead of the bundled one
 
 
 def _usable_model() -> bool:
@@ -118,17 +145,20 @@ def _usable_model() -> bool:
         try:
             from musicorg.model.bundle import load_model
 
-            _MODEL = load_model(device="cpu")
+            _MODEL = load_model(_BUNDLE, device="cpu")
         except Exception as exc:  # no model yet, or an integrity error
             print(f"note: no usable model ({exc}); using the stand-in", file=sys.stderr)
             return False
     return True
 
 
-def embed(X: np.ndarray, stats: np.ndarray, stand_in: bool) -> tuple[np.ndarray, str]:
-    """Latent means of the model (no lyrics: the corpus has none), or the stand-in."""
+def embed(
+    X: np.ndarray, stats: np.ndarray, stand_in: bool, teacher: np.ndarray | None = None
+) -> tuple[np.ndarray, str]:
+    """Latent means of the model (no lyrics: the corpora have none), or the stand-in.
+    ``teacher``: MusiCNN's vectors, for a model that takes them."""
     if not stand_in and _usable_model():
-        mu = _MODEL.embed(X, stats, None)
+        mu = _MODEL.embed(X, stats, None, teacher=teacher)
         return np.asarray(mu, dtype=np.float32), f"model {_MODEL.version}"
     s = np.asarray(stats, dtype=np.float64)
     s = (s - s.mean(0)) / (s.std(0) + 1e-6)
@@ -436,6 +466,168 @@ def table(title: str, results: list[dict[str, Any]]) -> None:
         print(f"    names (whole library, seed 0): {' | '.join(first['names'][:6])}")
 
 
+# ------------------------------------------------------------------------------ real songs
+
+
+def load_real(
+    path: Path, stand_in: bool, compare: Path | None
+) -> tuple[list[dict[str, Any]], str, str | None]:
+    """The held-out real songs, one library per genre set: rows, labels and the vectors of
+    the evaluated model (and of the compared one), plus what the vectors are."""
+    from training.data import load_realsongs, teacher_vectors
+    from training.realeval import eval_sets
+
+    real = load_realsongs(path)
+    te = np.asarray(real["split"]).astype(str) == "test"
+    X = np.asarray(real["X"][te], np.float32)
+    stats = np.asarray(real["stats"][te], np.float32)
+    teacher = teacher_vectors(np.asarray(real["musicnn"][te]), np.asarray(real["n_patches"][te]))
+    vectors, what = embed(X, stats, stand_in, teacher)
+    other: np.ndarray | None = None
+    other_what: str | None = None
+    if compare is not None:
+        from musicorg.model.bundle import load_model
+
+        model = load_model(compare, device="cpu")
+        other = np.asarray(model.embed(X, stats, None, teacher=teacher), np.float32)
+        other_what = str(model.version)
+    artist = np.asarray(real["artist"]).astype(str)[te]
+    title = np.asarray(real["title"]).astype(str)[te]
+    libs = []
+    for es in eval_sets(real, te):
+        if "genre" not in es.name:
+            continue
+        keep = pl.dedupe(list(range(len(es.rows))), artist[es.rows], title[es.rows])
+        rows = es.rows[keep]
+        libs.append(
+            {
+                "name": es.name,
+                "labels": np.asarray(es.labels)[keep],
+                "vectors": vectors[rows],
+                "other": None if other is None else other[rows],
+                "dropped": int(len(es.rows) - len(rows)),
+            }
+        )
+    return libs, what, other_what
+
+
+def _random_partition(sizes: list[int], m: int, seed: int) -> np.ndarray:
+    perm = np.random.default_rng(seed + 7919).permutation(m)
+    out = np.empty(m, dtype=np.intp)
+    out[perm] = np.repeat(np.arange(len(sizes)), sizes)
+    return out
+
+
+def evaluate_real(
+    lib: dict[str, Any],
+    pmin: int,
+    pmax: int,
+    seeds: int,
+    n_boot: int,
+    default_method: str,
+) -> list[dict[str, Any]]:
+    """Every method with ``seeds`` seeds on one real-song library, scored against the genre;
+    for the default method, paired bootstrap intervals of the AMI differences."""
+    from training.report import bootstrap_ami
+
+    labels = np.asarray(lib["labels"])
+    m = len(labels)
+    out: list[dict[str, Any]] = []
+    for method in pl.METHODS:
+        preds: dict[str, list[np.ndarray]] = {"ours": [], "plain": [], "random": [], "other": []}
+        counts: list[int] = []
+        for seed in range(seeds):
+
+            def plan_of(vectors: np.ndarray, seed: int = seed, method: str = method) -> pl.Plan:
+                return pl.plan_playlists(
+                    vectors,
+                    method=method,
+                    playlist_min=pmin,
+                    playlist_max=pmax,
+                    seed=seed,
+                    order=False,
+                )
+
+            plan = plan_of(lib["vectors"])
+            ours = plan.labels(m)
+            k = len(plan.playlists)
+            preds["ours"].append(ours)
+            preds["plain"].append(pl.plain_kmeans(lib["vectors"], k, seed) if k > 1 else ours)
+            preds["random"].append(_random_partition([len(p) for p in plan.playlists], m, seed))
+            if lib["other"] is not None:
+                preds["other"].append(plan_of(lib["other"]).labels(m))
+            counts.append(k)
+        row: dict[str, Any] = {
+            "set": lib["name"],
+            "method": method,
+            "default_method": method == default_method,
+            "playlist_min": pmin,
+            "playlist_max": pmax,
+            "songs": m,
+            "labels": len(np.unique(labels)),
+            "seeds": seeds,
+            "playlists_mean": float(np.mean(counts)),
+        }
+        for name, ps in preds.items():
+            if ps:
+                amis = [ami(p, labels) for p in ps]
+                row[name] = {
+                    "ami": float(np.mean(amis)),
+                    "ami_sd": float(np.std(amis, ddof=1)) if len(amis) > 1 else 0.0,
+                    "purity": float(np.mean([purity(p, labels) for p in ps])),
+                }
+        if method == default_method and n_boot > 0:
+            row["ours_minus_plain"] = bootstrap_ami(labels, preds["ours"], preds["plain"], n_boot)
+            if preds["other"]:
+                row["ours_minus_other"] = bootstrap_ami(
+                    labels, preds["ours"], preds["other"], n_boot
+                )
+        out.append(row)
+    return out
+
+
+def _interval(t: tuple[float, float, float]) -> str:
+    return f"{t[0]:+.3f} [{t[1]:+.3f}, {t[2]:+.3f}]"
+
+
+def table_real(rows: list[dict[str, Any]], what: str, other: str | None, dropped: int) -> None:
+    r0 = rows[0]
+    print(
+        f"\nREAL SONGS (held-out), {r0['set']}: {r0['songs']} songs ({dropped} duplicates by "
+        f"artist and title left out), {r0['labels']} genres; playlists {r0['playlist_min']}-"
+        f"{r0['playlist_max']}; embedding: {what}; mean ± sd over {r0['seeds']} seeds"
+    )
+    print(f"  {'':40}{'AMI genre':>16}{'purity genre':>14}")
+
+    def line(label: str, s: dict[str, float] | None) -> None:
+        if s is not None:
+            print(f"  {label:40}{s['ami']:8.3f} ± {s['ami_sd']:.3f}{s['purity']:14.3f}")
+
+    for r in rows:
+        mark = " [app default]" if r["default_method"] else ""
+        line(f"{r['method']} ({r['playlists_mean']:.1f} playlists){mark}", r["ours"])
+        line("  plain K-Means, same k, same μ", r["plain"])
+        line("  random, same sizes", r["random"])
+        if other is not None:
+            line(f"  {other}'s playlists (same method)", r.get("other"))
+        if "ours_minus_plain" in r:
+            d = r["ours_minus_plain"]
+            ok = "met" if d[2] >= 0 else "NOT met"
+            print(
+                f"    ours - plain K-Means, AMI (paired bootstrap 95 %): {_interval(d)}: "
+                f"interval includes or exceeds 0: {ok}"
+            )
+        if "ours_minus_other" in r:
+            d = r["ours_minus_other"]
+            if d[1] > 0:
+                word = "clearly above"
+            elif d[2] < 0:
+                word = "clearly BELOW"
+            else:
+                word = "not clearly different (the interval includes 0)"
+            print(f"    ours - {other}'s playlists, AMI: {_interval(d)}: {word}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--no-demo", action="store_true", help="leave the demo library out")
@@ -448,12 +640,69 @@ def main() -> int:
         "--share", type=float, default=0.85, help="share of tracks in a subsample (default 0.85)"
     )
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    ap.add_argument("--bundle", type=Path, help="evaluate this model bundle (default: bundled)")
+    ap.add_argument(
+        "--compare-bundle",
+        type=Path,
+        metavar="DIR",
+        help="real songs: also the playlists of this model bundle (e.g. the previous one)",
+    )
+    ap.add_argument("--no-debian", action="store_true", help="leave the Debian corpus out")
+    ap.add_argument("--no-realsongs", action="store_true", help="leave the real songs out")
+    ap.add_argument(
+        "--realsongs",
+        type=Path,
+        default=CORPUS / f"realsongs-v{FEATURES_VERSION}.npz",
+        help="the real-song features (default: beside the corpus)",
+    )
+    ap.add_argument(
+        "--boot", type=int, default=1000, help="bootstrap resamples for the real songs (1000)"
+    )
     args = ap.parse_args()
-    if not (CORPUS / f"features-v{FEATURES_VERSION}.npz").exists():
-        print(f"no corpus at {CORPUS}: run training/prepare.py first", file=sys.stderr)
-        return 1
+    global _BUNDLE
+    _BUNDLE = args.bundle
+    report: dict[str, Any] = {}
+    ran = False
+    if not args.no_realsongs:
+        # Before the demo: load_demo points the MUSICORG_*_DIR variables at a temporary folder.
+        if args.realsongs.exists():
+            realsongs(args, report)
+            ran = True
+        else:
+            print(
+                f"no real songs at {args.realsongs}: run python -m training.realsongs featurise",
+                file=sys.stderr,
+            )
+    if not args.no_debian:
+        if (CORPUS / f"features-v{FEATURES_VERSION}.npz").exists():
+            debian(args, report)
+            ran = True
+        else:
+            print(f"no corpus at {CORPUS}: run training/prepare.py first", file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+    return 0 if ran else 1
+
+
+def realsongs(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    default_method = Settings().cluster_method
+    libs, what, other = load_real(args.realsongs, args.stand_in, args.compare_bundle)
+    report["realsongs_embedding"] = what
+    report["realsongs_compared"] = other
+    for lib in libs:
+        if len(lib["labels"]) < 10 or len(np.unique(lib["labels"])) < 2:
+            print(f"\nREAL SONGS, {lib['name']}: {len(lib['labels'])} songs, too few to score")
+            continue
+        for pmin, pmax in ((20, 60), (5, 15)):
+            rows = evaluate_real(lib, pmin, pmax, args.seeds, args.boot, default_method)
+            table_real(rows, what, other, lib["dropped"])
+            key = lib["name"].lower().replace(" ", "_")
+            report[f"realsongs_{key}_{pmin}_{pmax}"] = rows
+
+
+def debian(args: argparse.Namespace, report: dict[str, Any]) -> None:
     held, what = load_heldout(args.stand_in)
-    report: dict[str, Any] = {"embedding": what}
+    report["embedding"] = what
     demo = None if args.no_demo else load_demo(args.stand_in)
     print(f"held-out tracks: {len(held['package'])} from {len(set(held['package']))} packages")
     genres = sum(1 for g in held["genre"] if genre_label(g))
@@ -475,9 +724,6 @@ def main() -> int:
             table(f"HELD-OUT + DEMO, playlists {pmin}-{pmax}", res)
             report[f"with_demo_{pmin}_{pmax}"] = res
         report["demo_seen_in_training"] = seen
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
-    return 0
 
 
 if __name__ == "__main__":
