@@ -52,6 +52,21 @@ def test_committed_split_keeps_artists_on_one_side(
         assert not t_train & {rs.title_key(c.title) for c in test if c.title}
 
 
+# Emotify tracks that are the same recording (or a remix) under two track ids; found from
+# their features (training/MODEL.md): each pair must sit on one side.
+EMOTIFY_TWINS = [("54", "80"), ("163", "166"), ("170", "176"), ("172", "175")]
+EMOTIFY_TWINS += [("228", "230"), ("359", "366")]
+
+
+def test_committed_split_keeps_duplicate_recordings_together(
+    committed: tuple[dict[str, object], list[rs.Clip]],
+) -> None:
+    _, clips = committed
+    side = {c.id: c.split for c in clips if c.dataset == "emotify"}
+    for a, b in EMOTIFY_TWINS:
+        assert side[a] == side[b], (a, b)
+
+
 def test_committed_split_shares_and_labels(
     committed: tuple[dict[str, object], list[rs.Clip]],
 ) -> None:
