@@ -146,6 +146,11 @@ def test_main_writes_a_file_the_app_reads(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert doc["provisional"] is False and doc["calibrated_on"]["split"] == "train"
     assert doc["calibrated_on"]["clips"] == {"4q": 400, "emotify": 200}
+    # The held-out clips are only read for the record (their jazz scores are all 0.01).
+    assert (
+        doc["held_out"]["jazz"].startswith("F1 0.00")
+        and "100 of 100 test clips" in (doc["held_out"]["jazz"])
+    )
     (tmp_path / "models" / autotags.TAGS_NAME).write_text(json.dumps(NAMES))
     cut = autotags.thresholds(tmp_path / "models")
     assert cut == pytest.approx(doc["thresholds"]) and 0.3 <= cut["jazz"] <= 0.4

@@ -30,6 +30,9 @@ of 0.05 left them never on), and a threshold is only meaningful relative to its 
 floor keeps a tag off where the network says practically nothing (and a probability of 0 is
 always off); the ceiling keeps a tag that is plainly there from being off.
 
+The file also records, for the tags with a label, how the chosen thresholds do on the
+held-out (``test``) clips; nothing is chosen from them.
+
 Until the real-song archive exists, ``--allow-missing`` writes a *provisional* file from the
 demo library's tags (rule 2 only) and marks it so (``"provisional": true``).
 """
@@ -336,6 +339,29 @@ def calibrate(
     }
 
 
+def held_out(thresholds: Mapping[str, float], test: Clips, names: Sequence[str]) -> dict[str, str]:
+    """For the tags with a label: how the chosen thresholds do on the held-out clips (read
+    only for the record; nothing is chosen from them)."""
+    probs = clip_probs(test.tags, test.n_patches)
+    out: dict[str, str] = {}
+    for j, name in enumerate(names):
+        rule = RULES.get(name)
+        if rule is None:
+            continue
+        counts, positive = labels(rule, test)
+        counted = counts & np.isfinite(probs[:, j])
+        n_pos, n = int(positive[counted].sum()), int(counted.sum())
+        if not n_pos:
+            continue
+        at = scores_at(probs[counted, j], positive[counted], float(thresholds[name]))
+        prevalence = n_pos / n
+        out[name] = (
+            f"F1 {at.f1:.2f} (precision {at.precision:.2f}, recall {at.recall:.2f}; calling all "
+            f"positive {2 * prevalence / (1 + prevalence):.2f}) on {n_pos} of {n} test clips"
+        )
+    return out
+
+
 def load(path: Path) -> Clips:
     """The real-song archive (read by :func:`training.data.load_realsongs`)."""
     from training.data import load_realsongs
@@ -401,6 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         doc["provisional"] = False
         counts = {d: int((train.dataset == d).sum()) for d in sorted(set(train.dataset))}
         doc["calibrated_on"] = {**clips.source, "split": "train", "clips": counts}
+        test = clips.subset(clips.split == "test")
+        if len(test):
+            doc["held_out"] = held_out(doc["thresholds"], test, names)
     elif args.allow_missing:
         print(f"{corpus} is missing: a provisional file from the demo library", file=sys.stderr)
         probs = demo_probs()
@@ -421,6 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     on = doc["thresholds"]
     calibrated = sum(1 for s in doc["source"].values() if s.startswith("F1"))
     print(f"Wrote {args.out}: {len(on)} thresholds, {calibrated} of them by F1 against labels.")
+    for name, line in doc.get("held_out", {}).items():
+        print(f"  held out, {name}: {line}")
     return 0
 
 
