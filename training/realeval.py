@@ -65,11 +65,12 @@ def eval_sets(real: dict[str, np.ndarray], test: np.ndarray) -> list[EvalSet]:
     q4 = ds == "4q"
     g4 = q4 & (genre != "")
     em = ds == "emotify"
-    return [
+    sets = [
         EvalSet("4Q by genre", idx[g4], genre[g4]),
         EvalSet("4Q by quadrant", idx[q4], quad[q4]),
         EvalSet("Emotify by genre", idx[em], genre[em]),
     ]
+    return [s for s in sets if len(np.unique(s.labels)) >= 2]
 
 
 def _score(embs: Sequence[np.ndarray], labels: np.ndarray) -> Scores:
