@@ -791,8 +791,8 @@ def cmd_models(args: argparse.Namespace, cat: Catalogue) -> int:
             report = modelstore.use_model(cat, args.version, device=device, progress=progress)
     except (ModelIntegrityError, modelstore.ModelVersionError) as exc:
         progress.end()
-        print(f"musicorg models: {exc}", file=sys.stderr)
-        print(f"The active model is unchanged ({modelstore.active_version(cat)}).", file=sys.stderr)
+        active = modelstore.active_version(cat)
+        print(f"musicorg models: {exc}; the active model is unchanged ({active}).", file=sys.stderr)
         return 1
     except RuntimeError as exc:
         progress.end()
