@@ -1,6 +1,8 @@
-"""Prepare the training corpus: Debian game soundtracks -> manifest, split, cached features.
+"""Prepare the training corpus: Debian game soundtracks -> manifest, split, cached features;
+with ``--4q`` and ``--emotify`` also the real songs (training/realsongs.py).
 
-    .venv/bin/python training/prepare.py [--config training/configs/prepare.toml]
+    .venv/bin/python -m training.prepare [--config training/configs/prepare.toml] \
+        [--4q EXTRACTED_4Q_FOLDER --emotify EXTRACTED_EMOTIFY_FOLDER]
 
 Steps (each one skips what an earlier run already did, so the script can be re-run after an
 interruption and picks up where it stopped):
@@ -741,7 +743,17 @@ def main(argv: list[str] | None = None) -> int:
         default="default",
         help="MusiCNN patches per clip: 'default' (the app's, a third of the cost) or 'all'",
     )
+    ap.add_argument(
+        "--4q",
+        dest="fourq",
+        type=Path,
+        default=None,
+        help="the extracted 4Q folder: also featurise the real songs (training/realsongs.py)",
+    )
+    ap.add_argument("--emotify", type=Path, default=None, help="the extracted Emotify folder")
     args = ap.parse_args(argv)
+    if (args.fourq is None) != (args.emotify is None):
+        ap.error("--4q and --emotify go together")
 
     cfg = tomllib.loads(args.config.read_text())
     cache = args.cache_dir or default_cache_dir()
@@ -782,6 +794,15 @@ def main(argv: list[str] | None = None) -> int:
             args.device,
             None if args.teacher_patches == "all" else _default_patches(),
         )
+    if args.fourq is not None and not args.no_features:
+        # The real songs' committed split, then all ten MusiCNN patches of each clip (the
+        # patch-count study needs them): python -m training.realsongs featurise.
+        from training import realsongs
+
+        real_args = ["featurise", "--4q", str(args.fourq), "--emotify", str(args.emotify)]
+        real_args += ["--cache-dir", str(cache), "--device", args.device]
+        if realsongs.main(real_args) != 0:
+            return 1
     log(f"done in {time.perf_counter() - t_start:.0f}s")
     return 0
 
