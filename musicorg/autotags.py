@@ -122,7 +122,8 @@ WORDS: Final[tuple[Word, ...]] = (
     Word("oldies", None, ("oldies",)),
 )
 
-# Words a name never says together (labels; "energetic" and "calm" are audio descriptors).
+# Words a name never says together (labels; "energetic", "calm", "slow" and "fast" are audio
+# descriptors).
 OPPOSITES: Final[tuple[tuple[str, str], ...]] = (
     ("instrumental", "female vocalists"),
     ("instrumental", "male vocalists"),
@@ -132,6 +133,9 @@ OPPOSITES: Final[tuple[tuple[str, str], ...]] = (
     ("party", "calm"),
     ("mellow", "energetic"),
     ("chill", "energetic"),
+    ("mellow", "fast"),
+    ("chill", "fast"),
+    ("party", "slow"),
     ("acoustic", "Electronic"),
 )
 

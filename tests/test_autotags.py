@@ -31,7 +31,7 @@ def test_every_tag_is_in_exactly_one_word() -> None:
     for vague in ("beautiful", "sexy", "catchy", "experimental", "guitar"):
         assert word[vague].kind is None
     # Opposites name words that exist (or the audio descriptors).
-    known = {w.label for w in autotags.WORDS} | {"calm", "energetic"}
+    known = {w.label for w in autotags.WORDS} | {"calm", "energetic", "slow", "fast"}
     assert all(a in known and b in known for a, b in autotags.OPPOSITES)
     assert autotags.opposites_of("Instrumental") == {"female vocalists", "male vocalists"}
     assert "sad" in autotags.opposites_of("happy")

@@ -116,8 +116,8 @@ def test_calibrate_uses_f1_where_labels_exist_and_the_top_share_elsewhere() -> N
     th, src = doc["thresholds"], doc["source"]
     assert set(th) == set(NAMES) == set(src)
     # Jazz clips score 0.4-0.7, others at most 0.3: a perfect cut between them.
-    assert 0.3 <= th["jazz"] <= 0.4 and src["jazz"].startswith("F1 1.00")
-    assert 0.05 <= th["happy"] <= 0.2 and src["happy"].startswith("F1 1.00")
+    assert 0.3 <= th["jazz"] <= 0.4 and src["jazz"].startswith("F0.5 1.00")
+    assert 0.05 <= th["happy"] <= 0.2 and src["happy"].startswith("F0.5 1.00")
     # Rap has labels but the scores carry nothing: F1 no better than calling all positive.
     assert src["Hip-Hop"].startswith("top 10%") and "only" in src["Hip-Hop"]
     # No label at all: the top-10 % value (kept at the floor when it is under it).

@@ -58,22 +58,40 @@ def real_features() -> tuple[np.ndarray, np.ndarray]:
     return x, s
 
 
+@pytest.fixture(scope="module")
+def teacher_vectors() -> np.ndarray:
+    """MusiCNN's vectors of the same windows (the bundled model reads them)."""
+    from musicorg.features import analyze_file
+    from musicorg.model.musicnn import Teacher
+
+    audio = [analyze_file(DATA / name, seconds=8.0).teacher_audio for name in REAL]
+    vectors, _, _ = Teacher(torch.device("cpu")).track_outputs([a for a in audio if a is not None])
+    return vectors
+
+
 def test_bundled_model_embeds_real_features(
-    model: bundle.LoadedModel, real_features: tuple[np.ndarray, np.ndarray]
+    model: bundle.LoadedModel,
+    real_features: tuple[np.ndarray, np.ndarray],
+    teacher_vectors: np.ndarray,
 ) -> None:
     x, s = real_features
+    t = teacher_vectors
     assert model.version == bundle.BUNDLED_VERSION
-    # Trained on the features this musicorg computes.
+    # Trained on the features this musicorg computes, and reads MusiCNN's vectors.
     assert model.features_version == str(FEATURES_VERSION)
-    mu = model.embed(x, s, [None, LYRICS[0], None])
+    assert model.config.teacher_dim == t.shape[1] == 200
+    mu = model.embed(x, s, [None, LYRICS[0], None], teacher=t)
     assert mu.shape == (3, 32) and mu.dtype == np.float32
     assert np.isfinite(mu).all()
-    again = model.embed(x, s, [None, LYRICS[0], None], batch_size=1)
+    again = model.embed(x, s, [None, LYRICS[0], None], batch_size=1, teacher=t)
     np.testing.assert_allclose(mu, again, rtol=1e-5, atol=1e-5)
     # Without statistics the loader approximates them from the matrix: still finite.
-    assert np.isfinite(model.embed(x, None, None)).all()
+    assert np.isfinite(model.embed(x, None, None, teacher=t)).all()
+    # Without MusiCNN's vectors it refuses (it would embed something else).
+    with pytest.raises(ValueError, match="MusiCNN"):
+        model.embed(x, s, None)
     # Lyrics refine a track's point: they move it, but not the audio-only rows.
-    plain = model.embed(x, s, None)
+    plain = model.embed(x, s, None, teacher=t)
     np.testing.assert_allclose(plain[[0, 2]], mu[[0, 2]], rtol=1e-5, atol=1e-5)
 
 
@@ -85,7 +103,7 @@ def test_text_only_and_audio_only_embedding(
     with pytest.raises(ValueError):
         model.embed(None, None, [LYRICS[0], None])
     with pytest.raises(ValueError):
-        model.embed(real_features[0][:, :, :100], None, None)
+        model.embed(real_features[0][:, :, :100], None, None, teacher=np.zeros((3, 200)))
 
 
 def _copy_bundle(tmp_path: Path) -> Path:

@@ -32,8 +32,8 @@ from musicorg.model.textpipe import TextPipeline
 from musicorg.model.vae import HybridVAE, Masks, VAEConfig
 
 # The bundled model and the SHA-256 of its manifest.json (printed by training/export.py).
-BUNDLED_VERSION = "hvae-0.9.0"
-BUNDLED_MANIFEST_SHA256 = "5fc0233a63f3f46e3e3f40b98f8dc116882a34c4da330680cc300f1fd340cb87"
+BUNDLED_VERSION = "hvae-1.0.0"
+BUNDLED_MANIFEST_SHA256 = "21d219736ae5a6e1c4fce7cd5cf1f8f35716ca7c4018e2b0ac18ced733d390f1"
 
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "model.safetensors"
