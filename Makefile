@@ -38,12 +38,17 @@ test: setup lint
 demo: $(STAMP)
 	$(PY) scripts/make_demo.py
 
-# The evaluation report (training/report/REPORT.md + figures) from the runs of both
-# configurations in ~/.cache/musicorg/runs; needs the prepared corpus (training/MODEL.md).
+# The evaluation reports (training/report/REPORT.md + figures: the Debian held-out tracks;
+# training/report/REALSONGS.md: the held-out real songs and the MusiCNN patch count) from the
+# runs of both configurations in ~/.cache/musicorg/runs; needs the prepared corpora and the
+# previous bundled model as a baseline (training/MODEL.md).
 REPORT_SEEDS ?= 1 2 3
+BASELINE_BUNDLE ?= $(HOME)/.cache/musicorg/baselines/hvae-0.9.0
 report: $(STAMP)
 	$(PY) -m training.report --config training/configs/paper.toml \
 		--config training/configs/ours.toml --seeds $(REPORT_SEEDS) --out training/report
+	$(PY) -m training.realeval --ours ours-v8 --paper paper --seeds $(REPORT_SEEDS) \
+		--baseline-bundle $(BASELINE_BUNDLE) --out training/report
 
 # One-folder desktop bundle (PyInstaller): dist/musicorg/musicorg. Heavy (torch): not run in CI.
 BUNDLE_STAMP := $(VENV)/.bundle-installed
