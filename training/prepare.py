@@ -68,15 +68,20 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from musicorg.audio import DecodeError, decode_window, probe_duration  # noqa: E402
+from musicorg.audio import DecodeError, probe_duration  # noqa: E402
 from musicorg.features import (  # noqa: E402
     FEATURES_VERSION,
     N_BINS,
     N_ROWS,
     N_STATS,
     ROW_NAMES,
-    features_from_signal,
-    teacher_audio,
+)
+from training.featurise import (  # noqa: E402
+    default_patches,
+    featurise_clips,
+    make_teacher,
+    read_partial,
+    save_npz,
 )
 
 DEFAULT_CONFIG = ROOT / "training" / "configs" / "prepare.toml"
@@ -447,74 +452,6 @@ def middle_index(duration: float, starts: list[float], clip_seconds: float) -> i
     return int(np.argmin(dists))  # ties -> the earlier clip
 
 
-N_TEACHER_PATCHES = 10  # every non-overlapping 3-s patch of a 30-s clip
-
-
-def _default_patches() -> int:
-    from musicorg.model.musicnn import DEFAULT_PATCHES
-
-    return DEFAULT_PATCHES
-
-
-def make_teacher(device: str = "auto") -> Any:
-    """MusiCNN (frozen) on ``device``, for the per-patch vectors of the corpus."""
-    from musicorg.model.bundle import pick_device
-    from musicorg.model.musicnn import Teacher
-
-    return Teacher(pick_device(device))
-
-
-def featurise_clips(
-    path: Path,
-    starts: list[float],
-    clip_seconds: float,
-    sr: int,
-    teacher: Any,
-    patches: int | None = None,
-) -> dict[str, np.ndarray]:
-    """Features of the clips of one file starting at ``starts`` (laid end to end): one decode
-    of the whole span, then per clip the 39x130 matrix, statistics and descriptors, and
-    MusiCNN's penultimate vectors and tag probabilities per 3-s patch (``musicnn``
-    (n, 10, 200), ``tags`` (n, 10, 50)): of every patch with ``patches`` None, so that any
-    patch count can be studied without decoding again, else of the ``patches`` that the app
-    uses (:func:`musicorg.model.musicnn.patch_starts`), the others left NaN. ``n_patches``
-    is the number of patches the clip holds (10 for 30 s)."""
-    from training.data import patch_subset
-
-    # A file shorter than the span gives all of itself (one clip: see clip_starts).
-    signal, _ = decode_window(path, seconds=clip_seconds * len(starts), sr=sr, offset=starts[0])
-    clip_len = round(clip_seconds * sr)
-    feats, audios = [], []
-    for k in range(len(starts)):
-        piece = signal[k * clip_len : (k + 1) * clip_len]
-        feats.append(features_from_signal(piece, sr))
-        audios.append(teacher_audio(piece, sr))
-    outs = teacher.patch_outputs(audios, patches)
-    n = len(starts)
-    musicnn = np.full((n, N_TEACHER_PATCHES, 200), np.nan, np.float32)
-    tags = np.full((n, N_TEACHER_PATCHES, 50), np.nan, np.float32)
-    counts = np.zeros(n, np.int64)
-    for k, (pen, prob) in enumerate(outs):
-        frames = 1 + len(audios[k]) // 256  # MusiCNN's centred frames (hop 256)
-        total = min(N_TEACHER_PATCHES, max(1, frames // 187))
-        idx = patch_subset(total, patches)[: len(pen)]
-        musicnn[k, idx], tags[k, idx], counts[k] = pen[: len(idx)], prob[: len(idx)], total
-    return {
-        "X": np.stack([f.matrix for f in feats]).astype(np.float32),
-        "stats": np.stack([f.stats for f in feats]).astype(np.float32),
-        "tempo": np.asarray([f.tempo for f in feats], dtype=np.float32),
-        "brightness": np.asarray([f.brightness for f in feats], dtype=np.float32),
-        "energy": np.asarray([f.energy for f in feats], dtype=np.float32),
-        "weak": np.asarray([f.weak for f in feats], dtype=bool),
-        "n_frames": np.asarray([f.n_frames for f in feats], dtype=np.int64),
-        "start": np.asarray(starts, dtype=np.float32),
-        "musicnn": musicnn,
-        "tags": tags,
-        "n_patches": counts,
-        "features_version": np.asarray(FEATURES_VERSION),
-    }
-
-
 def featurise_track(
     t: Track, sr: int, clip_seconds: float, teacher: Any, patches: int | None
 ) -> dict[str, np.ndarray]:
@@ -525,18 +462,9 @@ def featurise_track(
     return data
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, path)
-
-
 def _load_partial(path: Path, t: Track) -> dict[str, np.ndarray] | None:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+    data = read_partial(path)
+    if data is None:
         return None
     if (
         int(data.get("features_version", -1)) != FEATURES_VERSION
@@ -577,7 +505,7 @@ def compute_features(
                 failures.append(f"{t.package}/{t.path}: {exc.kind}: {exc}")
                 log(f"features: FAILED {t.package}/{t.path}: {exc}")
                 continue
-            _save_npz(p, data)
+            save_npz(p, data)
             computed_clips += len(data["X"])
         results[t.track_id] = data
         done_clips += len(data["X"])
@@ -630,7 +558,7 @@ def compute_features(
     assert arrays["stats"].shape[1] == N_STATS
     assert np.isfinite(arrays["X"]).all() and np.isfinite(arrays["stats"]).all()
     out = cache / f"features-v{FEATURES_VERSION}.npz"
-    _save_npz(out, arrays)
+    save_npz(out, arrays)
     log(
         f"features: wrote {out} ({len(arrays['X'])} clips, {len(results)} tracks, "
         f"{len(failures)} failures, computed {computed_clips} clips "
@@ -792,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
             seed,
             int(cfg["split_version"]),
             args.device,
-            None if args.teacher_patches == "all" else _default_patches(),
+            None if args.teacher_patches == "all" else default_patches(),
         )
     if args.fourq is not None and not args.no_features:
         # The real songs' committed split, then all ten MusiCNN patches of each clip (the

@@ -35,8 +35,8 @@ only replaced with ``--force``.
 
 ``featurise`` computes, for every clip of the split file, the features of its middle
 ``clip_seconds`` window (4Q: all of the ~30 s; Emotify: the centred 30 s of 60 s) with
-:func:`training.prepare.featurise_clips` and the MusiCNN teacher of
-:func:`training.prepare.make_teacher`; one partial file per clip under
+:func:`training.featurise.featurise_clips` and the MusiCNN teacher of
+:func:`training.featurise.make_teacher`; one partial file per clip under
 ``<cache>/realsongs-v{N}-partial/`` (resumable), assembled into ``<cache>/realsongs-v{N}.npz``
 (load with :func:`training.data.load_realsongs`)::
 
@@ -66,7 +66,6 @@ import sys
 import time
 import tomllib
 import unicodedata
-import zipfile
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -531,18 +530,11 @@ REQUIRED = (
 )
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, path)
-
-
 def _load_partial(path: Path, start: float, version: int) -> dict[str, np.ndarray] | None:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+    from training.featurise import read_partial
+
+    data = read_partial(path)
+    if data is None:
         return None
     if (
         int(data.get("features_version", -1)) != version
@@ -569,7 +561,7 @@ def featurise(
 ) -> Path:
     """Features of the centred window of every clip (resumable); returns the assembled npz."""
     from musicorg.audio import probe_duration
-    from training.prepare import featurise_clips, make_teacher
+    from training.featurise import featurise_clips, make_teacher, save_npz
 
     version = features_version()
     partial = cache / f"realsongs-v{version}-partial"
@@ -599,7 +591,7 @@ def featurise(
                     raise ValueError(f"featurise_clips gave no {missing}")
                 data["features_version"] = np.asarray(version)
                 data["duration"] = np.asarray([duration], dtype=np.float64)
-                _save_npz(p, data)
+                save_npz(p, data)
                 computed += 1
             results[c.key] = data
         except Exception as exc:  # logged, not fatal: one bad file must not stop the rest
@@ -631,6 +623,8 @@ def assemble(
     seed: int = SEED,
 ) -> Path:
     """Stack the per-clip results (in ``clips`` order) with their labels into one npz."""
+    from training.featurise import save_npz
+
     done = [c for c in clips if c.key in results]
     if not done:
         raise SystemExit("features: no clip was featurised")
@@ -655,7 +649,7 @@ def assemble(
     arrays["split_version"] = np.asarray(SPLIT_VERSION)
     assert np.isfinite(arrays["X"]).all() and np.isfinite(arrays["stats"]).all()
     out = cache / f"realsongs-v{version}.npz"
-    _save_npz(out, arrays)
+    save_npz(out, arrays)
     return out
 
 
