@@ -44,7 +44,14 @@ demo: $(STAMP)
 # previous bundled model as a baseline (training/MODEL.md).
 REPORT_SEEDS ?= 1 2 3
 BASELINE_BUNDLE ?= $(HOME)/.cache/musicorg/baselines/hvae-0.9.0
-report: $(STAMP)
+REPORT_STAMP := $(VENV)/.report-installed
+
+# What the training and report code needs beyond the app (figures, the lyrics corpora).
+$(REPORT_STAMP): $(STAMP)
+	$(PY) -m pip install -q -c constraints.txt matplotlib pandas pyarrow
+	touch $(REPORT_STAMP)
+
+report: $(REPORT_STAMP)
 	$(PY) -m training.report --config training/configs/paper.toml \
 		--config training/configs/ours.toml --seeds $(REPORT_SEEDS) --out training/report
 	$(PY) -m training.realeval --ours ours-v8 --paper paper --seeds $(REPORT_SEEDS) \
