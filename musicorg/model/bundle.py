@@ -33,7 +33,7 @@ from musicorg.model.vae import HybridVAE, Masks, VAEConfig
 
 # The bundled model and the SHA-256 of its manifest.json (printed by training/export.py).
 BUNDLED_VERSION = "hvae-1.0.0"
-BUNDLED_MANIFEST_SHA256 = "21d219736ae5a6e1c4fce7cd5cf1f8f35716ca7c4018e2b0ac18ced733d390f1"
+BUNDLED_MANIFEST_SHA256 = "bf75a8c6f1b7e9e94757f50a15adf8a42c85f633631742d98f0d824be2f3cab3"
 
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "model.safetensors"
