@@ -270,10 +270,29 @@ def top_tags(
     ``limit``; none when the track has no tags."""
     if probs is None:
         return []
-    on, value = word_matrix(np.asarray(probs).reshape(1, -1), names=names, cutoffs=cutoffs)
-    found = [TagScore(w.tag, w.label, float(value[0, i])) for i, w in enumerate(WORDS) if on[0, i]]
-    found.sort(key=lambda s: (-s.probability, s.label))
-    return found[:limit]
+    return top_tags_of_rows(
+        np.asarray(probs).reshape(1, -1), limit=limit, names=names, cutoffs=cutoffs
+    )[0]
+
+
+def top_tags_of_rows(
+    probs: NDArray[np.floating[Any]],
+    *,
+    limit: int = TOP_TAGS,
+    names: Sequence[str] | None = None,
+    cutoffs: Mapping[str, float] | None = None,
+) -> list[list[TagScore]]:
+    """:func:`top_tags` of every row of ``probs`` (N × 50; a NaN row: no tags), in one pass."""
+    on, value = word_matrix(probs, names=names, cutoffs=cutoffs)
+    out: list[list[TagScore]] = []
+    for row_on, row_value in zip(on, value, strict=True):
+        found = [
+            TagScore(WORDS[i].tag, WORDS[i].label, float(row_value[i]))
+            for i in np.flatnonzero(row_on)
+        ]
+        found.sort(key=lambda s: (-s.probability, s.label))
+        out.append(found[:limit])
+    return out
 
 
 def describe(

@@ -6,6 +6,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, delete, func, select, update
 
 from musicorg import autotags, probe
@@ -69,11 +70,16 @@ def tracks(cat: Catalogue, *, include_missing: bool = True) -> list[TrackRow]:
     with cat.read() as conn:
         rows = conn.execute(q).all()
         heard = _tag_blobs(conn)
-    keys = [f.name for f in fields(TrackRow)][:16]
+    keys = [f.name for f in fields(TrackRow) if f.name != "tags"]
+    probs = np.full((len(rows), autotags.N_TAGS), np.nan, dtype=np.float32)
+    for i, r in enumerate(rows):
+        decoded = autotags.decode(heard.get(r[16]))
+        if decoded is not None:
+            probs[i] = decoded
+    words = autotags.top_tags_of_rows(probs) if rows else []
     out: list[TrackRow] = []
-    for r in rows:
+    for r, tags in zip(rows, words, strict=True):
         values: dict[str, Any] = dict(zip(keys, (*r[:14], bool(r[14]), bool(r[15])), strict=True))
-        tags = autotags.top_tags(autotags.decode(heard.get(r[16])))
         out.append(TrackRow(**values, tags=tags))
     return out
 
