@@ -209,12 +209,15 @@ def _with_teacher(
         for r in analysed
     ]
     vectors, tags, counts = teacher.track_outputs(audios)
-    found = {id(r): _Teacher(vectors[i], tags[i], int(counts[i])) for i, r in enumerate(analysed)}
+    taught = iter(range(len(analysed)))
     out: list[tuple[_Todo, Any, _Teacher | None]] = []
     for item, result in batch:
         if isinstance(result, feat.TrackFeatures):
+            i = next(taught)
             result.teacher_audio = None  # done with it: free the memory early
-        out.append((item, result, found.get(id(result))))
+            out.append((item, result, _Teacher(vectors[i], tags[i], int(counts[i]))))
+        else:
+            out.append((item, result, None))
     return out
 
 
@@ -224,24 +227,20 @@ def _store_features(
     now = time.time()
     with cat.begin() as conn:
         for item, result, taught in batch:
-            if isinstance(result, DecodeError) or taught is None:
-                error = (
-                    result
-                    if isinstance(result, DecodeError)
-                    else DecodeError("unreadable", f"{item.display}: no MusiCNN output")
-                )
+            if isinstance(result, DecodeError):
                 record_problem(
                     conn,
                     item.path,
                     "analyze",
-                    error.kind,
-                    str(error),
+                    result.kind,
+                    str(result),
                     size=item.size,
                     mtime_ns=item.mtime_ns,
                 )
-                report.problems.append((item.display, error.kind, str(error)))
+                report.problems.append((item.display, result.kind, str(result)))
                 continue
             f: feat.TrackFeatures = result
+            assert taught is not None  # every analysed window went through MusiCNN
             conn.execute(
                 text(
                     "INSERT OR REPLACE INTO analyses (content_key, features_version, features, "
