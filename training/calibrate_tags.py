@@ -181,10 +181,9 @@ class Clips:
 
 def patch_indices(n_patches: int, k: int = PATCHES) -> list[int]:
     """The patches of a clip of ``n_patches`` that the app averages (see the module doc)."""
-    total = max(1, int(n_patches))
-    if k >= total:
-        return list(range(total))
-    return [int((j + 0.5) * total / k) for j in range(k)]
+    from musicorg.model.musicnn import patch_indices as app_patches
+
+    return app_patches(int(n_patches), k)
 
 
 def clip_probs(tags: NDArray[np.floating[Any]], n_patches: NDArray[np.integer[Any]]) -> FloatArray:

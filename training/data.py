@@ -54,11 +54,10 @@ class AudioCorpus:
 
 
 def patch_subset(n_total: int, n_patches: int | None) -> list[int]:
-    """Which of a clip's ``n_total`` patches the app uses for ``n_patches`` (None: all): the
-    indices behind :func:`musicorg.model.musicnn.patch_starts`."""
-    if n_patches is None or n_patches >= n_total:
-        return list(range(max(1, n_total)))
-    return [int((k + 0.5) * n_total / n_patches) for k in range(max(1, n_patches))]
+    """Which of a clip's ``n_total`` patches the app uses for ``n_patches`` (None: all)."""
+    from musicorg.model.musicnn import patch_indices
+
+    return patch_indices(n_total, n_patches)
 
 
 def teacher_vectors(

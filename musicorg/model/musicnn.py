@@ -211,19 +211,22 @@ class MusiCNN(nn.Module):
         return torch.log10(10000.0 * mel + 1.0).transpose(1, 2)
 
 
+def patch_indices(total: int, n_patches: int | None) -> list[int]:
+    """Which of ``total`` patches the app uses for ``n_patches`` (None: all): patch
+    ``floor((k + ½)·total / n)`` for k < n, spread evenly; 1 → the centre, 3 of 10 → 1, 5, 8."""
+    total = max(1, total)
+    if n_patches is None or n_patches >= total:
+        return list(range(total))
+    return [int((k + 0.5) * total / n_patches) for k in range(max(1, n_patches))]
+
+
 def patch_starts(n_frames: int, n_patches: int | None) -> list[int]:
     """Start frames of the patches used for a spectrogram of ``n_frames`` frames.
 
     The spectrogram holds ``P = n_frames // 187`` non-overlapping patches (at least one: a
-    shorter one is repeated, see :func:`patches`). ``n_patches`` of them are taken, spread
-    evenly (patch ``floor((k + ½)·P / n)`` for k < n): 1 → the centre, 3 of 10 → 1, 5, 8.
-    ``None`` or n ≥ P takes them all."""
-    total = max(1, n_frames // PATCH_FRAMES)
-    if n_patches is None or n_patches >= total:
-        idx = list(range(total))
-    else:
-        idx = [int((k + 0.5) * total / n_patches) for k in range(max(1, n_patches))]
-    return [i * PATCH_FRAMES for i in idx]
+    shorter one is repeated, see :class:`Teacher`); :func:`patch_indices` picks
+    ``n_patches`` of them."""
+    return [i * PATCH_FRAMES for i in patch_indices(n_frames // PATCH_FRAMES, n_patches)]
 
 
 class TeacherIntegrityError(RuntimeError):
