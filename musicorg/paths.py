@@ -79,3 +79,9 @@ def models_dir() -> Path:
 
 def user_models_dir() -> Path:
     return data_dir() / "models"
+
+
+def fs_display(path: bytes | str) -> str:
+    """A printable form of a path, whatever bytes it holds."""
+    raw = os.fsencode(path)
+    return raw.decode("utf-8", errors="backslashreplace")

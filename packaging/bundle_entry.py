@@ -2,7 +2,8 @@
 
 A frozen app has no Python interpreter to hand to child processes: ``sys.executable`` is the
 bundle's own binary. musicorg starts one kind of child that way, the UMAP worker
-(``sys.executable -m musicorg.umap_worker IN OUT ...``, see musicorg/mapping.py), so that
+(``sys.executable -m musicorg.organise.umap_worker IN OUT ...``, see
+musicorg/organise/mapping.py), so that
 command line is recognised here and run in-process instead of being parsed as ``musicorg``'s
 own arguments. ``freeze_support`` (patched by PyInstaller to work on every platform) runs
 multiprocessing's spawned children, such as the GUI's analysis process (gui/procstage.py).
@@ -34,8 +35,8 @@ def restore_library_path() -> None:
 def main() -> int:
     multiprocessing.freeze_support()
     restore_library_path()
-    if sys.argv[1:3] == ["-m", "musicorg.umap_worker"]:
-        from musicorg import umap_worker
+    if sys.argv[1:3] == ["-m", "musicorg.organise.umap_worker"]:
+        from musicorg.organise import umap_worker
 
         return umap_worker.main(sys.argv[3:])
     from musicorg.cli import main as cli_main

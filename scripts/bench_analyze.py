@@ -32,7 +32,7 @@ analysis of a track in 1 process (decode + features + MusiCNN + embedding) again
 paper's path; otherwise that line says it was skipped.
 
 The last lines are the app's own analysis stage, measured end to end:
-``musicorg.analysis.analyse(cat, device="cpu", workers=--workers)`` on a fresh temporary
+``musicorg.app.pipeline.analyse(cat, device="cpu", workers=--workers)`` on a fresh temporary
 catalogue (``MUSICORG_*_DIR`` pointed at a temporary folder, ``scanner.scan`` over symlinks to
 the same tracks, one catalogue per format), run in a fresh child process per round so that
 its memory figures are its own. Per format: tracks/s end to end (the stage's start-up
@@ -81,7 +81,7 @@ STAGE_TARGET = 3.0  # the issue: >= 3 tracks/s on 2 cores at the default patch c
 
 
 def ours(path: str) -> Any:
-    from musicorg.features import analyze_file
+    from musicorg.analyse.features import analyze_file
 
     return analyze_file(path)
 
@@ -210,7 +210,7 @@ def model_hook(files: list[Path]) -> tuple[list[str], float | None]:
     try:
         import torch
 
-        from musicorg.features import analyze_file
+        from musicorg.analyse.features import analyze_file
         from musicorg.model.bundle import load_model
         from musicorg.model.musicnn import DEFAULT_PATCHES, Teacher
 
@@ -317,11 +317,9 @@ def stage_child(folder: str, workers: int) -> None:
     Prints one JSON line. The MUSICORG_*_DIR variables are set by the parent."""
     import torch
 
-    import musicorg.model.bundle
-    import musicorg.model.musicnn
-    import musicorg.modelstore  # noqa: F401  (imports outside the timing)
-    from musicorg import analysis, scanner
-    from musicorg.db import Catalogue
+    from musicorg.app import pipeline
+    from musicorg.ingest import scanner
+    from musicorg.store.db import Catalogue
 
     done_at: list[tuple[float, int]] = []
 
@@ -334,7 +332,7 @@ def stage_child(folder: str, workers: int) -> None:
         t0 = time.perf_counter()
         scanned = scanner.scan(cat, [folder])
         t1 = time.perf_counter()
-        rep = analysis.analyse(cat, device="cpu", workers=workers, progress=progress)
+        rep = pipeline.analyse(cat, device="cpu", workers=workers, progress=progress)
         t2 = time.perf_counter()
     steady = None
     if len(done_at) >= 2 and done_at[-1][0] > done_at[0][0]:
@@ -396,7 +394,7 @@ def stage_report(
 ) -> None:
     """Best of ``repeat`` rounds per format; memory: the highest of every round."""
     print(
-        f"\napp stage: musicorg.analysis.analyse(device='cpu', workers={workers}) on a fresh "
+        f"\napp stage: musicorg.app.pipeline.analyse(device='cpu', workers={workers}) on a fresh "
         f"catalogue, best of {repeat} rounds (load average {os.getloadavg()[0]:.2f})"
     )
     worst: dict[str, int] = {"tree_rss_kb": 0, "tree_pss_kb": 0, "rss_self_kb": 0}

@@ -46,8 +46,8 @@ WORDS = ["night", "river", "blue", "fire", "dance", "road", "moon", "heart", "ci
 
 def make_catalogue(path: Path, n: int, version: str, seed: int = 0) -> None:
     """N tracks with tags, 32-d embeddings in 12 clusters, a PCA map and auto playlists."""
-    from musicorg.db import Catalogue
-    from musicorg.features import FEATURES_VERSION
+    from musicorg.analyse.features import FEATURES_VERSION
+    from musicorg.store.db import Catalogue
 
     Catalogue(path).close()  # the schema
     rng = np.random.default_rng(seed)

@@ -27,8 +27,8 @@ VERSION = "bench"
 
 
 def make_catalogue(path: Path, n: int, seed: int = 0) -> None:
-    from musicorg.analysis import ACTIVE_MODEL_KEY
-    from musicorg.db import Catalogue
+    from musicorg.keys import ACTIVE_MODEL_KEY
+    from musicorg.store.db import Catalogue
 
     rng = np.random.default_rng(seed)
     centres = rng.normal(scale=4.0, size=(40, DIM))
@@ -55,8 +55,8 @@ def make_catalogue(path: Path, n: int, seed: int = 0) -> None:
 def measure(db: str, method: str) -> None:
     """Runs in the fresh process: one compute_map, its time as JSON on stdout."""
     started = time.perf_counter()
-    from musicorg.db import Catalogue
-    from musicorg.mapping import compute_map
+    from musicorg.organise.mapping import compute_map
+    from musicorg.store.db import Catalogue
 
     imported = time.perf_counter()
     cat = Catalogue(db)

@@ -34,7 +34,7 @@ BUDGET_S = 30.0
 def synthetic(n: int, dim: int, seed: int = 0, shape: str = "mixture") -> tuple[object, object]:
     import numpy as np
 
-    from musicorg.naming import TrackTags
+    from musicorg.organise.naming import TrackTags
 
     rng = np.random.default_rng(seed)
     k = 40
@@ -77,7 +77,7 @@ def synthetic(n: int, dim: int, seed: int = 0, shape: str = "mixture") -> tuple[
 def worker(method: str, n: int, dim: int, shape: str) -> dict[str, object]:
     import numpy as np
 
-    from musicorg import naming, playlists
+    from musicorg.organise import naming, playlists
 
     x, tags = synthetic(n, dim, shape=shape)
     assert isinstance(x, np.ndarray) and isinstance(tags, naming.TrackTags)

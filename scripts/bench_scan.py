@@ -31,8 +31,8 @@ from mutagen.oggvorbis import OggVorbis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from musicorg import probe, scanner  # noqa: E402
-from musicorg.db import Catalogue  # noqa: E402
+from musicorg.ingest import probe, scanner  # noqa: E402
+from musicorg.store.db import Catalogue  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 TEMPLATES = {

@@ -62,7 +62,7 @@ case "$(basename "$wheel")" in musicorg-"$version"-*) ;; *) fail "wheel name doe
 listing=$(tar -tzf "$sdist")
 for want in constraints.txt packaging/io.github.musicorg.Musicorg.desktop \
     packaging/io.github.musicorg.Musicorg.metainfo.xml resources/demo/CREDITS \
-    resources/models/ musicorg/cli.py; do
+    resources/models/ musicorg/cli/; do
     grep -q "^musicorg-$version/$want" <<<"$listing" || fail "the sdist lacks $want"
 done
 

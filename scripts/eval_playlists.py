@@ -74,10 +74,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from musicorg import naming  # noqa: E402
-from musicorg import playlists as pl  # noqa: E402
-from musicorg.features import FEATURES_VERSION  # noqa: E402
+from musicorg.analyse.features import FEATURES_VERSION  # noqa: E402
+from musicorg.organise import naming  # noqa: E402
+from musicorg.organise import playlists as pl  # noqa: E402
 from musicorg.settings import Settings  # noqa: E402
+from musicorg.store import vectors as store_vectors  # noqa: E402
 
 CORPUS = Path(os.environ.get("MUSICORG_CORPUS_DIR", Path.home() / ".cache/musicorg/corpus"))
 
@@ -167,8 +168,10 @@ def embed(
 
 def load_demo(stand_in: bool) -> dict[str, Any] | None:
     """The demo library, scanned and analysed by the app in a temporary catalogue."""
-    from musicorg import analysis, paths, scanner
-    from musicorg.db import Catalogue, Track
+    from musicorg import paths
+    from musicorg.analyse import analysis
+    from musicorg.ingest import scanner
+    from musicorg.store.db import Catalogue, Track
 
     demo = paths.demo_dir()
     if not demo.is_dir() or not any(demo.glob("*.opus")):
@@ -199,7 +202,7 @@ def load_demo(stand_in: bool) -> dict[str, Any] | None:
             mats, stats, index = found.matrices, found.stats, found.index
             from sqlalchemy import select
 
-            from musicorg.db import Analysis
+            from musicorg.store.db import Analysis
 
             with cat.read() as conn:
                 desc = {
@@ -217,7 +220,7 @@ def load_demo(stand_in: bool) -> dict[str, Any] | None:
             if not stand_in and _usable_model():
                 # The app's own path: embeddings with lyrics where the track has them.
                 analysis.embed_pending(cat, _MODEL)
-                _paths, ids, mu = analysis.embeddings(cat, str(_MODEL.version))
+                _paths, ids, mu = store_vectors.embeddings(cat, str(_MODEL.version))
                 vecs = {t: mu[i] for i, t in enumerate(ids)}
     rows = [r for r in rows if r["content_key"] in index]
     if vecs:

@@ -131,7 +131,7 @@ def main() -> int:
     shot("problems")
 
     # Model versions, after a one-epoch retraining on the demo.
-    from musicorg import retrain
+    from musicorg.app import retrain
 
     assert w.cat is not None
     retrain.retrain(w.cat, retrain.RetrainOptions(epochs=1, device="cpu"))

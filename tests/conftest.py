@@ -14,6 +14,14 @@ AUDIO_SUFFIXES = {".mp3", ".flac", ".ogg", ".opus", ".m4a", ".wav", ".aiff", ".w
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def app_listeners() -> None:
+    """The listeners both front ends install (the playlist mirror follows every change)."""
+    from musicorg.app import listeners
+
+    listeners.install()
+
+
 @pytest.fixture(autouse=True)
 def isolated_dirs(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

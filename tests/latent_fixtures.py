@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Connection, insert
 
-from musicorg.analysis import ACTIVE_MODEL_KEY
-from musicorg.db import Catalogue, Embedding, Track
+from musicorg.keys import ACTIVE_MODEL_KEY
+from musicorg.store.db import Catalogue, Embedding, Track
 
 VERSION = "test-v1"
 

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 import numpy as np
 from sqlalchemy import insert, update
 
-from musicorg import autotags
-from musicorg import features as feat
-from musicorg.db import Analysis, Catalogue
+from musicorg.analyse import features as feat
+from musicorg.model import autotags
+from musicorg.store.db import Analysis, Catalogue
 
 
 def probs(**tags: float) -> np.ndarray:

@@ -4,7 +4,7 @@
 
 Reads ``<corpus>/realsongs-v<N>.npz`` (4Q and Emotify, see :mod:`training.realsongs`; only its
 ``split == "train"`` clips are used) and writes ``resources/models/musicnn/tag_thresholds.json``,
-which :mod:`musicorg.autotags` reads: a tag is *on* for a track when its probability is at or
+which :mod:`musicorg.model.autotags` reads: a tag is *on* for a track when its probability is at or
 above its threshold.
 
 A clip's probability of a tag is the mean over the same patches the app uses: the
@@ -402,7 +402,8 @@ def demo_probs() -> FloatArray:
     demo track's analysis window, the app's default patches."""
     import torch
 
-    from musicorg import features, paths
+    from musicorg import paths
+    from musicorg.analyse import features
     from musicorg.model import musicnn
 
     teacher = musicnn.Teacher(torch.device("cpu"))
@@ -416,8 +417,8 @@ def demo_probs() -> FloatArray:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from musicorg import autotags
-    from musicorg.features import FEATURES_VERSION
+    from musicorg.analyse.features import FEATURES_VERSION
+    from musicorg.model import autotags
     from training.data import corpus_dir
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

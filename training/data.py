@@ -81,7 +81,7 @@ def load_audio(path: Path | None = None, *, realsongs: bool = False) -> AudioCor
     """The Debian corpus; with ``realsongs`` the TRAINING clips of the real-song sets are
     added as training rows (package "4q" / "emotify", one clip per song; their held-out
     clips never enter: see :func:`load_realsongs`)."""
-    from musicorg.features import FEATURES_VERSION
+    from musicorg.analyse.features import FEATURES_VERSION
 
     path = path or corpus_dir() / f"features-v{FEATURES_VERSION}.npz"
     with np.load(path, allow_pickle=False) as z:
@@ -219,7 +219,7 @@ def load_realsongs(path: Path | None = None) -> dict[str, np.ndarray]:
     tempo, brightness, energy, start, weak, musicnn (N, 10, 200), tags (N, 10, 50), n_patches;
     features_version, seed, split_version. See training/realsongs.py.
     """
-    from musicorg.features import FEATURES_VERSION
+    from musicorg.analyse.features import FEATURES_VERSION
 
     if path is None:
         env = os.environ.get("MUSICORG_CORPUS_DIR")

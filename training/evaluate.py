@@ -53,7 +53,7 @@ def pca_paper(train_x: np.ndarray, test_x: np.ndarray, dim: int = 32, seed: int 
 
 
 def _load_run_model(run_dir: Path, device: str = "cpu") -> Any:
-    from training.train import load_run_model
+    from training.runs import load_run_model
 
     return load_run_model(run_dir, device)
 

@@ -112,7 +112,7 @@ def model_card(
         + ("and the 200-d MusiCNN vector " if m.get("teacher_dim") else "")
         + "standardised per dimension, the 64-d lyrics vector divided by one global scale "
         "(all in `norm.npz`).",
-        f"- Audio features: version {_features_version(run)} of `musicorg/features.py` "
+        f"- Audio features: version {_features_version(run)} of `musicorg/analyse/features.py` "
         "(`FEATURES_VERSION`); musicorg refuses to pair a model with features of another version.",
         "",
         "```json",

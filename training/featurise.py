@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from musicorg.audio import decode_window
-from musicorg.features import FEATURES_VERSION, features_from_signal, teacher_audio
+from musicorg.analyse.audio import decode_window
+from musicorg.analyse.features import FEATURES_VERSION, features_from_signal, teacher_audio
 
 N_TEACHER_PATCHES = 10  # every non-overlapping 3-s patch of a 30-s clip
 

@@ -16,7 +16,7 @@ interruption and picks up where it stopped):
 4. split   hold out ``held_out_fraction`` of the TRACKS of every package (seeded);
            write ``<cache>/manifest.csv``;
 5. features  non-overlapping 30-s clips of every track, featurised once with
-           :mod:`musicorg.features`; one partial file per track under
+           :mod:`musicorg.analyse.features`; one partial file per track under
            ``<cache>/features-v{N}-partial/`` (resumable), then assembled into
            ``<cache>/features-v{N}.npz``;
 6. lyrics  seeded train/held-out split of the lyrics corpora, as ids and row indices, into
@@ -30,7 +30,7 @@ centred as a block in the track. The ``middle`` clip of a track (the one for eva
 the clip nearest to the track's centre (for odd n it is exactly the centred window that the
 app analyses; for even n it starts at the centre). A track shorter than 30 s gives one clip
 with all of it; features pool such short clips by nearest-frame stretching (see
-musicorg.features), never by padding with silence.
+musicorg.analyse.features), never by padding with silence.
 
 Feature archive ``features-v{N}.npz`` (load with ``np.load(path, allow_pickle=False)``):
 
@@ -68,8 +68,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from musicorg.audio import DecodeError, probe_duration  # noqa: E402
-from musicorg.features import (  # noqa: E402
+from musicorg.analyse.audio import DecodeError, probe_duration  # noqa: E402
+from musicorg.analyse.features import (  # noqa: E402
     FEATURES_VERSION,
     N_BINS,
     N_ROWS,

@@ -113,7 +113,7 @@ def _pca(train: np.ndarray, test: np.ndarray, dim: int = 32) -> np.ndarray:
 
 
 def _load(run: Path) -> Any:
-    from training.train import load_run_model
+    from training.runs import load_run_model
 
     return load_run_model(run, "cpu")
 

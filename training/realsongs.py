@@ -514,7 +514,7 @@ def default_cache_dir() -> Path:
 
 
 def features_version() -> int:
-    from musicorg.features import FEATURES_VERSION
+    from musicorg.analyse.features import FEATURES_VERSION
 
     return int(FEATURES_VERSION)
 
@@ -560,7 +560,7 @@ def featurise(
     seed: int = SEED,
 ) -> Path:
     """Features of the centred window of every clip (resumable); returns the assembled npz."""
-    from musicorg.audio import probe_duration
+    from musicorg.analyse.audio import probe_duration
     from training.featurise import featurise_clips, make_teacher, save_npz
 
     version = features_version()

@@ -33,7 +33,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from musicorg.features import FEATURES_VERSION
+from musicorg.analyse.features import FEATURES_VERSION
 from musicorg.model.metrics import (
     active_dims,
     group_means,
@@ -41,7 +41,7 @@ from musicorg.model.metrics import (
     neighbour_share,
     purity,
 )
-from musicorg.playlists import dbscan_eps, dbscan_min_samples
+from musicorg.organise.playlists import dbscan_eps, dbscan_min_samples
 from training.data import AudioCorpus, LyricsItem, load_audio, load_lyrics_split, runs_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -273,7 +273,7 @@ def analyse_embedding(
 
 def evaluate_run(run: Run, ho: HeldOut) -> None:
     from training.evaluate import decode_audio, has_lyrics_check, text_check
-    from training.train import load_run_model
+    from training.runs import load_run_model
 
     model = load_run_model(run.run_dir, "cpu")
     run.epoch = int(model.meta["epoch"])
@@ -793,7 +793,7 @@ def write_page(
         f"- Audio: `{notes['features']}`: 39×130 matrices (20 MFCC, 12 chroma, 7 spectral "
         "contrast rows, mean-pooled into 130 time bins) and the 78-d per-feature mean and std "
         "(full-resolution frames) of 30-s clips of music shipped in Debian packages (see "
-        "musicorg/features.py and training/prepare.py)."
+        "musicorg/analyse/features.py and training/prepare.py)."
         f" Training split: {len(train)} clips of {len(np.unique(train.track))} tracks; "
         f"held-out: {len(held)} clips of {ho.n_tracks} tracks from {ho.k} packages (tracks split "
         "off per package, so no track has clips on both sides)."
@@ -891,7 +891,8 @@ def write_page(
         )
         add("")
     add(
-        f"DBSCAN uses the app's rule (musicorg/playlists.py): min_samples = max(2, min(10, "
+        f"DBSCAN uses the app's rule (musicorg/organise/playlists.py): min_samples = "
+        f"max(2, min(10, "
         f"N // 10)) = {notes['dbscan_min_samples']} for N = {ho.n_tracks}, and eps = the median "
         "over the points of the distance to their min_samples-th nearest neighbour "
         f"(`dbscan_eps`; here {notes['dbscan_eps']}). The app's post-processing (small groups "
@@ -1254,7 +1255,7 @@ def build(args: argparse.Namespace, argv: Sequence[str], log: Callable[[str], No
             tp["db"].append(float(skm.davies_bouldin_score(x, ho.labels)))
         notes["true_partition"] = {k: fmt(v, _digits(k)) for k, v in tp.items()}
     if ok:
-        from training.train import load_run_model
+        from training.runs import load_run_model
 
         notes["pca_recon"] = f"{pca_recon_mse(ho, load_run_model(ok[0].run_dir).norm):.3f}"
     log("paired bootstrap")

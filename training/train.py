@@ -31,14 +31,15 @@ import torch
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from musicorg.features import FEATURES_VERSION
-from musicorg.model.bundle import LoadedModel, Normalizer, pick_device, side_input
+from musicorg.analyse.features import FEATURES_VERSION
+from musicorg.model.bundle import Normalizer, pick_device, side_input
 from musicorg.model.textpipe import TextPipeline
 from musicorg.model.textpipe import fit as fit_textpipe
-from musicorg.model.trainer import CKPT, EpochReport, TrainArrays, TrainSettings
+from musicorg.model.trainer import EpochReport, TrainArrays, TrainSettings
 from musicorg.model.trainer import train as run_training
-from musicorg.model.vae import HybridVAE, VAEConfig
+from musicorg.model.vae import VAEConfig
 from training.data import load_audio, load_lyrics_split, runs_dir
+from training.runs import load_run_model
 
 DEFAULT_TRAIN: dict[str, Any] = {
     "epochs": 100,
@@ -114,27 +115,6 @@ def prepare_run(cfg: dict[str, Any], run_dir: Path) -> tuple[Any, Any, Any, Norm
         norm = Normalizer.fit(train.X, side_input(mcfg, train.stats, train.teacher), text_train)
         norm.save(run_dir / "norm.npz")
     return corpus, lyr_train, lyr_test, norm, (pipe, text_train)
-
-
-def load_run_model(run_dir: Path, device: str = "cpu") -> LoadedModel:
-    """A LoadedModel from a run directory's latest checkpoint (no manifest: a dev artefact)."""
-    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    mcfg = VAEConfig.from_dict(meta["model"])
-    ckpt = torch.load(run_dir / CKPT, map_location="cpu", weights_only=True)
-    model = HybridVAE(mcfg)
-    model.load_state_dict(ckpt["model"])
-    dev = pick_device(device)
-    model.to(dev).eval()
-    return LoadedModel(
-        run_dir,
-        f"{meta['name']}-seed{meta['seed']}@{int(ckpt['epoch'])}",
-        mcfg,
-        model,
-        Normalizer.load(run_dir / "norm.npz"),
-        TextPipeline.load(run_dir),
-        dev,
-        {"run": meta, "epoch": int(ckpt["epoch"])},
-    )
 
 
 def _print_epoch(rep: EpochReport) -> None:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from musicorg import paths
+from musicorg.app import listeners
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def run_gui(
 
     app = _app()
     assert isinstance(app, QApplication)
+    listeners.install()
     window = MainWindow()
     window.show()
     log.info("window shown in %.2f s", time.monotonic() - started)

@@ -42,7 +42,6 @@ from PySide6.QtWidgets import (
 
 from musicorg import __version__, paths
 from musicorg import settings as settings_mod
-from musicorg.db import Catalogue, CatalogueError
 from musicorg.gui import stages
 from musicorg.gui.dialogs import AboutDialog, SettingsDialog
 from musicorg.gui.player import Player, default_player
@@ -50,6 +49,7 @@ from musicorg.gui.snapshot import COLUMNS, Snapshot
 from musicorg.gui.tablemodel import TrackTableModel
 from musicorg.gui.tasks import Job, TaskRunner, label
 from musicorg.gui.widgets import DetailsPane, JobsPanel, PlaylistTree, ProblemsPanel, WelcomePage
+from musicorg.store.db import Catalogue, CatalogueError
 
 log = logging.getLogger(__name__)
 
@@ -498,7 +498,8 @@ class MainWindow(QMainWindow):
         Returns False when the user chose to quit."""
         import shutil
 
-        from musicorg import mirror, safety
+        from musicorg.io import mirror
+        from musicorg.store import safety
 
         backups = safety.backups(db)
         choice = self.ask_damaged(db, message, backups[0] if backups else None)
@@ -814,8 +815,9 @@ class MainWindow(QMainWindow):
 
         from sqlalchemy import select
 
-        from musicorg import autotags, library
-        from musicorg.db import Lyrics, Track
+        from musicorg.model import autotags
+        from musicorg.store import library
+        from musicorg.store.db import Lyrics, Track
 
         if self.cat is None:
             return ""
@@ -1369,7 +1371,7 @@ class MainWindow(QMainWindow):
         old = self.settings
         changes = {k: v for k, v in vars(new).items() if getattr(old, k) != v}
         if self.cat is not None:
-            lib = __import__("musicorg.library", fromlist=["relocate"])
+            lib = __import__("musicorg.store.library", fromlist=["relocate"])
             cat = self.cat
             for a, b in dialog.relocations:
                 self._playlist_edit("relocate", lambda a=a, b=b: lib.relocate(cat, a, b))
@@ -1409,9 +1411,9 @@ class MainWindow(QMainWindow):
     def revert_model(self) -> None:
         """Back to the bundled model in one click. Its embeddings and playlists are kept per
         version, so only what it lacks is computed; user playlists are not touched."""
-        from musicorg import modelstore
+        from musicorg.model import registry as model_registry
 
-        self.use_model_version(modelstore.bundled_version())
+        self.use_model_version(model_registry.bundled_version())
 
     def use_model_version(self, version: str) -> None:
         """Make ``version`` the active model: the analysis stages then embed what it lacks
@@ -1419,9 +1421,9 @@ class MainWindow(QMainWindow):
         one, with the reason in the status bar)."""
         if self.cat is None:
             return
-        from musicorg import modelstore
+        from musicorg.model import registry as model_registry
 
-        what = "the bundled model" if version == modelstore.bundled_version() else "model"
+        what = "the bundled model" if version == model_registry.bundled_version() else "model"
         if self.cat.get_meta("active_model") == version:
             self.statusBar().showMessage(f"The {what} {version} is already active.", 5000)
             return

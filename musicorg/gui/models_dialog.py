@@ -108,8 +108,8 @@ class ModelsDialog(QDialog):
         db, bridge = self.db_path, self._bridge
 
         def work() -> None:
-            from musicorg import modelstore
-            from musicorg.db import Catalogue
+            from musicorg.app import models as modelstore
+            from musicorg.store.db import Catalogue
 
             try:
                 with Catalogue(db) as cat:
@@ -215,11 +215,12 @@ class ModelsDialog(QDialog):
         self.status.setText(f"Deleting {version}…")
 
         def work() -> None:
-            from musicorg import modelstore
-            from musicorg.db import Catalogue
+            from musicorg.app import models as modelstore
+            from musicorg.model import registry as model_registry
+            from musicorg.store.db import Catalogue
 
             try:
-                modelstore.delete_version(version)
+                model_registry.delete_version(version)
                 with Catalogue(db) as cat:
                     stale = modelstore.forget_stale_versions(cat)
                 bridge.deleted.emit(

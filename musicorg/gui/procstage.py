@@ -29,7 +29,7 @@ class StageProcessError(RuntimeError):
 
 def _child(target: str, db: str, kwargs: dict[str, Any], conn: Connection, stop: Any) -> None:
     module, name = target.split(":")
-    from musicorg.db import Catalogue
+    from musicorg.store.db import Catalogue
 
     last = [0.0]
 

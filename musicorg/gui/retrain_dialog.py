@@ -1,6 +1,6 @@
 """The Retrain dialog: options, live loss curves and β, the old/new report, and the choice.
 
-Training runs in a worker thread (:func:`musicorg.retrain.retrain`); every finished epoch and
+Training runs in a worker thread (:func:`musicorg.app.retrain.retrain`); every finished epoch and
 batch reaches the dialog through Qt signals, so the UI thread never waits on torch. Cancel
 stops between batches and leaves the active model untouched. When training ends, the report
 compares the active and the new model, and the user picks which one to keep.
@@ -154,7 +154,7 @@ class RetrainDialog(QDialog):
     def start(self) -> None:
         if self.running():
             return
-        from musicorg import retrain
+        from musicorg.app import retrain
 
         options = retrain.RetrainOptions(
             epochs=int(self.epochs.value()),
@@ -173,7 +173,7 @@ class RetrainDialog(QDialog):
         self.status.setText("Preparing…")
 
         def work() -> None:
-            from musicorg.db import Catalogue
+            from musicorg.store.db import Catalogue
 
             try:
                 with Catalogue(db) as cat:
@@ -261,8 +261,8 @@ class RetrainDialog(QDialog):
         self.status.setText(f"Switching to {version} (embedding the library)…")
 
         def work() -> None:
-            from musicorg import modelstore
-            from musicorg.db import Catalogue
+            from musicorg.app import models as modelstore
+            from musicorg.store.db import Catalogue
 
             try:
                 with Catalogue(db) as cat:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from musicorg.db import Catalogue, Lyrics, Track
+from musicorg.store.db import Catalogue, Lyrics, Track
 
 # (key, header) of the table's columns, in order.
 COLUMNS: list[tuple[str, str]] = [

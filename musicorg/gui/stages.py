@@ -20,22 +20,22 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from musicorg import library
 from musicorg import settings as settings_mod
-from musicorg.db import Catalogue, Playlist, PlaylistItem
 from musicorg.gui.snapshot import Snapshot, load_snapshot
 from musicorg.jobs import CancelFn, ProgressFn
+from musicorg.store import library
+from musicorg.store.db import Catalogue, Playlist, PlaylistItem
 
 log = logging.getLogger(__name__)
 
 #: Where each optional stage lives (first module found wins).
 MODULES: dict[str, tuple[str, ...]] = {
-    "playlists": ("musicorg.playlists",),
-    "map": ("musicorg.mapping", "musicorg.projection", "musicorg.map", "musicorg.libmap"),
-    "m3u": ("musicorg.m3u",),
-    "userlists": ("musicorg.userlists",),
-    "similar": ("musicorg.similar",),
-    "songpath": ("musicorg.songpath",),
+    "playlists": ("musicorg.organise.playlists",),
+    "map": ("musicorg.organise.mapping", "musicorg.projection", "musicorg.map", "musicorg.libmap"),
+    "m3u": ("musicorg.io.m3u",),
+    "userlists": ("musicorg.store.userlists",),
+    "similar": ("musicorg.organise.similar",),
+    "songpath": ("musicorg.organise.songpath",),
 }
 
 
@@ -72,7 +72,7 @@ def limit_torch_threads(n: int = 1) -> None:
 
 
 def scan(cat: Catalogue, folders: list[str]) -> Callable[[ProgressFn, CancelFn], Any]:
-    from musicorg import scanner
+    from musicorg.ingest import scanner
 
     def run(progress: ProgressFn, cancel: CancelFn) -> Any:
         return scanner.scan(cat, folders, progress=progress, cancel=cancel)
@@ -81,9 +81,9 @@ def scan(cat: Catalogue, folders: list[str]) -> Callable[[ProgressFn, CancelFn],
 
 
 def active_version(cat: Catalogue) -> str | None:
-    from musicorg import analysis  # imports scipy: keep it off the start-up path
+    from musicorg.store.vectors import active_model_version
 
-    return analysis.active_model_version(cat)
+    return active_model_version(cat)
 
 
 def analyse(cat: Catalogue, device: str) -> Callable[[ProgressFn, CancelFn], Any]:
@@ -92,7 +92,7 @@ def analyse(cat: Catalogue, device: str) -> Callable[[ProgressFn, CancelFn], Any
     from musicorg.gui.procstage import in_process
 
     limit_torch_threads(1)  # the child inherits OMP_NUM_THREADS=1
-    return in_process("musicorg.analysis:analyse", cat.path, device=device, workers=1)
+    return in_process("musicorg.app.pipeline:analyse", cat.path, device=device, workers=1)
 
 
 def build_playlists(

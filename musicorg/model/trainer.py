@@ -1,5 +1,5 @@
 """The training loop of the hybrid VAE: the one used offline (``training/train.py``) and by
-the app when it retrains on a user's library (``musicorg/retrain.py``).
+the app when it retrains on a user's library (``musicorg/app/retrain.py``).
 
 Arrays in (already normalised), a run directory out::
 

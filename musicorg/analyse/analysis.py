@@ -1,0 +1,391 @@
+"""The analysis stage: features for every content key, then embeddings with the active model.
+
+Features are keyed by (content key, FEATURES_VERSION), so byte-equal copies share one analysis
+and a change of feature code never mixes old and new numbers. Embeddings are keyed by
+(content key, model version). Both are committed in small batches: a killed run keeps what it
+finished and the next run does only the rest. Files that fail to decode get a row in the
+problems list (stage "analyze") and are retried when they change.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select, text
+
+from musicorg.analyse import features as feat
+from musicorg.analyse.audio import DecodeError
+from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
+from musicorg.store.db import Analysis, Catalogue, Embedding, Lyrics, Problem, Track, record_problem
+
+log = logging.getLogger(__name__)
+
+COMMIT_EVERY_S = 2.0
+SHAPE = f"{feat.N_ROWS}x{feat.N_BINS}"
+
+
+@dataclass
+class AnalyseReport:
+    analysed: int = 0
+    embedded: int = 0
+    skipped: int = 0
+    weak: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+    model_version: str = ""
+    device: str = ""
+    seconds: float = 0.0
+    # Why the active model was not used (it was refused: the bundled one was used instead).
+    model_warning: str | None = None
+    # What was removed of model versions no longer installed (modelstore.forget_stale_versions).
+    forgotten: str | None = None
+
+    def summary(self, *, forgotten: bool = True) -> str:
+        """One line; with what was forgotten at its end unless FORGOTTEN is False."""
+        text = (
+            f"{self.analysed} tracks analysed, {self.embedded} embedded with model "
+            f"{self.model_version} on {self.device}, {len(self.problems)} problems"
+        )
+        if self.weak:
+            text += f", {len(self.weak)} with too little sound to analyse well"
+        text += f" in {self.seconds:.1f} s"
+        return f"{text}. {self.forgotten}" if forgotten and self.forgotten else text
+
+
+@dataclass
+class _Todo:
+    content_key: str
+    path: bytes
+    display: str
+    size: int
+    mtime_ns: int
+
+
+def _pending_features(cat: Catalogue) -> list[_Todo]:
+    """One available file per content key that has no analysis of this features version."""
+    with cat.read() as conn:
+        done = {
+            k
+            for (k,) in conn.execute(
+                select(Analysis.content_key).where(
+                    Analysis.features_version == feat.FEATURES_VERSION
+                )
+            )
+        }
+        broken = {
+            (p, s, m)
+            for p, s, m in conn.execute(
+                select(Problem.path, Problem.size, Problem.mtime_ns).where(
+                    Problem.stage == "analyze"
+                )
+            )
+        }
+        rows = conn.execute(
+            select(Track.content_key, Track.path, Track.display, Track.size, Track.mtime_ns)
+            .where(Track.missing.is_(False))
+            .order_by(Track.id)
+        ).all()
+    todo: dict[str, _Todo] = {}
+    for key, path, display, size, mtime in rows:
+        if key in done or key in todo or (path, size, mtime) in broken:
+            continue
+        todo[key] = _Todo(key, path, display, size, mtime)
+    return list(todo.values())
+
+
+def _analyse_one(path: bytes) -> feat.TrackFeatures | DecodeError:
+    """Runs in a worker process: features, or the DecodeError that explains why not."""
+    try:
+        return feat.analyze_file(path)
+    except DecodeError as exc:
+        return exc
+    except MemoryError:
+        return DecodeError("unreadable", f"{os.fsdecode(path)}: not enough memory to decode")
+    except Exception as exc:  # a decoder crash on hostile input must not end the stage
+        return DecodeError("unreadable", f"{os.fsdecode(path)}: {exc.__class__.__name__}: {exc}")
+
+
+def _results(todo: list[_Todo], workers: int, cancel: CancelFn) -> Iterator[tuple[_Todo, Any]]:
+    if workers <= 1:
+        for item in todo:
+            check(cancel)
+            yield item, _analyse_one(item.path)
+        return
+    # Processes, not threads: decoding and librosa hold the GIL much of the time. Each worker
+    # is recycled after a while so that a leak in a decoder cannot grow without bound.
+    with ProcessPoolExecutor(max_workers=workers, max_tasks_per_child=200) as pool:
+        pending: dict[Future[Any], _Todo] = {}
+        queue = iter(todo)
+        try:
+            while True:
+                while len(pending) < workers * 2:
+                    nxt = next(queue, None)
+                    if nxt is None:
+                        break
+                    pending[pool.submit(_analyse_one, nxt.path)] = nxt
+                if not pending:
+                    return
+                done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                check(cancel)
+                for fut in done:
+                    yield pending.pop(fut), fut.result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+# Tracks whose windows go through MusiCNN together (their patches form the batches).
+TEACHER_TRACKS = 16
+
+
+def analyse_features(
+    cat: Catalogue,
+    *,
+    device: str = "auto",
+    workers: int = 1,
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never,
+    report: AnalyseReport | None = None,
+) -> AnalyseReport:
+    """Features of every pending content key: the matrix and descriptors in ``workers``
+    processes, MusiCNN's vector and tags here, batched over ``TEACHER_TRACKS`` tracks on
+    ``device`` (CUDA when present with "auto")."""
+    report = report or AnalyseReport()
+    todo = _pending_features(cat)
+    total = len(todo)
+    progress(0, total, f"Analysing {total} tracks…")
+    if not todo:
+        return report
+    teacher = _load_teacher(device)
+    batch: list[tuple[_Todo, Any]] = []
+    last_commit = time.monotonic()
+    done = 0
+    try:
+        for item, result in _results(todo, workers, cancel):
+            batch.append((item, result))
+            done += 1
+            due = time.monotonic() - last_commit >= COMMIT_EVERY_S
+            if due or done == total or len(batch) >= TEACHER_TRACKS:
+                _store_features(cat, _with_teacher(teacher, batch), report)
+                batch.clear()
+                last_commit = time.monotonic()
+            progress(done, total, f"Analysing… {item.display}")
+    finally:
+        if batch:
+            _store_features(cat, _with_teacher(teacher, batch), report)
+    return report
+
+
+def _load_teacher(device: str) -> Any:
+    from musicorg.model.bundle import pick_device
+    from musicorg.model.musicnn import Teacher
+
+    return Teacher(pick_device(device))
+
+
+@dataclass
+class _Teacher:
+    """MusiCNN's outputs for one track."""
+
+    vector: np.ndarray
+    tags: np.ndarray
+    n_patches: int
+
+
+def _with_teacher(
+    teacher: Any, batch: list[tuple[_Todo, Any]]
+) -> list[tuple[_Todo, Any, _Teacher | None]]:
+    """The batch with MusiCNN's vector and tags of each analysed window (one pass for all)."""
+    analysed = [r for _, r in batch if isinstance(r, feat.TrackFeatures)]
+    audios = [
+        r.teacher_audio if r.teacher_audio is not None else np.zeros(0, np.float32)
+        for r in analysed
+    ]
+    vectors, tags, counts = teacher.track_outputs(audios)
+    taught = iter(range(len(analysed)))
+    out: list[tuple[_Todo, Any, _Teacher | None]] = []
+    for item, result in batch:
+        if isinstance(result, feat.TrackFeatures):
+            i = next(taught)
+            result.teacher_audio = None  # done with it: free the memory early
+            out.append((item, result, _Teacher(vectors[i], tags[i], int(counts[i]))))
+        else:
+            out.append((item, result, None))
+    return out
+
+
+def _store_features(
+    cat: Catalogue, batch: list[tuple[_Todo, Any, _Teacher | None]], report: AnalyseReport
+) -> None:
+    now = time.time()
+    with cat.begin() as conn:
+        for item, result, taught in batch:
+            if isinstance(result, DecodeError):
+                record_problem(
+                    conn,
+                    item.path,
+                    "analyze",
+                    result.kind,
+                    str(result),
+                    size=item.size,
+                    mtime_ns=item.mtime_ns,
+                )
+                report.problems.append((item.display, result.kind, str(result)))
+                continue
+            f: feat.TrackFeatures = result
+            assert taught is not None  # every analysed window went through MusiCNN
+            conn.execute(
+                text(
+                    "INSERT OR REPLACE INTO analyses (content_key, features_version, features, "
+                    "shape, stats, tempo, brightness, energy, weak, created_at, musicnn, tags, "
+                    "n_patches) VALUES (:k, :v, :f, :shape, :stats, :tempo, :bright, :energy, "
+                    ":weak, :now, :musicnn, :tags, :n_patches)"
+                ),
+                {
+                    "k": item.content_key,
+                    "v": feat.FEATURES_VERSION,
+                    "f": np.ascontiguousarray(f.matrix, dtype=np.float32).tobytes(),
+                    "shape": SHAPE,
+                    "stats": np.ascontiguousarray(f.stats, dtype=np.float32).tobytes(),
+                    "tempo": float(f.tempo),
+                    "bright": float(f.brightness),
+                    "energy": float(f.energy),
+                    "weak": bool(f.weak),
+                    "now": now,
+                    "musicnn": np.ascontiguousarray(taught.vector, dtype=np.float32).tobytes(),
+                    "tags": np.ascontiguousarray(taught.tags, dtype=np.float32).tobytes(),
+                    "n_patches": taught.n_patches,
+                },
+            )
+            # The same audio's features of an older FEATURES_VERSION are never read again.
+            conn.execute(
+                delete(Analysis).where(
+                    Analysis.content_key == item.content_key,
+                    Analysis.features_version != feat.FEATURES_VERSION,
+                )
+            )
+            conn.execute(
+                delete(Problem).where(Problem.path == item.path, Problem.stage == "analyze")
+            )
+            report.analysed += 1
+            if f.weak:
+                report.weak.append(item.display)
+
+
+@dataclass
+class Features:
+    """Cached analysis of some content keys, one row each (see :func:`load_features`)."""
+
+    matrices: np.ndarray  # (N, 39, 130) float32
+    stats: np.ndarray  # (N, 78) float32
+    teacher: np.ndarray  # (N, 200) float32: MusiCNN's vector
+    index: dict[str, int]  # content key → row
+
+
+def load_features(cat: Catalogue, keys: list[str]) -> Features:
+    """Matrices, statistics and MusiCNN vectors for the keys that have an analysis of this
+    features version."""
+    mats: list[np.ndarray] = []
+    stats: list[np.ndarray] = []
+    teacher: list[np.ndarray] = []
+    index: dict[str, int] = {}
+    with cat.read() as conn:
+        for i in range(0, len(keys), 500):
+            rows = conn.execute(
+                select(
+                    Analysis.content_key, Analysis.features, Analysis.stats, Analysis.musicnn
+                ).where(
+                    Analysis.features_version == feat.FEATURES_VERSION,
+                    Analysis.content_key.in_(keys[i : i + 500]),
+                )
+            ).all()
+            for key, blob, sblob, tblob in rows:
+                index[key] = len(mats)
+                mats.append(np.frombuffer(blob, dtype=np.float32).reshape(feat.N_ROWS, feat.N_BINS))
+                stats.append(
+                    np.frombuffer(sblob, dtype=np.float32)
+                    if sblob
+                    else np.zeros(feat.N_STATS, np.float32)
+                )
+                teacher.append(
+                    np.frombuffer(tblob, dtype=np.float32)
+                    if tblob
+                    else np.zeros(feat.N_TEACHER, np.float32)
+                )
+    if not mats:
+        return Features(
+            np.zeros((0, feat.N_ROWS, feat.N_BINS), np.float32),
+            np.zeros((0, feat.N_STATS), np.float32),
+            np.zeros((0, feat.N_TEACHER), np.float32),
+            index,
+        )
+    return Features(np.stack(mats), np.stack(stats), np.stack(teacher), index)
+
+
+def embed_pending(
+    cat: Catalogue,
+    model: Any,
+    *,
+    batch: int = 512,
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never,
+    report: AnalyseReport | None = None,
+) -> AnalyseReport:
+    """μ for every analysed content key that has none for this model version."""
+    report = report or AnalyseReport()
+    version = model.version
+    with cat.read() as conn:
+        have = {
+            k
+            for (k,) in conn.execute(
+                select(Embedding.content_key).where(Embedding.model_version == version)
+            )
+        }
+        analysed = [
+            k
+            for (k,) in conn.execute(
+                select(Analysis.content_key).where(
+                    Analysis.features_version == feat.FEATURES_VERSION
+                )
+            )
+        ]
+        lyric_rows = conn.execute(
+            select(Track.content_key, func.min(Lyrics.text))
+            .join(Lyrics, Lyrics.track_id == Track.id)
+            .group_by(Track.content_key)
+        ).all()
+    lyrics_by_key = {k: t for k, t in lyric_rows}
+    todo = [k for k in analysed if k not in have]
+    total = len(todo)
+    for lo in range(0, total, batch):
+        check(cancel)
+        keys = todo[lo : lo + batch]
+        found = load_features(cat, keys)
+        keys = [k for k in keys if k in found.index]
+        mu = model.embed(
+            found.matrices,
+            found.stats,
+            [lyrics_by_key.get(k) for k in keys],
+            teacher=found.teacher,
+        )
+        now = time.time()
+        with cat.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT OR REPLACE INTO embeddings (content_key, model_version, mu, created_at)"
+                    " VALUES (:k, :v, :mu, :now)"
+                ),
+                [
+                    {"k": k, "v": version, "mu": mu[i].astype(np.float32).tobytes(), "now": now}
+                    for i, k in enumerate(keys)
+                ],
+            )
+        report.embedded += len(keys)
+        progress(min(lo + batch, total), total, "Embedding…")
+    return report

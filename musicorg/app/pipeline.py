@@ -1,0 +1,147 @@
+"""The pipeline, once, for the command line and the window.
+
+The stages run in the order of :data:`STAGES`; each is a plain function of the catalogue
+that reports through ``progress`` and stops when ``cancel()`` says so. What follows an
+analysis (the playlists when they are due, then the maps) is :data:`AFTER_ANALYSIS`, and the
+rules for each step live here and nowhere else:
+
+- playlists are rebuilt only when asked (``force``) or when ``needs_recluster`` says so
+  (never built, or analyses added at least 10 % new tracks), so names stay put;
+- a map is fitted when there is none (or ``refit``); otherwise new tracks are placed among
+  the stored points, which do not move;
+- a model is switched only through :func:`switch_model`, which checks the model first.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from musicorg.analyse import analysis
+from musicorg.analyse.analysis import AnalyseReport
+from musicorg.app import models
+from musicorg.ingest import scanner
+from musicorg.jobs import CancelFn, ProgressFn, never, no_progress
+from musicorg.keys import ACTIVE_MODEL_KEY
+from musicorg.organise import mapping, playlists
+from musicorg.store.db import Catalogue
+from musicorg.store.vectors import active_model_version
+
+#: The stages in the order they run; each needs the one before it.
+STAGES: Final = ("scan", "analyse", "playlists", "map", "umap")
+#: What runs after an analysis (or a model switch), in order.
+AFTER_ANALYSIS: Final = STAGES[2:]
+#: The map methods of the "map" and "umap" stages.
+MAP_METHODS: Final = {"map": "pca", "umap": "umap"}
+
+
+def scan(
+    cat: Catalogue,
+    folders: Iterable[str | bytes | os.PathLike[str]],
+    *,
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never,
+) -> scanner.ScanReport:
+    return scanner.scan(cat, folders, progress=progress, cancel=cancel)
+
+
+def analyse(
+    cat: Catalogue,
+    *,
+    device: str = "auto",
+    workers: int = 1,
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never,
+) -> AnalyseReport:
+    """Features of every track that lacks them, then embeddings with the active model
+    (bundled or retrained; the bundled one, with a warning, when the active one is refused),
+    then the data of model versions that are gone is dropped."""
+    started = time.monotonic()
+    report = AnalyseReport()
+    analysis.analyse_features(
+        cat, device=device, workers=workers, progress=progress, cancel=cancel, report=report
+    )
+    model, report.model_warning = models.load_active_model(cat, device)
+    report.model_version = str(model.version)
+    report.device = str(model.device)
+    analysis.embed_pending(cat, model, progress=progress, cancel=cancel, report=report)
+    cat.set_meta(ACTIVE_MODEL_KEY, report.model_version)
+    # After an upgrade (a new bundled model) or a deleted retrained version: drop their data.
+    stale = models.forget_stale_versions(cat)
+    report.forgotten = stale.summary() if stale else None
+    report.seconds = time.monotonic() - started
+    return report
+
+
+@dataclass
+class PlaylistsResult:
+    playlists: list[playlists.PlaylistInfo]
+    rebuilt: bool
+
+    def summary(self) -> str:
+        if self.rebuilt:
+            return f"Automatic playlists rebuilt: {len(self.playlists)}."
+        return f"{len(self.playlists)} automatic playlists, kept as they were."
+
+
+def update_playlists(
+    cat: Catalogue,
+    *,
+    force: bool = False,
+    method: str | None = None,
+    playlist_min: int | None = None,
+    playlist_max: int | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never,
+) -> PlaylistsResult | None:
+    """The automatic playlists of the active model: rebuilt when ``force`` (the user asked,
+    or the settings changed), else only when they are due. None before any analysis.
+    ``method``, ``playlist_min`` and ``playlist_max`` default to the settings."""
+    if active_model_version(cat) is None:
+        return None  # nothing analysed yet: nothing to group
+    if not force:
+        lists, rebuilt = playlists.ensure_playlists(
+            cat, method=method, progress=progress, cancel=cancel
+        )
+        return PlaylistsResult(lists, rebuilt)
+    lists = playlists.build_playlists(
+        cat,
+        method=method,
+        playlist_min=playlist_min,
+        playlist_max=playlist_max,
+        progress=progress,
+        cancel=cancel,
+    )
+    return PlaylistsResult(lists, True)
+
+
+def update_map(
+    cat: Catalogue,
+    method: str = "pca",
+    *,
+    refit: bool = False,
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never,
+) -> mapping.MapReport:
+    """The map of ``method``: fitted when there is none (or ``refit``), else the tracks that
+    are not on it yet are placed among its points. Raises ``mapping.MapError`` when there is
+    nothing to map."""
+    if refit or not mapping.has_map(cat, None, method):
+        return mapping.compute_map(cat, method, progress=progress, cancel=cancel)
+    return mapping.place_new(cat, method)
+
+
+def switch_model(
+    cat: Catalogue,
+    version: str,
+    *,
+    device: str = "auto",
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never,
+) -> models.UseReport:
+    """Make ``version`` the active model, the checked way (``models.use_model``): a model
+    that is refused raises and leaves the previous one active."""
+    return models.use_model(cat, version, device=device, progress=progress, cancel=cancel)

@@ -1,0 +1,586 @@
+"""Retraining the model on the user's library: the core of ``musicorg retrain`` and of the
+GUI's Retrain dialog.
+
+It trains on the cached analysis (the Analysis rows: nothing is decoded again), with the
+package's one training loop (:mod:`musicorg.model.trainer`):
+
+- by default it fine-tunes the active model's weights, at the final β of that model's
+  schedule (no annealing from 0 again); ``from_scratch`` starts from new weights and anneals;
+- with at least :data:`MIN_LYRICS_FOR_REFIT` tracks with lyrics it refits the lyrics pipeline
+  (TF-IDF + PCA(64)) on the library's own lyrics, whatever their language, and re-initialises
+  the lyrics branch of the network (old weights mean nothing in a new basis); with fewer, the
+  active model's pipeline stays;
+- it checkpoints every epoch under ``paths.cache_dir()/retrain/<catalogue>/``; a cancelled or
+  interrupted run resumes from its last finished epoch when started again with the same
+  options on the same library;
+- when training ends, the old and new model are compared on the library
+  (:mod:`musicorg.model.libreport`), the new one is written as a new version (see
+  :mod:`musicorg.app.models`) and its embeddings are stored. The active model never changes
+  here: the user picks one afterwards (``musicorg models use``).
+
+:func:`retrain` is safe to call from a worker thread; progress arrives through callbacks on
+that thread, and a :class:`musicorg.jobs.CancelToken` stops it between batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+
+from musicorg import paths
+from musicorg.analyse import features as feat
+from musicorg.analyse.analysis import load_features
+from musicorg.app import models as modelstore
+from musicorg.jobs import CancelFn, never
+from musicorg.model import registry as model_registry
+from musicorg.store.db import Analysis, Catalogue, Lyrics, Track
+
+log = logging.getLogger(__name__)
+
+MIN_LYRICS_FOR_REFIT = 200
+MIN_TRACKS = 10
+DEFAULT_EPOCHS_FINETUNE = 10
+DEFAULT_EPOCHS_SCRATCH = 40
+LR_FINETUNE = 2e-4
+LR_SCRATCH = 5e-4
+_running = threading.Lock()
+
+
+class RetrainError(RuntimeError):
+    """Retraining cannot start (too few tracks, another retraining running, ...)."""
+
+
+@dataclass
+class RetrainOptions:
+    epochs: int | None = None  # default: 10 for a fine-tune, 40 from scratch
+    from_scratch: bool = False
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # torch CPU threads; 0: default_threads()
+    seed: int = 0
+    batch_size: int = 64
+    lr: float | None = None  # default: 2e-4 for a fine-tune, 5e-4 from scratch
+    min_lyrics_for_refit: int = MIN_LYRICS_FOR_REFIT
+
+    def resolved_epochs(self) -> int:
+        if self.epochs is not None:
+            if self.epochs < 1:
+                raise ValueError("epochs must be at least 1")
+            return int(self.epochs)
+        return DEFAULT_EPOCHS_SCRATCH if self.from_scratch else DEFAULT_EPOCHS_FINETUNE
+
+    def resolved_lr(self) -> float:
+        if self.lr is not None:
+            return float(self.lr)
+        return LR_SCRATCH if self.from_scratch else LR_FINETUNE
+
+
+@dataclass
+class RetrainProgress:
+    """One finished epoch, for a progress display."""
+
+    epoch: int
+    epochs: int
+    total: float
+    audio: float
+    text: float
+    stats: float
+    kl: float
+    beta: float
+    seconds: float
+    eta_s: float
+
+    def line(self) -> str:
+        return (
+            f"epoch {self.epoch}/{self.epochs}: loss {self.total:.2f} (audio {self.audio:.2f}, "
+            f"text {self.text:.2f}, KL {self.kl:.2f}), β {self.beta:.3f}, {self.seconds:.1f} s, "
+            f"about {_fmt_eta(self.eta_s)} left"
+        )
+
+
+def _fmt_eta(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
+@dataclass
+class RetrainResult:
+    version: str
+    directory: str
+    base_version: str
+    from_scratch: bool
+    text_refit: bool
+    epochs: int
+    resumed_from: int
+    n_tracks: int
+    n_lyrics: int
+    device: str
+    seconds: float
+    seconds_per_epoch: float
+    report: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_threads() -> int:
+    """Torch CPU threads for training: half the cores, at most 4, and 1 on 2 cores or fewer.
+
+    Measured (scripts/bench_retrain.py, 1,000 tracks, a 2-core machine shared with other
+    work): 4.7 s per epoch with 1 thread, 32 s with 2 (threads spinning against each other).
+    """
+    cores = os.cpu_count() or 1
+    return 1 if cores <= 2 else min(4, cores // 2)
+
+
+# -- the library's data -----------------------------------------------------------------------
+
+
+@dataclass
+class _Library:
+    keys: list[str]
+    features: Any  # (N, 39, 130) float32
+    stats: Any  # (N, 78) float32
+    teacher: Any  # (N, 200) float32
+    lyrics: list[str | None]
+    genres: list[str | None]
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for k, t in zip(self.keys, self.lyrics, strict=True):
+            h.update(k.encode())
+            h.update(b"\x01" + hashlib.sha256((t or "").encode()).digest())
+        return h.hexdigest()
+
+
+def library_data(cat: Catalogue) -> _Library:
+    """Cached features of every available, analysed track (one row per content key), with
+    its lyrics and genre tag where it has them."""
+    with cat.read() as conn:
+        rows = conn.execute(
+            select(Track.content_key, Track.genre)
+            .join(
+                Analysis,
+                (Analysis.content_key == Track.content_key)
+                & (Analysis.features_version == feat.FEATURES_VERSION),
+            )
+            .where(Track.missing.is_(False))
+            .order_by(Track.id)
+        ).all()
+        lyric_rows = conn.execute(
+            select(Track.content_key, func.min(Lyrics.text))
+            .join(Lyrics, Lyrics.track_id == Track.id)
+            .group_by(Track.content_key)
+        ).all()
+    genre_of: dict[str, str | None] = {}
+    for key, genre in rows:
+        if key not in genre_of or (not genre_of[key] and genre):
+            genre_of[key] = genre
+    keys = list(genre_of)
+    found = load_features(cat, keys)
+    keys = [k for k in keys if k in found.index]
+    order = [found.index[k] for k in keys]
+    lyrics_of = {k: t for k, t in lyric_rows if t and t.strip()}
+    return _Library(
+        keys=keys,
+        features=found.matrices[order],
+        stats=found.stats[order],
+        teacher=found.teacher[order],
+        lyrics=[lyrics_of.get(k) for k in keys],
+        genres=[genre_of[k] for k in keys],
+    )
+
+
+def _run_dir(cat: Catalogue) -> Path:
+    digest = hashlib.sha256(str(cat.path.resolve()).encode()).hexdigest()[:16]
+    return paths.cache_dir() / "retrain" / digest
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _fit_textpipe(texts: list[str], dim: int, seed: int) -> Any:
+    """TF-IDF + PCA(dim) on the library's lyrics; components padded with zeros to ``dim``
+    when the vocabulary is smaller (the network's input size is fixed)."""
+    from musicorg.model.textpipe import TextPipeline
+    from musicorg.model.textpipe import fit as fit_textpipe
+
+    pipe, _vec, _pca = fit_textpipe(texts, n_components=dim, seed=seed)
+    comps = pipe.components
+    if comps.shape[0] < dim:
+        pad = np.zeros((dim - comps.shape[0], comps.shape[1]), dtype=comps.dtype)
+        pipe = TextPipeline(pipe.vocabulary, pipe.idf, pipe.mean, np.concatenate([comps, pad]))
+    return pipe
+
+
+# -- the whole job ----------------------------------------------------------------------------
+
+
+def retrain(
+    cat: Catalogue,
+    options: RetrainOptions | None = None,
+    *,
+    progress: Callable[[RetrainProgress], None] | None = None,
+    batch_progress: Callable[[int, int, int], None] | None = None,
+    stage: Callable[[str], None] | None = None,
+    cancel: CancelFn = never,
+) -> RetrainResult:
+    """Retrain on the library of ``cat`` and save the result as a new model version.
+
+    ``progress`` hears every finished epoch, ``batch_progress(epoch, batch, n_batches)``
+    every batch, ``stage(text)`` each step (preparing, training, comparing, saving,
+    embedding). ``cancel`` (e.g. a CancelToken) raises :class:`musicorg.jobs.Cancelled`
+    between batches; nothing is registered then and the active model is untouched.
+    Raises :class:`RetrainError` when it cannot start, RuntimeError for an unavailable
+    device ('cuda' without CUDA).
+    """
+    if not _running.acquire(blocking=False):
+        raise RetrainError("a retraining is already running in this process")
+    try:
+        with _library_lock(cat):
+            return _retrain(
+                cat, options or RetrainOptions(), progress, batch_progress, stage, cancel
+            )
+    finally:
+        _running.release()
+
+
+@contextmanager
+def _library_lock(cat: Catalogue) -> Iterator[None]:
+    """One retraining per library across processes (the app and the command line)."""
+    path = _run_dir(cat).with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as fh:
+        try:
+            import fcntl
+        except ImportError:  # Windows: the in-process lock only
+            yield
+            return
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise RetrainError("another musicorg process is retraining this library") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _retrain(
+    cat: Catalogue,
+    opts: RetrainOptions,
+    progress: Callable[[RetrainProgress], None] | None,
+    batch_progress: Callable[[int, int, int], None] | None,
+    stage: Callable[[str], None] | None,
+    cancel: CancelFn,
+) -> RetrainResult:
+    from musicorg.model.bundle import (
+        LoadedModel,
+        Normalizer,
+        load_model,
+        pick_device,
+        side_input,
+    )
+    from musicorg.model.libreport import LibraryData, compare
+    from musicorg.model.textpipe import TextPipeline
+    from musicorg.model.trainer import (
+        TEXT_BRANCH_PREFIXES,
+        EpochReport,
+        TrainArrays,
+        TrainSettings,
+        keep_torch_threads,
+        train,
+    )
+    from musicorg.model.write import metrics_table, write_bundle
+
+    say = stage or (lambda _t: None)
+    started = time.monotonic()
+    epochs = opts.resolved_epochs()
+    device = pick_device(opts.device)  # a clear error before any work
+    threads = opts.threads or default_threads()
+
+    say("Reading the library's analysis…")
+    lib = library_data(cat)
+    if len(lib.keys) < MIN_TRACKS:
+        raise RetrainError(
+            f"retraining needs at least {MIN_TRACKS} analysed tracks, this library has "
+            f"{len(lib.keys)}: run `musicorg analyze` first"
+        )
+    base, warning = modelstore.load_active_model(cat, "cpu")
+    warnings = [warning] if warning else []
+    base_entry = model_registry.read_registry().get(str(base.version), {})
+    texts = [t for t in lib.lyrics if t]
+    refit = len(texts) >= opts.min_lyrics_for_refit
+    cfg = base.config
+    run_dir = _run_dir(cat)
+    plan = {
+        "base_version": str(base.version),
+        "base_manifest": base_entry.get("manifest_sha256", "bundled"),
+        "from_scratch": opts.from_scratch,
+        "seed": opts.seed,
+        "batch_size": opts.batch_size,
+        "lr": opts.resolved_lr(),
+        "text_refit": refit,
+        "model": cfg.to_dict(),
+        "data": lib.fingerprint(),
+        "features_version": feat.FEATURES_VERSION,
+    }
+    run_json = run_dir / "run.json"
+    if run_json.exists():
+        try:
+            same = json.loads(run_json.read_text(encoding="utf-8")).get("plan") == plan
+        except ValueError:
+            same = False
+        if not same:
+            shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(run_json, {"plan": plan, "catalogue": str(cat.path), "epochs": epochs})
+
+    # The lyrics pipeline and the normalisation (kept in the run dir for a resume).
+    if refit:
+        say(f"Fitting the lyrics pipeline on {len(texts)} lyrics…")
+        if (run_dir / "textpipe.json").exists():
+            pipe = TextPipeline.load(run_dir)
+        else:
+            pipe = _fit_textpipe(texts, cfg.text_dim, opts.seed)
+            pipe.save(run_dir)
+    else:
+        pipe = base.textpipe
+    text_raw = (
+        pipe.transform(texts).astype(np.float32)
+        if texts
+        else np.zeros((0, cfg.text_dim), np.float32)
+    )
+    side = side_input(cfg, lib.stats, lib.teacher)
+    if (run_dir / "norm.npz").exists():
+        norm = Normalizer.load(run_dir / "norm.npz")
+    else:
+        fitted = Normalizer.fit(lib.features, side, text_raw if len(texts) > 1 else None)
+        norm = fitted if opts.from_scratch else base.norm
+        norm = Normalizer(
+            audio_mean=norm.audio_mean,
+            audio_std=norm.audio_std,
+            stats_mean=norm.stats_mean,
+            stats_std=norm.stats_std,
+            text_scale=fitted.text_scale if refit else base.norm.text_scale,
+        )
+        norm.save(run_dir / "norm.npz")
+
+    data = TrainArrays(
+        audio=norm.audio(lib.features),
+        stats=norm.stats(side),
+        text=norm.text(text_raw),
+        group=np.arange(len(lib.keys), dtype=np.int64),  # one clip per track
+    )
+    settings = TrainSettings(
+        epochs=epochs,
+        batch_size=opts.batch_size,
+        lr=opts.resolved_lr(),
+        seed=opts.seed,
+        device=str(device),
+        threads=threads,
+        constant_beta=None if opts.from_scratch else float(cfg.beta_max),
+    )
+
+    def on_epoch(rep: EpochReport) -> None:
+        if progress is not None:
+            r = rep.row
+            progress(
+                RetrainProgress(
+                    epoch=rep.epoch,
+                    epochs=rep.epochs,
+                    total=float(r["total"]),
+                    audio=float(r["audio"]),
+                    text=float(r["text"]),
+                    stats=float(r.get("stats", 0.0)),
+                    kl=float(r["kl"]),
+                    beta=float(r["beta"]),
+                    seconds=rep.seconds,
+                    eta_s=rep.eta_s,
+                )
+            )
+
+    mode = "from scratch" if opts.from_scratch else f"from {base.version}"
+    say(f"Training {mode} on {len(lib.keys)} tracks and {len(texts)} lyrics ({device})…")
+    t_train = time.monotonic()
+    with keep_torch_threads():
+        outcome = train(
+            cfg,
+            data,
+            settings,
+            run_dir,
+            init_state=None if opts.from_scratch else base.model.state_dict(),
+            skip_init_prefixes=TEXT_BRANCH_PREFIXES if refit else (),
+            progress=on_epoch,
+            batch_progress=batch_progress,
+            cancel=cancel,
+        )
+    train_s = time.monotonic() - t_train
+    trained_now = max(1, outcome.epochs - outcome.resumed_from)
+
+    say("Comparing the old and the new model…")
+    version = model_registry.new_version_name()
+    state = {k: v.detach().cpu() for k, v in outcome.model.state_dict().items()}
+    library = {
+        "catalogue": str(cat.path),
+        "tracks": len(lib.keys),
+        "with_lyrics": len(texts),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    meta: dict[str, Any] = {
+        "version": version,
+        "model": cfg.to_dict(),
+        "features_version": feat.FEATURES_VERSION,
+        "trained_epochs": outcome.epochs,
+        "base_version": str(base.version),
+        "from_scratch": opts.from_scratch,
+        "text_refit": refit,
+        "library": library,
+        "train": asdict(settings),
+    }
+    new_model = type(base.model)(cfg)
+    new_model.load_state_dict(state)
+    new_model.eval()
+    candidate = LoadedModel(run_dir, version, cfg, new_model, norm, pipe, pick_device("cpu"), meta)
+    libdata = LibraryData(lib.features, lib.stats, lib.lyrics, lib.genres, lib.teacher)
+    report = compare(base, candidate, libdata)
+
+    say(f"Saving model {version}…")
+    out = model_registry.user_model_dir(version)
+    card = _model_card(version, meta, report, metrics_table)
+    digest = write_bundle(
+        out,
+        version,
+        state,
+        meta,
+        norm,
+        pipe,
+        card,
+        extra_files={
+            "metrics.json": (json.dumps(report, indent=1, sort_keys=True) + "\n").encode(),
+        },
+    )
+    try:
+        saved = load_model(out, device="cpu", expected_manifest_sha256=digest)
+    except Exception:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    model_registry.register(
+        version,
+        {
+            "manifest_sha256": digest,
+            "created": time.time(),
+            "base_version": str(base.version),
+            "from_scratch": opts.from_scratch,
+            "text_refit": refit,
+            "epochs": outcome.epochs,
+            "library": library,
+            "metrics": {"old": _summary(report["old"]), "new": _summary(report["new"])},
+        },
+    )
+    say(f"Embedding the library with {version}…")
+    from musicorg.analyse.analysis import embed_pending
+
+    embed_pending(cat, saved)
+    history = _history(run_dir)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return RetrainResult(
+        version=version,
+        directory=str(out),
+        base_version=str(base.version),
+        from_scratch=opts.from_scratch,
+        text_refit=refit,
+        epochs=outcome.epochs,
+        resumed_from=outcome.resumed_from,
+        n_tracks=len(lib.keys),
+        n_lyrics=len(texts),
+        device=str(outcome.device),
+        seconds=time.monotonic() - started,
+        seconds_per_epoch=train_s / trained_now,
+        report=report,
+        history=history,
+        warnings=warnings,
+    )
+
+
+def _history(run_dir: Path) -> list[dict[str, Any]]:
+    from musicorg.model.trainer import read_history
+
+    return read_history(run_dir)
+
+
+def _summary(m: dict[str, Any]) -> dict[str, Any]:
+    out = {k: m.get(k) for k in ("version", "active_dims", "recon_mse", "silhouette")}
+    if m.get("genre"):
+        out["genre_ami"] = m["genre"]["ami"]
+        out["genre_purity"] = m["genre"]["purity"]
+    return out
+
+
+def _model_card(
+    version: str,
+    meta: dict[str, Any],
+    report: dict[str, Any],
+    table: Callable[[dict[str, Any]], list[str]],
+) -> str:
+    lib = meta["library"]
+    how = "from scratch" if meta["from_scratch"] else f"fine-tuned from {meta['base_version']}"
+    genre = {
+        f"{side} ({report[side]['version']})": report[side]["genre"]
+        for side in ("old", "new")
+        if report[side].get("genre")
+    }
+    lines = [
+        f"# musicorg model {version}",
+        "",
+        f"Retrained on a user's library ({how}), {meta['trained_epochs']} epochs.",
+        "",
+        f"- Library: `{lib['catalogue']}`, {lib['tracks']} tracks, {lib['with_lyrics']} with "
+        f"lyrics, {lib['date']}.",
+        "- Lyrics pipeline: "
+        + (
+            "refitted on the library's lyrics (lyrics branch re-initialised)."
+            if meta["text_refit"]
+            else "kept from the base model."
+        ),
+        "",
+        "## Checks on the library (old vs new)",
+        "",
+        "Agreement of KMeans(K = #genres) with the genre tags:",
+        "",
+        *table(genre),
+        "",
+        "```json",
+        json.dumps(report, indent=1, sort_keys=True),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+__all__ = [
+    "MIN_LYRICS_FOR_REFIT",
+    "RetrainError",
+    "RetrainOptions",
+    "RetrainProgress",
+    "RetrainResult",
+    "library_data",
+    "retrain",
+]

@@ -1,0 +1,7 @@
+"""``python -m musicorg.cli``: the ``musicorg`` command."""
+
+import sys
+
+from musicorg.cli import main
+
+sys.exit(main())

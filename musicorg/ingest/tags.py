@@ -1,0 +1,284 @@
+"""Tags, stream info and embedded lyrics through mutagen, normalised across formats."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from struct import error as struct_error
+from typing import Any
+
+import mutagen
+from mutagen.aiff import AIFF
+from mutagen.asf import ASF
+from mutagen.flac import FLAC
+from mutagen.id3 import ID3
+from mutagen.mp3 import MP3
+from mutagen.mp4 import MP4
+from mutagen.oggflac import OggFLAC
+from mutagen.oggopus import OggOpus
+from mutagen.oggvorbis import OggVorbis
+from mutagen.wave import WAVE
+
+from musicorg.ingest import probe
+
+
+class TagError(Exception):
+    """The file could not be parsed as the audio container its bytes announce."""
+
+
+@dataclass
+class TrackInfo:
+    codec: str | None = None
+    duration: float | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    bitrate: int | None = None
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    albumartist: str | None = None
+    genre: str | None = None
+    year: int | None = None
+    tracknumber: int | None = None
+    lyrics: str | None = None
+    lyrics_source: str | None = None
+
+
+_ID3_KEYS = {
+    "title": "TIT2",
+    "artist": "TPE1",
+    "album": "TALB",
+    "albumartist": "TPE2",
+    "genre": "TCON",
+    "date": "TDRC",
+    "tracknumber": "TRCK",
+}
+_MP4_KEYS = {
+    "title": "\xa9nam",
+    "artist": "\xa9ART",
+    "album": "\xa9alb",
+    "albumartist": "aART",
+    "genre": "\xa9gen",
+    "date": "\xa9day",
+}
+_ASF_KEYS = {
+    "title": "Title",
+    "artist": "Author",
+    "album": "WM/AlbumTitle",
+    "albumartist": "WM/AlbumArtist",
+    "genre": "WM/Genre",
+    "date": "WM/Year",
+    "tracknumber": "WM/TrackNumber",
+}
+_YEAR = re.compile(r"(1[0-9]{3}|20[0-9]{2})")
+_NUM = re.compile(r"\d+")
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        parts = [_clean(v) for v in value]
+        value = "; ".join(p for p in parts if p)
+    text = str(value).replace("\x00", " ").strip()
+    # Invalid bytes decoded with surrogates must not reach SQLite or Qt.
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text or None
+
+
+def _year(value: str | None) -> int | None:
+    m = _YEAR.search(value or "")
+    return int(m.group(1)) if m else None
+
+
+def _number(value: str | None) -> int | None:
+    m = _NUM.search(value or "")
+    return int(m.group(0)) if m else None
+
+
+def _fill(info: TrackInfo, raw: dict[str, str | None]) -> None:
+    info.title = raw.get("title")
+    info.artist = raw.get("artist")
+    info.album = raw.get("album")
+    info.albumartist = raw.get("albumartist")
+    info.genre = raw.get("genre")
+    info.year = _year(raw.get("date") or raw.get("year"))
+    info.tracknumber = _number(raw.get("tracknumber"))
+
+
+def _id3_tags(tags: ID3, info: TrackInfo) -> None:
+    raw: dict[str, str | None] = {}
+    for key, frame_id in _ID3_KEYS.items():
+        frame = tags.get(frame_id)
+        if frame is None and key == "date":
+            frame = tags.get("TYER")
+        raw[key] = _clean(getattr(frame, "text", None)) if frame is not None else None
+    _fill(info, raw)
+    for frame in tags.getall("USLT"):
+        text = _clean(frame.text)
+        if text:
+            info.lyrics, info.lyrics_source = text, "id3-uslt"
+            break
+
+
+_ID3_ENCODINGS = {0: "latin-1", 1: "utf-16", 2: "utf-16-be", 3: "utf-8"}
+_SALVAGE = {"title": b"TIT2", "artist": b"TPE1", "album": b"TALB"}
+
+
+def _salvage_id3_text(path: Any, info: TrackInfo) -> None:
+    """Text frames mutagen dropped as undecodable (e.g. invalid UTF-8), decoded leniently."""
+    try:
+        if hasattr(path, "seek"):
+            path.seek(0)
+            head = path.read(10)
+            body_len = _syncsafe(head[6:10]) if head[:3] == b"ID3" else 0
+            body = path.read(min(body_len, 1 << 20))
+        else:
+            with open(path, "rb") as fh:
+                head = fh.read(10)
+                body_len = _syncsafe(head[6:10]) if head[:3] == b"ID3" else 0
+                body = fh.read(min(body_len, 1 << 20))
+    except OSError:
+        return
+    if not body:
+        return
+    v4 = head[3] == 4
+    for key, frame_id in _SALVAGE.items():
+        if getattr(info, key):
+            continue
+        i = body.find(frame_id)
+        if i < 0 or i + 11 > len(body):
+            continue
+        size_bytes = body[i + 4 : i + 8]
+        size = _syncsafe(size_bytes) if v4 else int.from_bytes(size_bytes, "big")
+        payload = body[i + 10 : i + 10 + size]
+        if not payload:
+            continue
+        encoding = _ID3_ENCODINGS.get(payload[0], "latin-1")
+        text = payload[1:].decode(encoding, errors="replace").replace("\ufffd", "?")
+        setattr(info, key, _clean(text))
+
+
+def _syncsafe(b: bytes) -> int:
+    return (b[0] << 21) | (b[1] << 14) | (b[2] << 7) | b[3] if len(b) == 4 else 0
+
+
+def _vorbis_tags(tags: Any, info: TrackInfo) -> None:
+    def get(key: str) -> str | None:
+        try:
+            return _clean(tags.get(key))
+        except (KeyError, ValueError):
+            return None
+
+    raw = {
+        k: get(k)
+        for k in ("title", "artist", "album", "albumartist", "genre", "date", "tracknumber")
+    }
+    if not raw["albumartist"]:
+        raw["albumartist"] = get("album artist")
+    if not raw["date"]:
+        raw["date"] = get("year")
+    _fill(info, raw)
+    for key in ("lyrics", "unsyncedlyrics"):
+        text = get(key)
+        if text:
+            info.lyrics, info.lyrics_source = text, "vorbis"
+            break
+
+
+def _mp4_tags(tags: Any, info: TrackInfo) -> None:
+    raw = {k: _clean(tags.get(v)) for k, v in _MP4_KEYS.items()}
+    trkn = tags.get("trkn")
+    if trkn:
+        raw["tracknumber"] = str(trkn[0][0])
+    if not raw["genre"] and tags.get("gnre"):
+        raw["genre"] = None
+    _fill(info, raw)
+    text = _clean(tags.get("\xa9lyr"))
+    if text:
+        info.lyrics, info.lyrics_source = text, "mp4"
+
+
+def _asf_tags(tags: Any, info: TrackInfo) -> None:
+    raw = {k: _clean([str(v) for v in tags.get(key, [])]) for k, key in _ASF_KEYS.items()}
+    _fill(info, raw)
+    text = _clean([str(v) for v in tags.get("WM/Lyrics", [])])
+    if text:
+        info.lyrics, info.lyrics_source = text, "asf"
+
+
+def _codec(fmt: str, audio: Any) -> str:
+    if isinstance(audio, OggOpus):
+        return "opus"
+    if isinstance(audio, OggVorbis):
+        return "vorbis"
+    if isinstance(audio, OggFLAC | FLAC):
+        return "flac"
+    if isinstance(audio, MP4):
+        return str(getattr(audio.info, "codec", "mp4a") or "mp4a")
+    if isinstance(audio, ASF):
+        return "wma"
+    if isinstance(audio, WAVE | AIFF):
+        return "pcm"
+    return fmt
+
+
+def _open(path: Any, fmt: str) -> Any:
+    if fmt == probe.MP3:
+        return MP3(path)
+    if fmt == probe.FLAC:
+        return FLAC(path)
+    if fmt == probe.MP4:
+        return MP4(path)
+    if fmt == probe.WAV:
+        return WAVE(path)
+    if fmt == probe.AIFF:
+        return AIFF(path)
+    if fmt == probe.ASF:
+        return ASF(path)
+    if fmt == probe.OGG:
+        audio = mutagen.File(path, options=[OggVorbis, OggOpus, OggFLAC])
+        if audio is None:
+            raise TagError("an Ogg stream of a kind musicorg does not read")
+        return audio
+    raise TagError(f"unknown container {fmt}")
+
+
+def read(path: Any, fmt: str) -> TrackInfo:
+    """Stream info and tags of a path or an open binary file.
+
+    Raises TagError when the container cannot be parsed.
+    """
+    try:
+        audio = _open(path, fmt)
+    except TagError:
+        raise
+    except (mutagen.MutagenError, ValueError, struct_error, IndexError, EOFError) as exc:
+        raise TagError(str(exc) or exc.__class__.__name__) from exc
+    info = TrackInfo(codec=_codec(fmt, audio))
+    stream = audio.info
+    length = getattr(stream, "length", None)
+    info.duration = float(length) if length else None
+    info.sample_rate = getattr(stream, "sample_rate", None) or (
+        48000 if info.codec == "opus" else None
+    )
+    info.channels = getattr(stream, "channels", None) or None
+    bitrate = getattr(stream, "bitrate", None)
+    info.bitrate = int(bitrate) if bitrate else None
+    tags = audio.tags
+    if tags is None:
+        return info
+    try:
+        if isinstance(tags, ID3):
+            _id3_tags(tags, info)
+            if not (info.title and info.artist and info.album):
+                _salvage_id3_text(path, info)
+        elif isinstance(audio, MP4):
+            _mp4_tags(tags, info)
+        elif isinstance(audio, ASF):
+            _asf_tags(tags, info)
+        else:
+            _vorbis_tags(tags, info)
+    except (ValueError, KeyError, TypeError, UnicodeError, AttributeError):
+        pass  # odd tags: keep the stream info, the tags stay empty
+    return info

@@ -1,0 +1,378 @@
+"""M3U and M3U8 playlists: export every playlist to ``.m3u8`` files, import one as a user list.
+
+Export writes, per playlist, a UTF-8 file (no BOM, ``\\n`` line ends)::
+
+    #EXTM3U
+    #PLAYLIST:Name of the playlist
+    #EXTINF:215,Artist - Title
+    relative/or/absolute/path.flac
+
+- A track path is written relative to the playlist file when it lies under the playlist's
+  folder (no ``../`` needed), otherwise absolute; ``--absolute`` always writes absolute ones.
+  Separators are forward slashes.
+- A path that is not valid UTF-8, or that a reader could take apart (control characters, a
+  backslash, leading or trailing spaces), is written as a percent-encoded ``file://`` URI.
+  A relative path that would start with ``#`` is written as ``./#…``.
+- Missing tracks are skipped with a warning.
+- Each file is written to a temporary name in the same folder and renamed into place.
+- File names are safe on Windows, macOS and Linux (see :func:`safe_filename`), and two
+  playlists never share one: names equal but for case or Unicode normal form get ``" (2)"``,
+  ``" (3)"``… in the order of the playlists' ids, whether all or only some are exported.
+
+Import reads M3U and M3U8: a UTF-8 (or UTF-16) BOM, UTF-8 first and strictly, then cp1252,
+then Latin-1; ``\\r\\n`` line ends; backslashes as separators; ``file://`` URIs
+(percent-decoded to bytes); paths relative to the playlist's folder or absolute. Paths are
+matched against the catalogue by their bytes, then in Unicode NFC on both sides (so NFD
+spellings, as macOS writes them, match too). Entries that match nothing are reported.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+import urllib.parse
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from musicorg.store import userlists
+from musicorg.store.db import Catalogue, Playlist, Track
+from musicorg.store.vectors import active_model_version
+
+log = logging.getLogger(__name__)
+
+EXTENSION = ".m3u8"
+MAX_NAME_BYTES = 200  # of the stem, in UTF-8: room for " (99)" and ".m3u8" within 255
+_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
+    f"{dev}{n}" for dev in ("COM", "LPT") for n in [*"0123456789", "¹", "²", "³"]
+}
+_UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+# --- file names -------------------------------------------------------------------------------
+
+
+def safe_filename(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
+    """A file name stem that Windows, macOS and Linux all accept, as close to ``name`` as can be.
+
+    Forbidden characters (``<>:"/\\|?*`` and control characters) become ``_``; leading and
+    trailing spaces and dots go; Windows' reserved device names (``CON``, ``nul.txt``,
+    ``COM1``…) get a ``_``; the result is NFC and at most ``max_bytes`` bytes of UTF-8.
+    """
+    text = unicodedata.normalize("NFC", name)
+    text = _FORBIDDEN.sub("_", text).strip(" .")
+    encoded = text.encode("utf-8")
+    if len(encoded) > max_bytes:
+        text = encoded[:max_bytes].decode("utf-8", "ignore").rstrip(" .")
+    if not text:
+        return "playlist"
+    base = text.split(".", 1)[0].rstrip(" ").upper()
+    if base in _RESERVED:
+        head, dot, tail = text.partition(".")
+        text = f"{head}_{dot}{tail}"
+    return text
+
+
+def _collision_key(filename: str) -> str:
+    return unicodedata.normalize("NFC", filename).casefold()
+
+
+def unique_filenames(names: Sequence[str]) -> list[str]:
+    """One ``.m3u8`` file name per playlist name, never the same twice (case-insensitively)."""
+    taken: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        stem = safe_filename(name)
+        candidate, i = stem + EXTENSION, 1
+        while _collision_key(candidate) in taken:
+            i += 1
+            candidate = f"{stem} ({i}){EXTENSION}"
+        taken.add(_collision_key(candidate))
+        out.append(candidate)
+    return out
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def file_uri(path: bytes) -> str:
+    """``file://`` URI of an absolute path, every byte outside the unreserved set %-encoded."""
+    posix = path.replace(os.sep.encode(), b"/") if os.sep != "/" else path
+    if not posix.startswith(b"/"):
+        posix = b"/" + posix  # a Windows drive: file:///C:/…
+    return "file://" + urllib.parse.quote(posix, safe="/")
+
+
+def location(path: bytes, folder: bytes, *, absolute: bool = False) -> str:
+    """How a track at ``path`` is written in a playlist that lives in ``folder``."""
+    path = os.path.abspath(path)
+    folder = os.path.abspath(folder)
+    prefix = folder.rstrip(os.sep.encode()) + os.sep.encode()
+    relative = None if absolute or not path.startswith(prefix) else path[len(prefix) :]
+    try:
+        text = (relative if relative is not None else path).decode("utf-8")
+    except UnicodeDecodeError:
+        return file_uri(path)
+    if os.sep != "/":
+        text = text.replace(os.sep, "/")
+    name_parts = text.split("/")
+    if _UNSAFE_TEXT.search(text) or any(p != p.strip() for p in name_parts):
+        return file_uri(path)
+    if relative is not None and text.startswith("#"):
+        text = "./" + text
+    return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def extinf(duration: float | None, artist: str | None, title: str | None, fallback: str) -> str:
+    """``#EXTINF:seconds,Artist - Title`` (-1 s when unknown; the file name for no title)."""
+    seconds = round(duration) if duration and duration > 0 else -1
+    name = title if title and title.strip() else fallback
+    label = " - ".join(_one_line(p) for p in (artist, name) if p and p.strip())
+    return f"#EXTINF:{seconds},{label}"
+
+
+def render(name: str, entries: Iterable[tuple[str, str]]) -> str:
+    """The text of an ``.m3u8`` file: ``entries`` are (EXTINF line, location) pairs."""
+    lines = ["#EXTM3U", f"#PLAYLIST:{_one_line(name)}"]
+    for info, where in entries:
+        lines += [info, where]
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a UTF-8 file through a temporary name in the same folder, then rename it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".musicorg-", suffix=".m3u8.tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class ExportReport:
+    files: list[tuple[str, Path, int]] = field(default_factory=list)  # name, file, entries
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # playlist, missing track
+
+    def summary(self) -> str:
+        text = f"Wrote {len(self.files)} playlists"
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} missing tracks"
+        return text + "."
+
+
+class PlaylistNotFound(LookupError):
+    pass
+
+
+def _exportable(cat: Catalogue) -> list[tuple[int, str, str]]:
+    """(id, name, kind) of the user playlists and the active model's automatic ones, by id."""
+    version = active_model_version(cat)
+    with cat.read() as conn:
+        rows = conn.execute(
+            select(Playlist.id, Playlist.name, Playlist.kind, Playlist.model_version).order_by(
+                Playlist.id
+            )
+        ).all()
+    return [
+        (int(pid), str(name), str(kind))
+        for pid, name, kind, mv in rows
+        if kind != "auto" or version is None or mv in (None, version)
+    ]
+
+
+def export_playlists(
+    cat: Catalogue,
+    dest: str | os.PathLike[str],
+    *,
+    absolute: bool = False,
+    names: Sequence[str] | None = None,
+) -> ExportReport:
+    """Write one ``.m3u8`` per playlist (or per playlist named in ``names``) into ``dest``."""
+    folder = Path(os.path.abspath(dest))
+    folder.mkdir(parents=True, exist_ok=True)
+    folder_bytes = os.fsencode(folder)
+    lists = _exportable(cat)
+    filenames = unique_filenames([name for _id, name, _kind in lists])
+    if names is not None:
+        known = {name for _id, name, _kind in lists}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise PlaylistNotFound(", ".join(unknown))
+    report = ExportReport()
+    for (pid, name, _kind), filename in zip(lists, filenames, strict=True):
+        if names is not None and name not in names:
+            continue
+        entries: list[tuple[str, str]] = []
+        for item in userlists.items(cat, pid):
+            if item.missing:
+                log.warning("playlist %s: skipped missing track %s", name, item.display)
+                report.skipped.append((name, item.display))
+                continue
+            stem = os.path.splitext(os.path.basename(item.display))[0]
+            info = extinf(item.duration, item.artist, item.title, stem)
+            entries.append((info, location(item.path, folder_bytes, absolute=absolute)))
+        target = folder / filename
+        write_atomic(target, render(name, entries))
+        report.files.append((name, target, len(entries)))
+    return report
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text of a playlist file and the encoding it was read with."""
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            data = data[len(codecs.BOM_UTF8) :]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), "latin-1"
+
+
+@dataclass
+class Entry:
+    line: int  # 1-based line number in the file
+    text: str  # as written
+    candidates: list[bytes]  # paths it may mean, most literal first
+    title: str | None = None  # from #EXTINF
+
+
+@dataclass
+class Parsed:
+    name: str | None
+    encoding: str
+    entries: list[Entry]
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def _from_uri(text: str) -> bytes | None:
+    parts = urllib.parse.urlsplit(text)
+    if parts.netloc not in ("", "localhost"):
+        return None
+    raw = urllib.parse.unquote_to_bytes(parts.path)
+    if os.name == "nt" and re.match(rb"^/[A-Za-z]:", raw):
+        raw = raw[1:]
+    return raw
+
+
+def _resolve(raw: bytes, base: bytes) -> bytes:
+    if os.path.isabs(raw) or _DRIVE.match(raw.decode("latin-1")):
+        return os.path.normpath(raw)
+    return os.path.normpath(os.path.join(base, raw))
+
+
+def parse(data: bytes, base: bytes) -> Parsed:
+    """Entries of an M3U/M3U8 file whose relative paths are relative to the folder ``base``."""
+    text, encoding = decode(data)
+    name: str | None = None
+    title: str | None = None
+    entries: list[Entry] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if line.upper().startswith("#PLAYLIST:"):
+                name = line.split(":", 1)[1].strip() or None
+            elif line.upper().startswith("#EXTINF:"):
+                title = line.split(",", 1)[1].strip() if "," in line else None
+            continue
+        candidates: list[bytes] = []
+        if line.lower().startswith("file:"):
+            raw = _from_uri(line)
+            if raw is not None:
+                candidates.append(_resolve(raw, base))
+        elif re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+://", line):
+            pass  # a stream URL: nothing in the catalogue
+        else:
+            forms = [line]
+            if "\\" in line and os.sep == "/":
+                forms.append(line.replace("\\", "/"))
+            for form in forms:
+                if encoding not in ("utf-8", "utf-8-sig", "utf-16"):
+                    # The bytes as they were in the file: a non-UTF-8 name on disk.
+                    candidates.append(_resolve(form.encode(encoding, "replace"), base))
+                candidates.append(_resolve(os.fsencode(form), base))
+        entries.append(Entry(number, line, list(dict.fromkeys(candidates)), title))
+        title = None
+    return Parsed(name, encoding, entries)
+
+
+def _nfc(path: bytes) -> str:
+    return unicodedata.normalize("NFC", os.fsdecode(path))
+
+
+@dataclass
+class ImportReport:
+    playlist_id: int
+    name: str
+    matched: int
+    unmatched: list[Entry]
+
+    def summary(self) -> str:
+        text = f"Imported {self.matched} tracks into the playlist {self.name!r}"
+        if self.unmatched:
+            text += f"; {len(self.unmatched)} entries matched no catalogued track"
+        return text + "."
+
+
+def match(cat: Catalogue, entries: Sequence[Entry]) -> list[int | None]:
+    """The track id each entry names, or None: exact bytes first, then NFC on both sides."""
+    with cat.read() as conn:
+        rows = conn.execute(select(Track.path, Track.id)).all()
+    exact = {bytes(p): int(t) for p, t in rows}
+    normal: dict[str, int] = {}
+    for p, t in rows:
+        normal.setdefault(_nfc(bytes(p)), int(t))
+    out: list[int | None] = []
+    for entry in entries:
+        found = next((exact[c] for c in entry.candidates if c in exact), None)
+        if found is None:
+            found = next((normal[n] for c in entry.candidates if (n := _nfc(c)) in normal), None)
+        out.append(found)
+    return out
+
+
+def import_playlist(
+    cat: Catalogue, file: str | os.PathLike[str], name: str | None = None
+) -> ImportReport:
+    """Read an M3U/M3U8 file into a new user playlist that keeps its order."""
+    path = Path(os.path.abspath(file))
+    parsed = parse(path.read_bytes(), os.fsencode(path.parent))
+    found = match(cat, parsed.entries)
+    ids = [t for t in found if t is not None]
+    unmatched = [e for e, t in zip(parsed.entries, found, strict=True) if t is None]
+    for entry in unmatched:
+        log.warning("%s line %d: no catalogued track for %s", path, entry.line, entry.text)
+    wanted = name or parsed.name or path.stem
+    final = userlists.free_name(cat, wanted)
+    pid = userlists.create(cat, final, ids)
+    return ImportReport(pid, final, len(ids), unmatched)

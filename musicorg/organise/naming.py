@@ -1,0 +1,488 @@
+"""Names for automatic playlists and their groups, from what their tracks have in common.
+
+A name is made of up to three *tokens* joined by " · ", e.g. "Metal · fast · 2000s". A token
+is one of
+
+- a genre tag (normalised, case-insensitive; a tag of several words such as "Death Metal"
+  also counts as its last word, "Metal", the broader genre);
+- an artist;
+- a decade ("1990s"), from the year tag;
+- a descriptor from the audio analysis, by library-relative halves (below or above the
+  library's median): tempo gives "slow" or "fast", brightness "dark" or "bright", energy
+  "calm" or "energetic";
+- a word heard by the tagger (:mod:`musicorg.model.autotags`): a genre ("Jazz", "Hip-Hop"; kind
+  ``style``), a mood ("mellow", "happy"), a sound ("instrumental", "female vocalists") or an
+  era ("80s"). A track has the word when one of its tags reaches that tag's threshold.
+
+A token may be used for a set of tracks only when it is true of at least 60 % of them
+(:data:`MIN_SHARE`) **and** is more common among them than in the whole library, so that a
+word which describes everything ("Soundtrack" in a library of soundtracks) names nothing.
+
+The name takes the best genre-or-artist token of the files first (largest excess of share over
+the library share), or else the best genre heard by the tagger; then the best qualities
+(descriptors, moods, sounds; a heard genre too after an artist), by excess; then a decade of
+the year tags, or else an era heard by the tagger. When nothing qualifies the set is called
+"Mix <n>" (groups: "Group <n>"). Names are unique: a duplicate first takes its next
+qualifying token, then a number, in a deterministic order.
+
+A name never contradicts itself or repeats itself (:meth:`Vocabulary.fits`): no two opposite
+words (:data:`musicorg.model.autotags.OPPOSITES`: "instrumental" and "female vocalists", "happy" and
+"sad", ...), one genre at most (of the files, or else heard: never "Hip Hop · Hip-Hop" or
+"Death Metal · Metal"), one decade or era at most.
+
+A group's name avoids a word whose opposite is true of one of its playlists (a group
+"bright · energetic" holding a playlist "bright · calm" reads as a contradiction), as long as
+something else qualifies: :func:`contradicted` finds those words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+
+from musicorg.model import autotags
+
+SEP = " · "
+MIN_SHARE = 0.6
+MAX_TOKENS = 3
+
+# Kinds of token, in the order they appear in a name (a name's first word is a genre or
+# artist of the files, or a style; its last a decade or an era).
+GENRE, ARTIST, DESCRIPTOR, DECADE = "genre", "artist", "descriptor", "decade"
+STYLE, MOOD, SOUND, ERA = autotags.STYLE, autotags.MOOD, autotags.SOUND, autotags.ERA
+KIND_ORDER = {
+    GENRE: 0,
+    ARTIST: 0,
+    STYLE: 0,
+    DESCRIPTOR: 1,
+    MOOD: 1,
+    SOUND: 1,
+    DECADE: 2,
+    ERA: 2,
+}
+# What a set *is* (one per name), how it sounds, when it is from.
+WHAT = (GENRE, ARTIST)
+QUALITIES = (DESCRIPTOR, MOOD, SOUND)
+WHEN = (DECADE, ERA)
+GENRES = (GENRE, STYLE)
+
+DESCRIPTOR_WORDS: dict[str, tuple[str, str]] = {
+    "tempo": ("slow", "fast"),
+    "brightness": ("dark", "bright"),
+    "energy": ("calm", "energetic"),
+}
+
+_JUNK_GENRES = {
+    "",
+    "(none)",
+    "none",
+    "other",
+    "unknown",
+    "misc",
+    "genre",
+    "music",
+    "general",
+    "various",
+}
+_SPLIT = re.compile(r"\s*(?:;|/|\||,|\x00)\s*")
+
+
+def normalise(text: str | None) -> str:
+    """Case-insensitive, Unicode-normalised, whitespace-collapsed form of a tag value."""
+    if not text:
+        return ""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = re.sub(r"[\"'`´’‘“”]", "", folded)
+    return " ".join(folded.split()).strip(" .-_")
+
+
+def genre_keys(tag: str | None) -> list[tuple[str, str]]:
+    """(key, display) of every genre token of one genre tag, the broader ones included."""
+    out: list[tuple[str, str]] = []
+    if not tag:
+        return out
+    for part in _SPLIT.split(tag):
+        display = " ".join(part.split())
+        key = normalise(display)
+        if key in _JUNK_GENRES or len(key) < 2:
+            continue
+        out.append((key, display))
+        words = display.split()
+        if len(words) > 1 and len(words[-1]) > 2:
+            broad = normalise(words[-1])
+            if broad not in _JUNK_GENRES:
+                out.append((broad, words[-1]))
+    return out
+
+
+def decade(year: int | None) -> str | None:
+    if year is None or not 1000 <= year <= 2100:
+        return None
+    return f"{year // 10 * 10}s"
+
+
+@dataclass
+class TrackTags:
+    """What naming knows of each track (one entry per row of the playlist pipeline)."""
+
+    genres: Sequence[str | None]
+    artists: Sequence[str | None]
+    years: Sequence[int | None]
+    tempo: NDArray[np.floating[Any]] | None = None
+    brightness: NDArray[np.floating[Any]] | None = None
+    energy: NDArray[np.floating[Any]] | None = None
+    # MusiCNN's tag probabilities (N × 50, a row of NaN for a track without tags), the tag
+    # names of its columns and the thresholds (None: the shipped ones, see musicorg.model.autotags).
+    tag_probs: NDArray[np.floating[Any]] | None = None
+    tag_names: Sequence[str] | None = None
+    tag_cutoffs: Mapping[str, float] | None = None
+
+    def __len__(self) -> int:
+        return len(self.genres)
+
+
+def _descriptor_values(tags: TrackTags, name: str) -> NDArray[np.float64] | None:
+    values = getattr(tags, name)
+    if values is None:
+        return None
+    return np.asarray(values, dtype=np.float64)
+
+
+@dataclass
+class Vocabulary:
+    """Every token of a library, and which tracks carry it (a sparse N × T 0/1 matrix)."""
+
+    incidence: sparse.csr_matrix
+    labels: list[str]
+    kinds: list[str]
+    library_share: NDArray[np.float64]
+    thresholds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Token -> the tokens of its opposite words ("calm" <-> "energetic", "instrumental" ->
+    # "female vocalists" and "male vocalists").
+    opposite: dict[int, set[int]] = field(default_factory=dict)
+
+    @property
+    def n_tracks(self) -> int:
+        return int(self.incidence.shape[0])
+
+    @classmethod
+    def build(cls, tags: TrackTags) -> Vocabulary:
+        n = len(tags)
+        index: dict[tuple[str, str], int] = {}
+        displays: list[Counter[str]] = []
+        kinds: list[str] = []
+        rows: list[int] = []
+        cols: list[int] = []
+
+        def token(kind: str, key: str, display: str) -> int:
+            tid = index.get((kind, key))
+            if tid is None:
+                tid = index[(kind, key)] = len(kinds)
+                kinds.append(kind)
+                displays.append(Counter())
+            displays[tid][display] += 1
+            return tid
+
+        for i in range(n):
+            seen: set[int] = set()
+            for key, display in genre_keys(tags.genres[i]):
+                seen.add(token(GENRE, key, display))
+            artist = tags.artists[i]
+            akey = normalise(artist)
+            if artist and akey:
+                seen.add(token(ARTIST, akey, " ".join(artist.split())))
+            dec = decade(tags.years[i])
+            if dec:
+                seen.add(token(DECADE, dec, dec))
+            for tid in sorted(seen):
+                rows.append(i)
+                cols.append(tid)
+
+        thresholds: dict[str, tuple[float, float]] = {}
+        opposite: dict[int, set[int]] = {}
+        for name, (low, high) in DESCRIPTOR_WORDS.items():
+            values = _descriptor_values(tags, name)
+            if values is None or len(values) != n:
+                continue
+            ok = np.isfinite(values)
+            if ok.sum() < 3:
+                continue
+            # Halves, not terciles: on small libraries and long playlists a word true of a
+            # third of the library almost never reaches 60 % of a playlist, and names fell
+            # back to "Mix n". Halves still require the word to be over-represented.
+            median = float(np.median(values[ok]))
+            thresholds[name] = (median, median)
+            low_rows = np.flatnonzero(ok & (values < median))
+            high_rows = np.flatnonzero(ok & (values > median))
+            pair: list[int] = []
+            for word, chosen in ((low, low_rows), (high, high_rows)):
+                if len(chosen) == 0:
+                    continue
+                tid = token(DESCRIPTOR, word, word)
+                pair.append(tid)
+                rows.extend(int(r) for r in chosen)
+                cols.extend([tid] * len(chosen))
+            if len(pair) == 2:
+                opposite.setdefault(pair[0], set()).add(pair[1])
+                opposite.setdefault(pair[1], set()).add(pair[0])
+
+        if tags.tag_probs is not None and len(tags.tag_probs) == n:
+            on, _value = autotags.word_matrix(
+                tags.tag_probs, names=tags.tag_names, cutoffs=tags.tag_cutoffs
+            )
+            for w, heard in enumerate(autotags.WORDS):
+                chosen = np.flatnonzero(on[:, w])
+                if heard.kind is None or len(chosen) == 0:
+                    continue
+                tid = token(heard.kind, heard.label.casefold(), heard.label)
+                rows.extend(int(r) for r in chosen)
+                cols.extend([tid] * len(chosen))
+        by_label = {
+            displays[t].most_common(1)[0][0].casefold(): t
+            for t, kind in enumerate(kinds)
+            if kind in (DESCRIPTOR, STYLE, MOOD, SOUND, ERA)
+        }
+        for label, tid in by_label.items():
+            for other in autotags.opposites_of(label):
+                oid = by_label.get(other.casefold())
+                if oid is not None:
+                    opposite.setdefault(tid, set()).add(oid)
+                    opposite.setdefault(oid, set()).add(tid)
+
+        t = len(kinds)
+        data = np.ones(len(rows), dtype=np.float64)
+        incidence = sparse.csr_matrix((data, (rows, cols)), shape=(n, t))
+        share = np.asarray(incidence.sum(axis=0)).ravel() / max(n, 1)
+        labels = [
+            _display(c, capitalise=kind == GENRE) for c, kind in zip(displays, kinds, strict=True)
+        ]
+        return cls(incidence, labels, kinds, share, thresholds, opposite)
+
+    def fits(self, token: int, chosen: Collection[int]) -> bool:
+        """Whether ``token`` may join a name of the tokens ``chosen``: it is none of them, no
+        opposite of one, and not a second genre (a genre of the files and a style, or two
+        styles) or a second decade or era."""
+        kind = self.kinds[token]
+        for other in chosen:
+            if other == token or other in self.opposite.get(token, ()):
+                return False
+            okind = self.kinds[other]
+            if (kind in WHEN and okind in WHEN) or (kind in GENRES and okind in GENRES):
+                return False
+        return True
+
+    def qualifying(self, members: NDArray[np.intp]) -> list[tuple[int, float, float]]:
+        """(token, share among members, excess over the library) of the tokens that qualify,
+        best first."""
+        if len(members) == 0 or not self.kinds:
+            return []
+        counts = np.asarray(self.incidence[members].sum(axis=0)).ravel()
+        share = counts / len(members)
+        excess = share - self.library_share
+        ok = np.flatnonzero((share >= MIN_SHARE - 1e-12) & (excess > 1e-12))
+        out = [(int(t), float(share[t]), float(excess[t])) for t in ok]
+        out.sort(key=lambda e: (-e[2], -e[1], self.labels[e[0]]))
+        return out
+
+
+def contradicted(
+    vocab: Vocabulary, parts: Sequence[NDArray[np.intp]], names: Collection[str] = ()
+) -> set[int]:
+    """The tokens with an opposite that qualifies for one of ``parts`` (the playlists of a
+    group) or is a word of one of ``names`` (the names they keep from an earlier build):
+    words a name of the whole should not use."""
+    said: set[int] = set()
+    for part in parts:
+        said.update(t for t, _s, _e in vocab.qualifying(np.asarray(part, dtype=np.intp)))
+    by_word = {vocab.labels[t].casefold(): t for t in vocab.opposite}
+    for name in names:
+        for word in _words(re.sub(r" \d+$", "", name)):
+            t = by_word.get(word)
+            if t is not None:
+                said.add(t)
+    return {o for t in said for o in vocab.opposite.get(t, ())}
+
+
+def _display(forms: Counter[str], *, capitalise: bool) -> str:
+    """The most common spelling, a capitalised one preferred on ties; an all-lowercase genre
+    is capitalised ("ambient" → "Ambient"), descriptors and decades stay as they are."""
+    best = sorted(forms.items(), key=lambda kv: (-kv[1], kv[0] == kv[0].lower(), kv[0]))[0][0]
+    return best[:1].upper() + best[1:] if capitalise and best.islower() else best
+
+
+def _compose(vocab: Vocabulary, tokens: list[tuple[int, float, float]], limit: int) -> list[int]:
+    """Pick up to ``limit`` token ids: one genre-or-artist of the files (else a style), then
+    qualities, then a decade (else an era); never two that do not fit (:meth:`Vocabulary.fits`)."""
+    kinds = vocab.kinds
+    best = [t[0] for t in tokens]
+    chosen: list[int] = []
+    # A more specific genre ("Death Metal") wins over its broad word when both qualify with
+    # the same share: the sort above is by excess, which the specific one has less of only
+    # when it is less common, i.e. really less true.
+    lead = next((t for t in best if kinds[t] in WHAT), None)
+    if lead is None:
+        lead = next((t for t in best if kinds[t] == STYLE), None)
+    if lead is not None:
+        chosen.append(lead)
+    when = next((t for t in best if kinds[t] == DECADE), None)
+    if when is None:
+        when = next((t for t in best if kinds[t] == ERA), None)
+    room = limit - len(chosen) - (1 if when is not None else 0)
+    for t in best:
+        if room <= 0:
+            break
+        if (kinds[t] in QUALITIES or kinds[t] == STYLE) and vocab.fits(t, chosen):
+            chosen.append(t)
+            room -= 1
+    if when is not None and len(chosen) < limit and vocab.fits(when, chosen):
+        chosen.append(when)
+    chosen.sort(key=lambda t: KIND_ORDER[kinds[t]])
+    return chosen[:limit]
+
+
+def _lead(vocab: Vocabulary, ids: list[int], parent: str | None) -> list[int]:
+    """``ids`` in name order, the qualities that the parent's name (a group's) also says
+    first, in its order: "bright · energetic · slow" in a group "bright", not "energetic ·
+    bright · slow"."""
+    if not parent:
+        return ids
+    words = _words(parent)
+
+    def rank(t: int) -> tuple[int, int]:
+        label = vocab.labels[t].casefold()
+        said = vocab.kinds[t] in QUALITIES and label in words
+        return KIND_ORDER[vocab.kinds[t]], words.index(label) if said else len(words)
+
+    return sorted(ids, key=rank)
+
+
+def _words(name: str) -> list[str]:
+    """A name's tokens, in order, stripped and case-folded (for comparing, not showing)."""
+    return [part.strip().casefold() for part in name.split(SEP.strip())]
+
+
+def _key(name: str) -> str:
+    """What makes two names the same: their tokens, in any order and any case ("bright ·
+    energetic" and "Energetic · Bright" name the same thing)."""
+    return SEP.join(sorted(_words(name)))
+
+
+def _reword(name: str, like: str) -> str:
+    """``name``'s tokens (same ones as ``like``'s, in any order and case) in ``like``'s order."""
+    mine = {part.strip().casefold(): part.strip() for part in name.split(SEP.strip())}
+    order = _words(like)
+    if sorted(mine) != sorted(order):
+        return name
+    return SEP.join(mine[token] for token in order)
+
+
+def name_sets(
+    sets: Sequence[NDArray[np.intp]],
+    vocab: Vocabulary,
+    *,
+    reserved: Collection[str] = (),
+    wordings: Collection[str] = (),
+    fallback: str = "Mix",
+    max_tokens: int = MAX_TOKENS,
+    avoid: Sequence[Collection[int]] | None = None,
+    parents: Sequence[str | None] | None = None,
+) -> list[str]:
+    """A unique name for every set of track rows (in the given, deterministic order).
+
+    ``reserved`` names (kept from an earlier run, or chosen by the user) are never given out.
+    Names are compared by their tokens in any order (see :func:`_key`). ``wordings`` are
+    names shown elsewhere (the groups' names): they stay free to use, but a name with the
+    same tokens takes their word order, so that a group "dark · calm" never holds a playlist
+    "calm · dark". ``avoid`` gives, per set, tokens left out of its name unless nothing else
+    qualifies (see :func:`contradicted`). ``parents`` gives, per set, the name of the group it
+    is in: the descriptors that name says come first.
+    """
+    taken = {_key(n) for n in reserved}
+    # The first wording of each name in use: a numbered repeat keeps its word order
+    # ("bright · energetic 2" after "bright · energetic", never "energetic · bright 2").
+    worded = {_key(n): n for n in wordings}
+    worded.update({_key(n): n for n in reserved})
+    qualifying = [vocab.qualifying(np.asarray(s, dtype=np.intp)) for s in sets]
+    if avoid is not None:
+        for i, bad in enumerate(avoid):
+            kept = [q for q in qualifying[i] if q[0] not in bad]
+            if kept:
+                qualifying[i] = kept
+    parent = list(parents) if parents is not None else [None] * len(sets)
+    proposals: list[list[int]] = [
+        _lead(vocab, _compose(vocab, q, max_tokens), parent[i]) for i, q in enumerate(qualifying)
+    ]
+    names: list[str | None] = [None] * len(sets)
+
+    def text(ids: list[int]) -> str:
+        return SEP.join(vocab.labels[t] for t in ids)
+
+    # First pass: the sets whose name is not shared keep it as it is.
+    counts = Counter(_key(text(p)) for p in proposals if p)
+    for i, p in enumerate(proposals):
+        if p and counts[_key(text(p))] == 1 and _key(text(p)) not in taken:
+            names[i] = _reword(text(p), worded.get(_key(text(p)), text(p)))
+            taken.add(_key(text(p)))
+            worded.setdefault(_key(text(p)), text(p))
+    # Then the duplicates, in order: add the next qualifying token, or else a number.
+    for i, p in enumerate(proposals):
+        if names[i] is not None or not p:
+            continue
+        candidate = text(p)
+        if _key(candidate) in taken:
+            have = {vocab.kinds[t] for t in p}
+            extras = [
+                t[0]
+                for t in qualifying[i]
+                if vocab.fits(t[0], p)
+                and not (vocab.kinds[t[0]] in WHAT and vocab.kinds[t[0]] in have)
+            ]
+            # Qualities and decades first: a second genre or artist reads badly.
+            extras.sort(key=lambda t: vocab.kinds[t] in (*WHAT, STYLE))
+            for extra in extras:
+                longer = _lead(
+                    vocab, sorted([*p, extra], key=lambda t: KIND_ORDER[vocab.kinds[t]]), parent[i]
+                )
+                if _key(text(longer)) not in taken:
+                    candidate = text(longer)
+                    break
+        candidate = _reword(candidate, worded.get(_key(candidate), candidate))
+        number = 2
+        base = candidate
+        while _key(candidate) in taken:
+            candidate = f"{base} {number}"
+            number += 1
+        names[i] = candidate
+        taken.add(_key(candidate))
+        worded.setdefault(_key(candidate), candidate)
+    number = 1
+    out: list[str] = []
+    for name in names:
+        if name is None:
+            while _key(f"{fallback} {number}") in taken:
+                number += 1
+            name = f"{fallback} {number}"
+            taken.add(_key(name))
+        out.append(name)
+    return out
+
+
+def explain(vocab: Vocabulary, members: NDArray[np.intp]) -> list[dict[str, Any]]:
+    """The qualifying tokens of a set with their shares, for tests and the GUI's tooltips."""
+    return [
+        {
+            "token": vocab.labels[t],
+            "kind": vocab.kinds[t],
+            "share": share,
+            "library_share": float(vocab.library_share[t]),
+        }
+        for t, share, _excess in vocab.qualifying(np.asarray(members, dtype=np.intp))
+    ]
