@@ -476,25 +476,21 @@ def _load_partial(path: Path, t: Track) -> dict[str, np.ndarray] | None:
     return data
 
 
-def compute_features(
+def _featurise_all(
     tracks: list[Track],
-    cache: Path,
+    partial: Path,
     sr: int,
     clip_seconds: float,
-    seed: int,
-    split_version: int,
-    device: str = "auto",
-    patches: int | None = None,
-) -> Path:
-    partial = cache / f"features-v{FEATURES_VERSION}-partial"
-    partial.mkdir(parents=True, exist_ok=True)
+    teacher: Any,
+    patches: int | None,
+) -> tuple[dict[int, dict[str, np.ndarray]], list[str], int]:
+    """Every track's clips (from its partial file when it has one); the failures; and how
+    many clips were computed now."""
     total_clips = sum(t.n_clips for t in tracks)
-    done_clips = 0
-    computed_clips = 0
+    done_clips = computed_clips = 0
     t0 = time.perf_counter()
     results: dict[int, dict[str, np.ndarray]] = {}
     failures: list[str] = []
-    teacher = make_teacher(device)
     for i, t in enumerate(tracks):
         p = partial / f"{t.key}.npz"
         data = _load_partial(p, t)
@@ -512,33 +508,32 @@ def compute_features(
         if (i + 1) % 10 == 0 or i + 1 == len(tracks):
             el = time.perf_counter() - t0
             rate = computed_clips / el if el > 0 else 0.0
-            left = total_clips - done_clips
-            eta = left / rate if rate > 0 else 0.0
+            eta = (total_clips - done_clips) / rate if rate > 0 else 0.0
             log(
                 f"features: {i + 1}/{len(tracks)} tracks, {done_clips}/{total_clips} clips, "
                 f"{rate:.1f} clips/s, elapsed {el:.0f}s, ETA {eta:.0f}s"
             )
-    (cache / "features-failures.txt").write_text("".join(f + "\n" for f in failures))
+    return results, failures, computed_clips
 
-    names = ["X", "stats", "track", "clip", "package", "split", "middle"]
-    names += ["tempo", "brightness", "energy", "start", "weak", "path"]
-    names += ["musicnn", "tags", "n_patches"]
+
+#: Per-clip arrays copied as they are from each track's features.
+_PER_CLIP: tuple[str, ...] = ("X", "stats", "tempo", "brightness", "energy", "start", "weak")
+_PER_CLIP += ("musicnn", "tags", "n_patches")
+
+
+def _assemble(
+    tracks: list[Track], results: dict[int, dict[str, np.ndarray]], clip_seconds: float
+) -> dict[str, np.ndarray]:
+    """One array per column over the clips of every featurised track, in track order."""
+    names = [*_PER_CLIP, "track", "clip", "package", "split", "middle", "path"]
     cols: dict[str, list[Any]] = {k: [] for k in names}
     for t in tracks:
         data = results.get(t.track_id)
         if data is None:
             continue
         n = len(data["X"])
-        starts = [float(s) for s in data["start"]]
-        mid = middle_index(t.duration, starts, clip_seconds)
-        cols["X"].append(data["X"])
-        cols["stats"].append(data["stats"])
-        cols["tempo"].append(data["tempo"])
-        cols["brightness"].append(data["brightness"])
-        cols["energy"].append(data["energy"])
-        cols["start"].append(data["start"])
-        cols["weak"].append(data["weak"])
-        for name in ("musicnn", "tags", "n_patches"):
+        mid = middle_index(t.duration, [float(s) for s in data["start"]], clip_seconds)
+        for name in _PER_CLIP:
             cols[name].append(data[name])
         cols["track"].append(np.full(n, t.track_id, dtype=np.int64))
         cols["clip"].append(np.arange(n, dtype=np.int64))
@@ -547,9 +542,30 @@ def compute_features(
         cols["split"].append(np.full(n, t.split))
         cols["middle"].append(np.arange(n) == mid)
     arrays: dict[str, np.ndarray] = {k: np.concatenate(v) for k, v in cols.items()}
-    arrays["package"] = arrays["package"].astype(str)
-    arrays["path"] = arrays["path"].astype(str)
-    arrays["split"] = arrays["split"].astype(str)
+    for name in ("package", "path", "split"):
+        arrays[name] = arrays[name].astype(str)
+    return arrays
+
+
+def compute_features(
+    tracks: list[Track],
+    cache: Path,
+    sr: int,
+    clip_seconds: float,
+    seed: int,
+    split_version: int,
+    device: str = "auto",
+    patches: int | None = None,
+) -> Path:
+    partial = cache / f"features-v{FEATURES_VERSION}-partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    teacher = make_teacher(device)
+    results, failures, computed_clips = _featurise_all(
+        tracks, partial, sr, clip_seconds, teacher, patches
+    )
+    (cache / "features-failures.txt").write_text("".join(f + "\n" for f in failures))
+    arrays = _assemble(tracks, results, clip_seconds)
     arrays["features_version"] = np.asarray(FEATURES_VERSION)
     arrays["seed"] = np.asarray(seed)
     arrays["split_version"] = np.asarray(split_version)
@@ -659,8 +675,23 @@ def split_lyrics(cache: Path, seed: int, fraction: float) -> Path:
 # ------------------------------------------------------------------------------------ main
 
 
-def main(argv: list[str] | None = None) -> int:
-    global CLIP_SECONDS
+def _find_all(cfg: dict[str, Any], cache: Path) -> list[Track]:
+    """The music tracks of every package of the config (fetched and unpacked), numbered."""
+    packages = [p for p in cfg["packages"] if p not in set(cfg.get("excluded_packages", []))]
+    debs = fetch(packages, cache / "debs")
+    tracks: list[Track] = []
+    for pkg in packages:
+        root = unpack(pkg, debs[pkg], cache / "unpacked")
+        found = find_tracks(pkg, root, cfg)
+        log(f"find: {pkg}: {len(found)} tracks, {sum(t.duration for t in found) / 60:.1f} min")
+        tracks.extend(found)
+    tracks.sort(key=lambda t: (t.package, t.path))
+    for i, t in enumerate(tracks):
+        t.track_id = i
+    return tracks
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     ap.add_argument("--cache-dir", type=Path, default=None)
@@ -679,6 +710,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the extracted 4Q folder: also featurise the real songs (training/realsongs.py)",
     )
     ap.add_argument("--emotify", type=Path, default=None, help="the extracted Emotify folder")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    global CLIP_SECONDS
+    ap = _parser()
     args = ap.parse_args(argv)
     if (args.fourq is None) != (args.emotify is None):
         ap.error("--4q and --emotify go together")
@@ -690,17 +727,7 @@ def main(argv: list[str] | None = None) -> int:
     CLIP_SECONDS = float(cfg["clip_seconds"])
     t_start = time.perf_counter()
 
-    packages = [p for p in cfg["packages"] if p not in set(cfg.get("excluded_packages", []))]
-    debs = fetch(packages, cache / "debs")
-    tracks: list[Track] = []
-    for pkg in packages:
-        root = unpack(pkg, debs[pkg], cache / "unpacked")
-        found = find_tracks(pkg, root, cfg)
-        log(f"find: {pkg}: {len(found)} tracks, {sum(t.duration for t in found) / 60:.1f} min")
-        tracks.extend(found)
-    tracks.sort(key=lambda t: (t.package, t.path))
-    for i, t in enumerate(tracks):
-        t.track_id = i
+    tracks = _find_all(cfg, cache)
     compare_with_guide(tracks)
     split_tracks(tracks, seed, float(cfg["held_out_fraction"]))
     write_manifest(tracks, cache / "manifest.csv")

@@ -751,6 +751,8 @@ def write_page(
     notes: dict[str, Any],
     seconds: float,
 ) -> Path:
+    # One piece: REPORT.md top to bottom, each section a few add() calls over the same tables;
+    # read beside the page it writes, the order of the code is the order of the report.
     held, corpus = ho.held, ho.corpus
     train = corpus.subset(corpus.split == "train")
     ok = [r for r in runs if r.present]
@@ -1032,6 +1034,7 @@ def checklist(
     n_boot: int,
     paper_runs: Sequence[Run] = (),
 ) -> list[Check]:
+    # One piece: the checks in its order, one block each, sharing the bootstrap draws.
     if not target_runs:
         return [Check("any run of the configuration", "no run found", None)]
     res = [r.res for r in target_runs]
@@ -1193,6 +1196,7 @@ def pca_recon_mse(ho: HeldOut, norm: Any, dim: int = 32) -> float:
 
 
 def build(args: argparse.Namespace, argv: Sequence[str], log: Callable[[str], None]) -> Path:
+    # One piece: the report's steps in order (runs, held-out sets, baselines, figures, page).
     import torch
 
     t0 = time.monotonic()

@@ -112,7 +112,7 @@ def train_text_branch(
     return net
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--config", type=Path, required=True)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
@@ -123,6 +123,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument(
         "--set", action="append", default=[], metavar="KEY=JSON", help="override a model option"
     )
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = _parser()
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
 

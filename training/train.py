@@ -39,6 +39,7 @@ from musicorg.model.trainer import EpochReport, TrainArrays, TrainSettings
 from musicorg.model.trainer import train as run_training
 from musicorg.model.vae import VAEConfig
 from training.data import load_audio, load_lyrics_split, runs_dir
+from training.evaluate import evaluate_model
 from training.runs import load_run_model
 
 DEFAULT_TRAIN: dict[str, Any] = {
@@ -138,6 +139,27 @@ def _print_epoch(rep: EpochReport) -> None:
     )
 
 
+def _check_resumable(run_json: Path, cfg: dict[str, Any], run_dir: Path) -> None:
+    """Stop unless the run in ``run_dir`` (if any) has this config, seed and features version."""
+    if not run_json.exists():
+        return
+    prev = json.loads(run_json.read_text(encoding="utf-8"))
+    # Compare through VAEConfig so options added later (at their defaults) still match.
+    prev_model = VAEConfig.from_dict(prev["model"]).to_dict()
+    if prev_model != cfg["model"] or prev["seed"] != cfg["seed"]:
+        raise SystemExit(
+            f"{run_dir} holds a run with another model config or seed; "
+            "use another --name or delete the directory"
+        )
+    # Runs from before features_version was recorded used version 1.
+    if int(prev.get("features_version", 1)) != FEATURES_VERSION:
+        raise SystemExit(
+            f"{run_dir} holds a run on audio features of version "
+            f"{prev.get('features_version', 1)}, not {FEATURES_VERSION}; "
+            "move it aside or use another --run-dir"
+        )
+
+
 def train(cfg: dict[str, Any], run_dir: Path) -> Path:
     """The run's data and checks; the epoch loop is musicorg.model.trainer's (one loop)."""
     tcfg = cfg["train"]
@@ -147,22 +169,7 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
 
     run_json = run_dir / "run.json"
-    if run_json.exists():
-        prev = json.loads(run_json.read_text(encoding="utf-8"))
-        # Compare through VAEConfig so options added later (at their defaults) still match.
-        prev_model = VAEConfig.from_dict(prev["model"]).to_dict()
-        if prev_model != cfg["model"] or prev["seed"] != cfg["seed"]:
-            raise SystemExit(
-                f"{run_dir} holds a run with another model config or seed; "
-                "use another --name or delete the directory"
-            )
-        # Runs from before features_version was recorded used version 1.
-        if int(prev.get("features_version", 1)) != FEATURES_VERSION:
-            raise SystemExit(
-                f"{run_dir} holds a run on audio features of version "
-                f"{prev.get('features_version', 1)}, not {FEATURES_VERSION}; "
-                "move it aside or use another --run-dir"
-            )
+    _check_resumable(run_json, cfg, run_dir)
     cfg["features_version"] = FEATURES_VERSION
     _write_json(run_json, cfg)
 
@@ -205,8 +212,6 @@ def train(cfg: dict[str, Any], run_dir: Path) -> Path:
     def quick_eval(row: dict[str, Any], _model: Any) -> None:
         epoch = int(row["epoch"])
         if every > 0 and (epoch % every == 0 or epoch == settings.epochs):
-            from training.evaluate import evaluate_model
-
             lm = load_run_model(run_dir, "cpu")
             q = evaluate_model(lm, corpus, lyr_test, seeds=(0,), full=False)
             row["eval"] = {k: q[k] for k in ("knn5", "ami", "nmi", "active_dims", "recon_mse")}

@@ -49,6 +49,7 @@ def active_version(cat: Catalogue) -> str:
 
 def load_active_model(cat: Catalogue, device: str = "auto") -> tuple[Any, str | None]:
     """The active model, or the bundled one (with a warning) when the active one is refused."""
+    # lazy: musicorg.model.bundle imports torch; only when a model is loaded
     from musicorg.model.bundle import ModelIntegrityError, load_model
 
     version = active_version(cat)
@@ -155,6 +156,7 @@ def list_models(cat: Catalogue, *, verify: bool = False) -> list[ModelInfo]:
         if trained_on is not None:
             out[-1].problem = features_mismatch(version, trained_on)
     if verify:
+        # lazy: musicorg.model.bundle imports torch; only when a model is loaded
         from musicorg.model.bundle import (
             BUNDLED_MANIFEST_SHA256,
             ModelIntegrityError,

@@ -38,6 +38,8 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from musicorg import paths
+
 log = logging.getLogger(__name__)
 
 N_TAGS: Final = 50
@@ -153,8 +155,6 @@ def opposites_of(label: str) -> set[str]:
 
 
 def default_dir() -> Path:
-    from musicorg import paths
-
     return paths.models_dir() / "musicnn"
 
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from safetensors.torch import load_file
 
 from musicorg import paths
 from musicorg.model.textpipe import TextPipeline
@@ -121,8 +122,6 @@ def load_state_file(path: Path) -> dict[str, torch.Tensor]:
     ``torch.load(weights_only=True)``, whose restricted unpickler refuses arbitrary objects.
     """
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
         try:
             return dict(load_file(str(path), device="cpu"))
         except Exception as exc:

@@ -11,6 +11,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn import metrics as skm
+from sklearn.cluster import KMeans
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
+from sklearn.neighbors import NearestNeighbors
 
 Array = NDArray[Any]
 
@@ -21,8 +26,6 @@ def knn_neighbours(emb: Array, k: int = 5, groups: Array | None = None) -> NDArr
     Without ``groups`` a point's neighbours leave out only the point itself; with ``groups``
     (one id per point, e.g. the track of each clip) they leave out every point of its group.
     """
-    from sklearn.neighbors import NearestNeighbors
-
     n = len(emb)
     out = np.full((n, k), -1, dtype=np.intp)
     if n < 2 or k < 1:
@@ -85,7 +88,6 @@ def knn_chance(labels: Array) -> float:
 
 
 def purity(labels: Array, pred: Array) -> float:
-    from sklearn import metrics as skm
 
     c = skm.cluster.contingency_matrix(labels, pred)
     return float(c.max(axis=0).sum() / c.sum())
@@ -95,8 +97,6 @@ def cluster_scores(
     emb: Array, labels: Array, seeds: Sequence[int] = (0, 1, 2), k: int | None = None
 ) -> dict[str, float]:
     """KMeans(K = number of labels) scored against the labels, mean over seeds."""
-    from sklearn import metrics as skm
-    from sklearn.cluster import KMeans
 
     k = k or len(np.unique(labels))
     rows: list[dict[str, float]] = []
@@ -127,9 +127,6 @@ def separability_auc(a: Array, b: Array, seed: int = 0, groups: Array | None = N
     ``groups`` (one id per row of ``a`` then ``b``, e.g. the track of each clip) keeps each
     group's rows in one fold, so the classifier is scored on groups it never saw.
     """
-    from sklearn import metrics as skm
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 
     x = np.concatenate([a, b])
     y = np.concatenate([np.zeros(len(a)), np.ones(len(b))])
@@ -153,8 +150,6 @@ def embedding_report(emb: Array, labels: Array, seeds: Sequence[int]) -> dict[st
 
 def kmeans_clusters(emb: Array, k: int, seed: int = 0) -> tuple[list[int], float | None]:
     """Sizes of KMeans(k) clusters, largest first, and the silhouette of that clustering."""
-    from sklearn import metrics as skm
-    from sklearn.cluster import KMeans
 
     pred = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(emb)
     sizes = sorted((int(c) for c in np.bincount(pred, minlength=k)), reverse=True)

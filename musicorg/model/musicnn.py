@@ -30,6 +30,7 @@ back end's input batch norm is folded into the dense layer (:func:`MusiCNN.fuse`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,7 +40,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
+from safetensors.torch import load
 from torch import Tensor, nn
+
+from musicorg import paths
 
 SR: Final = 16000
 N_FFT: Final = 512
@@ -234,8 +238,6 @@ class TeacherIntegrityError(RuntimeError):
 
 
 def default_dir() -> Path:
-    from musicorg import paths
-
     return paths.models_dir() / "musicnn"
 
 
@@ -243,10 +245,6 @@ def load_musicnn(
     directory: Path | None = None, *, fuse: bool = True, check_hash: bool = True
 ) -> tuple[MusiCNN, list[str]]:
     """The converted weights (safetensors) and the 50 tag names from ``directory``."""
-    import hashlib
-
-    from safetensors.torch import load
-
     directory = directory or default_dir()
     try:
         raw = (directory / WEIGHTS_NAME).read_bytes()

@@ -137,6 +137,7 @@ def load_version(version: str, device: str = "auto") -> Any:
     Raises :class:`ModelVersionError` for an unknown version and
     :class:`musicorg.model.bundle.ModelIntegrityError` for files that do not match.
     """
+    # lazy: musicorg.model.bundle imports torch; only when a model is loaded
     from musicorg.model.bundle import ModelIntegrityError, load_model
 
     if version == bundled_version():

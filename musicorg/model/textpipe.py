@@ -122,6 +122,7 @@ def fit(
 
     The scikit-learn objects are returned for tests and comparisons only; never persist them.
     """
+    # lazy: scikit-learn (~0.5 s) only when a pipeline is fitted (retraining), not at load
     from sklearn.decomposition import PCA
     from sklearn.feature_extraction.text import TfidfVectorizer
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 
 from musicorg.model import bundle
 from musicorg.model.bundle import Normalizer
@@ -83,7 +84,6 @@ def write_bundle(
     ``norm`` is a Normalizer or an existing norm.npz to copy; ``extra_files`` are further
     files (name → bytes) listed in the manifest like the others.
     """
-    from safetensors.torch import save_file
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
