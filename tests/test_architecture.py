@@ -5,6 +5,8 @@ tests that mirror the packages. (The layers themselves are import-linter contrac
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,3 +171,20 @@ def test_tests_mirror_the_packages() -> None:
     tests = {p.name for p in (ROOT / "tests").iterdir() if (p / "__init__.py").exists()}
     assert tests - code - {"training"} == set()
     assert {"store", "ingest", "analyse", "model", "organise", "io", "app", "cli", "gui"} <= tests
+
+
+@pytest.mark.parametrize(
+    ("module", "absent"),
+    [
+        ("musicorg.cli", ("numpy", "torch", "PySide6", "scipy", "librosa", "sklearn")),
+        ("musicorg.io.m3u", ("librosa", "scipy", "soundfile", "soxr", "torch", "PySide6")),
+        ("musicorg.app.pipeline", ("torch", "PySide6")),
+    ],
+)
+def test_light_imports(module: str, absent: tuple[str, ...]) -> None:
+    """What start-up and the light stages must not pull in (a fresh interpreter each)."""
+    code = f"import sys, {module}\nprint(','.join(m for m in {absent!r} if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == ""
