@@ -409,7 +409,7 @@ def demo_probs() -> FloatArray:
     teacher = musicnn.Teacher(torch.device("cpu"))
     rows: list[FloatArray] = []
     for path in sorted(paths.demo_dir().glob("*.opus")):
-        audio = features.analyze_file(path).teacher_audio
+        audio = features.analyse_file(path).teacher_audio
         if audio is not None:
             _pen, tags, _n = teacher.track_outputs([audio])
             rows.append(np.asarray(tags[0], dtype=np.float64))

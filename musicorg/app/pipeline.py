@@ -18,17 +18,22 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from musicorg.analyse import analysis
-from musicorg.analyse.analysis import AnalyseReport
-from musicorg.app import models
-from musicorg.ingest import scanner
 from musicorg.jobs import CancelFn, ProgressFn, never, no_progress
 from musicorg.keys import ACTIVE_MODEL_KEY
-from musicorg.organise import mapping, playlists
 from musicorg.store.db import Catalogue
 from musicorg.store.vectors import active_model_version
+
+if TYPE_CHECKING:
+    from musicorg.analyse.analysis import AnalyseReport
+    from musicorg.app.models import UseReport
+    from musicorg.ingest.scanner import ScanReport
+    from musicorg.organise.mapping import MapReport
+    from musicorg.organise.playlists import PlaylistInfo
+
+# Each step imports its stage when it runs (the lazy imports below): both front ends import this
+# module at start-up, and the stages bring librosa, scipy, scikit-learn and umap (~2 s).
 
 #: The stages in the order they run; each needs the one before it.
 STAGES: Final = ("scan", "analyse", "playlists", "map", "umap")
@@ -44,7 +49,10 @@ def scan(
     *,
     progress: ProgressFn = no_progress,
     cancel: CancelFn = never,
-) -> scanner.ScanReport:
+) -> ScanReport:
+    # lazy: see the note at the top
+    from musicorg.ingest import scanner
+
     return scanner.scan(cat, folders, progress=progress, cancel=cancel)
 
 
@@ -59,6 +67,11 @@ def analyse(
     """Features of every track that lacks them, then embeddings with the active model
     (bundled or retrained; the bundled one, with a warning, when the active one is refused),
     then the data of model versions that are gone is dropped."""
+    # lazy: see the note at the top
+    from musicorg.analyse import analysis
+    from musicorg.analyse.analysis import AnalyseReport
+    from musicorg.app import models
+
     started = time.monotonic()
     report = AnalyseReport()
     analysis.analyse_features(
@@ -78,7 +91,7 @@ def analyse(
 
 @dataclass
 class PlaylistsResult:
-    playlists: list[playlists.PlaylistInfo]
+    playlists: list[PlaylistInfo]
     rebuilt: bool
 
     def summary(self) -> str:
@@ -100,6 +113,9 @@ def update_playlists(
     """The automatic playlists of the active model: rebuilt when ``force`` (the user asked,
     or the settings changed), else only when they are due. None before any analysis.
     ``method``, ``playlist_min`` and ``playlist_max`` default to the settings."""
+    # lazy: see the note at the top
+    from musicorg.organise import playlists
+
     if active_model_version(cat) is None:
         return None  # nothing analysed yet: nothing to group
     if not force:
@@ -125,10 +141,13 @@ def update_map(
     refit: bool = False,
     progress: ProgressFn = no_progress,
     cancel: CancelFn = never,
-) -> mapping.MapReport:
+) -> MapReport:
     """The map of ``method``: fitted when there is none (or ``refit``), else the tracks that
     are not on it yet are placed among its points. Raises ``mapping.MapError`` when there is
     nothing to map."""
+    # lazy: see the note at the top
+    from musicorg.organise import mapping
+
     if refit or not mapping.has_map(cat, None, method):
         return mapping.compute_map(cat, method, progress=progress, cancel=cancel)
     return mapping.place_new(cat, method)
@@ -141,7 +160,10 @@ def switch_model(
     device: str = "auto",
     progress: ProgressFn = no_progress,
     cancel: CancelFn = never,
-) -> models.UseReport:
+) -> UseReport:
     """Make ``version`` the active model, the checked way (``models.use_model``): a model
     that is refused raises and leaves the previous one active."""
+    # lazy: see the note at the top
+    from musicorg.app import models
+
     return models.use_model(cat, version, device=device, progress=progress, cancel=cancel)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from musicorg import __version__
-from musicorg.cli import COMMANDS, main
+from musicorg.cli import COMMANDS, build_parser, main
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -105,3 +105,52 @@ def test_damaged_catalogue_message(tmp_path: Path) -> None:
     result = run("--db", str(bad), "stats")
     assert result.returncode == 1
     assert "damaged" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_analyse_is_the_command_and_analyze_its_alias() -> None:
+    parser = build_parser()
+    assert "analyse" in dict(COMMANDS) and "analyze" not in dict(COMMANDS)
+    spelled = [parser.parse_args([name, "--device", "cpu"]) for name in ("analyse", "analyze")]
+    assert spelled[0].handler is spelled[1].handler
+    assert spelled[0].device == spelled[1].device == "cpu"
+    assert "analyse (analyze)" in parser.format_help()
+
+
+def test_read_only_commands_make_no_backup() -> None:
+    parser = build_parser()
+    read_only = {name for name, _ in COMMANDS if parser.parse_args(_minimal(name)).read_only}
+    assert read_only == {"problems", "stats", "tracks", "embeddings"}
+
+
+def _minimal(name: str) -> list[str]:
+    """The fewest arguments that command ``name`` accepts."""
+    extra = {
+        "relocate": ["a", "b"],
+        "embeddings": ["x.npz"],
+        "similar": ["f"],
+        "path": ["a", "b"],
+        "export": ["d"],
+        "import": ["f"],
+        "models": ["list"],
+    }
+    return [name, *extra.get(name, [])]
+
+
+def test_models_use_goes_through_the_checked_switch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from musicorg.app import pipeline
+    from musicorg.model.registry import ModelVersionError
+
+    asked = []
+
+    def refuse(cat: object, version: str, **_kw: object) -> None:
+        asked.append(version)
+        raise ModelVersionError(f"model {version} is refused")
+
+    monkeypatch.setattr(pipeline, "switch_model", refuse)
+    db = str(tmp_path / "x.sqlite")
+    assert main(["--db", db, "-q", "models", "use", "v-bad", "--device", "cpu"]) == 1
+    assert asked == ["v-bad"]
+    err = capsys.readouterr().err
+    assert "model v-bad is refused; the active model is unchanged" in err

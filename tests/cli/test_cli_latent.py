@@ -87,6 +87,22 @@ def test_map_export_import(db: str, tmp_path: Path, capsys: pytest.CaptureFixtur
     cat.close()
 
 
+def test_every_cli_module_imports_nothing_heavy() -> None:
+    """`musicorg --help` and start-up stay light: the stages load only when a command runs."""
+    code = (
+        "import importlib, pkgutil, sys, musicorg.cli\n"
+        "names = [m.name for m in pkgutil.iter_modules(musicorg.cli.__path__) "
+        "if m.name != '__main__']\n"
+        "assert {'common', 'catalogue', 'analyse', 'models'} <= set(names), names\n"
+        "for name in names:\n"
+        "    importlib.import_module('musicorg.cli.' + name)\n"
+        "heavy = {'numpy', 'torch', 'scipy', 'librosa', 'sklearn', 'PySide6', 'pyqtgraph'}\n"
+        "loaded = {m.split('.')[0] for m in sys.modules} & heavy\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
 def test_core_modules_import_no_qt_torch_or_umap() -> None:
     code = (
         "import sys, musicorg.organise.similar, musicorg.organise.songpath, "

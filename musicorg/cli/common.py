@@ -1,0 +1,171 @@
+"""What every command group shares: the options, how a command is registered, the catalogue it
+opens, the progress printer, JSON and error output. Light by design: no stage is imported here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol, TypeAlias
+
+from musicorg import paths
+from musicorg import settings as settings_mod
+from musicorg.store.db import Catalogue
+
+#: A command: its parsed arguments and the open catalogue in, the exit status out.
+Handler = Callable[[argparse.Namespace, Catalogue], int]
+#: What ``parser.add_subparsers()`` answers (argparse keeps its class private).
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class CommandGroup(Protocol):
+    """A module of ``musicorg.cli`` with commands: their help lines, in the order they are
+    listed, and the function that adds them to the parser."""
+
+    @property
+    def HELP(self) -> Mapping[str, str]: ...
+
+    def register(self, sub: Subparsers) -> None: ...
+
+
+class Stderr:
+    """Progress on stderr: a rewritten line on a terminal, sparse lines otherwise."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self._last = ""
+
+    def __call__(self, done: int, total: int, text: str) -> None:
+        if self.quiet:
+            return
+        line = f"[{done}/{total}] {text}" if total else text
+        if self.tty:
+            sys.stderr.write("\r\x1b[2K" + line[:200])
+            sys.stderr.flush()
+        elif line != self._last and (total == 0 or done == total or done % 1000 == 0):
+            sys.stderr.write(line + "\n")
+        self._last = line
+
+    def end(self) -> None:
+        if self.tty and not self.quiet and self._last:
+            sys.stderr.write("\n")
+
+
+def common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """``--db``, ``--demo`` and ``-q``, before the command (``top``) or after it."""
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--db",
+        metavar="FILE",
+        default=default,
+        help="catalogue file (default: the user data dir)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="use the bundled demo library and its own catalogue",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="no progress output",
+    )
+
+
+def add_command(
+    sub: Subparsers,
+    helps: Mapping[str, str],
+    name: str,
+    handler: Handler,
+    *,
+    aliases: Sequence[str] = (),
+    read_only: bool = False,
+) -> argparse.ArgumentParser:
+    """Register the command ``name`` (its help line from ``helps``), run by ``handler``; a
+    ``read_only`` command makes no backup of the catalogue before it runs."""
+    text = helps[name]
+    parser = sub.add_parser(name, aliases=list(aliases), help=text, description=text)
+    common_options(parser, top=False)
+    parser.set_defaults(handler=handler, read_only=read_only)
+    return parser
+
+
+def json_flag(parser: argparse.ArgumentParser, text: str = "print JSON") -> None:
+    parser.add_argument("--json", action="store_true", help=text)
+
+
+def device_option(parser: argparse.ArgumentParser, text: str = "where the model runs") -> None:
+    parser.add_argument("--device", choices=settings_mod.DEVICES, help=text)
+
+
+def catalogue_path(args: argparse.Namespace) -> Path:
+    """The catalogue file: ``--db``, else the demo's with ``--demo``, else the user's."""
+    if args.db:
+        return Path(args.db)
+    return paths.demo_db_path() if args.demo else paths.default_db_path()
+
+
+def open_catalogue(args: argparse.Namespace) -> Catalogue:
+    return Catalogue(catalogue_path(args))
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+class CommandError(Exception):
+    """Why a command stopped: ``main`` prints ``musicorg COMMAND: MESSAGE`` on stderr and exits
+    with ``status``."""
+
+    def __init__(self, command: str, message: object, status: int = 1) -> None:
+        super().__init__(f"musicorg {command}: {message}")
+        self.status = status
+
+
+@contextmanager
+def model_errors(
+    command: str,
+    refused: tuple[type[Exception], ...],
+    progress: Stderr | None = None,
+    explain: Callable[[Exception], str] = str,
+) -> Iterator[None]:
+    """Around work that runs a model: what the user can act on, a ``refused`` error (worded by
+    ``explain``) or torch's CUDA failure (no GPU, out of GPU memory), becomes a
+    :class:`CommandError` instead of a traceback. The progress line ends first, unless the
+    user interrupted (``main`` says so on a line of its own)."""
+    end = progress.end if progress is not None else _nothing
+    try:
+        yield
+    except refused as exc:
+        end()
+        raise CommandError(command, explain(exc)) from exc
+    except RuntimeError as exc:
+        end()
+        if "cuda" not in str(exc).lower():
+            raise
+        raise CommandError(command, exc) from exc
+    end()
+
+
+def _nothing() -> None:
+    pass
+
+
+def fmt_duration(seconds: float) -> str:
+    total = round(seconds)
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def abs_path(folder: str) -> str:
+    return os.path.abspath(os.path.expanduser(folder))
