@@ -1,6 +1,6 @@
 """Benchmark: tracks/s of musicorg's analysis against the seed paper's code path.
 
-    .venv/bin/python scripts/bench_analyze.py [--n 12] [--workers 2] [--repeat 3]
+    .venv/bin/python scripts/bench_analyse.py [--n 12] [--workers 2] [--repeat 3]
         [--stage-n N] [--no-stage]
 
 On the same ~3-minute tracks of the Debian soundtrack corpus (as prepared by
@@ -81,9 +81,9 @@ STAGE_TARGET = 3.0  # the issue: >= 3 tracks/s on 2 cores at the default patch c
 
 
 def ours(path: str) -> Any:
-    from musicorg.analyse.features import analyze_file
+    from musicorg.analyse.features import analyse_file
 
-    return analyze_file(path)
+    return analyse_file(path)
 
 
 def paper(path: str) -> Any:
@@ -210,7 +210,7 @@ def model_hook(files: list[Path]) -> tuple[list[str], float | None]:
     try:
         import torch
 
-        from musicorg.analyse.features import analyze_file
+        from musicorg.analyse.features import analyse_file
         from musicorg.model.bundle import load_model
         from musicorg.model.musicnn import DEFAULT_PATCHES, Teacher
 
@@ -219,7 +219,7 @@ def model_hook(files: list[Path]) -> tuple[list[str], float | None]:
         model = load_model(device="cpu", num_threads=1)
     except Exception as exc:
         return [f"MusiCNN + embedding: skipped ({exc.__class__.__name__}: {exc})"], None
-    feats = [analyze_file(str(p)) for p in files]
+    feats = [analyse_file(str(p)) for p in files]
     audios = [f.teacher_audio for f in feats if f.teacher_audio is not None]
     teacher.track_outputs(audios[:1])  # warm-up
     t0 = time.perf_counter()
@@ -474,7 +474,7 @@ def main() -> int:
     ours(str(warmup))
     paper(str(warmup))
 
-    print(f"bench_analyze: {len(oggs)} OGG + {len(mp3s)} MP3 tracks of 150-210 s")
+    print(f"bench_analyse: {len(oggs)} OGG + {len(mp3s)} MP3 tracks of 150-210 s")
     print(f"cpu: {os.cpu_count()} cores (load average {os.getloadavg()[0]:.2f} at start)")
     sets = (("OGG", oggs), ("MP3", mp3s))
     # Best of --repeat rounds, the two paths interleaved within each round: other work on a

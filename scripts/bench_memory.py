@@ -1,16 +1,16 @@
-"""Memory benchmark: peak RSS of ``scan`` + ``analyze`` and of the GUI at 100k tracks.
+"""Memory benchmark: peak RSS of ``scan`` + ``analyse`` and of the GUI at 100k tracks.
 
 1. Pipeline. N byte-distinct tracks of realistic length (about three minutes each; FLAC,
    24 kHz mono, cut from the decoded demo excerpts with a per-file gain, window and a unique
    noise burst) are scanned and analysed by the real CLI, each command in a fresh wrapper
-   process (``python -m musicorg.cli --db DB -q scan DIR``, then ``... analyze --device cpu
+   process (``python -m musicorg.cli --db DB -q scan DIR``, then ``... analyse --device cpu
    --workers 1``; ``--workers K`` for a decoding pool of K processes, whose RSS the sampler
    adds in) with the user dirs isolated in a temp dir. Reported per command:
 
    - ``ru_maxrss``: ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` in the wrapper after the command,
      i.e. the largest single process of the command (decoding workers included);
    - the sampled RSS over time (``VmRSS`` of the whole process tree, every 0.2 s): its peak,
-     the largest single process, and, for ``analyze``, the peak of the tree after 25 %, 50 %
+     the largest single process, and, for ``analyse``, the peak of the tree after 25 %, 50 %
      and 100 % of the tracks are analysed, to show it is flat in the number of tracks.
 
    Several sizes can be given (``--tracks 500 2000``): the figures are printed per size.
@@ -323,7 +323,7 @@ def bench_pipeline(work: Path, n: int, music: Path, workers: int = 1) -> dict[st
             return 0
 
     ana = run_measured(
-        [*cli, "analyze", "--device", "cpu", "--workers", str(workers)], env, run_dir, analysed
+        [*cli, "analyse", "--device", "cpu", "--workers", str(workers)], env, run_dir, analysed
     )
     sampler: Sampler = ana.pop("sampler")
     scan.pop("sampler")
@@ -339,7 +339,7 @@ def bench_pipeline(work: Path, n: int, music: Path, workers: int = 1) -> dict[st
     ana["tree_peak_by_progress_mb"] = milestones
     ana["analysed"] = analysed()
     print(
-        f"  analyze {n:6d} tracks: {ana['seconds']:7.1f} s; ru_maxrss {ana['ru_maxrss_mb']} MB; "
+        f"  analyse {n:6d} tracks: {ana['seconds']:7.1f} s; ru_maxrss {ana['ru_maxrss_mb']} MB; "
         f"sampled: tree peak {ana['sampled_tree_peak_mb']} MB, largest process "
         f"{ana['sampled_single_peak_mb']} MB, up to {ana['max_processes']} processes; "
         f"tree peak after 25/50/100 % of tracks: "
@@ -348,7 +348,7 @@ def bench_pipeline(work: Path, n: int, music: Path, workers: int = 1) -> dict[st
     )
     scan.pop("stdout")
     ana.pop("stdout")
-    return {"tracks": n, "scan": scan, "analyze": ana}
+    return {"tracks": n, "scan": scan, "analyse": ana}
 
 
 def bench_gui(work: Path, n: int) -> dict[str, Any]:
@@ -387,7 +387,7 @@ def main() -> int:
     ap.add_argument("--tracks", type=int, nargs="+", default=[5000], help="one or more sizes")
     ap.add_argument("--gui-tracks", type=int, default=100_000)
     ap.add_argument(
-        "--workers", type=int, default=1, help="analyze --workers (1: decoding in-process)"
+        "--workers", type=int, default=1, help="analyse --workers (1: decoding in-process)"
     )
     ap.add_argument("--no-gui", action="store_true")
     ap.add_argument("--no-pipeline", action="store_true")
@@ -420,9 +420,9 @@ def main() -> int:
 
     print("\nsummary (targets: analysis < 1500 MB and flat in N; GUI < 2048 MB at 100k):")
     for r in results["pipeline"]:
-        a, s = r["analyze"], r["scan"]
+        a, s = r["analyse"], r["scan"]
         print(
-            f"  N={r['tracks']:6d}: scan ru_maxrss {s['ru_maxrss_mb']} MB; analyze ru_maxrss "
+            f"  N={r['tracks']:6d}: scan ru_maxrss {s['ru_maxrss_mb']} MB; analyse ru_maxrss "
             f"{a['ru_maxrss_mb']} MB, sampled tree peak {a['sampled_tree_peak_mb']} MB"
         )
     if results["gui"]:

@@ -18,17 +18,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select, text
 
 from musicorg.analyse import features as feat
 from musicorg.analyse.audio import DecodeError
 from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
-from musicorg.store.db import Analysis, Catalogue, Embedding, Lyrics, Problem, Track, record_problem
+from musicorg.store import analyses
+from musicorg.store import lyrics as stored_lyrics
+from musicorg.store.analyses import AnalysisRow, AudioFile
+from musicorg.store.db import Catalogue
+from musicorg.store.problems import ProblemNote
 
 log = logging.getLogger(__name__)
 
 COMMIT_EVERY_S = 2.0
-SHAPE = f"{feat.N_ROWS}x{feat.N_BINS}"
 
 
 @dataclass
@@ -58,51 +60,15 @@ class AnalyseReport:
         return f"{text}. {self.forgotten}" if forgotten and self.forgotten else text
 
 
-@dataclass
-class _Todo:
-    content_key: str
-    path: bytes
-    display: str
-    size: int
-    mtime_ns: int
-
-
-def _pending_features(cat: Catalogue) -> list[_Todo]:
+def _pending_features(cat: Catalogue) -> list[AudioFile]:
     """One available file per content key that has no analysis of this features version."""
-    with cat.read() as conn:
-        done = {
-            k
-            for (k,) in conn.execute(
-                select(Analysis.content_key).where(
-                    Analysis.features_version == feat.FEATURES_VERSION
-                )
-            )
-        }
-        broken = {
-            (p, s, m)
-            for p, s, m in conn.execute(
-                select(Problem.path, Problem.size, Problem.mtime_ns).where(
-                    Problem.stage == "analyze"
-                )
-            )
-        }
-        rows = conn.execute(
-            select(Track.content_key, Track.path, Track.display, Track.size, Track.mtime_ns)
-            .where(Track.missing.is_(False))
-            .order_by(Track.id)
-        ).all()
-    todo: dict[str, _Todo] = {}
-    for key, path, display, size, mtime in rows:
-        if key in done or key in todo or (path, size, mtime) in broken:
-            continue
-        todo[key] = _Todo(key, path, display, size, mtime)
-    return list(todo.values())
+    return analyses.unanalysed(cat, feat.FEATURES_VERSION)
 
 
 def _analyse_one(path: bytes) -> feat.TrackFeatures | DecodeError:
     """Runs in a worker process: features, or the DecodeError that explains why not."""
     try:
-        return feat.analyze_file(path)
+        return feat.analyse_file(path)
     except DecodeError as exc:
         return exc
     except MemoryError:
@@ -111,7 +77,9 @@ def _analyse_one(path: bytes) -> feat.TrackFeatures | DecodeError:
         return DecodeError("unreadable", f"{os.fsdecode(path)}: {exc.__class__.__name__}: {exc}")
 
 
-def _results(todo: list[_Todo], workers: int, cancel: CancelFn) -> Iterator[tuple[_Todo, Any]]:
+def _results(
+    todo: list[AudioFile], workers: int, cancel: CancelFn
+) -> Iterator[tuple[AudioFile, Any]]:
     if workers <= 1:
         for item in todo:
             check(cancel)
@@ -120,7 +88,7 @@ def _results(todo: list[_Todo], workers: int, cancel: CancelFn) -> Iterator[tupl
     # Processes, not threads: decoding and librosa hold the GIL much of the time. Each worker
     # is recycled after a while so that a leak in a decoder cannot grow without bound.
     with ProcessPoolExecutor(max_workers=workers, max_tasks_per_child=200) as pool:
-        pending: dict[Future[Any], _Todo] = {}
+        pending: dict[Future[Any], AudioFile] = {}
         queue = iter(todo)
         try:
             while True:
@@ -163,7 +131,7 @@ def analyse_features(
     if not todo:
         return report
     teacher = _load_teacher(device)
-    batch: list[tuple[_Todo, Any]] = []
+    batch: list[tuple[AudioFile, Any]] = []
     last_commit = time.monotonic()
     done = 0
     try:
@@ -183,6 +151,7 @@ def analyse_features(
 
 
 def _load_teacher(device: str) -> Any:
+    # torch (through musicorg.model): loaded only when there is something to analyse
     from musicorg.model.bundle import pick_device
     from musicorg.model.musicnn import Teacher
 
@@ -199,8 +168,8 @@ class _Teacher:
 
 
 def _with_teacher(
-    teacher: Any, batch: list[tuple[_Todo, Any]]
-) -> list[tuple[_Todo, Any, _Teacher | None]]:
+    teacher: Any, batch: list[tuple[AudioFile, Any]]
+) -> list[tuple[AudioFile, Any, _Teacher | None]]:
     """The batch with MusiCNN's vector and tags of each analysed window (one pass for all)."""
     analysed = [r for _, r in batch if isinstance(r, feat.TrackFeatures)]
     audios = [
@@ -209,7 +178,7 @@ def _with_teacher(
     ]
     vectors, tags, counts = teacher.track_outputs(audios)
     taught = iter(range(len(analysed)))
-    out: list[tuple[_Todo, Any, _Teacher | None]] = []
+    out: list[tuple[AudioFile, Any, _Teacher | None]] = []
     for item, result in batch:
         if isinstance(result, feat.TrackFeatures):
             i = next(taught)
@@ -221,61 +190,37 @@ def _with_teacher(
 
 
 def _store_features(
-    cat: Catalogue, batch: list[tuple[_Todo, Any, _Teacher | None]], report: AnalyseReport
+    cat: Catalogue, batch: list[tuple[AudioFile, Any, _Teacher | None]], report: AnalyseReport
 ) -> None:
-    now = time.time()
-    with cat.begin() as conn:
-        for item, result, taught in batch:
-            if isinstance(result, DecodeError):
-                record_problem(
-                    conn,
-                    item.path,
-                    "analyze",
-                    result.kind,
-                    str(result),
-                    size=item.size,
-                    mtime_ns=item.mtime_ns,
-                )
-                report.problems.append((item.display, result.kind, str(result)))
-                continue
-            f: feat.TrackFeatures = result
-            assert taught is not None  # every analysed window went through MusiCNN
-            conn.execute(
-                text(
-                    "INSERT OR REPLACE INTO analyses (content_key, features_version, features, "
-                    "shape, stats, tempo, brightness, energy, weak, created_at, musicnn, tags, "
-                    "n_patches) VALUES (:k, :v, :f, :shape, :stats, :tempo, :bright, :energy, "
-                    ":weak, :now, :musicnn, :tags, :n_patches)"
-                ),
-                {
-                    "k": item.content_key,
-                    "v": feat.FEATURES_VERSION,
-                    "f": np.ascontiguousarray(f.matrix, dtype=np.float32).tobytes(),
-                    "shape": SHAPE,
-                    "stats": np.ascontiguousarray(f.stats, dtype=np.float32).tobytes(),
-                    "tempo": float(f.tempo),
-                    "bright": float(f.brightness),
-                    "energy": float(f.energy),
-                    "weak": bool(f.weak),
-                    "now": now,
-                    "musicnn": np.ascontiguousarray(taught.vector, dtype=np.float32).tobytes(),
-                    "tags": np.ascontiguousarray(taught.tags, dtype=np.float32).tobytes(),
-                    "n_patches": taught.n_patches,
-                },
+    rows: list[AnalysisRow] = []
+    failed: list[ProblemNote] = []
+    for item, result, taught in batch:
+        if isinstance(result, DecodeError):
+            failed.append(
+                ProblemNote(item.path, result.kind, str(result), item.size, item.mtime_ns)
             )
-            # The same audio's features of an older FEATURES_VERSION are never read again.
-            conn.execute(
-                delete(Analysis).where(
-                    Analysis.content_key == item.content_key,
-                    Analysis.features_version != feat.FEATURES_VERSION,
-                )
+            report.problems.append((item.display, result.kind, str(result)))
+            continue
+        f: feat.TrackFeatures = result
+        assert taught is not None  # every analysed window went through MusiCNN
+        rows.append(
+            AnalysisRow(
+                item,
+                f.matrix,
+                f.stats,
+                f.tempo,
+                f.brightness,
+                f.energy,
+                f.weak,
+                taught.vector,
+                taught.tags,
+                taught.n_patches,
             )
-            conn.execute(
-                delete(Problem).where(Problem.path == item.path, Problem.stage == "analyze")
-            )
-            report.analysed += 1
-            if f.weak:
-                report.weak.append(item.display)
+        )
+        report.analysed += 1
+        if f.weak:
+            report.weak.append(item.display)
+    analyses.save(cat, rows, failed, feat.FEATURES_VERSION)
 
 
 @dataclass
@@ -295,29 +240,17 @@ def load_features(cat: Catalogue, keys: list[str]) -> Features:
     stats: list[np.ndarray] = []
     teacher: list[np.ndarray] = []
     index: dict[str, int] = {}
-    with cat.read() as conn:
-        for i in range(0, len(keys), 500):
-            rows = conn.execute(
-                select(
-                    Analysis.content_key, Analysis.features, Analysis.stats, Analysis.musicnn
-                ).where(
-                    Analysis.features_version == feat.FEATURES_VERSION,
-                    Analysis.content_key.in_(keys[i : i + 500]),
-                )
-            ).all()
-            for key, blob, sblob, tblob in rows:
-                index[key] = len(mats)
-                mats.append(np.frombuffer(blob, dtype=np.float32).reshape(feat.N_ROWS, feat.N_BINS))
-                stats.append(
-                    np.frombuffer(sblob, dtype=np.float32)
-                    if sblob
-                    else np.zeros(feat.N_STATS, np.float32)
-                )
-                teacher.append(
-                    np.frombuffer(tblob, dtype=np.float32)
-                    if tblob
-                    else np.zeros(feat.N_TEACHER, np.float32)
-                )
+    for key, blob, sblob, tblob in analyses.feature_blobs(cat, keys, feat.FEATURES_VERSION):
+        index[key] = len(mats)
+        mats.append(np.frombuffer(blob, dtype=np.float32).reshape(feat.N_ROWS, feat.N_BINS))
+        stats.append(
+            np.frombuffer(sblob, dtype=np.float32) if sblob else np.zeros(feat.N_STATS, np.float32)
+        )
+        teacher.append(
+            np.frombuffer(tblob, dtype=np.float32)
+            if tblob
+            else np.zeros(feat.N_TEACHER, np.float32)
+        )
     if not mats:
         return Features(
             np.zeros((0, feat.N_ROWS, feat.N_BINS), np.float32),
@@ -340,27 +273,9 @@ def embed_pending(
     """μ for every analysed content key that has none for this model version."""
     report = report or AnalyseReport()
     version = model.version
-    with cat.read() as conn:
-        have = {
-            k
-            for (k,) in conn.execute(
-                select(Embedding.content_key).where(Embedding.model_version == version)
-            )
-        }
-        analysed = [
-            k
-            for (k,) in conn.execute(
-                select(Analysis.content_key).where(
-                    Analysis.features_version == feat.FEATURES_VERSION
-                )
-            )
-        ]
-        lyric_rows = conn.execute(
-            select(Track.content_key, func.min(Lyrics.text))
-            .join(Lyrics, Lyrics.track_id == Track.id)
-            .group_by(Track.content_key)
-        ).all()
-    lyrics_by_key = {k: t for k, t in lyric_rows}
+    have = analyses.embedded_keys(cat, version)
+    analysed = analyses.analysed_keys(cat, feat.FEATURES_VERSION)
+    lyrics_by_key = stored_lyrics.by_content_key(cat)
     todo = [k for k in analysed if k not in have]
     total = len(todo)
     for lo in range(0, total, batch):
@@ -374,18 +289,7 @@ def embed_pending(
             [lyrics_by_key.get(k) for k in keys],
             teacher=found.teacher,
         )
-        now = time.time()
-        with cat.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT OR REPLACE INTO embeddings (content_key, model_version, mu, created_at)"
-                    " VALUES (:k, :v, :mu, :now)"
-                ),
-                [
-                    {"k": k, "v": version, "mu": mu[i].astype(np.float32).tobytes(), "now": now}
-                    for i, k in enumerate(keys)
-                ],
-            )
+        analyses.save_embeddings(cat, version, keys, mu)
         report.embedded += len(keys)
         progress(min(lo + batch, total), total, "Embedding…")
     return report

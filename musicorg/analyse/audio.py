@@ -258,7 +258,7 @@ def _av_duration(container: Any, stream: Any) -> float:
 
 def _av_frames(container: Any, stream: Any) -> Iterator[Any]:
     """Decoded frames; a decoding error ends the stream (keep what came before)."""
-    import av
+    import av  # lazy, as in _decode_av
 
     try:
         for packet in container.demux(stream):
@@ -273,6 +273,7 @@ def _av_frames(container: Any, stream: Any) -> Iterator[Any]:
 def _decode_av(
     handle: IO[bytes], seconds: float, sr: int, offset: float | None, name: str
 ) -> tuple[FloatArray, float]:
+    # PyAV loads FFmpeg's libraries (about as long as librosa): only for a file that needs it
     import av
 
     handle.seek(0)
@@ -537,7 +538,7 @@ def probe_duration(path: PathArg) -> float:
                     return float(info.frames) / float(info.samplerate)
             except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
                 pass
-        import av
+        import av  # lazy, as in _decode_av
 
         handle.seek(0)
         try:

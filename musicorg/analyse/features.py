@@ -55,6 +55,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.fft
 import scipy.signal
+import soxr
 
 from musicorg.analyse.audio import DEFAULT_SECONDS, DEFAULT_SR, PathArg, decode_window
 from musicorg.keys import FEATURES_VERSION
@@ -74,7 +75,7 @@ __all__ = [
     "ROW_NAMES",
     "TEACHER_SR",
     "TrackFeatures",
-    "analyze_file",
+    "analyse_file",
     "features_from_signal",
     "pool_frames",
     "teacher_audio",
@@ -135,7 +136,7 @@ class TrackFeatures:
     duration: float = 0.0
     """Length of the analysed signal, seconds."""
     teacher_audio: FloatArray | None = None
-    """The same window resampled to ``TEACHER_SR`` for MusiCNN (set by :func:`analyze_file`;
+    """The same window resampled to ``TEACHER_SR`` for MusiCNN (set by :func:`analyse_file`;
     transient: the analysis stage turns it into the stored vector and tags)."""
 
 
@@ -144,8 +145,6 @@ def teacher_audio(signal: npt.NDArray[np.floating], sr: int) -> FloatArray:
     y = np.asarray(signal, dtype=np.float32).reshape(-1)
     if sr == TEACHER_SR or y.size == 0:
         return y.copy()
-    import soxr
-
     return np.asarray(soxr.resample(y, sr, TEACHER_SR, quality="HQ"), dtype=np.float32)
 
 
@@ -442,7 +441,7 @@ def features_from_signal(y: npt.NDArray[np.floating], sr: int = DEFAULT_SR) -> T
     )
 
 
-def analyze_file(
+def analyse_file(
     path: PathArg | os.PathLike[str],
     *,
     seconds: float = DEFAULT_SECONDS,

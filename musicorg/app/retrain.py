@@ -38,15 +38,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
 
 from musicorg import paths
-from musicorg.analyse import features as feat
-from musicorg.analyse.analysis import load_features
+from musicorg.analyse.analysis import embed_pending, load_features
 from musicorg.app import models as modelstore
 from musicorg.jobs import CancelFn, never
+from musicorg.keys import FEATURES_VERSION
 from musicorg.model import registry as model_registry
-from musicorg.store.db import Analysis, Catalogue, Lyrics, Track
+from musicorg.model.textpipe import TextPipeline
+from musicorg.model.textpipe import fit as fit_textpipe
+from musicorg.store import analyses
+from musicorg.store import lyrics as stored_lyrics
+from musicorg.store.db import Catalogue
 
 log = logging.getLogger(__name__)
 
@@ -170,22 +173,8 @@ class _Library:
 def library_data(cat: Catalogue) -> _Library:
     """Cached features of every available, analysed track (one row per content key), with
     its lyrics and genre tag where it has them."""
-    with cat.read() as conn:
-        rows = conn.execute(
-            select(Track.content_key, Track.genre)
-            .join(
-                Analysis,
-                (Analysis.content_key == Track.content_key)
-                & (Analysis.features_version == feat.FEATURES_VERSION),
-            )
-            .where(Track.missing.is_(False))
-            .order_by(Track.id)
-        ).all()
-        lyric_rows = conn.execute(
-            select(Track.content_key, func.min(Lyrics.text))
-            .join(Lyrics, Lyrics.track_id == Track.id)
-            .group_by(Track.content_key)
-        ).all()
+    rows = analyses.analysed_tracks(cat, FEATURES_VERSION)
+    lyrics_by_key = stored_lyrics.by_content_key(cat)
     genre_of: dict[str, str | None] = {}
     for key, genre in rows:
         if key not in genre_of or (not genre_of[key] and genre):
@@ -194,7 +183,7 @@ def library_data(cat: Catalogue) -> _Library:
     found = load_features(cat, keys)
     keys = [k for k in keys if k in found.index]
     order = [found.index[k] for k in keys]
-    lyrics_of = {k: t for k, t in lyric_rows if t and t.strip()}
+    lyrics_of = {k: t for k, t in lyrics_by_key.items() if t and t.strip()}
     return _Library(
         keys=keys,
         features=found.matrices[order],
@@ -219,9 +208,6 @@ def _write_json(path: Path, obj: Any) -> None:
 def _fit_textpipe(texts: list[str], dim: int, seed: int) -> Any:
     """TF-IDF + PCA(dim) on the library's lyrics; components padded with zeros to ``dim``
     when the vocabulary is smaller (the network's input size is fixed)."""
-    from musicorg.model.textpipe import TextPipeline
-    from musicorg.model.textpipe import fit as fit_textpipe
-
     pipe, _vec, _pca = fit_textpipe(texts, n_components=dim, seed=seed)
     comps = pipe.components
     if comps.shape[0] < dim:
@@ -269,7 +255,7 @@ def _library_lock(cat: Catalogue) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+b") as fh:
         try:
-            import fcntl
+            import fcntl  # POSIX only, so imported where it may be missing
         except ImportError:  # Windows: the in-process lock only
             yield
             return
@@ -291,31 +277,74 @@ def _retrain(
     stage: Callable[[str], None] | None,
     cancel: CancelFn,
 ) -> RetrainResult:
-    from musicorg.model.bundle import (
-        LoadedModel,
-        Normalizer,
-        load_model,
-        pick_device,
-        side_input,
-    )
-    from musicorg.model.libreport import LibraryData, compare
-    from musicorg.model.textpipe import TextPipeline
-    from musicorg.model.trainer import (
-        TEXT_BRANCH_PREFIXES,
-        EpochReport,
-        TrainArrays,
-        TrainSettings,
-        keep_torch_threads,
-        train,
-    )
-    from musicorg.model.write import metrics_table, write_bundle
+    # torch (through musicorg.model): loaded on the thread that trains, not by the GUI or the
+    # command line when they import this module
+    from musicorg.model.bundle import pick_device
+    from musicorg.model.trainer import read_history
 
     say = stage or (lambda _t: None)
     started = time.monotonic()
     epochs = opts.resolved_epochs()
     device = pick_device(opts.device)  # a clear error before any work
-    threads = opts.threads or default_threads()
+    run = _start(cat, opts, epochs, say)
+    pipe, norm, data = _inputs(run, opts, say)
+    mode = "from scratch" if opts.from_scratch else f"from {run.base.version}"
+    say(f"Training {mode} on {len(run.lib.keys)} tracks and {len(run.texts)} lyrics ({device})…")
+    t_train = time.monotonic()
+    settings, outcome = _train(run, opts, data, str(device), progress, batch_progress, cancel)
+    train_s = time.monotonic() - t_train
 
+    say("Comparing the old and the new model…")
+    version = model_registry.new_version_name()
+    new = _Trained(
+        version,
+        {k: v.detach().cpu() for k, v in outcome.model.state_dict().items()},
+        _meta(cat, run, opts, version, outcome.epochs, settings),
+        norm,
+        pipe,
+    )
+    report = _compare(run, new)
+    say(f"Saving model {version}…")
+    out, saved = _save(run, new, report)
+    say(f"Embedding the library with {version}…")
+    embed_pending(cat, saved)
+    history = read_history(run.run_dir)
+    shutil.rmtree(run.run_dir, ignore_errors=True)
+    return RetrainResult(
+        version=version,
+        directory=str(out),
+        base_version=str(run.base.version),
+        from_scratch=opts.from_scratch,
+        text_refit=run.refit,
+        epochs=outcome.epochs,
+        resumed_from=outcome.resumed_from,
+        n_tracks=len(run.lib.keys),
+        n_lyrics=len(run.texts),
+        device=str(outcome.device),
+        seconds=time.monotonic() - started,
+        seconds_per_epoch=train_s / max(1, outcome.epochs - outcome.resumed_from),
+        report=report,
+        history=history,
+        warnings=run.warnings,
+    )
+
+
+@dataclass
+class _Run:
+    """What one retraining starts from: the library, the base model and the run directory."""
+
+    lib: _Library
+    base: Any  # musicorg.model.bundle.LoadedModel
+    warnings: list[str]
+    texts: list[str]  # the library's lyrics
+    refit: bool  # the lyrics pipeline is fitted again on them
+    run_dir: Path
+    epochs: int
+
+
+def _start(cat: Catalogue, opts: RetrainOptions, epochs: int, say: Callable[[str], None]) -> _Run:
+    """The library and the base model; the run directory of an earlier run with the same plan
+    is kept (to resume from), any other is emptied."""
     say("Reading the library's analysis…")
     lib = library_data(cat)
     if len(lib.keys) < MIN_TRACKS:
@@ -324,11 +353,9 @@ def _retrain(
             f"{len(lib.keys)}: run `musicorg analyze` first"
         )
     base, warning = modelstore.load_active_model(cat, "cpu")
-    warnings = [warning] if warning else []
     base_entry = model_registry.read_registry().get(str(base.version), {})
     texts = [t for t in lib.lyrics if t]
     refit = len(texts) >= opts.min_lyrics_for_refit
-    cfg = base.config
     run_dir = _run_dir(cat)
     plan = {
         "base_version": str(base.version),
@@ -338,9 +365,9 @@ def _retrain(
         "batch_size": opts.batch_size,
         "lr": opts.resolved_lr(),
         "text_refit": refit,
-        "model": cfg.to_dict(),
+        "model": base.config.to_dict(),
         "data": lib.fingerprint(),
-        "features_version": feat.FEATURES_VERSION,
+        "features_version": FEATURES_VERSION,
     }
     run_json = run_dir / "run.json"
     if run_json.exists():
@@ -352,15 +379,24 @@ def _retrain(
             shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_json(run_json, {"plan": plan, "catalogue": str(cat.path), "epochs": epochs})
+    return _Run(lib, base, [warning] if warning else [], texts, refit, run_dir, epochs)
 
-    # The lyrics pipeline and the normalisation (kept in the run dir for a resume).
-    if refit:
+
+def _inputs(run: _Run, opts: RetrainOptions, say: Callable[[str], None]) -> tuple[Any, Any, Any]:
+    """The lyrics pipeline, the normalisation (both kept in the run dir for a resume) and the
+    normalised training arrays."""
+    # torch (through musicorg.model): as in _retrain
+    from musicorg.model.bundle import Normalizer, side_input
+    from musicorg.model.trainer import TrainArrays
+
+    lib, base, cfg, texts = run.lib, run.base, run.base.config, run.texts
+    if run.refit:
         say(f"Fitting the lyrics pipeline on {len(texts)} lyrics…")
-        if (run_dir / "textpipe.json").exists():
-            pipe = TextPipeline.load(run_dir)
+        if (run.run_dir / "textpipe.json").exists():
+            pipe = TextPipeline.load(run.run_dir)
         else:
             pipe = _fit_textpipe(texts, cfg.text_dim, opts.seed)
-            pipe.save(run_dir)
+            pipe.save(run.run_dir)
     else:
         pipe = base.textpipe
     text_raw = (
@@ -369,8 +405,8 @@ def _retrain(
         else np.zeros((0, cfg.text_dim), np.float32)
     )
     side = side_input(cfg, lib.stats, lib.teacher)
-    if (run_dir / "norm.npz").exists():
-        norm = Normalizer.load(run_dir / "norm.npz")
+    if (run.run_dir / "norm.npz").exists():
+        norm = Normalizer.load(run.run_dir / "norm.npz")
     else:
         fitted = Normalizer.fit(lib.features, side, text_raw if len(texts) > 1 else None)
         norm = fitted if opts.from_scratch else base.norm
@@ -379,24 +415,45 @@ def _retrain(
             audio_std=norm.audio_std,
             stats_mean=norm.stats_mean,
             stats_std=norm.stats_std,
-            text_scale=fitted.text_scale if refit else base.norm.text_scale,
+            text_scale=fitted.text_scale if run.refit else base.norm.text_scale,
         )
-        norm.save(run_dir / "norm.npz")
-
+        norm.save(run.run_dir / "norm.npz")
     data = TrainArrays(
         audio=norm.audio(lib.features),
         stats=norm.stats(side),
         text=norm.text(text_raw),
         group=np.arange(len(lib.keys), dtype=np.int64),  # one clip per track
     )
+    return pipe, norm, data
+
+
+def _train(
+    run: _Run,
+    opts: RetrainOptions,
+    data: Any,
+    device: str,
+    progress: Callable[[RetrainProgress], None] | None,
+    batch_progress: Callable[[int, int, int], None] | None,
+    cancel: CancelFn,
+) -> tuple[Any, Any]:
+    """The training settings and outcome (musicorg.model.trainer's loop)."""
+    # torch (through musicorg.model): as in _retrain
+    from musicorg.model.trainer import (
+        TEXT_BRANCH_PREFIXES,
+        EpochReport,
+        TrainSettings,
+        keep_torch_threads,
+        train,
+    )
+
     settings = TrainSettings(
-        epochs=epochs,
+        epochs=run.epochs,
         batch_size=opts.batch_size,
         lr=opts.resolved_lr(),
         seed=opts.seed,
-        device=str(device),
-        threads=threads,
-        constant_beta=None if opts.from_scratch else float(cfg.beta_max),
+        device=device,
+        threads=opts.threads or default_threads(),
+        constant_beta=None if opts.from_scratch else float(run.base.config.beta_max),
     )
 
     def on_epoch(rep: EpochReport) -> None:
@@ -417,61 +474,88 @@ def _retrain(
                 )
             )
 
-    mode = "from scratch" if opts.from_scratch else f"from {base.version}"
-    say(f"Training {mode} on {len(lib.keys)} tracks and {len(texts)} lyrics ({device})…")
-    t_train = time.monotonic()
     with keep_torch_threads():
         outcome = train(
-            cfg,
+            run.base.config,
             data,
             settings,
-            run_dir,
-            init_state=None if opts.from_scratch else base.model.state_dict(),
-            skip_init_prefixes=TEXT_BRANCH_PREFIXES if refit else (),
+            run.run_dir,
+            init_state=None if opts.from_scratch else run.base.model.state_dict(),
+            skip_init_prefixes=TEXT_BRANCH_PREFIXES if run.refit else (),
             progress=on_epoch,
             batch_progress=batch_progress,
             cancel=cancel,
         )
-    train_s = time.monotonic() - t_train
-    trained_now = max(1, outcome.epochs - outcome.resumed_from)
+    return settings, outcome
 
-    say("Comparing the old and the new model…")
-    version = model_registry.new_version_name()
-    state = {k: v.detach().cpu() for k, v in outcome.model.state_dict().items()}
-    library = {
-        "catalogue": str(cat.path),
-        "tracks": len(lib.keys),
-        "with_lyrics": len(texts),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    meta: dict[str, Any] = {
+
+def _meta(
+    cat: Catalogue, run: _Run, opts: RetrainOptions, version: str, epochs: int, settings: Any
+) -> dict[str, Any]:
+    """The new version's meta.json."""
+    return {
         "version": version,
-        "model": cfg.to_dict(),
-        "features_version": feat.FEATURES_VERSION,
-        "trained_epochs": outcome.epochs,
-        "base_version": str(base.version),
+        "model": run.base.config.to_dict(),
+        "features_version": FEATURES_VERSION,
+        "trained_epochs": epochs,
+        "base_version": str(run.base.version),
         "from_scratch": opts.from_scratch,
-        "text_refit": refit,
-        "library": library,
+        "text_refit": run.refit,
+        "library": {
+            "catalogue": str(cat.path),
+            "tracks": len(run.lib.keys),
+            "with_lyrics": len(run.texts),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
         "train": asdict(settings),
     }
-    new_model = type(base.model)(cfg)
-    new_model.load_state_dict(state)
-    new_model.eval()
-    candidate = LoadedModel(run_dir, version, cfg, new_model, norm, pipe, pick_device("cpu"), meta)
-    libdata = LibraryData(lib.features, lib.stats, lib.lyrics, lib.genres, lib.teacher)
-    report = compare(base, candidate, libdata)
 
-    say(f"Saving model {version}…")
+
+@dataclass
+class _Trained:
+    """The new model version, before it is written."""
+
+    version: str
+    state: dict[str, Any]  # the weights, on the CPU
+    meta: dict[str, Any]
+    norm: Any  # musicorg.model.bundle.Normalizer
+    pipe: TextPipeline
+
+
+def _compare(run: _Run, new: _Trained) -> dict[str, Any]:
+    """The old and the new model compared on the library (musicorg.model.libreport)."""
+    # torch (through musicorg.model): as in _retrain
+    from musicorg.model.bundle import LoadedModel, pick_device
+    from musicorg.model.libreport import LibraryData, compare
+
+    base, cfg, lib = run.base, run.base.config, run.lib
+    new_model = type(base.model)(cfg)
+    new_model.load_state_dict(new.state)
+    new_model.eval()
+    candidate = LoadedModel(
+        run.run_dir, new.version, cfg, new_model, new.norm, new.pipe, pick_device("cpu"), new.meta
+    )
+    libdata = LibraryData(lib.features, lib.stats, lib.lyrics, lib.genres, lib.teacher)
+    report: dict[str, Any] = compare(base, candidate, libdata)
+    return report
+
+
+def _save(run: _Run, new: _Trained, report: dict[str, Any]) -> tuple[Path, Any]:
+    """Write and register the new version; its directory and the model loaded back from it."""
+    # torch (through musicorg.model): as in _retrain
+    from musicorg.model.bundle import load_model
+    from musicorg.model.write import metrics_table, write_bundle
+
+    version, meta = new.version, new.meta
     out = model_registry.user_model_dir(version)
     card = _model_card(version, meta, report, metrics_table)
     digest = write_bundle(
         out,
         version,
-        state,
+        new.state,
         meta,
-        norm,
-        pipe,
+        new.norm,
+        new.pipe,
         card,
         extra_files={
             "metrics.json": (json.dumps(report, indent=1, sort_keys=True) + "\n").encode(),
@@ -487,43 +571,15 @@ def _retrain(
         {
             "manifest_sha256": digest,
             "created": time.time(),
-            "base_version": str(base.version),
-            "from_scratch": opts.from_scratch,
-            "text_refit": refit,
-            "epochs": outcome.epochs,
-            "library": library,
+            "base_version": meta["base_version"],
+            "from_scratch": meta["from_scratch"],
+            "text_refit": meta["text_refit"],
+            "epochs": meta["trained_epochs"],
+            "library": meta["library"],
             "metrics": {"old": _summary(report["old"]), "new": _summary(report["new"])},
         },
     )
-    say(f"Embedding the library with {version}…")
-    from musicorg.analyse.analysis import embed_pending
-
-    embed_pending(cat, saved)
-    history = _history(run_dir)
-    shutil.rmtree(run_dir, ignore_errors=True)
-    return RetrainResult(
-        version=version,
-        directory=str(out),
-        base_version=str(base.version),
-        from_scratch=opts.from_scratch,
-        text_refit=refit,
-        epochs=outcome.epochs,
-        resumed_from=outcome.resumed_from,
-        n_tracks=len(lib.keys),
-        n_lyrics=len(texts),
-        device=str(outcome.device),
-        seconds=time.monotonic() - started,
-        seconds_per_epoch=train_s / trained_now,
-        report=report,
-        history=history,
-        warnings=warnings,
-    )
-
-
-def _history(run_dir: Path) -> list[dict[str, Any]]:
-    from musicorg.model.trainer import read_history
-
-    return read_history(run_dir)
+    return out, saved
 
 
 def _summary(m: dict[str, Any]) -> dict[str, Any]:

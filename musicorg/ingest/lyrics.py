@@ -17,12 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from musicorg import __version__
 from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
-from musicorg.store.db import Catalogue, GeniusCache, Lyrics, Track
+from musicorg.store import lyrics as stored
+from musicorg.store.db import Catalogue
 
 log = logging.getLogger(__name__)
 
@@ -87,30 +85,18 @@ def read_sidecar(audio_path: bytes | str) -> tuple[str, str] | None:
 
 def refresh_sidecars(cat: Catalogue, *, progress: ProgressFn = no_progress) -> int:
     """Pick up sidecar files added or edited since the scan, for tracks without tag lyrics."""
-    with cat.read() as conn:
-        rows = conn.execute(
-            select(Track.id, Track.path, Lyrics.source, Lyrics.text)
-            .outerjoin(Lyrics, Lyrics.track_id == Track.id)
-            .where(Track.missing.is_(False))
-        ).all()
-    changes: list[tuple[int, str, str, bool]] = []
+    rows = stored.of_available_tracks(cat)
+    changes: list[tuple[int, str, str]] = []
     for i, (tid, path, source, text) in enumerate(rows):
         if source is not None and not source.startswith("sidecar") and source != "genius":
             continue  # the file's own tags win
         found = read_sidecar(path)
         if found is not None and (found[0], found[1]) != (text, source):
-            changes.append((tid, found[0], found[1], source is not None))
+            changes.append((tid, found[0], found[1]))
         if i % 500 == 0:
             progress(i, len(rows), "Looking for sidecar lyrics…")
     if changes:
-        now = time.time()
-        with cat.begin() as conn:
-            for tid, new_text, new_source, exists in changes:
-                values = {"text": new_text, "source": new_source, "updated_at": now}
-                if exists:
-                    conn.execute(update(Lyrics).where(Lyrics.track_id == tid).values(**values))
-                else:
-                    conn.execute(insert(Lyrics).values(track_id=tid, **values))
+        stored.save(cat, changes)
     progress(len(rows), len(rows), f"{len(changes)} sidecar lyrics new or changed")
     return len(changes)
 
@@ -313,7 +299,8 @@ def _make_client(token: str, throttle: _Throttle, timeout_s: float) -> GeniusCli
     status as an answer (an error page becomes a song page without lyrics, i.e. a miss that
     would be cached), so error statuses are raised here, before it sees them.
     """
-    import lyricsgenius  # optional stage: imported only when it runs
+    # lyricsgenius and requests (~0.5 s): an optional stage, imported only when it runs
+    import lyricsgenius
     from requests.adapters import HTTPAdapter
 
     # Not a subclass of Genius: lyricsgenius 3.15 sends the token only when the class is
@@ -353,65 +340,23 @@ def _make_client(token: str, throttle: _Throttle, timeout_s: float) -> GeniusCli
 
 
 def _genius_candidates(cat: Catalogue) -> list[tuple[int, str, str]]:
-    with cat.read() as conn:
-        rows = conn.execute(
-            select(Track.id, Track.artist, Track.title)
-            .outerjoin(Lyrics, Lyrics.track_id == Track.id)
-            .where(
-                Track.missing.is_(False),
-                Lyrics.track_id.is_(None),
-                Track.title.is_not(None),
-                Track.artist.is_not(None),
-            )
-            .order_by(Track.artist, Track.title, Track.id)
-        ).all()
     out = []
-    for tid, artist, title in rows:
-        artist, title = _search_artist(artist or ""), _search_title(title or "")
+    for tid, artist, title in stored.without_lyrics(cat):
+        artist, title = _search_artist(artist), _search_title(title)
         if artist and title:
-            out.append((int(tid), artist, title))
+            out.append((tid, artist, title))
     return out
 
 
 def _cached(cat: Catalogue, key: str, miss_ttl_s: float | None) -> tuple[bool, str | None]:
     """(usable, lyrics): a cached song, or a cached miss not older than ``miss_ttl_s``."""
-    with cat.read() as conn:
-        row = conn.execute(
-            select(GeniusCache.lyrics, GeniusCache.fetched_at).where(GeniusCache.query == key)
-        ).first()
+    row = stored.genius_cached(cat, key)
     if row is None:
         return False, None
     lyrics, fetched_at = row
     if lyrics is None and miss_ttl_s is not None and time.time() - fetched_at > miss_ttl_s:
         return False, None
     return True, lyrics
-
-
-def _store_genius(cat: Catalogue, track_id: int, key: str | None, lyrics: str | None) -> bool:
-    """Cache the answer (when ``key`` is given) and give the track its lyrics, in one commit.
-
-    Lyrics a track already has (its tags, a sidecar, an earlier run) are never replaced.
-    """
-    now = time.time()
-    stored = False
-    with cat.begin() as conn:
-        if key is not None:
-            conn.execute(
-                sqlite_insert(GeniusCache)
-                .values(query=key, lyrics=lyrics, fetched_at=now)
-                .on_conflict_do_update(
-                    index_elements=[GeniusCache.query], set_={"lyrics": lyrics, "fetched_at": now}
-                )
-            )
-        exists = conn.execute(select(Track.id).where(Track.id == track_id)).first()
-        if lyrics and exists is not None:
-            res = conn.execute(
-                sqlite_insert(Lyrics)
-                .values(track_id=track_id, text=lyrics, source=GENIUS_SOURCE, updated_at=now)
-                .on_conflict_do_nothing(index_elements=[Lyrics.track_id])
-            )
-            stored = bool(res.rowcount)
-    return stored
 
 
 def _ask(client: GeniusClient, artist: str, title: str) -> str | None:
@@ -465,51 +410,86 @@ def fetch_genius(
 
     For tests only, ``MUSICORG_GENIUS_API_ROOT``, ``MUSICORG_GENIUS_PUBLIC_API_ROOT`` and
     ``MUSICORG_GENIUS_WEB_ROOT`` redirect lyricsgenius' ``API_ROOT``, ``PUBLIC_API_ROOT`` and
-    ``WEB_ROOT`` (on the client instance) to a fake server; see ``tests/test_genius.py``. The live
-    genius.com path is not exercised by the tests (they run offline): the fake server follows
-    the requests and the page structure of lyricsgenius 3.15 as read from its code.
+    ``WEB_ROOT`` (on the client instance) to a fake server; see ``tests/ingest/test_genius.py``.
+    The live genius.com path is not exercised by the tests (they run offline): the fake server
+    follows the requests and the page structure of lyricsgenius 3.15 as read from its code.
     """
     if client is None and not token:
         raise GeniusAuthError("Genius needs an API token")
     todo = _genius_candidates(cat)
-    result = GeniusResult(considered=len(todo))
-    throttle = _Throttle(min_interval_s, clock, sleep)
-    genius = client
-    consecutive_errors = 0
+    run = _GeniusRun(
+        cat,
+        GeniusResult(considered=len(todo)),
+        client,
+        lambda throttle: _make_client(token, throttle, timeout_s),
+        _Throttle(min_interval_s, clock, sleep),
+        miss_ttl_s,
+        max_consecutive_errors,
+    )
     for i, (track_id, artist, title) in enumerate(todo):
         check(cancel)
         progress(i, len(todo), f"Genius: {artist} - {title}")
+        if not run.look_up(track_id, artist, title):
+            break
+    result = run.result
+    progress(len(todo), len(todo), f"Genius: {result.asked} asked, {result.stored} stored")
+    return result
+
+
+@dataclass
+class _GeniusRun:
+    """The state of one :func:`fetch_genius` run: its counts, its client, its errors in a row."""
+
+    cat: Catalogue
+    result: GeniusResult
+    client: GeniusClient | None  # an injected client (tests), throttled per song
+    make_client: Callable[[_Throttle], GeniusClient]
+    throttle: _Throttle
+    miss_ttl_s: float | None
+    max_consecutive_errors: int
+    consecutive_errors: int = 0
+    genius: GeniusClient | None = None  # made on the first question
+
+    def look_up(self, track_id: int, artist: str, title: str) -> bool:
+        """Lyrics for one track, from the cache or Genius; False when the run must stop."""
         key = genius_query(artist, title)
-        usable, cached = _cached(cat, key, miss_ttl_s)
+        usable, cached = _cached(self.cat, key, self.miss_ttl_s)
         if usable:
-            result.cached_hits += 1
-            if cached and _store_genius(cat, track_id, None, cached):
-                result.stored += 1
-            continue
-        if genius is None:
-            genius = _make_client(token, throttle, timeout_s)
-        elif client is not None:
-            throttle.wait()
-        result.asked += 1
+            self.result.cached_hits += 1
+            if cached:
+                self._store(track_id, None, cached)
+            return True
+        if self.client is not None:
+            self.throttle.wait()
+            self.genius = self.client
+        elif self.genius is None:
+            self.genius = self.make_client(self.throttle)
+        self.result.asked += 1
         try:
-            lyrics = _ask(genius, artist, title)
+            lyrics = _ask(self.genius, artist, title)
         except GeniusAuthError:
             raise
         except Exception as exc:  # network, timeout, HTTP status, a changed page or API
-            result.errors += 1
-            consecutive_errors += 1
-            result.last_error = f"{artist} - {title}: {exc.__class__.__name__}: {exc}"[:300]
-            log.warning("Genius: %s", result.last_error)
-            if max_consecutive_errors and consecutive_errors >= max_consecutive_errors:
-                result.stopped = f"{consecutive_errors} failed requests in a row"
-                break
-            continue
-        consecutive_errors = 0
+            return self._failed(f"{artist} - {title}: {exc.__class__.__name__}: {exc}")
+        self.consecutive_errors = 0
         if lyrics:
-            result.found += 1
+            self.result.found += 1
         else:
-            result.not_found += 1
-        if _store_genius(cat, track_id, key, lyrics):
-            result.stored += 1
-    progress(len(todo), len(todo), f"Genius: {result.asked} asked, {result.stored} stored")
-    return result
+            self.result.not_found += 1
+        self._store(track_id, key, lyrics)
+        return True
+
+    def _store(self, track_id: int, key: str | None, lyrics: str | None) -> None:
+        if stored.save_genius(self.cat, track_id, key, lyrics, GENIUS_SOURCE):
+            self.result.stored += 1
+
+    def _failed(self, error: str) -> bool:
+        self.result.errors += 1
+        self.consecutive_errors += 1
+        self.result.last_error = error[:300]
+        log.warning("Genius: %s", self.result.last_error)
+        limit = self.max_consecutive_errors
+        if limit and self.consecutive_errors >= limit:
+            self.result.stopped = f"{self.consecutive_errors} failed requests in a row"
+            return False
+        return True

@@ -19,13 +19,14 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
-
 from musicorg import paths
 from musicorg.ingest import lyrics as lyrics_mod
 from musicorg.ingest import probe, tags
 from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
-from musicorg.store.db import Catalogue, Problem, Root, Track, record_problem
+from musicorg.store import problems, tracks
+from musicorg.store.db import Catalogue
+from musicorg.store.problems import Mark, ProblemNote
+from musicorg.store.tracks import SCAN_STAGE, KnownTrack, TrackBatch, TrackValues
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +76,6 @@ class _Seen:
     mtime_ns: int
 
 
-@dataclass
-class _Known:
-    id: int
-    size: int
-    mtime_ns: int
-    content_key: str
-    missing: bool
-
-
 class _Problem(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -92,21 +84,6 @@ class _Problem(Exception):
 
 def normalise_root(folder: str | bytes | os.PathLike[str]) -> bytes:
     return os.path.abspath(os.fsencode(folder))
-
-
-def ensure_roots(conn: Connection, folders: Iterable[bytes]) -> dict[bytes, int]:
-    ids: dict[bytes, int] = {}
-    for folder in folders:
-        row = conn.execute(select(Root.id).where(Root.path == folder)).first()
-        if row is None:
-            row = conn.execute(
-                insert(Root)
-                .values(path=folder, display=paths.fs_display(folder), added_at=time.time())
-                .returning(Root.id)
-            ).first()
-        assert row is not None
-        ids[folder] = int(row[0])
-    return ids
 
 
 def _walk(root: bytes, visited: set[tuple[int, int]], errors: list[bytes]) -> Iterator[_Entry]:
@@ -190,29 +167,7 @@ def _looks_truncated(message: str) -> bool:
     return any(w in m for w in ("truncat", "eof", "end of file", "not enough data", "too short"))
 
 
-_TRACK_FIELDS = (
-    "size",
-    "mtime_ns",
-    "content_key",
-    "fmt",
-    "codec",
-    "duration",
-    "sample_rate",
-    "channels",
-    "bitrate",
-    "title",
-    "artist",
-    "album",
-    "albumartist",
-    "genre",
-    "year",
-    "tracknumber",
-    "missing",
-    "updated_at",
-)
-
-
-def _track_values(e: _Entry | _Seen, fmt: str, key: str, info: tags.TrackInfo) -> dict[str, object]:
+def _track_values(e: _Entry | _Seen, fmt: str, key: str, info: tags.TrackInfo) -> TrackValues:
     now = time.time()
     return {
         "path": e.path,
@@ -248,173 +203,124 @@ def scan(
     started = time.monotonic()
     report = ScanReport()
     roots = sorted({normalise_root(f) for f in folders})
-    with cat.begin() as conn:
-        root_ids = ensure_roots(conn, roots)
-
+    root_ids = tracks.ensure_roots(cat, roots)
     # 1. What the catalogue knows under these roots.
-    known: dict[bytes, _Known] = {}
-    with cat.read() as conn:
-        rows = conn.execute(
-            select(
-                Track.path, Track.id, Track.size, Track.mtime_ns, Track.content_key, Track.missing
-            ).where(Track.root_id.in_(list(root_ids.values())))
-        )
-        for path, tid, size, mtime, key, missing in rows:
-            known[path] = _Known(tid, size, mtime, key, bool(missing))
-        problem_rows = conn.execute(
-            select(Problem.path, Problem.size, Problem.mtime_ns).where(Problem.stage == "scan")
-        )
-        old_problems = {p: (s, m) for p, s, m in problem_rows}
-
+    known = tracks.known(cat, root_ids.values())
+    old_problems = problems.marks(cat, SCAN_STAGE)
     # 2. Walk: one stat per file.
+    walk = _walk_roots(roots, root_ids, known, old_problems, report, progress, cancel)
+    # 3. Tracks that are gone from disk, by content key, as candidates for moves.
+    moves = _Moves.of(cat, known, walk)
+    tracks.set_missing(cat, walk.restored, False)
+    # 4. Read new and changed files, in committed batches.
+    total = len(walk.todo)
+    for start in range(0, total, BATCH):
+        check(cancel)
+        batch = walk.todo[start : start + BATCH]
+        plan = _plan_batch([_read(item) for item in batch], known, moves, old_problems, report)
+        tracks.write_batch(cat, plan)
+        progress(min(start + BATCH, total), total, f"Reading tags… {min(start + BATCH, total)}")
+    # 5. Whatever is still gone is missing: masked, never deleted.
+    _mark_missing(cat, moves, walk, root_ids, report)
+    report.seconds = time.monotonic() - started
+    progress(total, total, report.summary())
+    return report
+
+
+@dataclass
+class _Walk:
+    """What the walk of the roots found."""
+
+    seen: set[bytes] = field(default_factory=set)
+    seen_dirs: set[bytes] = field(default_factory=set)
+    todo: list[_Seen] = field(default_factory=list)  # new or changed files, to read
+    restored: list[int] = field(default_factory=list)  # missing tracks found unchanged
+    present_roots: set[int] = field(default_factory=set)
+
+
+def _walk_roots(
+    roots: list[bytes],
+    root_ids: dict[bytes, int],
+    known: dict[bytes, KnownTrack],
+    old_problems: dict[bytes, Mark],
+    report: ScanReport,
+    progress: ProgressFn,
+    cancel: CancelFn,
+) -> _Walk:
     progress(0, 0, "Looking for music files…")
-    seen: set[bytes] = set()
-    seen_dirs: set[bytes] = set()
-    todo: list[_Seen] = []
-    restored: list[int] = []
-    present_roots: list[int] = []
+    walk = _Walk()
     visited: set[tuple[int, int]] = set()
     for root in roots:
         if not os.path.isdir(root):
             report.vanished_roots.append(paths.fs_display(root))
             continue
-        present_roots.append(root_ids[root])
+        walk.present_roots.add(root_ids[root])
         walk_errors: list[bytes] = []
         for entry in _walk(root, visited, walk_errors):
-            seen.add(entry.path)
-            seen_dirs.add(os.path.dirname(entry.path))
+            walk.seen.add(entry.path)
+            walk.seen_dirs.add(os.path.dirname(entry.path))
             k = known.get(entry.path)
             if k is not None and k.size == entry.size and k.mtime_ns == entry.mtime_ns:
                 if k.missing:
-                    restored.append(k.id)
+                    walk.restored.append(k.id)
                     report.restored.append(paths.fs_display(entry.path))
                 else:
                     report.unchanged += 1
                 continue
             if old_problems.get(entry.path) == (entry.size, entry.mtime_ns):
                 continue  # still broken, and unchanged since: not retried
-            todo.append(_Seen(entry.path, root_ids[root], entry.size, entry.mtime_ns))
-            if len(seen) % 2000 == 0:
+            walk.todo.append(_Seen(entry.path, root_ids[root], entry.size, entry.mtime_ns))
+            if len(walk.seen) % 2000 == 0:
                 check(cancel)
-                progress(0, 0, f"Looking for music files… {len(seen)} found")
+                progress(0, 0, f"Looking for music files… {len(walk.seen)} found")
         for folder in walk_errors:
             log.warning("could not read folder %s", paths.fs_display(folder))
+    return walk
 
-    # 3. Tracks that are gone from disk, by content key, as candidates for moves.
-    gone: dict[str, list[int]] = {}
-    gone_ids: dict[int, bytes] = {}
-    present = set(present_roots)
-    with cat.read() as conn:
-        root_of = dict(
-            conn.execute(
-                select(Track.path, Track.root_id).where(Track.root_id.in_(list(present)))
-            ).all()
-        )
+
+@dataclass
+class _Moves:
+    """Tracks a new file may be the moved copy of, by content key."""
+
+    gone: dict[str, list[int]]  # gone from disk under a present root during this scan
+    gone_ids: dict[int, bytes]  # their old paths
+    missing_by_key: dict[str, list[int]]  # already missing anywhere: they can come back too
+
+    @classmethod
+    def of(cls, cat: Catalogue, known: dict[bytes, KnownTrack], walk: _Walk) -> _Moves:
+        moves = cls({}, {}, tracks.missing_by_content_key(cat))
         for path, k in known.items():
-            if path in seen or root_of.get(path) not in present or k.missing:
+            if path in walk.seen or k.root_id not in walk.present_roots or k.missing:
                 continue
-            gone.setdefault(k.content_key, []).append(k.id)
-            gone_ids[k.id] = path
-        # Tracks already missing anywhere can come back under a new path too.
-        missing_rows = conn.execute(
-            select(Track.content_key, Track.id).where(Track.missing.is_(True))
-        ).all()
-    missing_by_key: dict[str, list[int]] = {}
-    for key, tid in missing_rows:
-        missing_by_key.setdefault(key, []).append(tid)
+            moves.gone.setdefault(k.content_key, []).append(k.id)
+            moves.gone_ids[k.id] = path
+        return moves
 
-    if restored:
-        with cat.begin() as conn:
-            conn.execute(update(Track).where(Track.id.in_(restored)).values(missing=False))
-
-    # 4. Read new and changed files, in committed batches.
-    total = len(todo)
-    for start in range(0, total, BATCH):
-        check(cancel)
-        batch = todo[start : start + BATCH]
-        results: list[tuple[_Seen, str, str, tags.TrackInfo] | tuple[_Seen, _Problem]] = []
-        for item in batch:
-            try:
-                fmt, key, info = _read_file(item.path, item.size)
-                results.append((item, fmt, key, info))
-            except _Problem as p:
-                results.append((item, p))
-        with cat.begin() as conn:
-            _apply_batch(conn, results, known, gone, gone_ids, missing_by_key, old_problems, report)
-        progress(min(start + BATCH, total), total, f"Reading tags… {min(start + BATCH, total)}")
-
-    # 5. Whatever is still gone is missing: masked, never deleted.
-    if gone_ids:
-        with cat.begin() as conn:
-            ids = list(gone_ids)
-            for i in range(0, len(ids), 500):
-                conn.execute(
-                    update(Track).where(Track.id.in_(ids[i : i + 500])).values(missing=True)
-                )
-        report.missing.extend(paths.fs_display(p) for p in gone_ids.values())
-    # Folders that disappeared while the scan ran (a drive unplugged mid-scan): the tracks
-    # in them are missing too, even those the walk had already seen unchanged.
-    gone_dirs = [d for d in seen_dirs if not os.path.isdir(d)]
-    if gone_dirs:
-        with cat.begin() as conn:
-            for d in gone_dirs:
-                prefix = d + b"/"
-                under = conn.execute(
-                    select(Track.id, Track.path, Track.display).where(
-                        func.substr(Track.path, 1, len(prefix)) == prefix,
-                        Track.missing.is_(False),
-                    )
-                ).all()
-                lost = [(tid, disp) for tid, path, disp in under if not os.path.exists(path)]
-                if lost:
-                    ids = [tid for tid, _ in lost]
-                    conn.execute(update(Track).where(Track.id.in_(ids)).values(missing=True))
-                    report.missing.extend(disp for _, disp in lost)
-    # Tracks under a vanished root are missing too.
-    vanished_ids = [rid for root, rid in root_ids.items() if rid not in present]
-    if vanished_ids:
-        with cat.begin() as conn:
-            now_missing = conn.execute(
-                select(Track.display).where(
-                    Track.root_id.in_(vanished_ids), Track.missing.is_(False)
-                )
-            ).all()
-            conn.execute(update(Track).where(Track.root_id.in_(vanished_ids)).values(missing=True))
-        report.missing.extend(r[0] for r in now_missing)
-    report.seconds = time.monotonic() - started
-    progress(total, total, report.summary())
-    return report
+    def take(self, key: str) -> int | None:
+        """The id of a track of content key ``key`` that the file may be (None: none left)."""
+        return _take(self.gone, key) or _take(self.missing_by_key, key)
 
 
-_TRACK_UPDATE = (
-    update(Track)
-    .where(Track.id == bindparam("_id"))
-    .values({c: bindparam(c) for c in ("path", "display", "root_id", *_TRACK_FIELDS)})
-)
-_LYRICS_UPSERT = text(
-    "INSERT INTO lyrics (track_id, text, source, updated_at) VALUES (:tid, :text, :source, :now) "
-    "ON CONFLICT(track_id) DO UPDATE SET text=excluded.text, source=excluded.source, "
-    "updated_at=excluded.updated_at"
-)
+_Result = tuple[_Seen, str, str, tags.TrackInfo] | tuple[_Seen, _Problem]
 
 
-def _apply_batch(
-    conn: Connection,
-    results: list[tuple[_Seen, str, str, tags.TrackInfo] | tuple[_Seen, _Problem]],
-    known: dict[bytes, _Known],
-    gone: dict[str, list[int]],
-    gone_ids: dict[int, bytes],
-    missing_by_key: dict[str, list[int]],
-    old_problems: dict[bytes, tuple[int | None, int | None]],
+def _read(item: _Seen) -> _Result:
+    try:
+        fmt, key, info = _read_file(item.path, item.size)
+    except _Problem as p:
+        return item, p
+    return item, fmt, key, info
+
+
+def _plan_batch(
+    results: list[_Result],
+    known: dict[bytes, KnownTrack],
+    moves: _Moves,
+    old_problems: dict[bytes, Mark],
     report: ScanReport,
-) -> None:
-    """Write one batch with a few executemany statements (per-row ORM statements cost more
-    than reading the files)."""
-    updates: list[dict[str, object]] = []
-    inserts: list[dict[str, object]] = []
-    lyrics_for: dict[bytes, tuple[str, str]] = {}
-    ids_by_path: dict[bytes, int] = {}
-    solved: list[bytes] = []
+) -> TrackBatch:
+    """What one batch writes: updates, inserts, problems, lyrics."""
+    plan = TrackBatch()
     for res in results:
         item = res[0]
         display = paths.fs_display(item.path)
@@ -422,14 +328,8 @@ def _apply_batch(
             problem = res[1]
             if problem.kind == "vanished":
                 continue  # deleted while we scanned: settled by the folder check at the end
-            record_problem(
-                conn,
-                item.path,
-                "scan",
-                problem.kind,
-                str(problem),
-                size=item.size,
-                mtime_ns=item.mtime_ns,
+            plan.problems.append(
+                ProblemNote(item.path, problem.kind, str(problem), item.size, item.mtime_ns)
             )
             report.problems.append((display, problem.kind, str(problem)))
             continue
@@ -437,46 +337,42 @@ def _apply_batch(
         values = _track_values(item, fmt, key, info)
         values["root_id"] = item.root_id
         if item.path in old_problems:
-            solved.append(item.path)
+            plan.solved.append(item.path)
         found = (
             (info.lyrics, info.lyrics_source) if info.lyrics else lyrics_mod.read_sidecar(item.path)
         )
         if found is not None and found[0]:
-            lyrics_for[item.path] = (found[0], found[1] or "tag")
+            plan.lyrics[item.path] = (found[0], found[1] or "tag")
         k = known.get(item.path)
         if k is not None:
-            updates.append({"_id": k.id, **values})
-            ids_by_path[item.path] = k.id
+            plan.updates.append((k.id, values))
             report.updated.append(display)
             continue
-        moved_from = _take(gone, key) or _take(missing_by_key, key)
+        moved_from = moves.take(key)
         if moved_from is not None:
-            old = gone_ids.pop(moved_from, None)
-            updates.append({"_id": moved_from, **values})
-            ids_by_path[item.path] = moved_from
+            old = moves.gone_ids.pop(moved_from, None)
+            plan.updates.append((moved_from, values))
             report.moved.append((paths.fs_display(old) if old else "(missing)", display))
         else:
             values["added_at"] = values["updated_at"]
-            inserts.append(values)
+            plan.inserts.append(values)
             report.added.append(display)
-    if updates:
-        conn.execute(_TRACK_UPDATE, updates)
-    if inserts:
-        rows = conn.execute(
-            insert(Track).returning(Track.id, Track.path, sort_by_parameter_order=True), inserts
-        ).all()
-        ids_by_path.update({path: int(tid) for tid, path in rows})
-    if solved:
-        conn.execute(delete(Problem).where(Problem.path.in_(solved), Problem.stage == "scan"))
-    if lyrics_for:
-        now = time.time()
-        conn.execute(
-            _LYRICS_UPSERT,
-            [
-                {"tid": ids_by_path[p], "text": t, "source": src, "now": now}
-                for p, (t, src) in lyrics_for.items()
-            ],
-        )
+    return plan
+
+
+def _mark_missing(
+    cat: Catalogue, moves: _Moves, walk: _Walk, root_ids: dict[bytes, int], report: ScanReport
+) -> None:
+    """Tracks still gone, in folders that vanished during the scan, or under vanished roots."""
+    tracks.set_missing(cat, list(moves.gone_ids), True)
+    report.missing.extend(paths.fs_display(p) for p in moves.gone_ids.values())
+    # Folders that disappeared while the scan ran (a drive unplugged mid-scan): the tracks
+    # in them are missing too, even those the walk had already seen unchanged.
+    gone_dirs = [d for d in walk.seen_dirs if not os.path.isdir(d)]
+    if gone_dirs:
+        report.missing.extend(tracks.mark_missing_under(cat, gone_dirs, os.path.exists))
+    vanished = [rid for rid in root_ids.values() if rid not in walk.present_roots]
+    report.missing.extend(tracks.mark_roots_missing(cat, vanished))
 
 
 def _take(index: dict[str, list[int]], key: str) -> int | None:

@@ -140,7 +140,7 @@ class MusiCNN(nn.Module):
     # --- fast path ------------------------------------------------------------------------
 
     def fuse(self) -> MusiCNN:
-        """Fold batch norms where they cost most (measured in ``scripts/bench_analyze.py``).
+        """Fold batch norms where they cost most (measured in ``scripts/bench_analyse.py``).
 
         Front end: ``max_f(s·relu(y_f) + t)`` equals ``s·relu(max_f y_f) + t`` for a channel
         with scale s > 0, and ``s·relu(min_f y_f) + t`` for s < 0; negating the weights of the

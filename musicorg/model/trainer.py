@@ -294,47 +294,15 @@ def train(
     is written.
     """
     say = log or (lambda _msg: None)
-    seed = int(settings.seed)
     if settings.threads > 0:
         torch.set_num_threads(max(1, int(settings.threads)))
     device = pick_device(str(settings.device))
     run_dir.mkdir(parents=True, exist_ok=True)
-
-    xa = torch.from_numpy(np.ascontiguousarray(data.audio, dtype=np.float32))
-    xs = torch.from_numpy(np.ascontiguousarray(data.stats, dtype=np.float32))
-    xt_all = torch.from_numpy(np.ascontiguousarray(data.text, dtype=np.float32))
-    n_audio = xa.shape[0]
-    n_lyrics = xt_all.shape[0]
-    track_of = np.asarray(data.group, dtype=np.int64)
-    clips_of: dict[int, NDArray[np.int64]] = {
-        int(t): np.nonzero(track_of == t)[0] for t in np.unique(track_of)
-    }
-    shift = float(settings.augment_shift) if data.order is not None else 0.0
-    if shift > 0 and data.order is not None:
-        prev_row, next_row = neighbours(track_of, np.asarray(data.order, dtype=np.int64))
-    else:
-        prev_row = next_row = np.full(n_audio, -1, dtype=np.int64)
-    n_text_per_epoch = int(settings.text_samples_per_epoch) or n_lyrics
-    if n_lyrics == 0:
-        n_text_per_epoch = 0
-
-    torch.manual_seed(seed)
-    mcfg = model_cfg
-    model = HybridVAE(mcfg)
-    if init_state is not None:
-        load_init_state(model, init_state, skip_init_prefixes)
-    model.to(device)
-    opt = torch.optim.Adam(
-        model.parameters(), lr=float(settings.lr), weight_decay=float(settings.weight_decay)
-    )
-    start = 0
+    tensors = _Tensors.of(data, settings)
     ckpt_path = run_dir / CKPT
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        start = int(ckpt["epoch"])
-        say(f"resuming after epoch {start}")
+    model, opt, start = _model_and_optimiser(
+        model_cfg, settings, device, ckpt_path, init_state, skip_init_prefixes, say
+    )
     epochs = int(settings.epochs)
     outcome = TrainOutcome(model=model, device=device, epochs=start, resumed_from=start)
     if start >= epochs:
@@ -345,85 +313,8 @@ def train(
     durations: list[float] = []
     for epoch in range(start, epochs):
         t0 = time.time()
-        # Every epoch's randomness derives from (seed, epoch): a resumed run repeats it.
-        rng = np.random.default_rng([seed, epoch])
-        torch.manual_seed(seed * 100003 + epoch)
-        if n_lyrics:
-            text_ids = rng.choice(n_lyrics, n_text_per_epoch, replace=n_text_per_epoch > n_lyrics)
-        else:
-            text_ids = np.zeros(0, dtype=np.int64)
-        batches = _batches(n_audio, len(text_ids), int(settings.batch_size), rng)
-        model.train()
-        sums: dict[str, float] = {}
-        nb = len(batches)
-        cw = float(mcfg.contrastive_weight)
-        for bi, ids in enumerate(batches):
-            if cancel is not None and cancel():
-                raise Cancelled()
-            if cw > 0:
-                # Each clip brings a partner clip of the same track (itself if it is alone).
-                aud = ids[ids < n_audio]
-                partners = np.array(
-                    [_partner(clips_of[int(track_of[i])], int(i), rng) for i in aud],
-                    dtype=ids.dtype,
-                )
-                ids = np.concatenate([ids, partners])
-            is_audio = ids < n_audio
-            b = len(ids)
-            a = torch.zeros(b, mcfg.n_features, mcfg.n_frames)
-            s = torch.zeros(b, mcfg.side_dim)
-            t = torch.zeros(b, mcfg.text_dim)
-            ai = torch.from_numpy(np.nonzero(is_audio)[0])
-            ti = torch.from_numpy(np.nonzero(~is_audio)[0])
-            aid = torch.from_numpy(ids[is_audio])
-            tid = torch.from_numpy(text_ids[ids[~is_audio] - n_audio])
-            if shift > 0 and len(aid):
-                a[ai], s[ai] = shift_windows(xa, xs, ids[is_audio], prev_row, next_row, shift, rng)
-            else:
-                a[ai] = xa[aid]
-                s[ai] = xs[aid]
-            if settings.augment_min_crop > 0 and len(aid):
-                a[ai] = crop_stretch(a[ai], float(settings.augment_min_crop), rng)
-            t[ti] = xt_all[tid]
-            masks = Masks(
-                audio=torch.from_numpy(is_audio).to(device),
-                text=torch.from_numpy(~is_audio).to(device),
-            )
-            a, s, t = a.to(device), s.to(device), t.to(device)
-            if settings.constant_beta is None:
-                beta = model.beta_at(epoch + bi / nb)
-            else:
-                beta = float(settings.constant_beta)
-            out = model(
-                a,
-                s if mcfg.use_stats else None,
-                t,
-                masks,
-                decode_present_only=bool(settings.decode_present_only),
-            )
-            terms = model.loss_function(out, a, s if mcfg.use_stats else None, t, masks, beta)
-            if cw > 0:
-                group = torch.from_numpy(track_of[ids[is_audio]]).to(device)
-                con = track_contrastive(out["mu"][ai.to(device)], group, mcfg.contrastive_tau)
-                terms["total"] = terms["total"] + cw * con
-                terms["contrastive"] = con.detach()
-            dw = float(mcfg.distance_weight)
-            if dw > 0 and mcfg.teacher_dim and len(ai) > 2:
-                rows = ai.to(device)
-                dist = distance_preservation(out["mu"][rows], s[rows][:, mcfg.stats_dim :])
-                terms["total"] = terms["total"] + dw * dist
-                terms["distance"] = dist.detach()
-            opt.zero_grad(set_to_none=True)
-            terms["total"].backward()  # type: ignore[no-untyped-call]
-            if float(settings.grad_clip) > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), float(settings.grad_clip))
-            opt.step()
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
-            if batch_progress is not None:
-                batch_progress(epoch + 1, bi + 1, nb)
+        row = _epoch(model, opt, tensors, settings, epoch, device, batch_progress, cancel)
         secs = time.time() - t0
-        row: dict[str, Any] = {k: v / nb for k, v in sums.items()}
         row.update(epoch=epoch + 1, seconds=round(secs, 2))
         tmp = ckpt_path.with_suffix(".pt.tmp")
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1}, tmp)
@@ -440,6 +331,211 @@ def train(
             progress(EpochReport(epoch + 1, epochs, secs, eta, row))
     model.eval()
     return outcome
+
+
+@dataclass
+class _Tensors:
+    """The training arrays as tensors, and what the batches need to know of them."""
+
+    audio: Tensor
+    stats: Tensor
+    text: Tensor
+    track_of: NDArray[np.int64]  # each clip's track
+    clips_of: dict[int, NDArray[np.int64]]  # each track's clips
+    shift: float  # the shift augmentation's largest share (0: off)
+    prev_row: NDArray[np.int64]  # each clip's neighbours in its track (-1: none)
+    next_row: NDArray[np.int64]
+    text_per_epoch: int
+
+    @property
+    def n_audio(self) -> int:
+        return int(self.audio.shape[0])
+
+    @property
+    def n_lyrics(self) -> int:
+        return int(self.text.shape[0])
+
+    @classmethod
+    def of(cls, data: TrainArrays, settings: TrainSettings) -> _Tensors:
+        xa = torch.from_numpy(np.ascontiguousarray(data.audio, dtype=np.float32))
+        xs = torch.from_numpy(np.ascontiguousarray(data.stats, dtype=np.float32))
+        xt = torch.from_numpy(np.ascontiguousarray(data.text, dtype=np.float32))
+        track_of = np.asarray(data.group, dtype=np.int64)
+        clips_of = {int(t): np.nonzero(track_of == t)[0] for t in np.unique(track_of)}
+        shift = float(settings.augment_shift) if data.order is not None else 0.0
+        if shift > 0 and data.order is not None:
+            prev_row, next_row = neighbours(track_of, np.asarray(data.order, dtype=np.int64))
+        else:
+            prev_row = next_row = np.full(xa.shape[0], -1, dtype=np.int64)
+        n_lyrics = xt.shape[0]
+        text_per_epoch = (int(settings.text_samples_per_epoch) or n_lyrics) if n_lyrics else 0
+        return cls(xa, xs, xt, track_of, clips_of, shift, prev_row, next_row, text_per_epoch)
+
+
+def _model_and_optimiser(
+    model_cfg: VAEConfig,
+    settings: TrainSettings,
+    device: torch.device,
+    ckpt_path: Path,
+    init_state: Mapping[str, Tensor] | None,
+    skip_init_prefixes: tuple[str, ...],
+    say: Callable[[str], None],
+) -> tuple[HybridVAE, torch.optim.Optimizer, int]:
+    """The model and its optimiser, from the checkpoint when there is one; the epochs done."""
+    torch.manual_seed(int(settings.seed))
+    model = HybridVAE(model_cfg)
+    if init_state is not None:
+        load_init_state(model, init_state, skip_init_prefixes)
+    model.to(device)
+    opt = torch.optim.Adam(
+        model.parameters(), lr=float(settings.lr), weight_decay=float(settings.weight_decay)
+    )
+    start = 0
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        start = int(ckpt["epoch"])
+        say(f"resuming after epoch {start}")
+    return model, opt, start
+
+
+def _epoch(
+    model: HybridVAE,
+    opt: torch.optim.Optimizer,
+    d: _Tensors,
+    settings: TrainSettings,
+    epoch: int,
+    device: torch.device,
+    batch_progress: Callable[[int, int, int], None] | None,
+    cancel: Callable[[], bool] | None,
+) -> dict[str, Any]:
+    """One epoch (0-based); the mean of each loss term over its batches."""
+    seed = int(settings.seed)
+    # Every epoch's randomness derives from (seed, epoch): a resumed run repeats it.
+    rng = np.random.default_rng([seed, epoch])
+    torch.manual_seed(seed * 100003 + epoch)
+    if d.n_lyrics:
+        text_ids = rng.choice(d.n_lyrics, d.text_per_epoch, replace=d.text_per_epoch > d.n_lyrics)
+    else:
+        text_ids = np.zeros(0, dtype=np.int64)
+    batches = _batches(d.n_audio, len(text_ids), int(settings.batch_size), rng)
+    model.train()
+    sums: dict[str, float] = {}
+    nb = len(batches)
+    for bi, ids in enumerate(batches):
+        if cancel is not None and cancel():
+            raise Cancelled()
+        if settings.constant_beta is None:
+            beta = model.beta_at(epoch + bi / nb)
+        else:
+            beta = float(settings.constant_beta)
+        batch = _Batch.of(d, model.cfg, settings, ids, text_ids, rng)
+        terms = _losses(model, d, settings, batch, beta, device)
+        opt.zero_grad(set_to_none=True)
+        terms["total"].backward()  # type: ignore[no-untyped-call]
+        if float(settings.grad_clip) > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), float(settings.grad_clip))
+        opt.step()
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach())
+        if batch_progress is not None:
+            batch_progress(epoch + 1, bi + 1, nb)
+    return {k: v / nb for k, v in sums.items()}
+
+
+@dataclass
+class _Batch:
+    """One mixed batch on the CPU: audio rows (with their statistics) and lyrics rows."""
+
+    ids: NDArray[np.int64]  # sample ids: clips below n_audio, lyrics from n_audio on
+    is_audio: NDArray[np.bool_]
+    audio_rows: Tensor  # the rows of the batch that carry audio
+    audio: Tensor
+    stats: Tensor
+    text: Tensor
+
+    @classmethod
+    def of(
+        cls,
+        d: _Tensors,
+        mcfg: VAEConfig,
+        settings: TrainSettings,
+        ids: NDArray[np.int64],
+        text_ids: NDArray[np.int64],
+        rng: np.random.Generator,
+    ) -> _Batch:
+        n_audio = d.n_audio
+        if float(mcfg.contrastive_weight) > 0:
+            # Each clip brings a partner clip of the same track (itself if it is alone).
+            aud = ids[ids < n_audio]
+            partners = np.array(
+                [_partner(d.clips_of[int(d.track_of[i])], int(i), rng) for i in aud],
+                dtype=ids.dtype,
+            )
+            ids = np.concatenate([ids, partners])
+        is_audio = ids < n_audio
+        b = len(ids)
+        a = torch.zeros(b, mcfg.n_features, mcfg.n_frames)
+        s = torch.zeros(b, mcfg.side_dim)
+        t = torch.zeros(b, mcfg.text_dim)
+        ai = torch.from_numpy(np.nonzero(is_audio)[0])
+        ti = torch.from_numpy(np.nonzero(~is_audio)[0])
+        aid = torch.from_numpy(ids[is_audio])
+        tid = torch.from_numpy(text_ids[ids[~is_audio] - n_audio])
+        if d.shift > 0 and len(aid):
+            a[ai], s[ai] = shift_windows(
+                d.audio, d.stats, ids[is_audio], d.prev_row, d.next_row, d.shift, rng
+            )
+        else:
+            a[ai] = d.audio[aid]
+            s[ai] = d.stats[aid]
+        if settings.augment_min_crop > 0 and len(aid):
+            a[ai] = crop_stretch(a[ai], float(settings.augment_min_crop), rng)
+        t[ti] = d.text[tid]
+        return cls(ids, is_audio, ai, a, s, t)
+
+
+def _losses(
+    model: HybridVAE,
+    d: _Tensors,
+    settings: TrainSettings,
+    batch: _Batch,
+    beta: float,
+    device: torch.device,
+) -> dict[str, Tensor]:
+    """The loss terms of one batch on ``device``; "total" is the one to minimise."""
+    mcfg = model.cfg
+    is_audio = batch.is_audio
+    masks = Masks(
+        audio=torch.from_numpy(is_audio).to(device),
+        text=torch.from_numpy(~is_audio).to(device),
+    )
+    a, s, t = batch.audio.to(device), batch.stats.to(device), batch.text.to(device)
+    out = model(
+        a,
+        s if mcfg.use_stats else None,
+        t,
+        masks,
+        decode_present_only=bool(settings.decode_present_only),
+    )
+    terms: dict[str, Tensor] = model.loss_function(
+        out, a, s if mcfg.use_stats else None, t, masks, beta
+    )
+    ai = batch.audio_rows
+    cw = float(mcfg.contrastive_weight)
+    if cw > 0:
+        group = torch.from_numpy(d.track_of[batch.ids[is_audio]]).to(device)
+        con = track_contrastive(out["mu"][ai.to(device)], group, mcfg.contrastive_tau)
+        terms["total"] = terms["total"] + cw * con
+        terms["contrastive"] = con.detach()
+    dw = float(mcfg.distance_weight)
+    if dw > 0 and mcfg.teacher_dim and len(ai) > 2:
+        rows = ai.to(device)
+        dist = distance_preservation(out["mu"][rows], s[rows][:, mcfg.stats_dim :])
+        terms["total"] = terms["total"] + dw * dist
+        terms["distance"] = dist.detach()
+    return terms
 
 
 __all__ = [

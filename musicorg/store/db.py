@@ -128,7 +128,7 @@ class Problem(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[bytes] = mapped_column(LargeBinary)
     display: Mapped[str] = mapped_column(Text)
-    stage: Mapped[str] = mapped_column(String)  # scan, analyze, lyrics
+    stage: Mapped[str] = mapped_column(String)  # scan, analyze (the analyse stage), lyrics
     kind: Mapped[str] = mapped_column(String)  # "not audio", "empty", "truncated", ...
     message: Mapped[str] = mapped_column(Text)
     size: Mapped[int | None] = mapped_column(Integer)

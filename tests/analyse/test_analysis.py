@@ -1,4 +1,4 @@
-"""The analyze stage end to end: real audio, the real bundled model, a real catalogue."""
+"""The analyse stage end to end: real audio, the real bundled model, a real catalogue."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from musicorg.cli import main
 from musicorg.ingest import scanner
 from musicorg.jobs import Cancelled
 from musicorg.store import vectors as store_vectors
+from musicorg.store.analyses import ANALYSE_STAGE
 from musicorg.store.db import Analysis, Catalogue, Embedding, Problem, Track
 
 
@@ -51,7 +52,7 @@ def test_analyse_real_library(cat: Catalogue, music: Path, tmp_path: Path) -> No
         analysed = conn.execute(
             select(func.count()).where(Analysis.features_version == FEATURES_VERSION)
         ).scalar_one()
-        problems = conn.execute(select(Problem.kind).where(Problem.stage == "analyze")).all()
+        problems = conn.execute(select(Problem.kind).where(Problem.stage == ANALYSE_STAGE)).all()
     assert analysed + len(problems) == keys
     assert any(p.endswith("silence.wav") for p in report.weak)
     version = store_vectors.active_model_version(cat)
@@ -139,15 +140,15 @@ def test_pool_of_processes_gives_the_same_features(cat: Catalogue, music: Path) 
         )
 
 
-def test_cli_analyze_and_embeddings(
+def test_cli_analyse_and_embeddings(
     music: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = str(tmp_path / "c.sqlite")
     # Before any scan there is nothing to analyse: say what to run first.
-    assert main(["--db", db, "-q", "analyze", "--device", "cpu"]) == 1
+    assert main(["--db", db, "-q", "analyse", "--device", "cpu"]) == 1
     assert "run `musicorg scan DIR` first" in capsys.readouterr().err
     assert main(["--db", db, "-q", "scan", str(music)]) == 0
-    assert main(["--db", db, "-q", "analyze", "--device", "cpu", "--workers", "1"]) == 0
+    assert main(["--db", db, "-q", "analyse", "--device", "cpu", "--workers", "1"]) == 0
     out = tmp_path / "emb.npz"
     assert main(["--db", db, "embeddings", str(out)]) == 0
     data = np.load(out)

@@ -24,7 +24,7 @@ from musicorg.analyse.features import (
     N_ROWS,
     N_STATS,
     TrackFeatures,
-    analyze_file,
+    analyse_file,
     features_from_signal,
     pool_frames,
 )
@@ -77,7 +77,7 @@ def test_every_real_format(path: Path) -> None:
     assert 7.9 < duration < 8.1
     assert abs(len(y) - 8 * SR) < 0.02 * SR  # shorter than the window: all of it
     assert 0.05 < np.abs(y).max() <= 1.5
-    f = analyze_file(path)
+    f = analyse_file(path)
     check_features(f)
     assert not f.weak
     assert f.n_frames == 1 + len(y) // HOP
@@ -341,7 +341,7 @@ def test_text_file_is_not_audio(tmp_path: Path) -> None:
     path = tmp_path / "notes.ogg"
     path.write_text("these are not the sounds you are looking for\n" * 100)
     with pytest.raises(DecodeError) as info:
-        analyze_file(path)
+        analyse_file(path)
     assert info.value.kind == "not audio"
 
 
@@ -387,7 +387,7 @@ def test_bytes_path_that_is_not_utf8(tmp_path: Path, name: str) -> None:
     y, duration = decode_window(raw)
     assert abs(duration - 8.0) < 0.05 and len(y) > 7 * SR
     assert abs(probe_duration(raw) - duration) < 0.05
-    check_features(analyze_file(os.fsdecode(raw)))  # the surrogate-escaped str works too
+    check_features(analyse_file(os.fsdecode(raw)))  # the surrogate-escaped str works too
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""SIGKILL in the middle of a real `musicorg scan` / `musicorg analyze`: nothing is lost."""
+"""SIGKILL in the middle of a real `musicorg scan` / `musicorg analyse`: nothing is lost."""
 
 from __future__ import annotations
 
@@ -130,17 +130,17 @@ def test_kill_mid_scan_then_resume(tmp_path: Path, capsys: pytest.CaptureFixture
     assert _user_playlist_intact(db) and _integrity(db) == "ok"
 
 
-def test_kill_mid_analyze_then_resume(tmp_path: Path, music: Path) -> None:
+def test_kill_mid_analyse_then_resume(tmp_path: Path, music: Path) -> None:
     pytest.importorskip("torch")
     db = tmp_path / "cat.sqlite"
     assert main(["--db", str(db), "-q", "scan", str(music)]) == 0
     _user_playlist(db)
-    proc = _start("--db", str(db), "-q", "analyze", "--device", "cpu", "--workers", "1")
+    proc = _start("--db", str(db), "-q", "analyse", "--device", "cpu", "--workers", "1")
     _kill_when(proc, db, "SELECT count(*) FROM analyses", timeout=300)
     assert _integrity(db) == "ok" and _user_playlist_intact(db)
     before = _rows(db, "SELECT content_key, created_at FROM analyses")
     assert before
-    assert main(["--db", str(db), "-q", "analyze", "--device", "cpu", "--workers", "1"]) == 0
+    assert main(["--db", str(db), "-q", "analyse", "--device", "cpu", "--workers", "1"]) == 0
     total = _count(db, "SELECT count(DISTINCT content_key) FROM tracks")
     after = _rows(db, "SELECT content_key, created_at FROM analyses")
     assert len(after) == total

@@ -310,7 +310,7 @@ class _FakeModel:
     device = "cpu"
 
 
-def test_cli_analyze_prints_what_it_forgot(
+def test_cli_analyse_prints_what_it_forgot(
     cat: Catalogue, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _stale_playlists(cat)

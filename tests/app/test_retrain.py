@@ -289,7 +289,7 @@ def test_switch_versions_then_revert(retrained: tuple[Catalogue, str]) -> None:
     # Switching back again reuses that version's embeddings and playlists.
     again = modelstore.use_model(cat, version, device="cpu")
     assert again.embedded == 0 and not again.playlists_built
-    # analyze now embeds with the active (retrained) model.
+    # analyse now embeds with the active (retrained) model.
     report = pipeline.analyse(cat, device="cpu")
     assert report.model_version == version and report.model_warning is None
 
@@ -361,14 +361,14 @@ def _rows(cat: Catalogue, sql: str, *args: Any) -> int:
         return int(conn.exec_driver_sql(sql, args).scalar_one())
 
 
-def test_analyze_forgets_the_data_of_a_model_no_longer_installed(
+def test_analyse_forgets_the_data_of_a_model_no_longer_installed(
     cat: Catalogue, capsys: pytest.CaptureFixture[str]
 ) -> None:
     kept = _as_old_release(cat)
     n_auto = _rows(cat, "SELECT count(*) FROM playlists WHERE kind = 'auto'")
     assert n_auto >= 3 and _embedded(cat, OLD) == 70
     assert _embedded(cat, BUNDLED_VERSION) == 0
-    assert main(["--db", str(cat.path), "analyze", "--device", "cpu"]) == 0
+    assert main(["--db", str(cat.path), "analyse", "--device", "cpu"]) == 0
     out, err = capsys.readouterr()
     assert f"the model {OLD} that this catalogue used is no longer installed" in err
     assert f"70 embedded with model {BUNDLED_VERSION}" in out
@@ -400,7 +400,7 @@ def test_analyze_forgets_the_data_of_a_model_no_longer_installed(
     assert {p["name"] for p in listed["playlists"]} == set(mine)
     # Nothing is left to forget the second time.
     assert not modelstore.forget_stale_versions(cat)
-    assert main(["--db", str(cat.path), "analyze", "--device", "cpu"]) == 0
+    assert main(["--db", str(cat.path), "analyse", "--device", "cpu"]) == 0
     assert "Removed the data" not in capsys.readouterr().out
 
 
@@ -482,7 +482,7 @@ def test_corrupted_model_is_refused_and_bundled_used(
     with pytest.raises(ModelIntegrityError):
         model_registry.load_version(version, "cpu")
 
-    # Damaged while it was the active model: analyze falls back to the bundled model.
+    # Damaged while it was the active model: analyse falls back to the bundled model.
     cat.set_meta(keys.ACTIVE_MODEL_KEY, version)
     report = pipeline.analyse(cat, device="cpu")
     assert report.model_version == BUNDLED_VERSION

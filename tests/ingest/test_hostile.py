@@ -1,4 +1,4 @@
-"""The hostile-input corpus through scan and analyze: clear problems, never a crash."""
+"""The hostile-input corpus through scan and analyse: clear problems, never a crash."""
 
 from __future__ import annotations
 
@@ -133,8 +133,8 @@ def test_three_hour_flac_costs_like_a_short_track(tmp_path: Path) -> None:
     long = hostile.make_three_hour_flac(tmp_path / "three-hours.flac")
     assert long.stat().st_size > 10 << 20
     code = (
-        "import resource, sys, time; from musicorg import features; t = time.perf_counter(); "
-        "f = features.analyze_file(sys.argv[1]); "
+        "import resource, sys, time; from musicorg.analyse import features; "
+        "t = time.perf_counter(); f = features.analyse_file(sys.argv[1]); "
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
         "f.duration)"
     )
@@ -209,7 +209,7 @@ def test_long_and_non_utf8_names_are_shown_and_exported(cat: Catalogue, tmp_path
 @pytest.mark.slow
 def test_memory_run_analyses_every_track(tmp_path: Path) -> None:
     """The memory benchmark end to end (its figures are read by people, not asserted here):
-    a real scan and analyze of byte-distinct 3-minute tracks, each in its own process."""
+    a real scan and analysis of byte-distinct 3-minute tracks, each in its own process."""
     import json
 
     out = tmp_path / "memory.json"
@@ -230,6 +230,6 @@ def test_memory_run_analyses_every_track(tmp_path: Path) -> None:
         timeout=1800,
     )
     (run,) = json.loads(out.read_text())["pipeline"]
-    assert run["tracks"] == 60 and run["analyze"]["analysed"] == 60
-    assert run["scan"]["ru_maxrss_mb"] > 0 and run["analyze"]["ru_maxrss_mb"] > 0
+    assert run["tracks"] == 60 and run["analyse"]["analysed"] == 60
+    assert run["scan"]["ru_maxrss_mb"] > 0 and run["analyse"]["ru_maxrss_mb"] > 0
     print(json.dumps(run, indent=1))

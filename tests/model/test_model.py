@@ -50,9 +50,9 @@ def model() -> bundle.LoadedModel:
 
 @pytest.fixture(scope="module")
 def real_features() -> tuple[np.ndarray, np.ndarray]:
-    from musicorg.analyse.features import analyze_file
+    from musicorg.analyse.features import analyse_file
 
-    feats = [analyze_file(DATA / name, seconds=8.0) for name in REAL]
+    feats = [analyse_file(DATA / name, seconds=8.0) for name in REAL]
     x = np.stack([f.matrix for f in feats]).astype(np.float32)
     s = np.stack([f.stats for f in feats]).astype(np.float32)
     return x, s
@@ -61,10 +61,10 @@ def real_features() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def teacher_vectors() -> np.ndarray:
     """MusiCNN's vectors of the same windows (the bundled model reads them)."""
-    from musicorg.analyse.features import analyze_file
+    from musicorg.analyse.features import analyse_file
     from musicorg.model.musicnn import Teacher
 
-    audio = [analyze_file(DATA / name, seconds=8.0).teacher_audio for name in REAL]
+    audio = [analyse_file(DATA / name, seconds=8.0).teacher_audio for name in REAL]
     vectors, _, _ = Teacher(torch.device("cpu")).track_outputs([a for a in audio if a is not None])
     return vectors
 

@@ -1,0 +1,190 @@
+"""Tracks and roots as the scanner reads and writes them.
+
+The writes stay bulk: a batch of new and changed files is one executemany UPDATE, one
+executemany INSERT ... RETURNING and one lyrics upsert, in one transaction (statements per row
+cost more than reading the files). Tracks are never deleted, only marked missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final, cast
+
+from sqlalchemy import bindparam, func, insert, select, update
+
+from musicorg import paths
+from musicorg.store import lyrics, problems
+from musicorg.store.db import Catalogue, Root, Track
+from musicorg.store.problems import ProblemNote
+
+#: The problems table's stage of the scanner.
+SCAN_STAGE: Final = "scan"
+# SQLite's limit on bound parameters is far above this; it keeps each statement small.
+_CHUNK = 500
+
+#: Columns of one track by name: what the scanner read of a file.
+TrackValues = dict[str, object]
+
+#: The columns the scanner (re)writes of a track it has read, besides path, display, root.
+TRACK_FIELDS: Final = (
+    "size",
+    "mtime_ns",
+    "content_key",
+    "fmt",
+    "codec",
+    "duration",
+    "sample_rate",
+    "channels",
+    "bitrate",
+    "title",
+    "artist",
+    "album",
+    "albumartist",
+    "genre",
+    "year",
+    "tracknumber",
+    "missing",
+    "updated_at",
+)
+
+_UPDATE = (
+    update(Track)
+    .where(Track.id == bindparam("_id"))
+    .values({c: bindparam(c) for c in ("path", "display", "root_id", *TRACK_FIELDS)})
+)
+
+
+@dataclass(frozen=True)
+class KnownTrack:
+    """What the scanner compares a file on disk with."""
+
+    id: int
+    root_id: int | None
+    size: int
+    mtime_ns: int
+    content_key: str
+    missing: bool
+
+
+@dataclass
+class TrackBatch:
+    """One committed batch of a scan."""
+
+    updates: list[tuple[int, TrackValues]] = field(default_factory=list)  # (track id, values)
+    inserts: list[TrackValues] = field(default_factory=list)  # with "added_at"
+    problems: list[ProblemNote] = field(default_factory=list)
+    solved: list[bytes] = field(default_factory=list)  # paths whose scan problem is gone
+    lyrics: dict[bytes, tuple[str, str]] = field(default_factory=dict)  # path → (text, source)
+
+
+def ensure_roots(cat: Catalogue, folders: Iterable[bytes]) -> dict[bytes, int]:
+    """The id of each root folder, added to the catalogue when it is new."""
+    ids: dict[bytes, int] = {}
+    with cat.begin() as conn:
+        for folder in folders:
+            row = conn.execute(select(Root.id).where(Root.path == folder)).first()
+            if row is None:
+                row = conn.execute(
+                    insert(Root)
+                    .values(path=folder, display=paths.fs_display(folder), added_at=time.time())
+                    .returning(Root.id)
+                ).first()
+            assert row is not None
+            ids[folder] = int(row[0])
+    return ids
+
+
+def known(cat: Catalogue, root_ids: Iterable[int]) -> dict[bytes, KnownTrack]:
+    """Path → the track under one of these roots, missing or not."""
+    with cat.read() as conn:
+        rows = conn.execute(
+            select(
+                Track.path,
+                Track.id,
+                Track.root_id,
+                Track.size,
+                Track.mtime_ns,
+                Track.content_key,
+                Track.missing,
+            ).where(Track.root_id.in_(list(root_ids)))
+        )
+        return {
+            path: KnownTrack(tid, root, size, mtime, key, bool(missing))
+            for path, tid, root, size, mtime, key, missing in rows
+        }
+
+
+def missing_by_content_key(cat: Catalogue) -> dict[str, list[int]]:
+    """Ids of the tracks marked missing (anywhere), by content key."""
+    with cat.read() as conn:
+        rows = conn.execute(select(Track.content_key, Track.id).where(Track.missing.is_(True)))
+        out: dict[str, list[int]] = {}
+        for key, tid in rows:
+            out.setdefault(key, []).append(tid)
+    return out
+
+
+def set_missing(cat: Catalogue, ids: Sequence[int], missing: bool) -> None:
+    """Mark these tracks missing (or back), in one transaction."""
+    if not ids:
+        return
+    with cat.begin() as conn:
+        for i in range(0, len(ids), _CHUNK):
+            conn.execute(
+                update(Track).where(Track.id.in_(ids[i : i + _CHUNK])).values(missing=missing)
+            )
+
+
+def mark_missing_under(
+    cat: Catalogue, folders: Iterable[bytes], exists: Callable[[bytes], bool]
+) -> list[str]:
+    """Mark missing the available tracks under ``folders`` whose file does not ``exist``;
+    their display paths."""
+    lost_displays: list[str] = []
+    with cat.begin() as conn:
+        for folder in folders:
+            prefix = folder + b"/"
+            under = conn.execute(
+                select(Track.id, Track.path, Track.display).where(
+                    func.substr(Track.path, 1, len(prefix)) == prefix,
+                    Track.missing.is_(False),
+                )
+            ).all()
+            lost = [(tid, disp) for tid, path, disp in under if not exists(path)]
+            if lost:
+                ids = [tid for tid, _ in lost]
+                conn.execute(update(Track).where(Track.id.in_(ids)).values(missing=True))
+                lost_displays.extend(disp for _, disp in lost)
+    return lost_displays
+
+
+def mark_roots_missing(cat: Catalogue, root_ids: Sequence[int]) -> list[str]:
+    """Mark missing every track under these roots; the display paths of those that were not."""
+    if not root_ids:
+        return []
+    with cat.begin() as conn:
+        now_missing = conn.execute(
+            select(Track.display).where(Track.root_id.in_(root_ids), Track.missing.is_(False))
+        ).all()
+        conn.execute(update(Track).where(Track.root_id.in_(root_ids)).values(missing=True))
+    return [r[0] for r in now_missing]
+
+
+def write_batch(cat: Catalogue, batch: TrackBatch) -> None:
+    """Write one batch of the scan in one transaction, with a few executemany statements."""
+    with cat.begin() as conn:
+        problems.note(conn, SCAN_STAGE, batch.problems)
+        ids_by_path: dict[bytes, int] = {}
+        if batch.updates:
+            conn.execute(_UPDATE, [{"_id": tid, **values} for tid, values in batch.updates])
+            ids_by_path.update((cast(bytes, values["path"]), tid) for tid, values in batch.updates)
+        if batch.inserts:
+            rows = conn.execute(
+                insert(Track).returning(Track.id, Track.path, sort_by_parameter_order=True),
+                batch.inserts,
+            ).all()
+            ids_by_path.update({path: int(tid) for tid, path in rows})
+        problems.forget(conn, SCAN_STAGE, batch.solved)
+        lyrics.upsert(conn, ((ids_by_path[p], t, src) for p, (t, src) in batch.lyrics.items()))
