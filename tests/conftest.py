@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from musicorg.store.db import Catalogue
 
 DATA = Path(__file__).parent / "data"
 AUDIO_SUFFIXES = {".mp3", ".flac", ".ogg", ".opus", ".m4a", ".wav", ".aiff", ".wma"}
@@ -47,3 +50,11 @@ def music(tmp_path: Path) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)
     return root
+
+
+@pytest.fixture
+def cat(tmp_path: Path) -> Iterator[Catalogue]:
+    """An empty catalogue in a real SQLite file."""
+    c = Catalogue(tmp_path / "cat.sqlite")
+    yield c
+    c.close()

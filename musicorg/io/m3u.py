@@ -40,11 +40,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
-
-from musicorg.store import userlists
-from musicorg.store.db import Catalogue, Playlist, Track
-from musicorg.store.vectors import active_model_version
+from musicorg.store import exports, trackrefs, userlists
+from musicorg.store.db import Catalogue
 
 log = logging.getLogger(__name__)
 
@@ -182,22 +179,6 @@ class PlaylistNotFound(LookupError):
     pass
 
 
-def _exportable(cat: Catalogue) -> list[tuple[int, str, str]]:
-    """(id, name, kind) of the user playlists and the active model's automatic ones, by id."""
-    version = active_model_version(cat)
-    with cat.read() as conn:
-        rows = conn.execute(
-            select(Playlist.id, Playlist.name, Playlist.kind, Playlist.model_version).order_by(
-                Playlist.id
-            )
-        ).all()
-    return [
-        (int(pid), str(name), str(kind))
-        for pid, name, kind, mv in rows
-        if kind != "auto" or version is None or mv in (None, version)
-    ]
-
-
 def export_playlists(
     cat: Catalogue,
     dest: str | os.PathLike[str],
@@ -209,7 +190,7 @@ def export_playlists(
     folder = Path(os.path.abspath(dest))
     folder.mkdir(parents=True, exist_ok=True)
     folder_bytes = os.fsencode(folder)
-    lists = _exportable(cat)
+    lists = exports.exportable(cat)
     filenames = unique_filenames([name for _id, name, _kind in lists])
     if names is not None:
         known = {name for _id, name, _kind in lists}
@@ -346,12 +327,11 @@ class ImportReport:
 
 def match(cat: Catalogue, entries: Sequence[Entry]) -> list[int | None]:
     """The track id each entry names, or None: exact bytes first, then NFC on both sides."""
-    with cat.read() as conn:
-        rows = conn.execute(select(Track.path, Track.id)).all()
-    exact = {bytes(p): int(t) for p, t in rows}
+    rows = trackrefs.paths(cat)
+    exact = dict(rows)
     normal: dict[str, int] = {}
     for p, t in rows:
-        normal.setdefault(_nfc(bytes(p)), int(t))
+        normal.setdefault(_nfc(p), t)
     out: list[int | None] = []
     for entry in entries:
         found = next((exact[c] for c in entry.candidates if c in exact), None)

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from musicorg.io import m3u
-from musicorg.store import userlists
-from musicorg.store.db import TRACK_ENTRY, Catalogue, Playlist, PlaylistItem, Track
+from musicorg.keys import USER
+from musicorg.store import exports, trackrefs, userlists
+from musicorg.store.db import Catalogue
 
 log = logging.getLogger(__name__)
 
@@ -36,45 +35,28 @@ def mirror_dir(cat: Catalogue) -> Path:
     return cat.path.with_name(cat.path.stem + ".playlists")
 
 
-def _kept(conn: Any) -> list[tuple[int, str, str, bool, bool]]:
-    rows = conn.execute(
-        select(Playlist.id, Playlist.name, Playlist.kind, Playlist.pinned, Playlist.renamed)
-        .where((Playlist.kind == "user") | Playlist.pinned.is_(True) | Playlist.renamed.is_(True))
-        .order_by(Playlist.id)
-    ).all()
-    return [(int(r[0]), str(r[1]), str(r[2]), bool(r[3]), bool(r[4])) for r in rows]
-
-
 def snapshot(cat: Catalogue) -> dict[str, Any]:
-    with cat.read() as conn:
-        lists = []
-        for pid, name, kind, pinned, renamed in _kept(conn):
-            items = conn.execute(
-                select(*TRACK_ENTRY)
-                .join(PlaylistItem, PlaylistItem.track_id == Track.id)
-                .where(PlaylistItem.playlist_id == pid)
-                .order_by(PlaylistItem.position)
-            ).all()
-            lists.append(
+    lists = [
+        {
+            "id": p.id,
+            "name": p.name,
+            "kind": p.kind,
+            "pinned": p.pinned,
+            "renamed": p.renamed,
+            "tracks": [
                 {
-                    "id": pid,
-                    "name": name,
-                    "kind": kind,
-                    "pinned": pinned,
-                    "renamed": renamed,
-                    "tracks": [
-                        {
-                            "path_b64": base64.b64encode(p).decode("ascii"),
-                            "display": d,
-                            "content_key": k,
-                            "artist": a,
-                            "title": t,
-                            "duration": dur,
-                        }
-                        for p, d, k, a, t, dur in items
-                    ],
+                    "path_b64": base64.b64encode(t.path).decode("ascii"),
+                    "display": t.display,
+                    "content_key": t.content_key,
+                    "artist": t.artist,
+                    "title": t.title,
+                    "duration": t.duration,
                 }
-            )
+                for t in p.tracks
+            ],
+        }
+        for p in exports.kept_playlists(cat)
+    ]
     return {
         "format": FORMAT,
         "catalogue": str(cat.path),
@@ -127,12 +109,8 @@ def restore(cat: Catalogue, source: Path | None = None) -> RestoreReport:
     path = (source or mirror_dir(cat)) / "playlists.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     report = RestoreReport()
-    with cat.read() as conn:
-        by_path = {bytes(p): int(i) for i, p in conn.execute(select(Track.id, Track.path))}
-        by_key: dict[str, int] = {}
-        for i, k in conn.execute(select(Track.id, Track.content_key).order_by(Track.id)):
-            by_key.setdefault(str(k), int(i))
-    existing = {p.name for p in userlists.playlists(cat, kind="user")}
+    by_path, by_key = trackrefs.by_path_and_key(cat)
+    existing = {p.name for p in userlists.playlists(cat, kind=USER)}
     for playlist in data.get("playlists", []):
         name = str(playlist["name"])
         if name in existing:

@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, insert, select
 
 from musicorg import paths
 from musicorg.jobs import CancelFn, Cancelled, ProgressFn, never, no_progress
-from musicorg.store.db import Catalogue, Embedding, MapCoord, Track
-from musicorg.store.vectors import active_model_version
+from musicorg.store import maps
+from musicorg.store.db import Catalogue
+from musicorg.store.vectors import active_model_version, content_vectors
 
 log = logging.getLogger(__name__)
 
@@ -83,32 +83,6 @@ def _version(cat: Catalogue, version: str | None) -> str:
     return version
 
 
-def _embedded(cat: Catalogue, version: str) -> tuple[list[str], np.ndarray]:
-    """Content keys (that some track has) with μ of this version, and μ (N, d)."""
-    with cat.read() as conn:
-        rows = conn.execute(
-            select(Embedding.content_key, Embedding.mu)
-            .where(
-                Embedding.model_version == version,
-                Embedding.content_key.in_(select(Track.content_key)),
-            )
-            .order_by(Embedding.content_key)
-        ).all()
-    if not rows:
-        return [], np.zeros((0, 0), np.float32)
-    return [str(r[0]) for r in rows], np.stack([np.frombuffer(r[1], np.float32) for r in rows])
-
-
-def _stored(cat: Catalogue, version: str, method: str) -> dict[str, tuple[float, float]]:
-    with cat.read() as conn:
-        rows = conn.execute(
-            select(MapCoord.content_key, MapCoord.x, MapCoord.y).where(
-                MapCoord.model_version == version, MapCoord.method == method
-            )
-        ).all()
-    return {str(k): (float(x), float(y)) for k, x, y in rows}
-
-
 def pca_2d(x: np.ndarray) -> np.ndarray:
     """(N, 2) projection on the first two principal axes, with a fixed sign per axis."""
     data = np.asarray(x, dtype=np.float64)
@@ -131,6 +105,7 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
 
 def place(ref_mu: np.ndarray, ref_xy: np.ndarray, mu: np.ndarray, k: int = PLACE_K) -> np.ndarray:
     """Coordinates for ``mu``: the 1/d-weighted mean of its k nearest references' coordinates."""
+    # Lazy (start-up time): scikit-learn takes seconds to import.
     from sklearn.neighbors import NearestNeighbors
 
     if len(mu) == 0:
@@ -191,22 +166,6 @@ def _run_umap(x: np.ndarray, progress: ProgressFn, cancel: CancelFn, seed: int) 
     return np.asarray(xy, dtype=np.float32)
 
 
-def _store(
-    cat: Catalogue, version: str, method: str, keys: list[str], xy: np.ndarray, *, replace: bool
-) -> None:
-    rows = [
-        {"model_version": version, "method": method, "content_key": k, "x": p[0], "y": p[1]}
-        for k, p in zip(keys, xy.tolist(), strict=True)
-    ]
-    with cat.begin() as conn:
-        if replace:
-            conn.execute(
-                delete(MapCoord).where(MapCoord.model_version == version, MapCoord.method == method)
-            )
-        for lo in range(0, len(rows), 5000):
-            conn.execute(insert(MapCoord).prefix_with("OR REPLACE"), rows[lo : lo + 5000])
-
-
 def compute_map(
     cat: Catalogue,
     method: str = "pca",
@@ -223,7 +182,7 @@ def compute_map(
     started = time.monotonic()
     version = _version(cat, version)
     report = MapReport(model_version=version, method=method)
-    keys, mu = _embedded(cat, version)
+    keys, mu = content_vectors(cat, version)
     report.points = len(keys)
     if not keys:
         return report
@@ -248,7 +207,7 @@ def compute_map(
         report.fitted, report.placed = len(fit_rows), len(rest)
     if cancel():
         raise Cancelled()
-    _store(cat, version, method, keys, xy, replace=True)
+    maps.store(cat, version, method, keys, xy, replace=True)
     report.seconds = time.monotonic() - started
     progress(1, 1, report.summary())
     return report
@@ -261,16 +220,16 @@ def place_new(cat: Catalogue, method: str = "pca", *, version: str | None = None
     """
     started = time.monotonic()
     version = _version(cat, version)
-    stored = _stored(cat, version, method)
+    stored = maps.stored(cat, version, method)
     if not stored:
         return compute_map(cat, method, version=version)
-    keys, mu = _embedded(cat, version)
+    keys, mu = content_vectors(cat, version)
     have = np.array([k in stored for k in keys], dtype=bool)
     new_keys = [k for k, h in zip(keys, have, strict=True) if not h]
     ref_xy = np.array([stored[k] for k, h in zip(keys, have, strict=True) if h], np.float32)
     xy = place(mu[have], ref_xy, mu[~have]) if new_keys else np.zeros((0, 2), np.float32)
     if new_keys:
-        _store(cat, version, method, new_keys, xy, replace=False)
+        maps.store(cat, version, method, new_keys, xy, replace=False)
     return MapReport(
         model_version=version,
         method=method,
@@ -291,28 +250,8 @@ def load_map(
     """Track ids on the map and their coordinates (N, 2) float32: available tracks, plus the
     missing ones that were placed before they went missing when ``include_missing`` (the GUI
     draws those greyed out)."""
-    version = _version(cat, version)
-    query = (
-        select(Track.id, MapCoord.x, MapCoord.y)
-        .join(MapCoord, MapCoord.content_key == Track.content_key)
-        .where(MapCoord.model_version == version, MapCoord.method == method)
-        .order_by(Track.id)
-    )
-    if not include_missing:
-        query = query.where(Track.missing.is_(False))
-    with cat.read() as conn:
-        rows = conn.execute(query).all()
-    ids = [int(r[0]) for r in rows]
-    xy = np.array([(r[1], r[2]) for r in rows], dtype=np.float32).reshape(-1, 2)
-    return ids, xy
+    return maps.track_coords(cat, _version(cat, version), method, include_missing=include_missing)
 
 
 def has_map(cat: Catalogue, version: str | None = None, method: str = "pca") -> bool:
-    version = _version(cat, version)
-    with cat.read() as conn:
-        row = conn.execute(
-            select(MapCoord.content_key)
-            .where(MapCoord.model_version == version, MapCoord.method == method)
-            .limit(1)
-        ).first()
-    return row is not None
+    return maps.exists(cat, _version(cat, version), method)

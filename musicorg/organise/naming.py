@@ -157,6 +157,81 @@ def _descriptor_values(tags: TrackTags, name: str) -> NDArray[np.float64] | None
 
 
 @dataclass
+class _Tokens:
+    """The tokens of a library as :meth:`Vocabulary.build` finds them, and the (row, token)
+    pairs of the tracks that carry them."""
+
+    index: dict[tuple[str, str], int] = field(default_factory=dict)
+    displays: list[Counter[str]] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+    cols: list[int] = field(default_factory=list)
+
+    def token(self, kind: str, key: str, display: str) -> int:
+        tid = self.index.get((kind, key))
+        if tid is None:
+            tid = self.index[(kind, key)] = len(self.kinds)
+            self.kinds.append(kind)
+            self.displays.append(Counter())
+        self.displays[tid][display] += 1
+        return tid
+
+    def mark(self, tid: int, rows: Sequence[int] | NDArray[np.intp]) -> None:
+        self.rows.extend(int(r) for r in rows)
+        self.cols.extend([tid] * len(rows))
+
+
+def _descriptor_tokens(
+    found: _Tokens, tags: TrackTags
+) -> tuple[dict[str, tuple[float, float]], dict[int, set[int]]]:
+    """The descriptor words, by library-relative halves: the thresholds (the medians), and
+    each word's opposite."""
+    n = len(tags)
+    thresholds: dict[str, tuple[float, float]] = {}
+    opposite: dict[int, set[int]] = {}
+    for name, (low, high) in DESCRIPTOR_WORDS.items():
+        values = _descriptor_values(tags, name)
+        if values is None or len(values) != n:
+            continue
+        ok = np.isfinite(values)
+        if ok.sum() < 3:
+            continue
+        # Halves, not terciles: on small libraries and long playlists a word true of a
+        # third of the library almost never reaches 60 % of a playlist, and names fell
+        # back to "Mix n". Halves still require the word to be over-represented.
+        median = float(np.median(values[ok]))
+        thresholds[name] = (median, median)
+        low_rows = np.flatnonzero(ok & (values < median))
+        high_rows = np.flatnonzero(ok & (values > median))
+        pair: list[int] = []
+        for word, chosen in ((low, low_rows), (high, high_rows)):
+            if len(chosen) == 0:
+                continue
+            tid = found.token(DESCRIPTOR, word, word)
+            pair.append(tid)
+            found.mark(tid, chosen)
+        if len(pair) == 2:
+            opposite.setdefault(pair[0], set()).add(pair[1])
+            opposite.setdefault(pair[1], set()).add(pair[0])
+    return thresholds, opposite
+
+
+def _opposite_words(found: _Tokens, opposite: dict[int, set[int]]) -> None:
+    """Add to ``opposite`` the pairs of words the tagger's OPPOSITES name (both ways)."""
+    by_label = {
+        found.displays[t].most_common(1)[0][0].casefold(): t
+        for t, kind in enumerate(found.kinds)
+        if kind in (DESCRIPTOR, STYLE, MOOD, SOUND, ERA)
+    }
+    for label, tid in by_label.items():
+        for other in autotags.opposites_of(label):
+            oid = by_label.get(other.casefold())
+            if oid is not None:
+                opposite.setdefault(tid, set()).add(oid)
+                opposite.setdefault(oid, set()).add(tid)
+
+
+@dataclass
 class Vocabulary:
     """Every token of a library, and which tracks carry it (a sparse N × T 0/1 matrix)."""
 
@@ -176,64 +251,21 @@ class Vocabulary:
     @classmethod
     def build(cls, tags: TrackTags) -> Vocabulary:
         n = len(tags)
-        index: dict[tuple[str, str], int] = {}
-        displays: list[Counter[str]] = []
-        kinds: list[str] = []
-        rows: list[int] = []
-        cols: list[int] = []
-
-        def token(kind: str, key: str, display: str) -> int:
-            tid = index.get((kind, key))
-            if tid is None:
-                tid = index[(kind, key)] = len(kinds)
-                kinds.append(kind)
-                displays.append(Counter())
-            displays[tid][display] += 1
-            return tid
-
+        found = _Tokens()
         for i in range(n):
             seen: set[int] = set()
             for key, display in genre_keys(tags.genres[i]):
-                seen.add(token(GENRE, key, display))
+                seen.add(found.token(GENRE, key, display))
             artist = tags.artists[i]
             akey = normalise(artist)
             if artist and akey:
-                seen.add(token(ARTIST, akey, " ".join(artist.split())))
+                seen.add(found.token(ARTIST, akey, " ".join(artist.split())))
             dec = decade(tags.years[i])
             if dec:
-                seen.add(token(DECADE, dec, dec))
+                seen.add(found.token(DECADE, dec, dec))
             for tid in sorted(seen):
-                rows.append(i)
-                cols.append(tid)
-
-        thresholds: dict[str, tuple[float, float]] = {}
-        opposite: dict[int, set[int]] = {}
-        for name, (low, high) in DESCRIPTOR_WORDS.items():
-            values = _descriptor_values(tags, name)
-            if values is None or len(values) != n:
-                continue
-            ok = np.isfinite(values)
-            if ok.sum() < 3:
-                continue
-            # Halves, not terciles: on small libraries and long playlists a word true of a
-            # third of the library almost never reaches 60 % of a playlist, and names fell
-            # back to "Mix n". Halves still require the word to be over-represented.
-            median = float(np.median(values[ok]))
-            thresholds[name] = (median, median)
-            low_rows = np.flatnonzero(ok & (values < median))
-            high_rows = np.flatnonzero(ok & (values > median))
-            pair: list[int] = []
-            for word, chosen in ((low, low_rows), (high, high_rows)):
-                if len(chosen) == 0:
-                    continue
-                tid = token(DESCRIPTOR, word, word)
-                pair.append(tid)
-                rows.extend(int(r) for r in chosen)
-                cols.extend([tid] * len(chosen))
-            if len(pair) == 2:
-                opposite.setdefault(pair[0], set()).add(pair[1])
-                opposite.setdefault(pair[1], set()).add(pair[0])
-
+                found.mark(tid, [i])
+        thresholds, opposite = _descriptor_tokens(found, tags)
         if tags.tag_probs is not None and len(tags.tag_probs) == n:
             on, _value = autotags.word_matrix(
                 tags.tag_probs, names=tags.tag_names, cutoffs=tags.tag_cutoffs
@@ -242,29 +274,17 @@ class Vocabulary:
                 chosen = np.flatnonzero(on[:, w])
                 if heard.kind is None or len(chosen) == 0:
                     continue
-                tid = token(heard.kind, heard.label.casefold(), heard.label)
-                rows.extend(int(r) for r in chosen)
-                cols.extend([tid] * len(chosen))
-        by_label = {
-            displays[t].most_common(1)[0][0].casefold(): t
-            for t, kind in enumerate(kinds)
-            if kind in (DESCRIPTOR, STYLE, MOOD, SOUND, ERA)
-        }
-        for label, tid in by_label.items():
-            for other in autotags.opposites_of(label):
-                oid = by_label.get(other.casefold())
-                if oid is not None:
-                    opposite.setdefault(tid, set()).add(oid)
-                    opposite.setdefault(oid, set()).add(tid)
+                found.mark(found.token(heard.kind, heard.label.casefold(), heard.label), chosen)
+        _opposite_words(found, opposite)
 
-        t = len(kinds)
-        data = np.ones(len(rows), dtype=np.float64)
-        incidence = sparse.csr_matrix((data, (rows, cols)), shape=(n, t))
+        data = np.ones(len(found.rows), dtype=np.float64)
+        incidence = sparse.csr_matrix((data, (found.rows, found.cols)), shape=(n, len(found.kinds)))
         share = np.asarray(incidence.sum(axis=0)).ravel() / max(n, 1)
         labels = [
-            _display(c, capitalise=kind == GENRE) for c, kind in zip(displays, kinds, strict=True)
+            _display(c, capitalise=kind == GENRE)
+            for c, kind in zip(found.displays, found.kinds, strict=True)
         ]
-        return cls(incidence, labels, kinds, share, thresholds, opposite)
+        return cls(incidence, labels, found.kinds, share, thresholds, opposite)
 
     def fits(self, token: int, chosen: Collection[int]) -> bool:
         """Whether ``token`` may join a name of the tokens ``chosen``: it is none of them, no
@@ -423,7 +443,7 @@ def name_sets(
     names: list[str | None] = [None] * len(sets)
 
     def text(ids: list[int]) -> str:
-        return SEP.join(vocab.labels[t] for t in ids)
+        return _text(vocab, ids)
 
     # First pass: the sets whose name is not shared keep it as it is.
     counts = Counter(_key(text(p)) for p in proposals if p)
@@ -438,22 +458,7 @@ def name_sets(
             continue
         candidate = text(p)
         if _key(candidate) in taken:
-            have = {vocab.kinds[t] for t in p}
-            extras = [
-                t[0]
-                for t in qualifying[i]
-                if vocab.fits(t[0], p)
-                and not (vocab.kinds[t[0]] in WHAT and vocab.kinds[t[0]] in have)
-            ]
-            # Qualities and decades first: a second genre or artist reads badly.
-            extras.sort(key=lambda t: vocab.kinds[t] in (*WHAT, STYLE))
-            for extra in extras:
-                longer = _lead(
-                    vocab, sorted([*p, extra], key=lambda t: KIND_ORDER[vocab.kinds[t]]), parent[i]
-                )
-                if _key(text(longer)) not in taken:
-                    candidate = text(longer)
-                    break
+            candidate = _longer(vocab, p, qualifying[i], parent[i], taken) or candidate
         candidate = _reword(candidate, worded.get(_key(candidate), candidate))
         number = 2
         base = candidate
@@ -463,6 +468,41 @@ def name_sets(
         names[i] = candidate
         taken.add(_key(candidate))
         worded.setdefault(_key(candidate), candidate)
+    return _fill(names, fallback, taken)
+
+
+def _text(vocab: Vocabulary, ids: list[int]) -> str:
+    return SEP.join(vocab.labels[t] for t in ids)
+
+
+def _longer(
+    vocab: Vocabulary,
+    ids: list[int],
+    qualifying: list[tuple[int, float, float]],
+    parent: str | None,
+    taken: Collection[str],
+) -> str | None:
+    """A name of ``ids`` and one more qualifying token that no other name has yet (a quality
+    or decade rather than a second genre or artist), or None."""
+    have = {vocab.kinds[t] for t in ids}
+    extras = [
+        t[0]
+        for t in qualifying
+        if vocab.fits(t[0], ids) and not (vocab.kinds[t[0]] in WHAT and vocab.kinds[t[0]] in have)
+    ]
+    # Qualities and decades first: a second genre or artist reads badly.
+    extras.sort(key=lambda t: vocab.kinds[t] in (*WHAT, STYLE))
+    for extra in extras:
+        longer = _lead(
+            vocab, sorted([*ids, extra], key=lambda t: KIND_ORDER[vocab.kinds[t]]), parent
+        )
+        if _key(_text(vocab, longer)) not in taken:
+            return _text(vocab, longer)
+    return None
+
+
+def _fill(names: list[str | None], fallback: str, taken: set[str]) -> list[str]:
+    """The names, with "<fallback> <n>" (the lowest free numbers) where a set has none."""
     number = 1
     out: list[str] = []
     for name in names:

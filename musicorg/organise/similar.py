@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
-from musicorg.store.db import TRACK_ENTRY, Catalogue, Embedding, Track
-from musicorg.store.vectors import active_model_version
+from musicorg.store import trackrefs
+from musicorg.store.db import Catalogue
+from musicorg.store.vectors import TrackVectors, active_model_version, track_vectors
 
 
 class SimilarError(ValueError):
@@ -32,19 +32,9 @@ class SimilarError(ValueError):
 
 
 @dataclass
-class Space:
+class Space(TrackVectors):
     """Tracks with an embedding of one model version: ids, metadata and μ (N, d)."""
 
-    version: str
-    ids: np.ndarray  # int64 (N,)
-    paths: list[bytes]
-    displays: list[str]
-    keys: list[str]
-    artists: list[str | None]
-    titles: list[str | None]
-    durations: list[float | None]
-    missing: np.ndarray  # bool (N,)
-    mu: np.ndarray  # float32 (N, d)
     _row: dict[int, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -80,45 +70,24 @@ def load_space(cat: Catalogue, version: str | None = None) -> Space:
     version = version or active_model_version(cat)
     if not version:
         raise SimilarError("no embeddings yet: run `musicorg analyze` first")
-    with cat.read() as conn:
-        rows = conn.execute(
-            select(Track.id, *TRACK_ENTRY, Track.missing, Embedding.mu)
-            .join(Embedding, Embedding.content_key == Track.content_key)
-            .where(Embedding.model_version == version)
-            .order_by(Track.id)
-        ).all()
-    if not rows:
+    found = track_vectors(cat, version)
+    if not len(found.ids):
         raise SimilarError(f"no embeddings for model {version}: run `musicorg analyze` first")
-    mu = np.stack([np.frombuffer(r[8], dtype=np.float32) for r in rows])
-    return Space(
-        version=version,
-        ids=np.array([int(r[0]) for r in rows], dtype=np.int64),
-        paths=[bytes(r[1]) for r in rows],
-        displays=[str(r[2]) for r in rows],
-        keys=[str(r[3]) for r in rows],
-        artists=[r[4] for r in rows],
-        titles=[r[5] for r in rows],
-        durations=[r[6] for r in rows],
-        missing=np.array([bool(r[7]) for r in rows], dtype=bool),
-        mu=mu,
-    )
+    return Space(**vars(found))
 
 
 def resolve_tracks(cat: Catalogue, files: Sequence[str | bytes | os.PathLike[str]]) -> list[int]:
     """Track ids of catalogued files, matched by their path bytes (absolute, then real path)."""
+    candidates = [
+        list(dict.fromkeys((raw, os.path.abspath(raw), os.path.realpath(raw))))
+        for raw in map(os.fsencode, files)
+    ]
     ids: list[int] = []
-    with cat.read() as conn:
-        for f in files:
-            raw = os.fsencode(f)
-            found = None
-            for candidate in dict.fromkeys((raw, os.path.abspath(raw), os.path.realpath(raw))):
-                found = conn.execute(select(Track.id).where(Track.path == candidate)).first()
-                if found is not None:
-                    break
-            if found is None:
-                shown = raw.decode("utf-8", "backslashreplace")
-                raise SimilarError(f"not in the catalogue: {shown} (run `musicorg scan` first?)")
-            ids.append(int(found[0]))
+    for tried, found in zip(candidates, trackrefs.first_by_path(cat, candidates), strict=True):
+        if found is None:
+            shown = tried[0].decode("utf-8", "backslashreplace")
+            raise SimilarError(f"not in the catalogue: {shown} (run `musicorg scan` first?)")
+        ids.append(found)
     return ids
 
 

@@ -23,6 +23,7 @@ import warnings
 
 def enable_numba_caching() -> int:
     """Ask numba to cache UMAP's jitted functions on disk; the number of functions."""
+    # Lazy: numba and umap load in the worker process only, when it fits (child process).
     from numba.core.dispatcher import Dispatcher
     from umap import layouts, umap_, utils
 
@@ -40,6 +41,7 @@ def enable_numba_caching() -> int:
 
 
 def fit(x: object, *, neighbors: int, epochs: int | None, seed: int) -> object:
+    # Lazy: the fit's imports load in the worker process only (child process).
     import numpy as np
     import umap
     from sklearn.neighbors import NearestNeighbors
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     warnings.filterwarnings("ignore")
+    # Lazy: the worker's report counts the import time from `started` on (child process).
     import numpy as np
 
     x = np.load(args.input, allow_pickle=False)

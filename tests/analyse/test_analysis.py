@@ -21,13 +21,6 @@ from musicorg.store.analyses import ANALYSE_STAGE
 from musicorg.store.db import Analysis, Catalogue, Embedding, Problem, Track
 
 
-@pytest.fixture
-def cat(tmp_path: Path) -> Catalogue:
-    c = Catalogue(tmp_path / "cat.sqlite")
-    yield c
-    c.close()
-
-
 def _count(cat: Catalogue, table: type) -> int:
     with cat.read() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())

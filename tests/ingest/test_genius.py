@@ -267,13 +267,6 @@ def genius(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGenius]:
 # --- a real library ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cat(tmp_path: Path) -> Iterator[Catalogue]:
-    c = Catalogue(tmp_path / "cat.sqlite")
-    yield c
-    c.close()
-
-
 def _copy(name: str, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     return Path(shutil.copy2(DATA / name, dest / name))

@@ -21,13 +21,6 @@ from musicorg.store.db import Analysis, Catalogue, Track
 from tests import hostile
 
 
-@pytest.fixture
-def cat(tmp_path: Path) -> Catalogue:
-    c = Catalogue(tmp_path / "cat.sqlite")
-    yield c
-    c.close()
-
-
 def test_hostile_corpus(cat: Catalogue, tmp_path: Path, music: Path) -> None:
     folder = hostile.make(music / "hostile")
     report = scanner.scan(cat, [music])

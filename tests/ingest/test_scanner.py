@@ -30,13 +30,6 @@ EXPECTED_FORMATS = {
 }
 
 
-@pytest.fixture
-def cat(tmp_path: Path) -> Catalogue:
-    c = Catalogue(tmp_path / "cat.sqlite")
-    yield c
-    c.close()
-
-
 def _ids(cat: Catalogue) -> dict[str, int]:
     with cat.read() as conn:
         return {os.path.basename(d): i for i, d in conn.execute(select(Track.id, Track.display))}

@@ -13,7 +13,7 @@ from sqlalchemy import insert, select, update
 
 from musicorg.analyse import features as feat
 from musicorg.keys import ACTIVE_MODEL_KEY
-from musicorg.organise import naming
+from musicorg.organise import cluster, cuts, naming
 from musicorg.organise import playlists as pl
 from musicorg.store.db import Analysis, Catalogue, Embedding, Playlist, PlaylistItem, Track
 
@@ -88,11 +88,11 @@ def test_mixture_all_methods(method: str) -> None:
 def test_sampled_paths_of_large_libraries(method: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The code paths of 100k-track libraries (fit on a sample, Ward on micro-centroids,
     DBSCAN on a sample), on a small library with small sample limits."""
-    monkeypatch.setattr(pl, "FIT_SAMPLE", 300)
-    monkeypatch.setattr(pl, "SILHOUETTE_SAMPLE", 200)
-    monkeypatch.setattr(pl, "AGGLO_MAX_POINTS", 200)
-    monkeypatch.setattr(pl, "AGGLO_MICRO", 60)
-    monkeypatch.setattr(pl, "DBSCAN_SAMPLE", 300)
+    monkeypatch.setattr(cuts, "FIT_SAMPLE", 300)
+    monkeypatch.setattr(cluster, "SILHOUETTE_SAMPLE", 200)
+    monkeypatch.setattr(cluster, "AGGLO_MAX_POINTS", 200)
+    monkeypatch.setattr(cluster, "AGGLO_MICRO", 60)
+    monkeypatch.setattr(cluster, "DBSCAN_SAMPLE", 300)
     x, truth = mixture(1500, k=5, seed=4)
     x = np.vstack([x, paper_blob(500, seed=4)])
     plan = pl.plan_playlists(x, method=method)
@@ -145,19 +145,19 @@ def test_kmeans_groups_are_whole_playlists_along_natural_borders() -> None:
 
 
 def test_refine_keeps_the_bounds_and_lowers_the_objective() -> None:
-    x = pl._prepare(mixture(500, k=5, d=8, seed=2)[0])
+    x = cluster.prepare(mixture(500, k=5, d=8, seed=2)[0])
     labels = np.repeat(np.arange(10), 50)[np.random.default_rng(0).permutation(500)]
 
     def sse(lab: np.ndarray) -> float:
         return float(sum(((x[lab == j] - x[lab == j].mean(0)) ** 2).sum() for j in range(10)))
 
-    out = pl._refine(x, labels, 10, 40, 60)
+    out = cuts.refine(x, labels, 10, 40, 60)
     sizes = np.bincount(out, minlength=10)
     assert sizes.min() >= 40 and sizes.max() <= 60
     assert sse(out) < 0.6 * sse(labels)
     # Groups: tracks move only between playlists of the same group.
     same = np.arange(10) % 2
-    out = pl._refine(x, labels, 10, 40, 60, same=same)
+    out = cuts.refine(x, labels, 10, 40, 60, same=same)
     assert np.array_equal(same[out], same[labels])
 
 

@@ -1,0 +1,385 @@
+"""Automatic playlists in the catalogue: what a build reads, the build's write, the lists
+shown, and the user's two edits of them (rename, pin).
+
+An automatic playlist is a ``playlists`` row of kind ``"auto"`` that belongs to one model
+version, with its items in play order. Ids are never reused, not even those of playlists
+deleted long ago (the GUI and exports may still hold one): the highest id ever given out is
+kept in the meta key :data:`HIGH_ID_KEY`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from musicorg.keys import AUTO, BUILT_KEY, FEATURES_VERSION, USER
+from musicorg.model import autotags
+from musicorg.store.db import Analysis, Catalogue, Embedding, Meta, Playlist, PlaylistItem, Track
+from musicorg.store.events import announces_playlists_change
+from musicorg.store.vectors import stack_mu, with_mu
+
+HIGH_ID_KEY = "playlists_high_id"
+
+
+class NameTaken(ValueError):
+    """Another automatic playlist of the same model version has that name."""
+
+
+# --- what a build reads -----------------------------------------------------------------------
+
+
+@dataclass
+class Library:
+    """Available tracks with an embedding of one version, by track id, with their tags and
+    analysis descriptors (NaN where a track has none)."""
+
+    track_ids: list[int]
+    displays: list[str]
+    vectors: NDArray[np.float32]
+    artists: list[str | None]
+    titles: list[str | None]
+    genres: list[str | None]
+    years: list[int | None]
+    content_keys: list[str]
+    tempo: NDArray[np.float64]
+    brightness: NDArray[np.float64]
+    energy: NDArray[np.float64]
+    # MusiCNN's tag probabilities (N × 50; NaN rows for tracks not tagged yet).
+    tag_probs: NDArray[np.float32]
+
+    def subset(self, rows: NDArray[np.intp]) -> Library:
+        def pick(seq: Sequence[Any]) -> list[Any]:
+            return [seq[int(r)] for r in rows]
+
+        return Library(
+            pick(self.track_ids),
+            pick(self.displays),
+            self.vectors[rows],
+            pick(self.artists),
+            pick(self.titles),
+            pick(self.genres),
+            pick(self.years),
+            pick(self.content_keys),
+            self.tempo[rows],
+            self.brightness[rows],
+            self.energy[rows],
+            self.tag_probs[rows],
+        )
+
+
+def library(cat: Catalogue, version: str) -> Library:
+    """Available tracks with an embedding of ``version``, with tags and descriptors."""
+    query = with_mu(
+        select(
+            Track.id,
+            Track.display,
+            Track.artist,
+            Track.title,
+            Track.genre,
+            Track.year,
+            Track.content_key,
+            Embedding.mu,
+            Analysis.tempo,
+            Analysis.brightness,
+            Analysis.energy,
+            Analysis.tags,
+        ),
+        version,
+    ).outerjoin(
+        Analysis,
+        (Analysis.content_key == Track.content_key)
+        & (Analysis.features_version == FEATURES_VERSION),
+    )
+    with cat.read() as conn:
+        rows = conn.execute(query.order_by(Track.id)).all()
+
+    def floats(col: int) -> NDArray[np.float64]:
+        return np.array([np.nan if r[col] is None else float(r[col] or 0.0) for r in rows])
+
+    return Library(
+        track_ids=[int(r[0]) for r in rows],
+        displays=[str(r[1]) for r in rows],
+        vectors=stack_mu([r[7] for r in rows]),
+        artists=[r[2] for r in rows],
+        titles=[r[3] for r in rows],
+        genres=[r[4] for r in rows],
+        years=[r[5] for r in rows],
+        content_keys=[str(r[6]) for r in rows],
+        tempo=floats(8),
+        brightness=floats(9),
+        energy=floats(10),
+        tag_probs=_tag_probs([r[11] for r in rows]),
+    )
+
+
+def _tag_probs(blobs: Sequence[bytes | None]) -> NDArray[np.float32]:
+    """The stored tag probabilities as an N × 50 array, NaN where a track has none."""
+    out = np.full((len(blobs), autotags.N_TAGS), np.nan, dtype=np.float32)
+    for i, blob in enumerate(blobs):
+        probs = autotags.decode(blob)
+        if probs is not None:
+            out[i] = probs
+    return out
+
+
+def built_info(cat: Catalogue, version: str) -> dict[str, Any] | None:
+    """The note of the last build of ``version``'s playlists (see ``keys.BUILT_KEY``)."""
+    raw = cat.get_meta(BUILT_KEY + version)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# --- the build's write ------------------------------------------------------------------------
+
+
+@dataclass
+class Grouped:
+    """Where a playlist sits: its group's index (its colour) and name."""
+
+    group_index: int
+    group_name: str
+
+
+@dataclass
+class BuiltPlaylist:
+    """A playlist of a new build: an old one that goes on (``keep_id``: it keeps its id and
+    name) or a new one called ``name``."""
+
+    track_ids: list[int]
+    group: Grouped
+    keep_id: int | None = None
+    name: str = ""
+
+
+@dataclass
+class Build:
+    """What a build writes for one model version."""
+
+    version: str
+    playlists: list[BuiltPlaylist]
+    removed: list[int] = field(default_factory=list)  # old playlists that did not go on
+    pinned: dict[int, Grouped] = field(default_factory=dict)  # pinned ones, in their new group
+    note: dict[str, Any] = field(default_factory=dict)  # for BUILT_KEY (``built_at`` added)
+
+
+def write_build(cat: Catalogue, build: Build) -> None:
+    """Replace the automatic playlists of ``build.version`` with the build, in one
+    transaction; new playlists get fresh ids in the order given."""
+    now = time.time()
+    with cat.begin() as conn:
+        top = conn.execute(select(func.max(Playlist.id))).scalar_one_or_none() or 0
+        mark = conn.execute(select(Meta.value).where(Meta.key == HIGH_ID_KEY)).scalar()
+        next_id = max(int(top), int(mark or 0)) + 1
+        if build.removed:
+            conn.execute(delete(PlaylistItem).where(PlaylistItem.playlist_id.in_(build.removed)))
+            conn.execute(delete(Playlist).where(Playlist.id.in_(build.removed)))
+        for pid, group in build.pinned.items():
+            _regroup(conn, pid, group, now)
+        for p in build.playlists:
+            if p.keep_id is not None:
+                pid = p.keep_id
+                _regroup(conn, pid, p.group, now)
+                conn.execute(delete(PlaylistItem).where(PlaylistItem.playlist_id == pid))
+            else:
+                pid = next_id
+                _insert_auto(conn, pid, p, build.version, now)
+                next_id += 1
+            conn.execute(
+                insert(PlaylistItem),
+                [
+                    {"playlist_id": pid, "position": pos, "track_id": t}
+                    for pos, t in enumerate(p.track_ids)
+                ],
+            )
+        _put_meta(conn, HIGH_ID_KEY, str(next_id - 1))
+    cat.set_meta(BUILT_KEY + build.version, json.dumps({**build.note, "built_at": now}))
+
+
+def _regroup(conn: Connection, playlist_id: int, group: Grouped, now: float) -> None:
+    conn.execute(
+        update(Playlist)
+        .where(Playlist.id == playlist_id)
+        .values(group_index=group.group_index, group_name=group.group_name, updated_at=now)
+    )
+
+
+def _insert_auto(conn: Connection, pid: int, p: BuiltPlaylist, version: str, now: float) -> None:
+    conn.execute(
+        insert(Playlist).values(
+            id=pid,
+            name=p.name,
+            kind=AUTO,
+            model_version=version,
+            pinned=False,
+            renamed=False,
+            created_at=now,
+            group_index=p.group.group_index,
+            group_name=p.group.group_name,
+            updated_at=now,
+        )
+    )
+
+
+def _put_meta(conn: Connection, key: str, value: str) -> None:
+    stmt = sqlite_insert(Meta).values(key=key, value=value)
+    conn.execute(stmt.on_conflict_do_update(index_elements=[Meta.key], set_={"value": value}))
+
+
+# --- the lists shown --------------------------------------------------------------------------
+
+
+@dataclass
+class PlaylistInfo:
+    """A playlist as lists show it: ``examples`` are a few of its available tracks, as
+    "Artist – Title"; ``duration`` is that of its available tracks."""
+
+    id: int
+    name: str
+    kind: str
+    model_version: str | None
+    group_name: str | None
+    group_index: int | None
+    pinned: bool
+    renamed: bool
+    size: int
+    duration: float
+    unavailable: int
+    track_ids: list[int]
+    examples: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def listed(
+    cat: Catalogue, version: str | None, *, include_user: bool = False, examples: int = 3
+) -> list[PlaylistInfo]:
+    """The automatic playlists of ``version`` by group then name; user playlists after them
+    when ``include_user``."""
+    cond = (Playlist.kind == AUTO) & (Playlist.model_version == version)
+    if include_user:
+        cond = cond | (Playlist.kind == USER)
+    with cat.read() as conn:
+        pls = conn.execute(
+            select(
+                Playlist.id,
+                Playlist.name,
+                Playlist.kind,
+                Playlist.model_version,
+                Playlist.group_name,
+                Playlist.group_index,
+                Playlist.pinned,
+                Playlist.renamed,
+            ).where(cond)
+        ).all()
+        items = conn.execute(
+            select(
+                PlaylistItem.playlist_id,
+                Track.id,
+                Track.artist,
+                Track.title,
+                Track.display,
+                Track.duration,
+                Track.missing,
+            )
+            .join(Track, Track.id == PlaylistItem.track_id)
+            .where(PlaylistItem.playlist_id.in_([int(p[0]) for p in pls]))
+            .order_by(PlaylistItem.playlist_id, PlaylistItem.position)
+        ).all()
+    by_pl: dict[int, list[Any]] = {}
+    for it in items:
+        by_pl.setdefault(int(it[0]), []).append(it)
+    out: list[PlaylistInfo] = []
+    for p in pls:
+        its = by_pl.get(int(p[0]), [])
+        shown = [it for it in its if not it[6]]
+        out.append(
+            PlaylistInfo(
+                id=int(p[0]),
+                name=str(p[1]),
+                kind=str(p[2]),
+                model_version=p[3],
+                group_name=p[4],
+                group_index=p[5],
+                pinned=bool(p[6]),
+                renamed=bool(p[7]),
+                size=len(its),
+                duration=float(sum(it[5] or 0.0 for it in shown)),
+                unavailable=len(its) - len(shown),
+                track_ids=[int(it[1]) for it in its],
+                examples=[_label(it[2], it[3], it[4]) for it in shown[:examples]],
+            )
+        )
+    out.sort(
+        key=lambda i: (
+            i.kind != AUTO,
+            i.group_index if i.group_index is not None else 1 << 30,
+            i.name.casefold(),
+            i.id,
+        )
+    )
+    return out
+
+
+def _label(artist: str | None, title: str | None, display: str) -> str:
+    if artist and title:
+        return f"{artist} – {title}"
+    if title:
+        return title
+    return display.rsplit("/", 1)[-1]
+
+
+# --- the user's edits -------------------------------------------------------------------------
+
+
+def kind_of(cat: Catalogue, playlist_id: int) -> tuple[str, str | None] | None:
+    """(kind, model version) of a playlist, or None when there is none with that id."""
+    with cat.read() as conn:
+        row = conn.execute(
+            select(Playlist.kind, Playlist.model_version).where(Playlist.id == playlist_id)
+        ).first()
+    return None if row is None else (str(row[0]), row[1])
+
+
+@announces_playlists_change
+def rename_auto(cat: Catalogue, playlist_id: int, name: str, version: str | None) -> None:
+    """Give the automatic playlist ``playlist_id`` of ``version`` the name ``name`` (marked as
+    the user's); :class:`NameTaken` when another one of that version has it (any case)."""
+    with cat.begin() as conn:
+        others = conn.execute(
+            select(Playlist.name).where(
+                Playlist.kind == AUTO,
+                Playlist.model_version == version,
+                Playlist.id != playlist_id,
+            )
+        ).all()
+        if any(str(n[0]).casefold() == name.casefold() for n in others):
+            raise NameTaken(name)
+        conn.execute(
+            update(Playlist)
+            .where(Playlist.id == playlist_id)
+            .values(name=name, renamed=True, updated_at=time.time())
+        )
+
+
+@announces_playlists_change
+def set_pinned(cat: Catalogue, playlist_id: int, pinned: bool) -> None:
+    with cat.begin() as conn:
+        conn.execute(
+            update(Playlist)
+            .where(Playlist.id == playlist_id)
+            .values(pinned=bool(pinned), updated_at=time.time())
+        )
