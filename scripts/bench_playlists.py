@@ -77,12 +77,12 @@ def synthetic(n: int, dim: int, seed: int = 0, shape: str = "mixture") -> tuple[
 def worker(method: str, n: int, dim: int, shape: str) -> dict[str, object]:
     import numpy as np
 
-    from musicorg.organise import naming, playlists
+    from musicorg.organise import cluster, naming
 
     x, tags = synthetic(n, dim, shape=shape)
     assert isinstance(x, np.ndarray) and isinstance(tags, naming.TrackTags)
     t0 = time.perf_counter()
-    plan = playlists.plan_playlists(x, method=method)
+    plan = cluster.plan_playlists(x, method=method)
     t1 = time.perf_counter()
     vocab = naming.Vocabulary.build(tags)
     names = naming.name_sets(plan.playlists, vocab)

@@ -75,8 +75,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from musicorg.analyse.features import FEATURES_VERSION  # noqa: E402
-from musicorg.organise import naming  # noqa: E402
-from musicorg.organise import playlists as pl  # noqa: E402
+from musicorg.organise import (  # noqa: E402
+    cluster,
+    naming,
+    tracksets,
+)
 from musicorg.settings import Settings  # noqa: E402
 from musicorg.store import vectors as store_vectors  # noqa: E402
 
@@ -327,14 +330,14 @@ def evaluate(
     our pipeline, plain K-Means (with as many clusters as we made playlists) and a random
     partition with our sizes."""
     ids = list(range(len(lib["package"])))
-    whole = subset(lib, pl.dedupe(ids, lib["artist"], lib["title"]))
+    whole = subset(lib, tracksets.dedupe(ids, lib["artist"], lib["title"]))
     n = len(whole["package"])
     versions: list[np.ndarray] = [np.arange(n)]
     for d in range(1, draws):
         rng = np.random.default_rng(1000 + d)
         versions.append(np.sort(rng.choice(n, size=round(share * n), replace=False)))
     results: list[dict[str, Any]] = []
-    for method in pl.METHODS:
+    for method in cluster.METHODS:
         ours: list[dict[str, float]] = []
         groups: list[dict[str, float]] = []
         plain: list[dict[str, float]] = []
@@ -346,7 +349,7 @@ def evaluate(
             sub = subset(whole, rows)
             m = len(rows)
             for seed in range(seeds):
-                plan = pl.plan_playlists(
+                plan = cluster.plan_playlists(
                     sub["vectors"],
                     method=method,
                     playlist_min=pmin,
@@ -366,7 +369,7 @@ def evaluate(
                 ours.append(score(labels, sub))
                 groups.append(score(group_labels, sub))
                 plain.append(
-                    score(pl.plain_kmeans(sub["vectors"], k, seed), sub) if k > 1 else ours[-1]
+                    score(cluster.plain_kmeans(sub["vectors"], k, seed), sub) if k > 1 else ours[-1]
                 )
                 random.append(score(rand, sub))
                 counts.append(k)
@@ -500,7 +503,7 @@ def load_real(
     for es in eval_sets(real, te):
         if "genre" not in es.name:
             continue
-        keep = pl.dedupe(list(range(len(es.rows))), artist[es.rows], title[es.rows])
+        keep = tracksets.dedupe(list(range(len(es.rows))), artist[es.rows], title[es.rows])
         rows = es.rows[keep]
         libs.append(
             {
@@ -536,13 +539,15 @@ def evaluate_real(
     labels = np.asarray(lib["labels"])
     m = len(labels)
     out: list[dict[str, Any]] = []
-    for method in pl.METHODS:
+    for method in cluster.METHODS:
         preds: dict[str, list[np.ndarray]] = {"ours": [], "plain": [], "random": [], "other": []}
         counts: list[int] = []
         for seed in range(seeds):
 
-            def plan_of(vectors: np.ndarray, seed: int = seed, method: str = method) -> pl.Plan:
-                return pl.plan_playlists(
+            def plan_of(
+                vectors: np.ndarray, seed: int = seed, method: str = method
+            ) -> cluster.Plan:
+                return cluster.plan_playlists(
                     vectors,
                     method=method,
                     playlist_min=pmin,
@@ -555,7 +560,7 @@ def evaluate_real(
             ours = plan.labels(m)
             k = len(plan.playlists)
             preds["ours"].append(ours)
-            preds["plain"].append(pl.plain_kmeans(lib["vectors"], k, seed) if k > 1 else ours)
+            preds["plain"].append(cluster.plain_kmeans(lib["vectors"], k, seed) if k > 1 else ours)
             preds["random"].append(_random_partition([len(p) for p in plan.playlists], m, seed))
             if lib["other"] is not None:
                 preds["other"].append(plan_of(lib["other"]).labels(m))

@@ -79,7 +79,7 @@ def main() -> int:
     snap = w.data.snap
     with_lyrics = [int(snap.ids[r]) for r in range(len(snap)) if snap.has_lyrics[r]]
     first = with_lyrics[0] if with_lyrics else int(snap.ids[0])
-    w.select_track_ids([first])
+    w.library.select_track_ids([first])
     settle(lambda: w.details.near.count() > 0, 60)
     shot("library")
 
@@ -91,13 +91,13 @@ def main() -> int:
         shot("playlist")
 
     # More like this.
-    w.show_library()
-    w.select_track_ids([first])
+    w.sidebar.show_library()
+    w.library.select_track_ids([first])
     settle()
-    w.more_like_this([first], n=15)
+    w.details_dock.more_like_this([first], n=15)
     settle()
     shot("more-like-this")
-    w.close_results()
+    w.library.close_results()
 
     # The map in its three colourings, then a selection on it.
     w.tabs.setCurrentIndex(1)
@@ -135,7 +135,8 @@ def main() -> int:
 
     assert w.cat is not None
     retrain.retrain(w.cat, retrain.RetrainOptions(epochs=1, device="cpu"))
-    models = w.open_models()
+    models = w.pipeline.open_models()
+    assert models is not None
     settle(lambda: len(models.models) == 2 and not models.busy(), 120)
     models.table.selectRow(1)
     settle()

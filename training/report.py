@@ -41,7 +41,7 @@ from musicorg.model.metrics import (
     neighbour_share,
     purity,
 )
-from musicorg.organise.playlists import dbscan_eps, dbscan_min_samples
+from musicorg.organise.cluster import dbscan_eps, dbscan_min_samples
 from training.data import AudioCorpus, LyricsItem, load_audio, load_lyrics_split, runs_dir
 
 REPO = Path(__file__).resolve().parent.parent

@@ -36,51 +36,29 @@ import numpy as np
 
 from musicorg import settings as settings_mod
 from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
-from musicorg.keys import AUTO, BUILT_KEY
+from musicorg.keys import AUTO
 from musicorg.organise import naming
 from musicorg.organise.cluster import (
     MAX_GROUPS,
-    METHODS,
     Plan,
-    dbscan_eps,
-    dbscan_min_samples,
-    plain_kmeans,
     plan_playlists,
 )
-from musicorg.organise.cuts import IndexArray, size_limits
-from musicorg.organise.order import order_path, path_length
-from musicorg.organise.tracksets import dedupe, jaccard_matrix, match, song_key
+from musicorg.organise.cuts import IndexArray
+from musicorg.organise.tracksets import dedupe, match
 from musicorg.store import autolists
 from musicorg.store.autolists import Library, PlaylistInfo
 from musicorg.store.db import Catalogue
 from musicorg.store.vectors import active_model_version, embedded_track_ids
 
-# What callers had from this module before the algorithms moved out (the GUI, the CLI,
-# training's report and the scripts import them from here).
 __all__ = [
-    "BUILT_KEY",
-    "MAX_GROUPS",
-    "METHODS",
-    "Plan",
     "PlaylistError",
     "PlaylistInfo",
     "build_playlists",
-    "dbscan_eps",
-    "dbscan_min_samples",
-    "dedupe",
     "ensure_playlists",
-    "jaccard_matrix",
     "list_playlists",
-    "match",
     "needs_recluster",
-    "order_path",
-    "path_length",
     "pin_playlist",
-    "plain_kmeans",
-    "plan_playlists",
     "rename_playlist",
-    "size_limits",
-    "song_key",
 ]
 
 RECLUSTER_SHARE = 0.10

@@ -20,7 +20,7 @@ from musicorg.analyse import analysis
 from musicorg.app import models as modelstore
 from musicorg.cli import main
 from musicorg.io import mirror
-from musicorg.keys import ACTIVE_MODEL_KEY
+from musicorg.keys import ACTIVE_MODEL_KEY, BUILT_KEY
 from musicorg.model import registry as model_registry
 from musicorg.organise import playlists as pl
 from musicorg.store import userlists
@@ -61,7 +61,7 @@ def _add_version(cat: Catalogue, version: str, coords: int) -> None:
                     for k in keys[:coords]
                 ],
             )
-    cat.set_meta(pl.BUILT_KEY + version, json.dumps({"n": N, "max_track_id": N}))
+    cat.set_meta(BUILT_KEY + version, json.dumps({"n": N, "max_track_id": N}))
 
 
 def _auto(
@@ -191,11 +191,11 @@ def test_stale_versions_are_forgotten_and_the_users_work_kept(
     for version in (OLD, GONE):
         assert (_embedded(cat, version), _coords(cat, version)) == (0, 0)
         assert _count(cat, "SELECT count(*) FROM playlists WHERE model_version = ?", version) == 0
-        assert cat.get_meta(pl.BUILT_KEY + version) is None
+        assert cat.get_meta(BUILT_KEY + version) is None
     # The bundled (active) and the registered version are untouched.
     assert {v: (_embedded(cat, v), _coords(cat, v), _autos(cat, v)) for v in before} == before
     for version in before:
-        assert cat.get_meta(pl.BUILT_KEY + version) is not None
+        assert cat.get_meta(BUILT_KEY + version) is not None
     assert [p.name for p in pl.list_playlists(cat, _bundled())] == [
         f"Calm {_bundled()}",
         "Evening",
@@ -248,7 +248,7 @@ def _drop(cat: Catalogue, *versions: str) -> None:
         for version in versions:
             for table in ("embeddings", "map_coords"):
                 conn.exec_driver_sql(f"DELETE FROM {table} WHERE model_version = ?", (version,))
-            conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (pl.BUILT_KEY + version,))
+            conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (BUILT_KEY + version,))
 
 
 def test_nothing_stale_means_no_write(cat: Catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -265,7 +265,7 @@ def test_the_active_version_is_never_touched_even_if_not_installed(cat: Catalogu
     report = modelstore.forget_stale_versions(cat)
     assert report.versions == [OLD] and report.embeddings == N
     assert (_embedded(cat, GONE), _coords(cat, GONE), _autos(cat, GONE)) == (N, 10, 1)
-    assert cat.get_meta(pl.BUILT_KEY + GONE) is not None
+    assert cat.get_meta(BUILT_KEY + GONE) is not None
 
 
 def test_an_unreadable_registry_stops_everything(
@@ -300,7 +300,7 @@ def test_a_version_with_only_its_build_note_left(cat: Catalogue) -> None:
             conn.exec_driver_sql(f"DELETE FROM {table} WHERE model_version IN (?, ?)", (OLD, GONE))
     report = modelstore.forget_stale_versions(cat)
     assert report.versions == [OLD, GONE] and report.embeddings == 0
-    assert cat.get_meta(pl.BUILT_KEY + OLD) is None
+    assert cat.get_meta(BUILT_KEY + OLD) is None
 
 
 class _FakeModel:

@@ -350,7 +350,7 @@ def _as_old_release(cat: Catalogue) -> dict[str, list[int]]:
         conn.exec_driver_sql("UPDATE playlists SET model_version = ? WHERE kind = 'auto'", (OLD,))
         conn.exec_driver_sql(
             "UPDATE meta SET key = ? WHERE key = ?",
-            (playlists.BUILT_KEY + OLD, playlists.BUILT_KEY + BUNDLED_VERSION),
+            (keys.BUILT_KEY + OLD, keys.BUILT_KEY + BUNDLED_VERSION),
         )
     cat.set_meta(ACTIVE_MODEL_KEY, OLD)
     return kept
@@ -380,8 +380,8 @@ def test_analyse_forgets_the_data_of_a_model_no_longer_installed(
     assert modelstore.active_version(cat) == BUNDLED_VERSION
     assert _embedded(cat, OLD) == 0 and _embedded(cat, BUNDLED_VERSION) == 70
     assert modeldata.auto_playlist_count(cat, BUNDLED_VERSION) > 0
-    assert cat.get_meta(playlists.BUILT_KEY + OLD) is None
-    assert cat.get_meta(playlists.BUILT_KEY + BUNDLED_VERSION) is not None
+    assert cat.get_meta(keys.BUILT_KEY + OLD) is None
+    assert cat.get_meta(keys.BUILT_KEY + BUNDLED_VERSION) is not None
     assert _rows(cat, "SELECT count(*) FROM map_coords WHERE model_version = ?", OLD) == 0
     assert _rows(cat, "SELECT count(*) FROM playlists WHERE model_version = ?", OLD) == 0
     assert _rows(cat, "SELECT count(*) FROM playlist_items WHERE playlist_id NOT IN "

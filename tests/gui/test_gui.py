@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +22,15 @@ from PySide6.QtWidgets import QDialog, QFileDialog
 
 from musicorg import paths
 from musicorg import settings as settings_mod
-from musicorg.gui import stages
+from musicorg.app import actions
+from musicorg.gui import dialogs
+from musicorg.gui.librarydata import xy_per_row
 from musicorg.gui.mainwindow import MainWindow
 from musicorg.gui.player import CommandPlayer, NullPlayer
-from musicorg.gui.snapshot import Snapshot, load_snapshot
+from musicorg.gui.snapshot import Snapshot
 from musicorg.gui.tablemodel import TRACK_IDS_MIME, encode_ids
+from musicorg.keys import ACTIVE_MODEL_KEY, FEATURES_VERSION
+from musicorg.model import registry as model_registry
 from musicorg.store import library
 from musicorg.store.db import Catalogue, Track
 from tests.conftest import audio_files
@@ -34,16 +40,10 @@ from tests.tag_fixtures import probs, store_tags
 VERSION = "gui-test-v1"
 
 
-def _model_bundled() -> bool:
-    try:
-        from musicorg.model.bundle import bundled_model_dir
-
-        return bundled_model_dir().is_dir()
-    except Exception:
-        return False
-
-
-needs_model = pytest.mark.skipif(not _model_bundled(), reason="the bundled model is not built")
+BUNDLED_MODEL = paths.models_dir() / model_registry.bundled_version()
+needs_model = pytest.mark.skipif(
+    not BUNDLED_MODEL.is_dir(), reason="the bundled model is not built"
+)
 
 
 @pytest.fixture
@@ -62,7 +62,13 @@ def settled(qtbot, window: MainWindow) -> Iterator[None]:  # type: ignore[no-unt
     qtbot.waitUntil(window.idle, timeout=60000)
 
 
-def synthetic_library(path: Path, n: int = 60, seed: int = 0) -> tuple[Catalogue, list[int]]:
+def load_snapshot(cat: Catalogue) -> Snapshot:
+    return Snapshot.build(library.track_columns(cat))
+
+
+def synthetic_library(
+    path: Path, n: int = 60, seed: int = 0, version: str = VERSION
+) -> tuple[Catalogue, list[int]]:
     """Tracks in three clear clusters, with embeddings of a fake active model version."""
     rng = np.random.default_rng(seed)
     centres = np.eye(3, 8, dtype=np.float32) * 6
@@ -78,7 +84,7 @@ def synthetic_library(path: Path, n: int = 60, seed: int = 0) -> tuple[Catalogue
         titles=[f"Song {i:03d}" for i in range(n)],
         keys=[f"key{i:05d}" for i in range(n)],
         missing=[i == n - 1 for i in range(n)],
-        version=VERSION,
+        version=version,
         paths=[f"/nowhere/music/track{i:05d}.flac" for i in range(n)],
         columns={
             "duration": [120.0 + i for i in range(n)],
@@ -126,14 +132,15 @@ def test_snapshot_sort_filter_scope(tmp_path: Path) -> None:
     cat.close()
 
 
-def test_map_coordinates_join_by_content_key(tmp_path: Path) -> None:
-    cat, _ids = synthetic_library(tmp_path / "c.sqlite", 6)
+def test_map_coordinates_join_by_track_id(tmp_path: Path) -> None:
+    cat, ids = synthetic_library(tmp_path / "c.sqlite", 6)
     snap = load_snapshot(cat)
-    coords = {f"key{i:05d}": (float(i), float(-i)) for i in range(0, 6, 2)}
-    xy = stages.map_xy(snap, coords)
+    placed = [ids[4], ids[0], ids[2], 10**9]  # in any order; an unknown track is left out
+    xy = xy_per_row(snap, placed, np.array([(4.0, -4.0), (0.0, 0.0), (2.0, -2.0), (9.0, 9.0)]))
     assert xy is not None
     assert np.isfinite(xy).all(axis=1).sum() == 3
-    assert tuple(xy[2]) == (2.0, -2.0)
+    assert tuple(xy[2]) == (2.0, -2.0) and tuple(xy[4]) == (4.0, -4.0)
+    assert xy_per_row(snap, [], np.zeros((0, 2))) is None
     cat.close()
 
 
@@ -174,9 +181,9 @@ def test_first_run_choose_folder_scans_and_lists_problems(qtbot, window, music, 
 
     # Search (Ctrl+F focuses the box), then the filter applies to the table.
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClicks(window.search, "chaos")
+    qtbot.keyClicks(window.library.search, "chaos")
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
-    window.search.clear()
+    window.library.search.clear()
     qtbot.waitUntil(lambda: window.model.rowCount() == len(audio_files()), timeout=5000)
 
     # A second window (next start) reopens the same library without the welcome page.
@@ -201,9 +208,9 @@ def test_cancel_mid_analysis(qtbot, window, tmp_path):  # type: ignore[no-untype
             fh.write(bytes([i]) * (i + 1))
     with qtbot.waitSignal(window.pipeline_finished, timeout=120000):
         window.open_library(tmp_path / "c.sqlite", [str(music)], rescan=False)
-        window.run_pipeline(["scan"])
+        window.pipeline.run(["scan"])
     with qtbot.waitSignal(window.runner.job_added, timeout=5000):
-        window.run_pipeline(["analyse", "playlists", "map"])
+        window.pipeline.run(["analyse", "playlists", "map"])
     job = window.runner.running("analyse")[0]
     qtbot.waitUntil(lambda: job.done >= 1, timeout=120000)
     widget = window.jobs_panel.widget_for("analyse")
@@ -253,9 +260,9 @@ def test_settings_round_trip(qtbot, window, tmp_path):  # type: ignore[no-untype
 
 def test_user_playlist_create_edit_drop_reorder(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
     ids = open_synthetic(qtbot, window, tmp_path)
-    window.select_track_ids(ids[:3])
+    window.library.select_track_ids(ids[:3])
     with settled(qtbot, window):
-        pid = window.new_playlist("Evening", None)
+        pid = window.sidebar.new_playlist("Evening", None)
     assert pid is not None
     assert window.tree.select_key(("user", pid))
     assert [window.model.track_id(r) for r in range(window.model.rowCount())] == ids[:3]
@@ -266,14 +273,14 @@ def test_user_playlist_create_edit_drop_reorder(qtbot, window, tmp_path):  # typ
         window.tree.drop_mime(pid, mime)
     assert window.model.rowCount() == 5
     # Reorder: move the first down; remove the (new) first.
-    window.select_track_ids([ids[0]])
+    window.library.select_track_ids([ids[0]])
     with settled(qtbot, window):
-        window.move_selected(1)
+        window.sidebar.move_selected(1)
     order = [window.model.track_id(r) for r in range(window.model.rowCount())]
     assert order == [ids[1], ids[0], ids[2], ids[10], ids[11]]
-    window.select_track_ids([ids[1]])
+    window.library.select_track_ids([ids[1]])
     with settled(qtbot, window):
-        window.remove_selected_from_playlist()
+        window.sidebar.remove_selected()
     order = [window.model.track_id(r) for r in range(window.model.rowCount())]
     assert order == [ids[0], ids[2], ids[10], ids[11]]
     # Rows dragged within the table (a user playlist in its own order) reorder it.
@@ -282,24 +289,24 @@ def test_user_playlist_create_edit_drop_reorder(qtbot, window, tmp_path):  # typ
         window.table.rows_moved.emit([0, 1], 4)
     order = [window.model.track_id(r) for r in range(window.model.rowCount())]
     assert order == [ids[10], ids[11], ids[0], ids[2]]
-    assert window.selected_track_ids() == [ids[0], ids[2]]
+    assert window.library.selected_track_ids() == [ids[0], ids[2]]
     with settled(qtbot, window):
-        window.rename_playlist(pid, "user", "Late evening")
+        window.sidebar.rename_playlist(pid, "user", "Late evening")
     assert any(p.name == "Late evening" for p in window.data.playlists)
     # Dragging out gives file URLs that other apps accept.
     mime = window.model.mimeData([window.model.index(0, 0)])
     assert mime.urls()[0].toLocalFile().endswith(".flac")
     with settled(qtbot, window):
-        window.delete_playlist(pid)
+        window.sidebar.delete_playlist(pid)
     assert not [p for p in window.data.playlists if p.kind == "user"]
 
 
 def test_map_points_lasso_rect_to_playlist(qtbot, window, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    # Coordinates as a map stage gives them: content key -> (x, y), three clusters.
-    coords = {
-        f"key{i:05d}": (float(i % 3 * 10 + i % 5), float(i % 7 - i % 3 * 5)) for i in range(60)
-    }
-    monkeypatch.setattr(stages, "load_map_coords", lambda *_a: coords)
+    # Coordinates as the map stage gives them: track ids and (N, 2), three clusters.
+    xy = np.array([(float(i % 3 * 10 + i % 5), float(i % 7 - i % 3 * 5)) for i in range(60)])
+    monkeypatch.setattr(
+        actions, "map_coordinates", lambda cat, *_a: (list(library.track_columns(cat).ids), xy)
+    )
     ids = open_synthetic(qtbot, window, tmp_path, 60)
     snap = window.data.snap
     assert window.map.point_count() == len(ids)
@@ -308,25 +315,25 @@ def test_map_points_lasso_rect_to_playlist(qtbot, window, tmp_path, monkeypatch)
     window.map.set_colour_mode("year")
     assert window.map.legend_names[0] == "1970s"
     # Rectangle around cluster 0.
-    with qtbot.waitSignal(window.results_shown, timeout=5000):
+    with qtbot.waitSignal(window.library.results_shown, timeout=5000):
         rows = window.map.select_rect(-1, -1, 5, 7)
     assert len(rows) == 20 and window.model.rowCount() == 20
-    assert len(window.selected_track_ids()) == 20
+    assert len(window.library.selected_track_ids()) == 20
     assert len(window.map.selected_rows) == 20
     # Lasso around cluster 1.
     poly = [(9, -6), (15, -6), (15, 2), (9, 2)]
-    with qtbot.waitSignal(window.results_shown, timeout=5000):
+    with qtbot.waitSignal(window.library.results_shown, timeout=5000):
         rows = window.map.select_polygon(poly)
     assert len(rows) == 20
     with settled(qtbot, window):
-        pid = window.save_results_as_playlist("Picked")
+        pid = window.sidebar.save_results("Picked")
     assert pid is not None
     saved = next(p for p in window.data.playlists if p.id == pid)
     assert sorted(saved.track_ids) == sorted(int(snap.ids[r]) for r in rows)
     # A click on a point selects its track in the table.
-    window.show_library()
+    window.sidebar.show_library()
     window.map._clicked(type("P", (), {"x": lambda s: 0.0, "y": lambda s: 0.0})())
-    assert window.selected_track_ids() == [int(snap.ids[0])]
+    assert window.library.selected_track_ids() == [int(snap.ids[0])]
     # Hover names the track; the missing track is greyed on the map (its own legend entry).
     assert window.map.hover_text(0) == snap.label(0)
     assert "(missing)" in window.map.hover_text(len(snap) - 1)
@@ -334,20 +341,20 @@ def test_map_points_lasso_rect_to_playlist(qtbot, window, tmp_path, monkeypatch)
 
 def test_more_like_this_from_details_pane(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
     ids = open_synthetic(qtbot, window, tmp_path, 60)
-    window.select_track_ids([ids[0]])
+    window.library.select_track_ids([ids[0]])
     qtbot.waitUntil(lambda: window.details.near.count() > 0, timeout=10000)
-    with qtbot.waitSignal(window.results_shown, timeout=10000):
+    with qtbot.waitSignal(window.library.results_shown, timeout=10000):
         qtbot.mouseClick(window.details.more_button, Qt.MouseButton.LeftButton)
     shown = [window.model.track_id(r) for r in range(window.model.rowCount())]
     assert shown[0] == ids[0] and len(shown) > 5
     # Its neighbours come from the same cluster (ids with the same index mod 3).
     assert all(ids.index(t) % 3 == 0 for t in shown[1:10])
     with settled(qtbot, window):
-        pid = window.save_results_as_playlist("Like song 0")
+        pid = window.sidebar.save_results("Like song 0")
     assert any(p.id == pid and p.size == len(shown) for p in window.data.playlists)
     # Path from one cluster to another.
-    with qtbot.waitSignal(window.results_shown, timeout=10000):
-        window.path_to(ids[0], ids[1])
+    with qtbot.waitSignal(window.library.results_shown, timeout=10000):
+        window.details_dock.path_to(ids[0], ids[1])
     path = [window.model.track_id(r) for r in range(window.model.rowCount())]
     assert path[0] == ids[0] and path[-1] == ids[1]
 
@@ -358,7 +365,7 @@ def test_preview_start_and_stop(qtbot, tmp_path):  # type: ignore[no-untyped-def
     qtbot.addWidget(w)
     w.show()
     ids = open_synthetic(qtbot, w, tmp_path, 6)
-    w.select_track_ids([ids[0]])
+    w.library.select_track_ids([ids[0]])
     w.table.setFocus()
     qtbot.keyClick(w.table, Qt.Key.Key_Space)
     assert player.playing()
@@ -368,8 +375,8 @@ def test_preview_start_and_stop(qtbot, tmp_path):  # type: ignore[no-untyped-def
     assert not player.playing()
     assert proc is not None and proc.poll() is not None
     # The missing track is not played.
-    w.select_track_ids([ids[-1]])
-    w.toggle_preview()
+    w.library.select_track_ids([ids[-1]])
+    w.details_dock.toggle_preview()
     assert not player.playing()
     w.close()
 
@@ -382,9 +389,7 @@ def test_about_and_log_folder(qtbot, window, tmp_path, monkeypatch):  # type: ig
     assert "MusiCNN" in text and "Pons" in text and "ISC" in text
     dialog.close()
     opened = []
-    monkeypatch.setattr(
-        "musicorg.gui.mainwindow.QDesktopServices.openUrl", lambda url: opened.append(url)
-    )
+    monkeypatch.setattr("PySide6.QtGui.QDesktopServices.openUrl", lambda url: opened.append(url))
     window.open_log_folder()
     assert opened and opened[0].toLocalFile() == str(paths.log_dir())
 
@@ -402,27 +407,18 @@ def test_full_pipeline_playlists_map_export(qtbot, window, music, tmp_path):  # 
     n = len(audio_files())
     assert len(window.data.snap) == n
     autos = [p for p in window.data.playlists if p.kind == "auto"]
-    if stages.core("playlists") is not None:
-        assert autos, "automatic playlists appear in the tree"
-        assert window.tree.items("auto")
-    if stages.core("map") is not None:
-        assert window.map.point_count() == n
+    assert autos, "automatic playlists appear in the tree"
+    assert window.tree.items("auto")
+    assert window.map.point_count() == n
 
 
 # --- the real playlist and map stages on synthetic embeddings ---------------------------------
 
 
-needs_stages = pytest.mark.skipif(
-    stages.core("playlists") is None or stages.core("map") is None or stages.core("m3u") is None,
-    reason="the playlists, map or m3u module is not in this build",
-)
-
-
-@needs_stages
 def test_playlists_map_selection_edit_export_import(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
     ids = open_synthetic(qtbot, window, tmp_path, 60)
     with qtbot.waitSignal(window.pipeline_finished, timeout=120000) as blocker:
-        window.run_pipeline(["rebuild", "remap"])
+        window.pipeline.run(["rebuild", "remap"])
     assert blocker.args == ["ok"]
     qtbot.waitUntil(window.idle, timeout=60000)
     qtbot.waitUntil(
@@ -441,21 +437,21 @@ def test_playlists_map_selection_edit_export_import(qtbot, window, tmp_path):  #
     xy = window.map.xy[window.map.rows]
     mid = float(np.median(xy[:, 0]))
     lo_y, hi_y = float(xy[:, 1].min()) - 1, float(xy[:, 1].max()) + 1
-    with qtbot.waitSignal(window.results_shown, timeout=5000):
+    with qtbot.waitSignal(window.library.results_shown, timeout=5000):
         rows = window.map.select_rect(float(xy[:, 0].min()) - 1, lo_y, mid, hi_y)
     assert 0 < len(rows) < len(ids)
     with settled(qtbot, window):
-        pid = window.save_results_as_playlist("Left half")
+        pid = window.sidebar.save_results("Left half")
     assert pid is not None
     # Edit it: add one track, then open it and export it.
     with settled(qtbot, window):
-        window.add_to_playlist(pid, [ids[0]])
+        window.sidebar.add_to_playlist(pid, [ids[0]])
     window.tree.select_key(("user", pid))
     n = window.model.rowCount()
     assert n == len(rows) + 1
     out = tmp_path / "export"
     with settled(qtbot, window):
-        window.export(folder=str(out))
+        window.sidebar.export(folder=str(out))
     files = list(out.glob("*.m3u8"))
     assert [f.name for f in files] == ["Left half.m3u8"]
     text = files[0].read_text(encoding="utf-8")
@@ -469,24 +465,23 @@ def test_playlists_map_selection_edit_export_import(qtbot, window, tmp_path):  #
     assert lines[-1].endswith(".flac") and "\\" not in text
     # And back in as a new user playlist.
     with settled(qtbot, window):
-        window.import_m3u(str(files[0]))
+        window.sidebar.import_m3u(str(files[0]))
     imported = [p for p in window.data.playlists if p.kind == "user" and p.id != pid]
     assert len(imported) == 1 and imported[0].size == available
 
 
-@needs_stages
 def test_rename_and_pin_survive_recluster(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
     open_synthetic(qtbot, window, tmp_path, 90)
     with qtbot.waitSignal(window.pipeline_finished, timeout=120000):
-        window.run_pipeline(["rebuild"])
+        window.pipeline.run(["rebuild"])
     qtbot.waitUntil(
         lambda: bool([p for p in window.data.playlists if p.kind == "auto"]), timeout=20000
     )
     first = next(p for p in window.data.playlists if p.kind == "auto")
     with settled(qtbot, window):
-        window.rename_playlist(first.id, "auto", "My favourite corner")
+        window.sidebar.rename_playlist(first.id, "auto", "My favourite corner")
     with settled(qtbot, window):
-        window.pin_playlist(first.id)
+        window.sidebar.pin_playlist(first.id)
     members = sorted(first.track_ids)
     dialog = window.open_settings()
     dialog.method.setCurrentIndex(dialog.method.findData("agglomerative"))
@@ -524,7 +519,7 @@ def test_demo_library_from_the_welcome_page(qtbot, window):  # type: ignore[no-u
     snap = window.data.snap
     with_lyrics = [int(snap.ids[r]) for r in range(len(snap)) if snap.has_lyrics[r]]
     assert with_lyrics
-    window.select_track_ids(with_lyrics[:1])
+    window.library.select_track_ids(with_lyrics[:1])
     assert "source:" in window.details.text.toHtml()
 
 
@@ -580,21 +575,73 @@ def test_retrain_dialog_opens_from_the_library_menu(qtbot, window, tmp_path):  #
     qtbot.waitUntil(window.idle, timeout=60000)
 
 
+@needs_model
 def test_revert_to_the_bundled_model_is_one_click(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
-    from musicorg.model import registry as model_registry
-
     open_synthetic(qtbot, window, tmp_path, 6)
-    window.cat.set_meta("active_model", "user-20260101-000000")
+    window.cat.set_meta(ACTIVE_MODEL_KEY, "user-20260101-000000")
     action = next(a for a in window.actions() if a.text() == "Revert to the bundled model")
-    action.trigger()
-    assert window.cat.get_meta("active_model") == model_registry.bundled_version()
+    with qtbot.waitSignal(window.pipeline_finished, timeout=120000):
+        action.trigger()
     qtbot.waitUntil(window.idle, timeout=120000)
-    assert window.cat.get_meta("active_model") == model_registry.bundled_version()
+    assert window.cat.get_meta(ACTIVE_MODEL_KEY) == model_registry.bundled_version()
+    assert window.data.model_version == model_registry.bundled_version()
+
+
+def register_copy(version: str, damage: str | None = None) -> None:
+    """The bundled model, copied and registered as the retrained ``version``; then, with
+    ``damage``, its weights altered ("tampered") or made a model of older features."""
+    # lazy: musicorg.model.bundle imports torch (2 s), for the tests that need a model only
+    from musicorg.model.bundle import write_manifest
+
+    folder = paths.user_models_dir() / version
+    shutil.copytree(BUNDLED_MODEL, folder)
+    config = folder / "config.json"
+    meta = json.loads(config.read_text("utf-8"))
+    meta["version"] = version
+    if damage == "other features":
+        meta["features_version"] = FEATURES_VERSION - 1
+    config.write_text(json.dumps(meta), "utf-8")
+    manifest = write_manifest(folder, version)
+    model_registry.register(version, {"manifest_sha256": manifest, "created": time.time()})
+    if damage == "tampered":
+        weights = bytearray((folder / "model.safetensors").read_bytes())
+        weights[len(weights) // 2] ^= 0xFF
+        (folder / "model.safetensors").write_bytes(bytes(weights))
+
+
+@needs_model
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("tampered", "does not match its manifest and is refused"),
+        ("other features", "was trained on audio features of version"),
+    ],
+)
+def test_a_refused_model_leaves_the_previous_one_active(  # type: ignore[no-untyped-def]
+    qtbot, window, tmp_path, damage, reason
+):
+    previous, refused = "user-20250101-000001", "user-20250101-000002"
+    register_copy(previous)
+    register_copy(refused, damage)
+    cat, _ids = synthetic_library(tmp_path / "syn.sqlite", 30, version=previous)
+    cat.close()
+    with settled(qtbot, window):
+        window.open_library(tmp_path / "syn.sqlite", [], rescan=False)
+    assert window.data.model_version == previous
+    with qtbot.waitSignal(window.pipeline_finished, timeout=120000) as blocker:
+        window.pipeline.switch_model(refused)
+    qtbot.waitUntil(window.idle, timeout=60000)
+    assert blocker.args[0].startswith("model failed") and reason in blocker.args[0]
+    # The previous model stays active, in the catalogue and in the window...
+    assert window.cat.get_meta(ACTIVE_MODEL_KEY) == previous
+    assert window.data.model_version == previous
+    assert f"model {previous}" in window.status_label.text()
+    # ...and the reason is shown: in the status bar, and as a row of the problems panel.
+    assert reason in window.message_label.toolTip()
+    assert any(r[0] == "model" and reason in r[3] for r in window.problems.rows())
 
 
 def test_model_versions_dialog_opens_from_the_library_menu(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
-    from musicorg.model import registry as model_registry
-
     open_synthetic(qtbot, window, tmp_path, 6)
     window.cat.set_meta("active_model", model_registry.bundled_version())
     action = next(a for a in window.actions() if a.text() == "Model versions…")
@@ -614,7 +661,7 @@ def test_analysis_says_when_the_active_model_is_no_longer_installed(qtbot, windo
     open_synthetic(qtbot, window, tmp_path, 6)
     window.cat.set_meta("active_model", "user-20250101-000000")
     with qtbot.waitSignal(window.pipeline_finished, timeout=120000):
-        window.run_pipeline(["analyse"])
+        window.pipeline.run(["analyse"])
     assert window.message_label.text().startswith(
         "The model user-20250101-000000 that this catalogue used is no longer installed; "
         "using the bundled model"
@@ -649,7 +696,9 @@ def test_damaged_catalogue_restore_or_rebuild_keeps_playlists(  # type: ignore[n
 
     db, titles = _damaged_library(music, tmp_path)
     asked = []
-    monkeypatch.setattr(window, "ask_damaged", lambda d, m, b: asked.append((d, m, b)) or choice)
+    monkeypatch.setattr(
+        dialogs, "ask_damaged", lambda _w, d, m, b: asked.append((d, m, b)) or choice
+    )
     if choice == "rebuild":
         scan_then_stop(qtbot, window)
         with qtbot.waitSignal(window.pipeline_finished, timeout=240000):
@@ -668,7 +717,7 @@ def test_damaged_catalogue_restore_or_rebuild_keeps_playlists(  # type: ignore[n
 def test_damaged_catalogue_quit_changes_nothing(qtbot, window, music, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     db, _titles = _damaged_library(music, tmp_path)
     before = db.read_bytes()
-    monkeypatch.setattr(window, "ask_damaged", lambda d, m, b: "quit")
+    monkeypatch.setattr(dialogs, "ask_damaged", lambda _w, d, m, b: "quit")
     window.open_library(db, [str(music)], rescan=False)
     assert window.cat is None and db.read_bytes() == before
     assert not list(tmp_path.glob("lib.damaged-*.sqlite"))
@@ -679,7 +728,7 @@ def test_a_track_that_goes_missing_stays_on_the_map_greyed(qtbot, window, tmp_pa
 
     ids = open_synthetic(qtbot, window, tmp_path, 40)
     with qtbot.waitSignal(window.pipeline_finished, timeout=120000):
-        window.run_pipeline(["remap"])
+        window.pipeline.run(["remap"])
     qtbot.waitUntil(window.idle, timeout=60000)
     placed = window.map.point_count()
     assert placed == len(ids)
@@ -723,7 +772,7 @@ def test_details_show_the_top_tags(qtbot, window, tmp_path: Path) -> None:  # ty
     qtbot.waitUntil(window.idle, timeout=60000)
 
     def details(track_id: int) -> str:
-        window.select_track_ids([track_id])
+        window.library.select_track_ids([track_id])
         qtbot.waitUntil(lambda: window.details.title.text() != "No track selected", timeout=5000)
         return str(window.details.text.toPlainText()).replace("\u00a0", " ")
 

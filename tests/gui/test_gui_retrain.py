@@ -115,7 +115,7 @@ def test_model_versions_dialog_lists_switches_and_deletes(qtbot, db: Path) -> No
     assert dialog.table.item(rows[version], 2).text() == "70"  # retrain embeds the library
     dialog.table.selectRow(rows[version])
     assert dialog.use_button.isEnabled() and dialog.delete_button.isEnabled()
-    dialog.use_requested.connect(window.use_model_version)
+    dialog.use_requested.connect(window.pipeline.switch_model)
     with qtbot.waitSignal(window.pipeline_finished, timeout=240000):
         dialog.use_button.click()
     assert not dialog.isVisible()
@@ -130,7 +130,7 @@ def test_model_versions_dialog_lists_switches_and_deletes(qtbot, db: Path) -> No
     dialog.table.selectRow(next(r for r in range(2) if dialog.models[r].version == version))
     assert not dialog.use_button.isEnabled() and not dialog.delete_button.isEnabled()
     with qtbot.waitSignal(window.pipeline_finished, timeout=240000):
-        window.revert_model()
+        window.pipeline.revert_model()
     dialog.refresh()
     qtbot.waitUntil(lambda: not dialog.busy(), timeout=60000)
     dialog.table.selectRow(next(r for r in range(2) if dialog.models[r].version == version))

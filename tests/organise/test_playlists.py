@@ -13,7 +13,7 @@ from sqlalchemy import insert, select, update
 
 from musicorg.analyse import features as feat
 from musicorg.keys import ACTIVE_MODEL_KEY
-from musicorg.organise import cluster, cuts, naming
+from musicorg.organise import cluster, cuts, naming, order, tracksets
 from musicorg.organise import playlists as pl
 from musicorg.store.db import Analysis, Catalogue, Embedding, Playlist, PlaylistItem, Track
 
@@ -36,11 +36,11 @@ def mixture(n: int, k: int = 6, d: int = 16, seed: int = 0) -> tuple[np.ndarray,
     return (centres[labels] + rng.normal(0.0, 1.0, (n, d))).astype(np.float32), labels
 
 
-def check_partition(plan: pl.Plan, n: int) -> list[int]:
+def check_partition(plan: cluster.Plan, n: int) -> list[int]:
     rows = np.concatenate(plan.playlists)
     assert len(rows) == n and len(np.unique(rows)) == n, "every track in exactly one playlist"
     assert len(plan.group_of) == len(plan.playlists)
-    assert 1 <= plan.n_groups <= pl.MAX_GROUPS
+    assert 1 <= plan.n_groups <= cluster.MAX_GROUPS
     return [len(p) for p in plan.playlists]
 
 
@@ -48,34 +48,34 @@ def check_partition(plan: pl.Plan, n: int) -> list[int]:
 
 
 def test_size_limits() -> None:
-    assert pl.size_limits(10_000) == (20, 60)
+    assert cuts.size_limits(10_000) == (20, 60)
     # Small libraries: min max(3, N/8); max a quarter of the library (at least twice the min).
-    assert pl.size_limits(40) == (5, 10)
-    assert pl.size_limits(12) == (3, 6)
-    assert pl.size_limits(70) == (9, 18)
-    assert pl.size_limits(600, 20, 1000) == (20, 90)  # 15 % of 600
-    assert pl.size_limits(499, 20, 1000)[1] == 125  # under 500 tracks: a quarter, not 15 %
+    assert cuts.size_limits(40) == (5, 10)
+    assert cuts.size_limits(12) == (3, 6)
+    assert cuts.size_limits(70) == (9, 18)
+    assert cuts.size_limits(600, 20, 1000) == (20, 90)  # 15 % of 600
+    assert cuts.size_limits(499, 20, 1000)[1] == 125  # under 500 tracks: a quarter, not 15 %
 
 
-@pytest.mark.parametrize("method", pl.METHODS)
+@pytest.mark.parametrize("method", cluster.METHODS)
 def test_collapsed_blob_never_makes_a_giant_playlist(method: str) -> None:
     n = 1000
     x = paper_blob(n)
     # Even a user who allows very long playlists gets none over 15 % of the library.
-    plan = pl.plan_playlists(x, method=method, playlist_min=20, playlist_max=5000)
+    plan = cluster.plan_playlists(x, method=method, playlist_min=20, playlist_max=5000)
     sizes = check_partition(plan, n)
     assert max(sizes) <= 0.15 * n
     assert len(sizes) >= 7
     # With the default lengths every playlist is within 20-60.
-    plan = pl.plan_playlists(x, method=method)
+    plan = cluster.plan_playlists(x, method=method)
     sizes = check_partition(plan, n)
     assert max(sizes) <= 60 and min(sizes) >= 20
 
 
-@pytest.mark.parametrize("method", pl.METHODS)
+@pytest.mark.parametrize("method", cluster.METHODS)
 def test_mixture_all_methods(method: str) -> None:
     x, truth = mixture(900, k=6)
-    plan = pl.plan_playlists(x, method=method)
+    plan = cluster.plan_playlists(x, method=method)
     sizes = check_partition(plan, len(x))
     assert min(sizes) >= 20 and max(sizes) <= 60
     # Playlists do not mix the well-separated components much.
@@ -84,7 +84,7 @@ def test_mixture_all_methods(method: str) -> None:
     assert 2 <= plan.n_groups <= 20
 
 
-@pytest.mark.parametrize("method", pl.METHODS)
+@pytest.mark.parametrize("method", cluster.METHODS)
 def test_sampled_paths_of_large_libraries(method: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The code paths of 100k-track libraries (fit on a sample, Ward on micro-centroids,
     DBSCAN on a sample), on a small library with small sample limits."""
@@ -95,7 +95,7 @@ def test_sampled_paths_of_large_libraries(method: str, monkeypatch: pytest.Monke
     monkeypatch.setattr(cluster, "DBSCAN_SAMPLE", 300)
     x, truth = mixture(1500, k=5, seed=4)
     x = np.vstack([x, paper_blob(500, seed=4)])
-    plan = pl.plan_playlists(x, method=method)
+    plan = cluster.plan_playlists(x, method=method)
     sizes = check_partition(plan, len(x))
     assert min(sizes) >= 20 and max(sizes) <= 60
     purity = sum(np.bincount(truth[p[p < 1500]], minlength=5).max() for p in plan.playlists)
@@ -111,23 +111,23 @@ def test_small_library_min_size() -> None:
             rng.normal(-6, 0.3, (3, 8)),  # too few for a playlist of its own
         ]
     ).astype(np.float32)
-    for method in pl.METHODS:
-        plan = pl.plan_playlists(x, method=method)
+    for method in cluster.METHODS:
+        plan = cluster.plan_playlists(x, method=method)
         sizes = check_partition(plan, len(x))
         assert min(sizes) >= max(3, len(x) / 8), (method, sizes)
 
 
 def test_tiny_libraries() -> None:
     for n in (1, 2, 5):
-        plan = pl.plan_playlists(np.random.default_rng(n).normal(size=(n, 4)))
+        plan = cluster.plan_playlists(np.random.default_rng(n).normal(size=(n, 4)))
         assert check_partition(plan, n) == [n]
-    assert pl.plan_playlists(np.zeros((0, 4))).playlists == []
+    assert cluster.plan_playlists(np.zeros((0, 4))).playlists == []
 
 
 def test_deterministic() -> None:
     x, _ = mixture(400)
-    a = pl.plan_playlists(x)
-    b = pl.plan_playlists(x)
+    a = cluster.plan_playlists(x)
+    b = cluster.plan_playlists(x)
     assert [p.tolist() for p in a.playlists] == [p.tolist() for p in b.playlists]
 
 
@@ -135,7 +135,7 @@ def test_kmeans_groups_are_whole_playlists_along_natural_borders() -> None:
     """The default method cuts playlists first and gathers them into groups: four
     well-separated components make four groups, each of one component."""
     x, truth = mixture(3000, k=4, seed=1)
-    plan = pl.plan_playlists(x)
+    plan = cluster.plan_playlists(x)
     check_partition(plan, len(x))
     assert plan.n_groups == 4
     groups = np.zeros(len(x), dtype=np.intp)
@@ -163,8 +163,8 @@ def test_refine_keeps_the_bounds_and_lowers_the_objective() -> None:
 
 def test_rebuild_from_the_previous_plan_keeps_it() -> None:
     x, _ = mixture(1500, k=8, seed=5)
-    a = pl.plan_playlists(x)
-    b = pl.plan_playlists(x, previous=a.playlists)
+    a = cluster.plan_playlists(x)
+    b = cluster.plan_playlists(x, previous=a.playlists)
     assert sorted(sorted(p.tolist()) for p in a.playlists) == sorted(
         sorted(p.tolist()) for p in b.playlists
     )
@@ -175,7 +175,7 @@ def test_dedupe_same_artist_and_title() -> None:
     artists = ["Kevin MacLeod", "kevin  macleod", "Other", None, "Other", "Other"]
     titles = ["Vibe Ace", "VIBE ACE ", "Song", "Vibe Ace", "Song 2", "song"]
     keys = ["a", "b", "c", "d", "e", "e"]
-    keep = pl.dedupe(ids, artists, titles, keys)
+    keep = tracksets.dedupe(ids, artists, titles, keys)
     kept_ids = sorted(ids[i] for i in keep)
     # 1 and 5 are the same song (1 kept); 2 and 6 too (2 kept), and 6 shares bytes with 4;
     # 3 has no artist so it is not a duplicate of anything.
@@ -190,22 +190,22 @@ def test_order_is_smoother_than_random() -> None:
     for n in (10, 40, 60):
         # Latent means have structure: a few directions matter.
         x = rng.normal(size=(n, 3)) @ rng.normal(size=(3, 16)) + 0.1 * rng.normal(size=(n, 16))
-        path = pl.order_path(x)
+        path = order.order_path(x)
         assert sorted(path.tolist()) == list(range(n))
-        ours = pl.path_length(x, path)
-        randoms = [pl.path_length(x, rng.permutation(n)) for _ in range(20)]
+        ours = order.path_length(x, path)
+        randoms = [order.path_length(x, rng.permutation(n)) for _ in range(20)]
         assert ours < 0.75 * min(randoms)
-        greedy = pl.order_path(x, two_opt=False)
-        assert ours <= pl.path_length(x, greedy) + 1e-9
+        greedy = order.order_path(x, two_opt=False)
+        assert ours <= order.path_length(x, greedy) + 1e-9
 
 
 def test_plan_orders_each_playlist() -> None:
     x, _ = mixture(300)
-    ordered = pl.plan_playlists(x)
+    ordered = cluster.plan_playlists(x)
     rng = np.random.default_rng(1)
     for p in ordered.playlists:
         if len(p) >= 10:
-            assert pl.path_length(x, p) < pl.path_length(x, rng.permutation(p))
+            assert order.path_length(x, p) < order.path_length(x, rng.permutation(p))
 
 
 # --- naming ---------------------------------------------------------------------------------
@@ -342,7 +342,7 @@ def test_playlist_names_lead_with_their_groups_words() -> None:
 def test_match_keeps_by_jaccard() -> None:
     old = [set(range(0, 40)), set(range(40, 80)), set(range(80, 100))]
     new = [set(range(45, 85)), set(range(0, 30)), set(range(200, 220))]
-    m = pl.match(old, new)
+    m = tracksets.match(old, new)
     assert m == {0: 1, 1: 0}  # 45-85 vs 40-80: 35/45 ≥ 0.5; 0-30 vs 0-40: 0.75; the new one: none
 
 
@@ -622,6 +622,6 @@ def test_real_audio_playlists(music: Path, tmp_path: Path) -> None:
                 int(t): (a, ti)
                 for t, a, ti in conn.execute(select(Track.id, Track.artist, Track.title))
             }
-        songs = [pl.song_key(*titles[t]) for t in seen]
+        songs = [tracksets.song_key(*titles[t]) for t in seen]
         known = [s for s in songs if s is not None]
         assert len(known) == len(set(known))
