@@ -350,7 +350,7 @@ def _start(cat: Catalogue, opts: RetrainOptions, epochs: int, say: Callable[[str
     if len(lib.keys) < MIN_TRACKS:
         raise RetrainError(
             f"retraining needs at least {MIN_TRACKS} analysed tracks, this library has "
-            f"{len(lib.keys)}: run `musicorg analyze` first"
+            f"{len(lib.keys)}: run `musicorg analyse` first"
         )
     base, warning = modelstore.load_active_model(cat, "cpu")
     base_entry = model_registry.read_registry().get(str(base.version), {})

@@ -52,7 +52,7 @@ def cmd_analyse(args: argparse.Namespace, cat: Catalogue) -> int:
         return 1
     device = args.device or settings_mod.load().device
     progress = Stderr(args.quiet)
-    with model_errors("analyze", (ModelIntegrityError,), progress):
+    with model_errors("analyse", (ModelIntegrityError,), progress):
         report = pipeline.analyse(cat, device=device, workers=args.workers, progress=progress)
     if report.model_warning:
         print(f"warning: {report.model_warning}", file=sys.stderr)
@@ -82,7 +82,7 @@ def cmd_embeddings(args: argparse.Namespace, cat: Catalogue) -> int:
 
     names, _ids, vectors = embeddings(cat, modelstore.active_version(cat))
     if not names:
-        print("No embeddings yet: run `musicorg analyze` first.", file=sys.stderr)
+        print("No embeddings yet: run `musicorg analyse` first.", file=sys.stderr)
         return 1
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ def cmd_playlists(args: argparse.Namespace, cat: Catalogue) -> int:
         print_json([_as_json(p) for p in lists])
         return 0
     if not lists:
-        print("No playlists yet: run `musicorg analyze`, then `musicorg playlists`.")
+        print("No playlists yet: run `musicorg analyse`, then `musicorg playlists`.")
         return 0
     _print_playlists(lists)
     return 0

@@ -79,7 +79,7 @@ def numba_cache_dir() -> Path:
 def _version(cat: Catalogue, version: str | None) -> str:
     version = version or active_model_version(cat)
     if not version:
-        raise MapError("no embeddings yet: run `musicorg analyze` first")
+        raise MapError("no embeddings yet: run `musicorg analyse` first")
     return version
 
 

@@ -147,7 +147,7 @@ def _read(cat: Catalogue, version: str) -> _Read:
     """Step 1: the library with μ of ``version``, tags and descriptors, and its playlists."""
     lib = autolists.library(cat, version)
     if not lib.track_ids:
-        raise PlaylistError(f"no embeddings for model {version}: run `musicorg analyze` first")
+        raise PlaylistError(f"no embeddings for model {version}: run `musicorg analyse` first")
     old = sorted(autolists.listed(cat, version), key=lambda p: p.id)
     pinned_ids = {t for o in old if o.pinned for t in o.track_ids}
     whole = lib.subset(dedupe(lib.track_ids, lib.artists, lib.titles, lib.content_keys))
@@ -327,7 +327,7 @@ def build_playlists(
     """(Re)build the automatic playlists of the active model version; return the list."""
     version = active_model_version(cat)
     if version is None:
-        raise PlaylistError("no analysis yet: run `musicorg analyze` first")
+        raise PlaylistError("no analysis yet: run `musicorg analyse` first")
     opts = _Options.of(method, playlist_min, playlist_max)
     progress(0, 0, "Reading embeddings…")
     read = _read(cat, version)

@@ -69,10 +69,10 @@ def load_space(cat: Catalogue, version: str | None = None) -> Space:
     """Every track (missing ones too, marked) with an embedding of ``version`` (default: active)."""
     version = version or active_model_version(cat)
     if not version:
-        raise SimilarError("no embeddings yet: run `musicorg analyze` first")
+        raise SimilarError("no embeddings yet: run `musicorg analyse` first")
     found = track_vectors(cat, version)
     if not len(found.ids):
-        raise SimilarError(f"no embeddings for model {version}: run `musicorg analyze` first")
+        raise SimilarError(f"no embeddings for model {version}: run `musicorg analyse` first")
     return Space(**vars(found))
 
 
@@ -144,7 +144,7 @@ def _seed_rows(space: Space, seeds: Sequence[int]) -> list[int]:
         except KeyError:
             raise SimilarError(
                 f"track {t} has no embedding with model {space.version}: "
-                "run `musicorg analyze` first"
+                "run `musicorg analyse` first"
             ) from None
     return rows
 

@@ -107,7 +107,7 @@ def song_path(
         ra, rb = space.row(a_id), space.row(b_id)
     except KeyError:
         raise SimilarError(
-            f"A or B has no embedding with model {space.version}: run `musicorg analyze` first"
+            f"A or B has no embedding with model {space.version}: run `musicorg analyse` first"
         ) from None
     mu = space.mu.astype(np.float64)
     a, b = mu[ra], mu[rb]
