@@ -13,18 +13,22 @@ import sys
 import time
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
 from musicorg import paths
 from musicorg.app import listeners
+from musicorg.gui import gcpolicy
+from musicorg.gui.mainwindow import MainWindow
 
 log = logging.getLogger(__name__)
 
 SMOKE_TIMEOUT_S = 900
 
 
-def _app() -> object:
-    from PySide6.QtWidgets import QApplication
-
+def _app() -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
     app.setApplicationName("musicorg")
     app.setOrganizationName("musicorg")
     return app
@@ -40,18 +44,11 @@ def run_gui(
     if smoke:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     started = time.monotonic()
-    from PySide6.QtWidgets import QApplication
-
-    from musicorg.gui.mainwindow import MainWindow
-
     app = _app()
-    assert isinstance(app, QApplication)
     listeners.install()
     window = MainWindow()
     window.show()
     log.info("window shown in %.2f s", time.monotonic() - started)
-    from musicorg.gui import gcpolicy
-
     gcpolicy.install(window, window.idle)
     if smoke:
         return _smoke(app, window, demo=demo, db=db, screenshot=screenshot)
@@ -65,14 +62,8 @@ def run_gui(
 
 
 def _smoke(
-    app: object, window: object, *, demo: bool, db: str | None, screenshot: str | None
+    app: QApplication, window: MainWindow, *, demo: bool, db: str | None, screenshot: str | None
 ) -> int:
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from musicorg.gui.mainwindow import MainWindow
-
-    assert isinstance(app, QApplication) and isinstance(window, MainWindow)
     out = Path(screenshot) if screenshot else paths.cache_dir() / "smoke.png"
     result: dict[str, object] = {"code": 1, "reason": "timed out"}
 

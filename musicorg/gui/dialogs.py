@@ -1,7 +1,9 @@
-"""Settings, music folders and About dialogs."""
+"""Settings, music folders and About dialogs, and the question a damaged catalogue asks."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -209,3 +212,27 @@ class AboutDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.label)
         layout.addWidget(buttons)
+
+
+def ask_damaged(parent: QWidget, db: Path, message: str, backup: Path | None) -> str:
+    """Ask what to do with a damaged catalogue: "restore" (the newest backup, when there is
+    one), "rebuild" (from a scan) or "quit"."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("The catalogue is damaged")
+    box.setText(f"musicorg cannot read its catalogue {db}.")
+    box.setInformativeText(
+        f"{message}\n\nYour music files are not affected, and your own playlists are kept "
+        "in a mirror beside the catalogue. The damaged file is set aside, not deleted."
+    )
+    restore = None
+    if backup is not None:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(backup.stat().st_mtime))
+        restore = box.addButton(f"Restore the backup of {when}", QMessageBox.ButtonRole.AcceptRole)
+    rebuild = box.addButton("Rebuild from a scan", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    clicked = box.clickedButton()
+    if restore is not None and clicked is restore:
+        return "restore"
+    return "rebuild" if clicked is rebuild else "quit"

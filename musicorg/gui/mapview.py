@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from scipy.spatial import cKDTree
 
 from musicorg.gui.snapshot import Snapshot
 
@@ -152,6 +153,33 @@ class MapView(QWidget):
         self.selected_rows = np.zeros(0, dtype=np.int64)
         self.highlight_rows = np.zeros(0, dtype=np.int64)
 
+        bar = self._build_bar()
+        self._build_plot()
+        # The legend sits beside the plot, so it never hides points.
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.legend.setStyleSheet("background: white; padding: 6px")
+        self.legend_colours: list[str] = []
+        self.empty_label = QLabel(
+            "No map yet. It appears once the library is analysed (Library → Analyse)."
+        )
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        body = QHBoxLayout()
+        body.setSpacing(0)
+        body.addWidget(self.plot, 1)
+        body.addWidget(self.legend)
+        layout.addLayout(body, 1)
+        layout.addWidget(self.empty_label)
+        self.plot.hide()
+        self.legend.hide()
+
+    def _build_bar(self) -> QHBoxLayout:
+        """Colour by, the picking modes (pan, lasso, rectangle), and the count of points."""
         self.colour_box = QComboBox()
         for key, label in COLOUR_MODES:
             self.colour_box.addItem(label, key)
@@ -180,7 +208,10 @@ class MapView(QWidget):
         bar.addStretch(1)
         self.info = QLabel("")
         bar.addWidget(self.info)
+        return bar
 
+    def _build_plot(self) -> None:
+        """The plot, its overlays (highlight, selection), the hover label and the lasso."""
         self.view_box = _MapViewBox(self)
         self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
         self.plot.setMenuEnabled(False)
@@ -214,31 +245,9 @@ class MapView(QWidget):
         self.shape_item.setPen(pen)
         self.shape_item.setZValue(90)
         self.plot.addItem(self.shape_item, ignoreBounds=True)
-        # The legend sits beside the plot, so it never hides points.
-        self.legend = QLabel()
-        self.legend.setTextFormat(Qt.TextFormat.RichText)
-        self.legend.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.legend.setStyleSheet("background: white; padding: 6px")
-        self.legend_colours: list[str] = []
         self._proxy = pg.SignalProxy(
             self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved
         )
-        self.empty_label = QLabel(
-            "No map yet. It appears once the library is analysed (Library → Analyse)."
-        )
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(bar)
-        body = QHBoxLayout()
-        body.setSpacing(0)
-        body.addWidget(self.plot, 1)
-        body.addWidget(self.legend)
-        layout.addLayout(body, 1)
-        layout.addWidget(self.empty_label)
-        self.plot.hide()
-        self.legend.hide()
 
     # --- data -----------------------------------------------------------------------------
 
@@ -263,8 +272,6 @@ class MapView(QWidget):
             return  # e.g. a rescan added tracks that are not on the map yet: nothing to redraw
         self._tree = None
         if len(rows):
-            from scipy.spatial import cKDTree
-
             self._tree = cKDTree(xy[rows])
         has = bool(len(rows))
         self.plot.setVisible(has)

@@ -2,8 +2,9 @@
 
 Listing verifies every version's files against its manifest, and deleting removes files and
 catalogue rows: both run in a worker thread and report back through Qt signals, so the UI
-thread never waits on them. Switching is the main window's job (it runs the analysis
-pipeline with the chosen model): the dialog emits :attr:`ModelsDialog.use_requested`.
+thread never waits on them. Switching is the main window's job (the checked switch, then the
+maps: :meth:`musicorg.gui.pipeline_control.PipelineControl.switch_model`): the dialog emits
+:attr:`ModelsDialog.use_requested`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from musicorg.model import registry as model_registry
+from musicorg.store.db import Catalogue
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +112,8 @@ class ModelsDialog(QDialog):
         db, bridge = self.db_path, self._bridge
 
         def work() -> None:
+            # lazy: app.models loads the analysis stage (about a second), in this worker
             from musicorg.app import models as modelstore
-            from musicorg.store.db import Catalogue
 
             try:
                 with Catalogue(db) as cat:
@@ -215,9 +219,8 @@ class ModelsDialog(QDialog):
         self.status.setText(f"Deleting {version}…")
 
         def work() -> None:
+            # lazy: app.models loads the analysis stage (about a second), in this worker
             from musicorg.app import models as modelstore
-            from musicorg.model import registry as model_registry
-            from musicorg.store.db import Catalogue
 
             try:
                 model_registry.delete_version(version)

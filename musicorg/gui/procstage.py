@@ -1,16 +1,17 @@
-"""Run a core stage in a child process, seen from the GUI as an ordinary stage function.
+"""Run a stage in a child process, seen from the GUI as an ordinary stage function.
 
-The analysis decodes audio and runs the model: C code that holds the GIL for long stretches
-(and importing torch alone does). In a worker thread that would freeze the window for a
-moment now and then; in a child process it cannot. The child opens the catalogue itself,
-calls the stage with a progress callback that writes to a pipe and a cancel flag backed by a
-shared event, and sends back the stage's result, its ``Cancelled`` or its error.
+The analysis and a model switch decode audio and run the model: C code that holds the GIL for
+long stretches (and importing torch alone does). In a worker thread that would freeze the
+window for a moment now and then; in a child process it cannot. The child opens the catalogue
+itself, calls the stage with a progress callback that writes to a pipe and a cancel flag
+backed by a shared event, and sends back the stage's result, its ``Cancelled`` or its error.
 """
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing as mp
+import os
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -19,18 +20,28 @@ from pathlib import Path
 from typing import Any
 
 from musicorg.jobs import CancelFn, Cancelled, ProgressFn
+from musicorg.store.db import Catalogue
 
 PROGRESS_EVERY_S = 0.05
 
 
 class StageProcessError(RuntimeError):
-    """The stage failed in its process (the message is the child's error)."""
+    """The stage failed in its process (the message is the child's error, with its class)."""
 
 
-def _child(target: str, db: str, kwargs: dict[str, Any], conn: Connection, stop: Any) -> None:
-    module, name = target.split(":")
-    from musicorg.store.db import Catalogue
+def limit_torch_threads(n: int = 1) -> None:
+    """Keep the model's CPU threads few while the GUI is up. Torch is not imported for this:
+    a torch imported later (in a child too) reads ``OMP_NUM_THREADS``; one already imported is
+    told directly."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(n))
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() > n:
+        torch.set_num_threads(n)
 
+
+def _child(
+    fn: Callable[..., Any], db: str, kwargs: dict[str, Any], conn: Connection, stop: Any
+) -> None:
     last = [0.0]
 
     def progress(done: int, total: int, text: str) -> None:
@@ -41,7 +52,6 @@ def _child(target: str, db: str, kwargs: dict[str, Any], conn: Connection, stop:
 
     cat = None
     try:
-        fn = getattr(importlib.import_module(module), name)
         cat = Catalogue(Path(db))
         result = fn(cat, progress=progress, cancel=stop.is_set, **kwargs)
         conn.send(("result", result))
@@ -55,15 +65,18 @@ def _child(target: str, db: str, kwargs: dict[str, Any], conn: Connection, stop:
         conn.close()
 
 
-def in_process(target: str, db: Path, **kwargs: Any) -> Callable[[ProgressFn, CancelFn], Any]:
-    """A stage function that runs ``module:function(cat, progress=, cancel=, **kwargs)`` in a
-    fresh (spawned) process on the catalogue file DB."""
+def in_process(
+    fn: Callable[..., Any], db: Path, **kwargs: Any
+) -> Callable[[ProgressFn, CancelFn], Any]:
+    """A stage function that runs ``fn(cat, progress=, cancel=, **kwargs)`` in a fresh
+    (spawned) process on the catalogue file DB. ``fn`` is a module-level function: the child
+    imports its module (and the arguments and the result are pickled)."""
 
     def run(progress: ProgressFn, cancel: CancelFn) -> Any:
         ctx = mp.get_context("spawn")
         receiver, sender = ctx.Pipe(duplex=False)
         stop = ctx.Event()
-        proc = ctx.Process(target=_child, args=(target, str(db), kwargs, sender, stop), daemon=True)
+        proc = ctx.Process(target=_child, args=(fn, str(db), kwargs, sender, stop), daemon=True)
         proc.start()
         sender.close()
         try:

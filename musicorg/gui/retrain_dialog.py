@@ -3,11 +3,13 @@
 Training runs in a worker thread (:func:`musicorg.app.retrain.retrain`); every finished epoch and
 batch reaches the dialog through Qt signals, so the UI thread never waits on torch. Cancel
 stops between batches and leaves the active model untouched. When training ends, the report
-compares the active and the new model, and the user picks which one to keep.
+compares the active and the new model, and the user picks which one to keep; the new one is
+switched to the checked way (:func:`musicorg.app.pipeline.switch_model`), as the window does.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 from pathlib import Path
@@ -32,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from musicorg.jobs import Cancelled, CancelToken
+from musicorg.store.db import Catalogue
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,28 @@ class RetrainDialog(QDialog):
         self._bridge.failed.connect(self._on_failed, Qt.ConnectionType.QueuedConnection)
         self._bridge.switched.connect(self._on_switched, Qt.ConnectionType.QueuedConnection)
 
+        form = self._build_options()
+        self._build_plots()
+        self.status = QLabel("Ready.")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.report = QPlainTextEdit()
+        self.report.setReadOnly(True)
+        self.report.setFont(QFont("monospace"))
+        self.report.setPlaceholderText("The old and the new model are compared here.")
+        self.report.setMaximumHeight(170)
+        buttons = self._build_buttons()
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.plots, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.report)
+        layout.addLayout(buttons)
+
+    def _build_options(self) -> QFormLayout:
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
         self.epochs.setValue(10)
@@ -82,7 +107,9 @@ class RetrainDialog(QDialog):
         row.addWidget(self.device)
         row.addWidget(self.device_label, 1)
         form.addRow("Device", row)
+        return form
 
+    def _build_plots(self) -> None:
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground("w")
         self.loss_plot = self.plots.addPlot(row=0, col=0, title="Loss per epoch (log scale)")
@@ -110,16 +137,7 @@ class RetrainDialog(QDialog):
         self.beta_plot.setLabel("bottom", "epoch")
         self.beta_curve = self.beta_plot.plot([], [], pen=pg.mkPen("#9467bd", width=2))
 
-        self.status = QLabel("Ready.")
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 1)
-        self.bar.setValue(0)
-        self.report = QPlainTextEdit()
-        self.report.setReadOnly(True)
-        self.report.setFont(QFont("monospace"))
-        self.report.setPlaceholderText("The old and the new model are compared here.")
-        self.report.setMaximumHeight(170)
-
+    def _build_buttons(self) -> QHBoxLayout:
         self.start_button = QPushButton("Start")
         self.cancel_button = QPushButton("Cancel training")
         self.use_button = QPushButton("Use the new model")
@@ -136,15 +154,7 @@ class RetrainDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.use_button)
         buttons.addWidget(self.keep_button)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.legend)
-        layout.addWidget(self.plots, 1)
-        layout.addWidget(self.status)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.report)
-        layout.addLayout(buttons)
+        return buttons
 
     # -- running ---------------------------------------------------------------------------
 
@@ -154,6 +164,7 @@ class RetrainDialog(QDialog):
     def start(self) -> None:
         if self.running():
             return
+        # lazy: training imports torch (seconds), when it starts, not when the dialog opens
         from musicorg.app import retrain
 
         options = retrain.RetrainOptions(
@@ -173,8 +184,6 @@ class RetrainDialog(QDialog):
         self.status.setText("Preparing…")
 
         def work() -> None:
-            from musicorg.store.db import Catalogue
-
             try:
                 with Catalogue(db) as cat:
                     result = retrain.retrain(
@@ -235,6 +244,7 @@ class RetrainDialog(QDialog):
         self.status.setText(text)
 
     def _on_finished(self, result: Any) -> None:
+        # lazy: the report imports torch (3 s), already loaded by the training that just ended
         from musicorg.model.libreport import format_report
 
         self.result = result
@@ -261,12 +271,13 @@ class RetrainDialog(QDialog):
         self.status.setText(f"Switching to {version} (embedding the library)…")
 
         def work() -> None:
-            from musicorg.app import models as modelstore
-            from musicorg.store.db import Catalogue
+            # lazy: the pipeline loads the analysis stage (about a second), in this worker
+            from musicorg.app import pipeline
 
             try:
                 with Catalogue(db) as cat:
-                    report = modelstore.use_model(cat, version)
+                    # The one checked switch: a refused model leaves the active one in place.
+                    report = pipeline.switch_model(cat, version)
                 bridge.switched.emit(report)
             except Exception as exc:
                 log.exception("switching models failed")
@@ -300,8 +311,6 @@ def _eta(seconds: float) -> str:
 
 def _device_in_use() -> str:
     """Which device 'auto' means here, without importing torch on the UI thread at start."""
-    import importlib.util
-
     if importlib.util.find_spec("torch") is None:
         return "(torch is not installed)"
     return "auto uses CUDA when available, else the CPU"

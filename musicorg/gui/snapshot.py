@@ -1,21 +1,22 @@
 """An in-memory column snapshot of the catalogue's tracks, for the library table and the map.
 
-One SQL read fills one numpy array per column, sorted by track id. Sorting and filtering then
-work on whole arrays (argsort of precomputed keys, vectorised substring search on precomputed
-lowercase text), never with a Python call per row, so they stay fast at 100,000 tracks.
-This module does not import Qt: it is loaded off the UI thread and tested on its own.
+One read of the store (:func:`musicorg.store.library.track_columns`) fills one numpy array per
+column, sorted by track id. Sorting and filtering then work on whole arrays (argsort of
+precomputed keys, vectorised substring search on precomputed lowercase text), never with a
+Python call per row, so they stay fast at 100,000 tracks. This module does not import Qt: it
+is loaded off the UI thread and tested on its own.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
-from musicorg.store.db import Catalogue, Lyrics, Track
+from musicorg.store.library import TrackColumns
 
 # (key, header) of the table's columns, in order.
 COLUMNS: list[tuple[str, str]] = [
@@ -31,7 +32,7 @@ COLUMNS: list[tuple[str, str]] = [
 TEXT_COLUMNS = ("title", "artist", "album", "genre", "fmt", "path")
 
 
-def _str_array(values: list[Any]) -> np.ndarray:
+def _str_array(values: Sequence[Any]) -> np.ndarray:
     return np.array(["" if v is None else str(v) for v in values], dtype=np.str_)
 
 
@@ -52,45 +53,39 @@ class Snapshot:
 
     @classmethod
     def empty(cls) -> Snapshot:
-        return cls.build([])
+        return cls.build(TrackColumns.empty())
 
     @classmethod
-    def build(cls, rows: list[Any]) -> Snapshot:
-        """From rows of (id, path, display, title, artist, album, genre, year, duration, fmt,
-        missing, content_key, has_lyrics), ordered by id."""
-        cols_t: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in range(13)]
-        ids = np.asarray(cols_t[0], dtype=np.int64)
-        raw_paths = [bytes(p) for p in cols_t[1]]
-        display = _str_array(list(cols_t[2]))
-        titles = list(cols_t[3])
+    def build(cls, tracks: TrackColumns) -> Snapshot:
+        """From the columns of every track, ordered by id."""
+        display = _str_array(tracks.displays)
         # A track without a title shows its file name.
-        for i, t in enumerate(titles):
-            if not t:
-                titles[i] = os.path.splitext(os.path.basename(str(display[i])))[0]
-        years = np.array([y or 0 for y in cols_t[7]], dtype=np.int32)
-        durations = np.array(
-            [np.nan if d is None else d for d in cols_t[8]], dtype=np.float32
-        ).reshape(-1)
+        titles = [
+            t or os.path.splitext(os.path.basename(str(d)))[0]
+            for t, d in zip(tracks.titles, tracks.displays, strict=True)
+        ]
         cols = {
             "title": _str_array(titles),
-            "artist": _str_array(list(cols_t[4])),
-            "album": _str_array(list(cols_t[5])),
-            "genre": _str_array(list(cols_t[6])),
-            "year": years,
-            "duration": durations,
-            "fmt": _str_array(list(cols_t[9])),
+            "artist": _str_array(tracks.artists),
+            "album": _str_array(tracks.albums),
+            "genre": _str_array(tracks.genres),
+            "year": np.array([y or 0 for y in tracks.years], dtype=np.int32),
+            "duration": np.array(
+                [np.nan if d is None else d for d in tracks.durations], dtype=np.float32
+            ).reshape(-1),
+            "fmt": _str_array(tracks.formats),
             "path": display,
         }
         snap = cls(
-            ids=ids,
+            ids=np.asarray(tracks.ids, dtype=np.int64),
             cols=cols,
-            raw_paths=raw_paths,
-            missing=np.asarray([bool(m) for m in cols_t[10]], dtype=bool),
-            content_keys=_str_array(list(cols_t[11])),
-            has_lyrics=np.asarray([bool(h) for h in cols_t[12]], dtype=bool),
+            raw_paths=[bytes(p) for p in tracks.paths],
+            missing=np.asarray([bool(m) for m in tracks.missing], dtype=bool),
+            content_keys=_str_array(tracks.content_keys),
+            has_lyrics=np.asarray([bool(h) for h in tracks.has_lyrics], dtype=bool),
         )
         snap.lower = {k: np.strings.lower(cols[k]) for k in TEXT_COLUMNS}
-        if len(ids):
+        if len(snap.ids):
             sep = "\x1f"
             hay = snap.lower["title"]
             for k in ("artist", "album", "genre", "path"):
@@ -185,29 +180,3 @@ class Snapshot:
                 order = order[::-1]
             rows = rows[order]
         return rows
-
-
-def load_snapshot(cat: Catalogue) -> Snapshot:
-    """Read every track of the catalogue into a snapshot (call off the UI thread)."""
-    q = (
-        select(
-            Track.id,
-            Track.path,
-            Track.display,
-            Track.title,
-            Track.artist,
-            Track.album,
-            Track.genre,
-            Track.year,
-            Track.duration,
-            Track.fmt,
-            Track.missing,
-            Track.content_key,
-            Lyrics.track_id.is_not(None),
-        )
-        .outerjoin(Lyrics, Lyrics.track_id == Track.id)
-        .order_by(Track.id)
-    )
-    with cat.read() as conn:
-        rows = conn.execute(q).all()
-    return Snapshot.build(list(rows))

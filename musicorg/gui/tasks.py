@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from musicorg.gui.procstage import StageProcessError
 from musicorg.jobs import CancelFn, Cancelled, CancelToken, ProgressFn
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,21 @@ LABELS = {
     "export": "Export",
     "import": "Import",
     "neighbours": "Nearest tracks",
+    "model": "Model switch",
+    "prepare": "Starting",
 }
 
 
 def label(name: str) -> str:
     return LABELS.get(name, name.capitalize())
+
+
+def describe(exc: BaseException) -> str:
+    """A failed job's error: its class and message (an error from a stage's own process
+    already names the child's error)."""
+    if isinstance(exc, StageProcessError) or not str(exc):
+        return str(exc) or exc.__class__.__name__
+    return f"{exc.__class__.__name__}: {exc}"
 
 
 def format_eta(seconds: float | None) -> str:
@@ -102,7 +113,7 @@ class Job(QObject):
         except BaseException as exc:
             log.exception("job %s failed", self.name)
             self.state = "failed"
-            self.error = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+            self.error = describe(exc)
             self.failed.emit(self.error, traceback.format_exc())
         else:
             self.state = "done"

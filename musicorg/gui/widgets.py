@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -381,8 +382,6 @@ class DetailsPane(QWidget):
             b.setEnabled(on)
 
     def set_neighbours(self, items: list[tuple[int, str]], note: str = "") -> None:
-        from PySide6.QtWidgets import QListWidgetItem
-
         self.near.clear()
         for tid, text in items:
             it = QListWidgetItem(text)

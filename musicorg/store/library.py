@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -10,8 +11,18 @@ import numpy as np
 from sqlalchemy import Connection, delete, func, select, update
 
 from musicorg import paths
+from musicorg.keys import AUTO
 from musicorg.model import autotags
-from musicorg.store.db import Analysis, Catalogue, Lyrics, Problem, Root, Track
+from musicorg.store.db import (
+    Analysis,
+    Catalogue,
+    Lyrics,
+    Playlist,
+    PlaylistItem,
+    Problem,
+    Root,
+    Track,
+)
 
 
 @dataclass
@@ -42,47 +53,52 @@ class TrackRow:
         return d
 
 
-def tracks(cat: Catalogue, *, include_missing: bool = True) -> list[TrackRow]:
-    q = (
-        select(
-            Track.id,
-            Track.display,
-            Track.title,
-            Track.artist,
-            Track.album,
-            Track.albumartist,
-            Track.genre,
-            Track.year,
-            Track.tracknumber,
-            Track.duration,
-            Track.fmt,
-            Track.codec,
-            Track.sample_rate,
-            Track.channels,
-            Track.missing,
-            Lyrics.track_id.is_not(None),
-            Track.content_key,
-        )
-        .outerjoin(Lyrics, Lyrics.track_id == Track.id)
-        .order_by(Track.display)
-    )
-    if not include_missing:
-        q = q.where(Track.missing.is_(False))
-    with cat.read() as conn:
-        rows = conn.execute(q).all()
-        heard = _tag_blobs(conn)
+#: The columns of a :class:`TrackRow` (its ``tags`` aside), then the content key of its tags.
+_TRACK_ROW = select(
+    Track.id,
+    Track.display,
+    Track.title,
+    Track.artist,
+    Track.album,
+    Track.albumartist,
+    Track.genre,
+    Track.year,
+    Track.tracknumber,
+    Track.duration,
+    Track.fmt,
+    Track.codec,
+    Track.sample_rate,
+    Track.channels,
+    Track.missing,
+    Lyrics.track_id.is_not(None),
+    Track.content_key,
+).outerjoin(Lyrics, Lyrics.track_id == Track.id)
+
+
+def _track_rows(rows: Sequence[Any], heard: dict[str, bytes]) -> list[TrackRow]:
+    """Rows of ``_TRACK_ROW`` as :class:`TrackRow`, with the tags ``heard`` (per content key)."""
     keys = [f.name for f in fields(TrackRow) if f.name != "tags"]
     probs = np.full((len(rows), autotags.N_TAGS), np.nan, dtype=np.float32)
     for i, r in enumerate(rows):
         decoded = autotags.decode(heard.get(r[16]))
         if decoded is not None:
             probs[i] = decoded
-    words = autotags.top_tags_of_rows(probs) if rows else []
+    words = autotags.top_tags_of_rows(probs) if len(rows) else []
     out: list[TrackRow] = []
     for r, tags in zip(rows, words, strict=True):
         values: dict[str, Any] = dict(zip(keys, (*r[:14], bool(r[14]), bool(r[15])), strict=True))
         out.append(TrackRow(**values, tags=tags))
     return out
+
+
+def tracks(cat: Catalogue, *, include_missing: bool = True) -> list[TrackRow]:
+    q = _TRACK_ROW.order_by(Track.display)
+    if not include_missing:
+        q = q.where(Track.missing.is_(False))
+    with cat.read() as conn:
+        rows = conn.execute(q).all()
+        heard = _tag_blobs(conn)
+    return _track_rows(rows, heard)
 
 
 def _tag_blobs(conn: Connection, content_key: str | None = None) -> dict[str, bytes]:
@@ -107,6 +123,106 @@ def track_tags(cat: Catalogue, track_id: int) -> list[autotags.TagScore]:
         key = conn.execute(select(Track.content_key).where(Track.id == track_id)).scalar()
         blob = _tag_blobs(conn, str(key)).get(str(key)) if key is not None else None
     return autotags.top_tags(autotags.decode(blob))
+
+
+# --- what the window shows ------------------------------------------------------------------
+
+#: The columns of :class:`TrackColumns`, as read.
+_SNAPSHOT = {
+    "ids": Track.id,
+    "content_keys": Track.content_key,
+    "paths": Track.path,
+    "missing": Track.missing,
+    "displays": Track.display,
+    "has_lyrics": Lyrics.track_id.is_not(None),
+    "titles": Track.title,
+    "artists": Track.artist,
+    "albums": Track.album,
+    "genres": Track.genre,
+    "years": Track.year,
+    "durations": Track.duration,
+    "formats": Track.fmt,
+}
+
+
+@dataclass
+class TrackColumns:
+    """Every track of the catalogue, by id, as one sequence per column (the window's table and
+    map are built from these, column by column)."""
+
+    # Which file each track is.
+    ids: Sequence[int]
+    content_keys: Sequence[str]
+    paths: Sequence[bytes]
+    missing: Sequence[bool]
+    displays: Sequence[str]
+    has_lyrics: Sequence[bool]
+    # Its tags, as the table's columns show them.
+    titles: Sequence[str | None]
+    artists: Sequence[str | None]
+    albums: Sequence[str | None]
+    genres: Sequence[str | None]
+    years: Sequence[int | None]
+    durations: Sequence[float | None]
+    formats: Sequence[str]
+
+    @classmethod
+    def empty(cls) -> TrackColumns:
+        return cls(**{name: () for name in _SNAPSHOT})
+
+
+def track_columns(cat: Catalogue) -> TrackColumns:
+    """Every track of the catalogue, missing ones included, ordered by id."""
+    q = (
+        select(*_SNAPSHOT.values())
+        .outerjoin(Lyrics, Lyrics.track_id == Track.id)
+        .order_by(Track.id)
+    )
+    with cat.read() as conn:
+        rows = conn.execute(q).all()
+    if not rows:
+        return TrackColumns.empty()
+    return TrackColumns(**dict(zip(_SNAPSHOT, zip(*rows, strict=True), strict=True)))
+
+
+@dataclass
+class TrackDetails:
+    """One track as the details pane shows it: its row, its bit rate and its lyrics."""
+
+    track: TrackRow
+    bitrate: int | None
+    lyrics: str | None
+    lyrics_source: str | None
+
+
+def track_details(cat: Catalogue, track_id: int) -> TrackDetails | None:
+    """One track's fields, heard tags, bit rate and lyrics (None when it is no longer there)."""
+    with cat.read() as conn:
+        rows = conn.execute(_TRACK_ROW.where(Track.id == track_id)).all()
+        if not rows:
+            return None
+        heard = _tag_blobs(conn, str(rows[0][16]))
+        extra = conn.execute(
+            select(Track.bitrate, Lyrics.text, Lyrics.source)
+            .outerjoin(Lyrics, Lyrics.track_id == Track.id)
+            .where(Track.id == track_id)
+        ).one()
+    return TrackDetails(_track_rows(rows, heard)[0], extra[0], extra[1], extra[2])
+
+
+def auto_playlist_groups(cat: Catalogue, version: str | None) -> tuple[list[int], list[str]]:
+    """The tracks of the automatic playlists (of ``version``; of every version with None),
+    and the group of each (its playlist's name when the playlist has no group)."""
+    q = (
+        select(PlaylistItem.track_id, Playlist.group_name, Playlist.name)
+        .join(Playlist, Playlist.id == PlaylistItem.playlist_id)
+        .where(Playlist.kind == AUTO)
+    )
+    if version:
+        q = q.where(Playlist.model_version == version)
+    with cat.read() as conn:
+        rows = conn.execute(q).all()
+    return [int(r[0]) for r in rows], [str(r[1] or r[2] or "") for r in rows]
 
 
 def track_count(cat: Catalogue) -> int:

@@ -1,0 +1,180 @@
+"""What the window asks of the library besides the pipeline: its one-go read of everything it
+shows, "more like this" and song paths, M3U export and import, renaming and pinning automatic
+playlists, and the playlist mirror after a rebuild.
+
+The GUI calls these, never a stage module: they are the stages' own functions, with the
+window's defaults. Reads of the store that need no stage (user playlist edits, track details)
+the GUI makes itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musicorg.io import m3u, mirror
+from musicorg.io.m3u import ExportReport, ImportReport
+from musicorg.io.mirror import RestoreReport
+from musicorg.organise import mapping, similar, songpath
+from musicorg.organise.similar import SimilarError, SimilarResult, Space
+from musicorg.organise.songpath import PathResult
+from musicorg.store import library, safety
+from musicorg.store.db import Catalogue
+from musicorg.store.vectors import active_model_version
+
+__all__ = [
+    "ExportReport",
+    "ImportReport",
+    "LibraryRead",
+    "PathResult",
+    "PlaylistEntry",
+    "RestoreReport",
+    "SimilarError",
+    "SimilarResult",
+    "Space",
+]
+
+# -- the window's read -----------------------------------------------------------------------
+
+
+@dataclass
+class PlaylistEntry:
+    """A playlist as the sidebar shows it."""
+
+    id: int
+    name: str
+    kind: str  # keys.AUTO or keys.USER
+    group_name: str | None
+    pinned: bool
+    track_ids: list[int]
+
+    @property
+    def size(self) -> int:
+        return len(self.track_ids)
+
+
+def playlists(cat: Catalogue) -> list[PlaylistEntry]:
+    """The automatic playlists of the active model by group, then the user's."""
+    # lazy: the clustering behind organise.playlists loads scipy (0.2 s of the window's start-up)
+    from musicorg.organise.playlists import list_playlists
+
+    return [
+        PlaylistEntry(p.id, p.name, p.kind, p.group_name, p.pinned, list(p.track_ids))
+        for p in list_playlists(cat, include_user=True)
+    ]
+
+
+def map_coordinates(
+    cat: Catalogue, version: str | None, method: str
+) -> tuple[list[int], np.ndarray]:
+    """Track ids on the ``method`` map of ``version`` (missing tracks included: the window
+    greys them) and their (N, 2) coordinates; none before any analysis."""
+    if version is None:
+        return [], np.zeros((0, 2), np.float32)
+    return mapping.load_map(cat, version, method, include_missing=True)
+
+
+@dataclass
+class LibraryRead:
+    """Everything the window shows, read in one go."""
+
+    tracks: library.TrackColumns
+    model_version: str | None
+    playlists: list[PlaylistEntry]
+    #: Track ids in the automatic playlists of the active model, and the group of each.
+    groups: tuple[list[int], list[str]]
+    #: Track ids on the map and their (N, 2) coordinates.
+    map: tuple[list[int], np.ndarray]
+    problems: list[library.ProblemRow]
+    stats: dict[str, Any]
+
+
+def read_library(cat: Catalogue, map_method: str = "umap") -> LibraryRead:
+    """The window's read (call it off the UI thread). The map is the ``map_method`` one when
+    there is one, else the PCA one."""
+    version = active_model_version(cat)
+    coords = map_coordinates(cat, version, map_method)
+    if not coords[0] and map_method != "pca":
+        coords = map_coordinates(cat, version, "pca")
+    return LibraryRead(
+        tracks=library.track_columns(cat),
+        model_version=version,
+        playlists=playlists(cat),
+        groups=library.auto_playlist_groups(cat, version),
+        map=coords,
+        problems=library.problems(cat),
+        stats=library.stats(cat),
+    )
+
+
+# -- more like this, song paths --------------------------------------------------------------
+
+
+def similar_space(cat: Catalogue) -> Space:
+    """The latent space of the active model (kept by the window between requests). Raises
+    ``SimilarError`` before any analysis."""
+    return similar.load_space(cat)
+
+
+def more_like_this(cat: Catalogue, seeds: list[int], n: int, space: Space) -> SimilarResult:
+    return similar.similar(cat, seeds, n=n, space=space)
+
+
+def song_path(cat: Catalogue, a: int, b: int, n: int, space: Space) -> PathResult:
+    return songpath.song_path(cat, a, b, n, space=space)
+
+
+# -- automatic playlists ---------------------------------------------------------------------
+
+
+def rename_auto_playlist(cat: Catalogue, playlist_id: int, name: str) -> None:
+    # lazy: organise.playlists loads scipy (0.2 s of the window's start-up)
+    from musicorg.organise.playlists import rename_playlist
+
+    rename_playlist(cat, playlist_id, name)
+
+
+def pin_auto_playlist(cat: Catalogue, playlist_id: int, pinned: bool) -> None:
+    # lazy: organise.playlists loads scipy (0.2 s of the window's start-up)
+    from musicorg.organise.playlists import pin_playlist
+
+    pin_playlist(cat, playlist_id, pinned)
+
+
+# -- M3U -------------------------------------------------------------------------------------
+
+
+def export_playlists(
+    cat: Catalogue, folder: str, *, absolute: bool, names: list[str] | None
+) -> ExportReport:
+    """One ``.m3u8`` per playlist (those in ``names``; all with None) into ``folder``."""
+    return m3u.export_playlists(cat, folder, absolute=absolute, names=names)
+
+
+def import_playlist(cat: Catalogue, file: str) -> ImportReport:
+    return m3u.import_playlist(cat, file)
+
+
+# -- a damaged catalogue ---------------------------------------------------------------------
+
+
+def set_aside_for_rebuild(db: Path) -> Path | None:
+    """Set a damaged catalogue aside so that a scan rebuilds it, after copying its playlist
+    mirror (the rebuilt catalogue writes a new one). Returns that copy (None: no mirror)."""
+    source = db.with_name(db.stem + ".playlists")
+    saved: Path | None = None
+    if (source / "playlists.json").exists():
+        saved = db.with_name(f"{db.stem}.playlists-before-rebuild-{int(time.time())}")
+        shutil.copytree(source, saved)
+    safety.set_aside(db)
+    return saved
+
+
+def restore_mirror(cat: Catalogue, source: Path) -> RestoreReport:
+    """The playlists of a mirror copied by :func:`set_aside_for_rebuild`, back in ``cat``."""
+    return mirror.restore(cat, source)

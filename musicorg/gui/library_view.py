@@ -1,0 +1,276 @@
+"""The Library tab: the track table over the snapshot, the search box, the selection, and the
+bar of a result list ("More like this", "Path to…", a pick on the map) shown in the table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from musicorg.gui.snapshot import COLUMNS, Snapshot
+from musicorg.gui.tablemodel import TrackTableModel
+
+
+class LibraryTable(QTableView):
+    """The track table. Rows drag out (file URLs, track ids); while a user playlist is shown in
+    its own order, rows dragged within the table reorder it."""
+
+    #: view rows dropped at a view row (the playlist is reordered)
+    rows_moved = Signal(object, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.reorderable = False
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        self.setSortingEnabled(True)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setShowGrid(False)
+        self.verticalHeader().hide()
+        self.verticalHeader().setDefaultSectionSize(22)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.horizontalHeader().setSortIndicatorShown(True)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        widths = {"title": 220, "artist": 150, "album": 160, "genre": 110, "year": 48, "fmt": 56}
+        self._widths = [widths.get(k, 70) for k, _ in COLUMNS]
+
+    def set_reorderable(self, on: bool) -> None:
+        self.reorderable = on
+        self.setAcceptDrops(on)
+        self.setDropIndicatorShown(on)
+        self.setDragDropMode(
+            QAbstractItemView.DragDropMode.DragDrop
+            if on
+            else QAbstractItemView.DragDropMode.DragOnly
+        )
+
+    def _drop_row(self, event: Any) -> int:
+        pos = event.position().toPoint()
+        row = self.rowAt(pos.y())
+        if row < 0:
+            return self.model().rowCount()
+        rect = self.visualRect(self.model().index(row, 0))
+        return row + 1 if pos.y() > rect.center().y() else row
+
+    def _accept_own(self, event: Any) -> bool:
+        """Only rows of this table, and only while they may be reordered, are taken."""
+        if self.reorderable and event.source() is self:
+            event.acceptProposedAction()
+            return True
+        event.ignore()
+        return False
+
+    def dragEnterEvent(self, event: Any) -> None:
+        self._accept_own(event)
+
+    def dragMoveEvent(self, event: Any) -> None:
+        self._accept_own(event)
+
+    def dropEvent(self, event: Any) -> None:
+        if not self._accept_own(event):
+            return
+        rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
+        event.setDropAction(Qt.DropAction.CopyAction)  # the model is changed by the move
+        if rows:
+            self.rows_moved.emit(rows, self._drop_row(event))
+
+    def apply_widths(self) -> None:
+        for i, w in enumerate(self._widths[:-1]):
+            self.setColumnWidth(i, w)
+
+
+class LibraryView(QWidget):
+    """The table, its search box (the window puts it in the toolbar) and its result bar."""
+
+    #: the selected snapshot rows changed (np.ndarray)
+    selection_changed = Signal(object)
+    #: the rows shown changed (a search, a playlist, a result list)
+    shown_changed = Signal()
+    #: a result list is shown, with its title
+    results_shown = Signal(str)
+    #: the result list was closed: show what the sidebar selects again
+    results_closed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = TrackTableModel(self)
+        self.table = LibraryTable()
+        self.table.setModel(self.model)
+        self.table.apply_widths()
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        # A reset (new snapshot, search, playlist) drops the selection without a signal.
+        self.model.modelReset.connect(self._selection_changed)
+        self.results: tuple[str, list[int]] | None = None
+        self.selected_rows = np.zeros(0, dtype=np.int64)
+        self._after_load: list[int] = []
+        self._build_search()
+        self._build_results_bar()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.results_bar)
+        layout.addWidget(self.table)
+
+    def _build_search(self) -> None:
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search title, artist, album, genre, file  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMaximumWidth(420)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(120)
+        self._search_timer.timeout.connect(self._apply_search)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+
+    def _build_results_bar(self) -> None:
+        self.results_bar = QWidget()
+        bar = QHBoxLayout(self.results_bar)
+        bar.setContentsMargins(6, 2, 6, 2)
+        self.results_label = QLabel("")
+        self.results_save = QPushButton("Save as playlist…")
+        self.results_close = QPushButton("Close")
+        self.results_close.clicked.connect(self.close_results)
+        bar.addWidget(self.results_label, 1)
+        bar.addWidget(self.results_save)
+        bar.addWidget(self.results_close)
+        self.results_bar.setStyleSheet("background: #fff6d5")
+        self.results_bar.hide()
+
+    @property
+    def snap(self) -> Snapshot:
+        return self.model.snap
+
+    def filtered(self) -> bool:
+        """Whether a playlist, a result list or a search narrows what is shown."""
+        return self.model.scope is not None or bool(self.model.query.strip())
+
+    def in_own_order(self) -> bool:
+        """Whether the rows are shown unsorted and unfiltered (positions are playlist order)."""
+        return self.model.sort_key is None and not self.model.query.strip()
+
+    # -- search --------------------------------------------------------------------------------
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _apply_search(self) -> None:
+        keep = self.selected_track_ids()
+        self.model.set_query(self.search.text())
+        if keep:
+            self.select_track_ids(keep, scroll=False)
+        self.shown_changed.emit()
+
+    # -- what is shown -------------------------------------------------------------------------
+
+    def set_scope(self, track_ids: list[int] | None, *, own_order: bool = False) -> None:
+        """Show only these tracks (all with None); in their own order when ``own_order``."""
+        if own_order:
+            self.clear_sort()
+        self.model.set_scope_ids(track_ids)
+        self.shown_changed.emit()
+
+    def clear_sort(self) -> None:
+        self.model.sort_key = None
+        header = self.table.horizontalHeader()
+        header.blockSignals(True)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        header.blockSignals(False)
+
+    def show_results(self, title: str, ids: list[int]) -> None:
+        self.results = (title, list(ids))
+        self.table.set_reorderable(False)
+        self.results_label.setText(f"{title}: {len(ids)} tracks")
+        self.results_bar.show()
+        self.set_scope(list(ids), own_order=True)
+        self.results_shown.emit(title)
+
+    def drop_results(self) -> None:
+        self.results = None
+        self.results_bar.hide()
+
+    def close_results(self) -> None:
+        self.drop_results()
+        self.results_closed.emit()
+
+    # -- selection -----------------------------------------------------------------------------
+
+    def _selection_changed(self, *_args: Any) -> None:
+        self.selected_rows = self.selected_snap_rows()
+        self.selection_changed.emit(self.selected_rows)
+
+    def _selected_view_array(self) -> np.ndarray:
+        """Selected view rows, from the selection's ranges (no index object per row)."""
+        sel = self.table.selectionModel().selection()
+        ranges = [sel.at(i) for i in range(sel.size())]
+        parts = [np.arange(r.top(), r.bottom() + 1, dtype=np.int64) for r in ranges]
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.unique(np.concatenate(parts))
+        out: np.ndarray = rows[rows < len(self.model.rows)]
+        return out
+
+    def selected_view_rows(self) -> list[int]:
+        return [int(r) for r in self._selected_view_array()]
+
+    def selected_snap_rows(self) -> np.ndarray:
+        out: np.ndarray = self.model.rows[self._selected_view_array()]
+        return out
+
+    def selected_track_ids(self) -> list[int]:
+        rows = self.selected_snap_rows()
+        return [int(t) for t in self.model.snap.ids[rows]] if len(rows) else []
+
+    def shows(self, track_id: int) -> bool:
+        """Whether the track is among the rows shown."""
+        return bool(len(self.model.view_rows_of(self.model.snap.rows_of([track_id]))))
+
+    def select_track_ids(self, ids: list[int], *, scroll: bool = True) -> int:
+        """Select these tracks in the table (those shown); returns how many are selected."""
+        view_rows = np.unique(self.model.view_rows_of(self.model.snap.rows_of(ids)))
+        sel = QItemSelection()
+        last = self.model.columnCount() - 1
+        # Contiguous runs make few selection ranges even for thousands of rows.
+        if len(view_rows):
+            breaks = np.flatnonzero(np.diff(view_rows) != 1)
+            starts = np.concatenate([[0], breaks + 1])
+            ends = np.concatenate([breaks, [len(view_rows) - 1]])
+            for s, e in zip(starts, ends, strict=True):
+                sel.select(
+                    self.model.index(int(view_rows[s]), 0),
+                    self.model.index(int(view_rows[e]), last),
+                )
+        self.table.selectionModel().select(sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if len(view_rows):
+            first = self.model.index(int(view_rows[0]), 0)
+            self.table.selectionModel().setCurrentIndex(
+                first, QItemSelectionModel.SelectionFlag.NoUpdate
+            )
+            if scroll:
+                self.table.scrollTo(first)
+        return len(view_rows)
+
+    def select_after_load(self, ids: list[int]) -> None:
+        """Select these tracks once the next read of the library is shown (after an edit)."""
+        self._after_load = list(ids)
+
+    def loaded(self) -> None:
+        """The next read is shown: select what :meth:`select_after_load` asked for."""
+        ids, self._after_load = self._after_load, []
+        if ids:
+            self.select_track_ids(ids)

@@ -1,0 +1,89 @@
+"""The Map tab. Its view (:class:`~musicorg.gui.mapview.MapView`, pyqtgraph) is built when first
+needed, so that the window shows sooner, and brought up to date only when it is looked at: a
+hidden map is not redrawn at every reload."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from musicorg.gui.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from musicorg.gui.mapview import MapView
+
+
+class MapPanel(QWidget):
+    #: a snapshot row picked by a click
+    point_clicked = Signal(int)
+    #: snapshot rows picked by a lasso or a rectangle
+    area_selected = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        QVBoxLayout(self).setContentsMargins(0, 0, 0, 0)
+        self._view: MapView | None = None
+        self._dirty = False
+        self._snap = Snapshot.empty()
+        self._xy = np.zeros((0, 2))
+        self._groups: np.ndarray | None = None
+        self._selected = np.zeros(0, dtype=np.int64)
+        self._highlight: np.ndarray | None = None
+        # Import the plotting library in the background while the window comes up.
+        threading.Thread(target=importlib.import_module, args=("pyqtgraph",), daemon=True).start()
+
+    @property
+    def view(self) -> MapView:
+        """The map view, created on first use and brought up to date."""
+        if self._view is None:
+            # lazy: pyqtgraph and scipy cost 0.3 s of the window's start-up
+            from musicorg.gui.mapview import MapView
+
+            self._view = MapView()
+            self._view.point_clicked.connect(self.point_clicked)
+            self._view.area_selected.connect(self.area_selected)
+            layout = self.layout()
+            assert layout is not None
+            layout.addWidget(self._view)
+            self._dirty = bool(len(self._snap))
+        if self._dirty:
+            self._refresh(self._view)
+        return self._view
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.view.update()  # built, and brought up to date, when the tab is looked at
+
+    def _refresh(self, view: MapView) -> None:
+        self._dirty = False
+        view.set_data(self._snap, self._xy, self._groups)
+        view.set_highlight(self._highlight)
+        view.set_selected(self._selected)
+
+    def set_data(
+        self, snap: Snapshot, xy: np.ndarray | None, groups: np.ndarray | None, *, shown: bool
+    ) -> None:
+        """New points (``xy`` per snapshot row, NaN or None: not on the map), drawn now when
+        the map is ``shown``, else when it is next looked at."""
+        self._snap, self._groups = snap, groups
+        self._xy = xy if xy is not None else np.full((len(snap), 2), np.nan)
+        self._dirty = True
+        if shown:
+            self._refresh(self.view)
+
+    def set_selected(self, rows: np.ndarray) -> None:
+        self._selected = rows
+        if self._view is not None and not self._dirty:
+            self._view.set_selected(rows)
+
+    def set_highlight(self, rows: np.ndarray | None) -> None:
+        """Draw these rows on top (a playlist or the hits of a search); None: no highlight."""
+        self._highlight = rows
+        if self._view is not None and not self._dirty:
+            self._view.set_highlight(rows)
