@@ -20,13 +20,13 @@ from PySide6.QtWidgets import QWidget
 
 from musicorg.gui.host import Host
 from musicorg.gui.models_dialog import ModelsDialog
+from musicorg.gui.pipeline_stages import TABLE, StageTable
 from musicorg.gui.tasks import StageFn, label
 from musicorg.model.registry import bundled_version
 from musicorg.store.db import Catalogue
 from musicorg.store.vectors import active_model_version
 
 if TYPE_CHECKING:
-    from musicorg.gui.pipeline_stages import StageTable
     from musicorg.gui.retrain_dialog import RetrainDialog
 
 log = logging.getLogger(__name__)
@@ -34,15 +34,7 @@ log = logging.getLogger(__name__)
 #: A stage to run: its job's name, and how its job is made once its turn comes.
 Step = tuple[str, Callable[[Catalogue], StageFn]]
 #: The steps of a run, from the window's table of stages.
-Plan = Callable[["StageTable"], list[Step]]
-
-
-def stage_table() -> StageTable:
-    # lazy: the pipeline loads the analysis stage (about a second), in the "prepare" job's
-    # worker first, after which this is instant on the UI thread
-    from musicorg.gui.pipeline_stages import TABLE
-
-    return TABLE
+Plan = Callable[[StageTable], list[Step]]
 
 
 class PipelineControl(QObject):
@@ -57,17 +49,14 @@ class PipelineControl(QObject):
         self.window = window
         self.pending: list[Step] = []
         self.device_in_use = ""
-        self._preparing = False
-        self._prepared = False
         self._last_scan_reload = 0.0
 
     def busy(self) -> bool:
-        return self._preparing or bool(self.pending)
+        return bool(self.pending)
 
     def clear(self) -> None:
         """Forget what was still to run (the library is closed)."""
         self.pending = []
-        self._preparing = False
 
     # -- what the window runs ------------------------------------------------------------------
 
@@ -157,23 +146,8 @@ class PipelineControl(QObject):
         if self.busy():
             self.host.flash("Already working; the library stays usable.", 4000)
             return
-        if not self._prepared:
-            self._preparing = True
-            self.host.runner.submit(
-                "prepare",
-                lambda _p, _c: stage_table(),
-                on_result=lambda _table: self._ready(cat, plan),
-                on_error=partial(self._failed, "prepare"),
-            )
-            return
-        self.pending = plan(stage_table())
+        self.pending = plan(TABLE)
         self._next()
-
-    def _ready(self, cat: Catalogue, plan: Plan) -> None:
-        self._prepared = True
-        if self._preparing and cat is self.host.cat:  # not closed meanwhile
-            self._preparing = False
-            self._start(plan)
 
     def _next(self) -> None:
         cat = self.host.cat

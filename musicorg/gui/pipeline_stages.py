@@ -1,9 +1,8 @@
 """The stages the window runs: the functions of :mod:`musicorg.app.pipeline`, bound to a job's
 (progress, cancel) with the window's settings. Nothing here re-implements a stage.
 
-Importing this module imports the pipeline, and with it the analysis stage (librosa, scipy:
-about a second), so the window imports it in a worker, never on the UI thread
-(:class:`~musicorg.gui.pipeline_control.PipelineControl`).
+The pipeline imports each stage only when it runs, so importing this module costs the window
+nothing it has not loaded already.
 """
 
 from __future__ import annotations

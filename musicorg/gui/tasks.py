@@ -42,7 +42,6 @@ LABELS = {
     "import": "Import",
     "neighbours": "Nearest tracks",
     "model": "Model switch",
-    "prepare": "Starting",
 }
 
 

@@ -82,7 +82,7 @@ def test_spec_puts_resources_where_the_wheel_does() -> None:
     text = SPEC.read_text()
     (dest,) = re.findall(r'"resources"\),\s*"([^"]+)"', text)
     assert dest == wheel_dest["resources"] == "musicorg/resources"
-    assert 'collect_submodules("musicorg")' in text  # gui/stages.py imports stages by name
+    assert 'collect_submodules("musicorg")' in text  # children find functions by module name
 
 
 def test_bundle_extra_is_pinned() -> None:
