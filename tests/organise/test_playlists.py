@@ -411,13 +411,6 @@ def add_tracks(
     return ids
 
 
-@pytest.fixture
-def cat(tmp_path: Path) -> Catalogue:
-    c = Catalogue(tmp_path / "cat.sqlite")
-    yield c
-    c.close()
-
-
 def members(cat: Catalogue) -> dict[int, list[int]]:
     out: dict[int, list[int]] = {}
     with cat.read() as conn:
