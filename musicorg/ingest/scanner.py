@@ -204,8 +204,9 @@ def scan(
     report = ScanReport()
     roots = sorted({normalise_root(f) for f in folders})
     root_ids = tracks.ensure_roots(cat, roots)
-    # 1. What the catalogue knows under these roots.
-    known = tracks.known(cat, root_ids.values())
+    # 1. What the catalogue knows under these roots: by path, whatever root a track was found
+    # under, so that a folder nested in another root is never catalogued twice.
+    known = tracks.known(cat, root_ids.values(), roots)
     old_problems = problems.marks(cat, SCAN_STAGE)
     # 2. Walk: one stat per file.
     walk = _walk_roots(roots, root_ids, known, old_problems, report, progress, cancel)
@@ -217,7 +218,9 @@ def scan(
     for start in range(0, total, BATCH):
         check(cancel)
         batch = walk.todo[start : start + BATCH]
-        plan = _plan_batch([_read(item) for item in batch], known, moves, old_problems, report)
+        plan = _plan_batch(
+            [_read(item) for item in batch], known, moves, old_problems, report, roots
+        )
         tracks.write_batch(cat, plan)
         progress(min(start + BATCH, total), total, f"Reading tags… {min(start + BATCH, total)}")
     # 5. Whatever is still gone is missing: masked, never deleted.
@@ -236,6 +239,13 @@ class _Walk:
     todo: list[_Seen] = field(default_factory=list)  # new or changed files, to read
     restored: list[int] = field(default_factory=list)  # missing tracks found unchanged
     present_roots: set[int] = field(default_factory=set)
+    present_folders: list[bytes] = field(default_factory=list)  # the roots that were walked
+
+    def covers(self, path: bytes, root_id: int | None) -> bool:
+        """Whether the walk would have seen the file of a track at ``path`` if it were there."""
+        return root_id in self.present_roots or any(
+            tracks.under(f, path) for f in self.present_folders
+        )
 
 
 def _walk_roots(
@@ -255,6 +265,7 @@ def _walk_roots(
             report.vanished_roots.append(paths.fs_display(root))
             continue
         walk.present_roots.add(root_ids[root])
+        walk.present_folders.append(root)
         walk_errors: list[bytes] = []
         for entry in _walk(root, visited, walk_errors):
             walk.seen.add(entry.path)
@@ -290,7 +301,7 @@ class _Moves:
     def of(cls, cat: Catalogue, known: dict[bytes, KnownTrack], walk: _Walk) -> _Moves:
         moves = cls({}, {}, tracks.missing_by_content_key(cat))
         for path, k in known.items():
-            if path in walk.seen or k.root_id not in walk.present_roots or k.missing:
+            if path in walk.seen or k.missing or not walk.covers(path, k.root_id):
                 continue
             moves.gone.setdefault(k.content_key, []).append(k.id)
             moves.gone_ids[k.id] = path
@@ -318,6 +329,7 @@ def _plan_batch(
     moves: _Moves,
     old_problems: dict[bytes, Mark],
     report: ScanReport,
+    roots: Iterable[bytes],
 ) -> TrackBatch:
     """What one batch writes: updates, inserts, problems, lyrics."""
     plan = TrackBatch()
@@ -339,7 +351,9 @@ def _plan_batch(
         if item.path in old_problems:
             plan.solved.append(item.path)
         found = (
-            (info.lyrics, info.lyrics_source) if info.lyrics else lyrics_mod.read_sidecar(item.path)
+            (info.lyrics, info.lyrics_source)
+            if info.lyrics
+            else lyrics_mod.read_sidecar(item.path, roots=roots)
         )
         if found is not None and found[0]:
             plan.lyrics[item.path] = (found[0], found[1] or "tag")
@@ -371,8 +385,8 @@ def _mark_missing(
     gone_dirs = [d for d in walk.seen_dirs if not os.path.isdir(d)]
     if gone_dirs:
         report.missing.extend(tracks.mark_missing_under(cat, gone_dirs, os.path.exists))
-    vanished = [rid for rid in root_ids.values() if rid not in walk.present_roots]
-    report.missing.extend(tracks.mark_roots_missing(cat, vanished))
+    vanished = [root for root, rid in root_ids.items() if rid not in walk.present_roots]
+    report.missing.extend(tracks.mark_roots_missing(cat, [root_ids[r] for r in vanished], vanished))
 
 
 def _take(index: dict[str, list[int]], key: str) -> int | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, cast
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, false, func, insert, or_, select, update
 
 from musicorg import paths
 from musicorg.store import lyrics, problems
@@ -96,8 +96,36 @@ def ensure_roots(cat: Catalogue, folders: Iterable[bytes]) -> dict[bytes, int]:
     return ids
 
 
-def known(cat: Catalogue, root_ids: Iterable[int]) -> dict[bytes, KnownTrack]:
-    """Path → the track under one of these roots, missing or not."""
+def _prefix(folder: bytes) -> bytes:
+    return folder if folder.endswith(b"/") else folder + b"/"
+
+
+def under(folder: bytes, path: bytes) -> bool:
+    """Whether ``path`` lies in ``folder`` (both absolute, normalised)."""
+    return path.startswith(_prefix(folder))
+
+
+def _in_roots(root_ids: Iterable[int], folders: Iterable[bytes]) -> ColumnElement[bool]:
+    """Tracks of these roots, or whose path lies in one of these folders whatever their root
+    (a folder nested in another root, or holding one): a range on the path's unique index."""
+    clauses: list[ColumnElement[bool]] = []
+    ids = list(root_ids)
+    if ids:
+        clauses.append(Track.root_id.in_(ids))
+    for folder in folders:
+        prefix = _prefix(folder)
+        clauses.append(and_(Track.path >= prefix, Track.path < prefix[:-1] + b"0"))
+    return or_(false(), *clauses)
+
+
+def known(
+    cat: Catalogue, root_ids: Iterable[int], folders: Iterable[bytes] = ()
+) -> dict[bytes, KnownTrack]:
+    """Path → the track under one of these roots or in one of these folders, missing or not.
+
+    A track is known by its path whatever root it was found under: a folder scanned on its
+    own and then as part of its parent (or the other way round) must not insert it twice.
+    """
     with cat.read() as conn:
         rows = conn.execute(
             select(
@@ -108,7 +136,7 @@ def known(cat: Catalogue, root_ids: Iterable[int]) -> dict[bytes, KnownTrack]:
                 Track.mtime_ns,
                 Track.content_key,
                 Track.missing,
-            ).where(Track.root_id.in_(list(root_ids)))
+            ).where(_in_roots(root_ids, folders))
         )
         return {
             path: KnownTrack(tid, root, size, mtime, key, bool(missing))
@@ -160,15 +188,19 @@ def mark_missing_under(
     return lost_displays
 
 
-def mark_roots_missing(cat: Catalogue, root_ids: Sequence[int]) -> list[str]:
-    """Mark missing every track under these roots; the display paths of those that were not."""
-    if not root_ids:
+def mark_roots_missing(
+    cat: Catalogue, root_ids: Sequence[int], folders: Sequence[bytes] = ()
+) -> list[str]:
+    """Mark missing every track under these roots or in these (vanished) folders; the display
+    paths of those that were not."""
+    if not root_ids and not folders:
         return []
+    where = _in_roots(root_ids, folders)
     with cat.begin() as conn:
         now_missing = conn.execute(
-            select(Track.display).where(Track.root_id.in_(root_ids), Track.missing.is_(False))
+            select(Track.display).where(where, Track.missing.is_(False))
         ).all()
-        conn.execute(update(Track).where(Track.root_id.in_(root_ids)).values(missing=True))
+        conn.execute(update(Track).where(where).values(missing=True))
     return [r[0] for r in now_missing]
 
 

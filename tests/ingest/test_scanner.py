@@ -305,3 +305,61 @@ def test_folder_removed_mid_scan(cat: Catalogue, music: Path, tmp_path: Path) ->
     assert not report.problems
     missing = {os.path.basename(t.display) for t in _all(cat) if t.missing}
     assert missing == in_b and len(_all(cat)) == len(in_b) + len(list((music / "a").iterdir()))
+
+
+def _paths(cat: Catalogue) -> list[bytes]:
+    with cat.read() as conn:
+        return [r[0] for r in conn.execute(select(Track.path))]
+
+
+@pytest.mark.parametrize("inner_first", [True, False], ids=["sub-folder-first", "parent-first"])
+def test_nested_roots_catalogue_each_file_once(
+    cat: Catalogue, music: Path, inner_first: bool
+) -> None:
+    """Issue 17.1: a folder scanned on its own and as part of its parent, in either order."""
+    from musicorg.app import pipeline
+
+    inner = music / "a"
+    on_disk = sorted(os.fsencode(p) for p in music.rglob("*") if p.is_file())
+    in_inner = [p for p in on_disk if p.startswith(os.fsencode(inner) + b"/")]
+    order = [inner, music] if inner_first else [music, inner]
+    first = pipeline.scan(cat, [order[0]])
+    second = pipeline.scan(cat, [order[1]])
+    assert len(first.added) == len(in_inner if inner_first else on_disk)
+    assert len(second.added) == (len(on_disk) - len(in_inner) if inner_first else 0)
+    for report in (first, second):
+        assert not (report.missing or report.moved or report.updated or report.problems)
+    assert sorted(_paths(cat)) == on_disk, "every file exactly once"
+    assert not any(t.missing for t in _all(cat))
+    ids = _ids(cat)
+    for root, n in ((music, len(on_disk)), (inner, len(in_inner))):
+        again = pipeline.scan(cat, [root])
+        assert not again.changed and again.unchanged == n, root
+    both = pipeline.scan(cat, [inner, music])
+    assert not both.changed and both.unchanged == len(on_disk)
+    assert _ids(cat) == ids and not any(t.missing for t in _all(cat))
+
+
+def test_nested_root_tracks_go_missing_and_come_back(
+    cat: Catalogue, music: Path, tmp_path: Path
+) -> None:
+    """A file catalogued under a sub-folder root that is deleted is missing when its parent is
+    scanned, and one catalogued under the parent is missing when the sub-folder is scanned."""
+    scanner.scan(cat, [music / "a"])
+    scanner.scan(cat, [music])
+    gone_a = next(p for p in (music / "a").iterdir() if p.is_file())
+    gone_b = next(p for p in (music / "b").iterdir() if p.is_file())
+    stash = tmp_path / "stash"
+    stash.mkdir()
+    shutil.move(gone_a, stash / gone_a.name)
+    report = scanner.scan(cat, [music])
+    assert [os.path.basename(p) for p in report.missing] == [gone_a.name]
+    shutil.move(stash / gone_a.name, gone_a)
+    report = scanner.scan(cat, [music])
+    assert [os.path.basename(p) for p in report.restored] == [gone_a.name]
+    # the other way round: a track catalogued under the parent, scanned as the sub-folder
+    scanner.scan(cat, [music / "b"])
+    shutil.move(gone_b, stash / gone_b.name)
+    report = scanner.scan(cat, [music / "b"])
+    assert [os.path.basename(p) for p in report.missing] == [gone_b.name]
+    assert sum(t.missing for t in _all(cat)) == 1
