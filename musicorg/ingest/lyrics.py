@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat as stat_mod
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from musicorg import __version__
+from musicorg import __version__, paths
 from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
 from musicorg.store import lyrics as stored
 from musicorg.store.db import Catalogue
@@ -57,24 +58,77 @@ def _decode(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
-def read_sidecar(audio_path: bytes | str) -> tuple[str, str] | None:
-    """Lyrics from ``<stem>.lrc`` or ``<stem>.txt`` next to the audio file, with their source."""
+def _inside(real: bytes, roots: Iterable[bytes | str]) -> bool:
+    """Whether the resolved path ``real`` lies inside one of ``roots`` (resolved too)."""
+    for root in roots:
+        top = os.path.realpath(os.fsencode(root))
+        if real == top or real.startswith(top.rstrip(os.sep.encode()) + os.sep.encode()):
+            return True
+    return False
+
+
+def _sidecar_bytes(candidate: bytes, roots: Iterable[bytes | str]) -> bytes | None:
+    """The bytes of a sidecar that is a regular file inside the roots, at most 256 KB.
+
+    A symlink is followed only when its target lies inside a library root: a link to the
+    settings or to ``/etc/shadow`` must not copy them into the catalogue. FIFOs and devices are
+    refused before they are opened (opening a FIFO would block), and the file is checked again
+    once open, so that swapping it in between gains nothing.
+    """
+    try:
+        st = os.stat(candidate)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("lyrics sidecar %s: cannot read it: %s", paths.fs_display(candidate), exc)
+        return None
+    shown = paths.fs_display(candidate)
+    if not stat_mod.S_ISREG(st.st_mode):
+        log.warning("lyrics sidecar %s: skipped, not a regular file", shown)
+        return None
+    real = os.path.realpath(candidate)
+    if not _inside(real, roots):
+        log.warning("lyrics sidecar %s: skipped, it resolves outside the music folders", shown)
+        return None
+    if st.st_size > SIDECAR_MAX_BYTES:
+        log.warning("lyrics sidecar %s: skipped, larger than %d bytes", shown, SIDECAR_MAX_BYTES)
+        return None
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(real, flags | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        log.warning("lyrics sidecar %s: cannot read it: %s", shown, exc)
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        now = os.fstat(fh.fileno())
+        if not stat_mod.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (
+            st.st_dev,
+            st.st_ino,
+        ):
+            log.warning("lyrics sidecar %s: skipped, it changed while being read", shown)
+            return None
+        raw = fh.read(SIDECAR_MAX_BYTES + 1)
+    if len(raw) > SIDECAR_MAX_BYTES:
+        log.warning("lyrics sidecar %s: skipped, larger than %d bytes", shown, SIDECAR_MAX_BYTES)
+        return None
+    return raw
+
+
+def read_sidecar(
+    audio_path: bytes | str, *, roots: Iterable[bytes | str]
+) -> tuple[str, str] | None:
+    """Lyrics from ``<stem>.lrc`` or ``<stem>.txt`` next to the audio file, with their source.
+
+    Only a regular file whose real path lies inside one of the library ``roots`` is read, and
+    only up to :data:`SIDECAR_MAX_BYTES`; anything else is skipped with a log line.
+    """
+    roots = list(roots)
     stem = os.path.splitext(os.fsencode(audio_path))[0]
     for ext, source in ((b".lrc", "sidecar-lrc"), (b".txt", "sidecar-txt")):
-        candidate = stem + ext
-        try:
-            with open(candidate, "rb") as fh:
-                raw = fh.read(SIDECAR_MAX_BYTES + 1)
-        except OSError:
+        raw = _sidecar_bytes(stem + ext, roots)
+        if raw is None:
             continue
-        if len(raw) > SIDECAR_MAX_BYTES or (
-            b"\0" in raw[:1024]
-            and raw[:2]
-            not in (
-                b"\xff\xfe",
-                b"\xfe\xff",
-            )
-        ):
+        if b"\0" in raw[:1024] and raw[:2] not in (b"\xff\xfe", b"\xfe\xff"):
             continue  # not a lyrics file
         text = _decode(raw)
         text = strip_lrc(text) if ext == b".lrc" or _LRC_TIME.search(text) else _tidy(text)
@@ -83,14 +137,28 @@ def read_sidecar(audio_path: bytes | str) -> tuple[str, str] | None:
     return None
 
 
-def refresh_sidecars(cat: Catalogue, *, progress: ProgressFn = no_progress) -> int:
-    """Pick up sidecar files added or edited since the scan, for tracks without tag lyrics."""
+def refresh_sidecars(
+    cat: Catalogue,
+    *,
+    progress: ProgressFn = no_progress,
+    roots: Iterable[bytes | str] | None = None,
+) -> int:
+    """Pick up sidecar files added or edited since the scan, for tracks without tag lyrics.
+
+    Sidecars are read only inside ``roots``: by default the catalogue's music folders.
+    """
+    if roots is None:
+        # lazy: the library reads load numpy, which the scanner (importing this module) avoids
+        from musicorg.store import library
+
+        roots = [os.fsencode(folder) for folder in library.stats(cat)["folders"]]
+    roots = list(roots)
     rows = stored.of_available_tracks(cat)
     changes: list[tuple[int, str, str]] = []
     for i, (tid, path, source, text) in enumerate(rows):
         if source is not None and not source.startswith("sidecar") and source != "genius":
             continue  # the file's own tags win
-        found = read_sidecar(path)
+        found = read_sidecar(path, roots=roots)
         if found is not None and (found[0], found[1]) != (text, source):
             changes.append((tid, found[0], found[1]))
         if i % 500 == 0:

@@ -33,6 +33,7 @@ import contextlib
 import logging
 import os
 import re
+import stat
 import tempfile
 import unicodedata
 import urllib.parse
@@ -46,6 +47,8 @@ from musicorg.store.db import Catalogue
 log = logging.getLogger(__name__)
 
 EXTENSION = ".m3u8"
+MAX_FILE_BYTES = 10 * 1024 * 1024  # an imported playlist: larger files are refused
+MAX_LINE_BYTES = 64 * 1024  # longer lines are skipped as unmatched, never echoed
 MAX_NAME_BYTES = 200  # of the stem, in UTF-8: room for " (99)" and ".m3u8" within 255
 _FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 _RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
@@ -149,13 +152,17 @@ def render(name: str, entries: Iterable[tuple[str, str]]) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write a UTF-8 file through a temporary name in the same folder, then rename it."""
+    """Write a UTF-8 file through a temporary name in the same folder, then rename it.
+
+    The file is 0644 whatever the umask (the temporary name is 0600): a music server that runs
+    as another user can read it, and no one else can change it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".musicorg-", suffix=".m3u8.tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -270,6 +277,10 @@ def _resolve(raw: bytes, base: bytes) -> bytes:
     return os.path.normpath(os.path.join(base, raw))
 
 
+def _too_long(line: str) -> bool:
+    return len(line) * 4 > MAX_LINE_BYTES and len(line.encode("utf-8", "replace")) > MAX_LINE_BYTES
+
+
 def parse(data: bytes, base: bytes) -> Parsed:
     """Entries of an M3U/M3U8 file whose relative paths are relative to the folder ``base``."""
     text, encoding = decode(data)
@@ -279,6 +290,10 @@ def parse(data: bytes, base: bytes) -> Parsed:
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line:
+            continue
+        if _too_long(line):
+            entries.append(Entry(number, f"(a line over {MAX_LINE_BYTES // 1024} KB)", [], title))
+            title = None
             continue
         if line.startswith("#"):
             if line.upper().startswith("#PLAYLIST:"):
@@ -341,12 +356,49 @@ def match(cat: Catalogue, entries: Sequence[Entry]) -> list[int | None]:
     return out
 
 
+class PlaylistRefused(ValueError):
+    """The file to import is not one musicorg reads: not a regular file, or too large."""
+
+
+def read_limited(path: Path) -> bytes:
+    """The bytes of the playlist file at ``path``: a regular file of at most 10 MB.
+
+    A FIFO, a device (``/dev/zero``) or a folder is refused before it is opened, so that
+    nothing blocks or reads without end; the open file is checked again, and read with a bound.
+    """
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise PlaylistRefused(_not_regular(path))
+    if st.st_size > MAX_FILE_BYTES:
+        raise PlaylistRefused(_too_large(path))
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    with os.fdopen(os.open(path, flags), "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise PlaylistRefused(_not_regular(path))
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise PlaylistRefused(_too_large(path))
+    return data
+
+
+def _not_regular(path: Path) -> str:
+    return f"{path}: not a regular file; give the path of an .m3u or .m3u8 file"
+
+
+def _too_large(path: Path) -> str:
+    return f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB, too large for a playlist"
+
+
 def import_playlist(
     cat: Catalogue, file: str | os.PathLike[str], name: str | None = None
 ) -> ImportReport:
-    """Read an M3U/M3U8 file into a new user playlist that keeps its order."""
+    """Read an M3U/M3U8 file into a new user playlist that keeps its order.
+
+    Only a regular file of at most 10 MB is read (:class:`PlaylistRefused` otherwise); lines
+    over 64 KB are skipped as unmatched, and entries match catalogued tracks only.
+    """
     path = Path(os.path.abspath(file))
-    parsed = parse(path.read_bytes(), os.fsencode(path.parent))
+    parsed = parse(read_limited(path), os.fsencode(path.parent))
     found = match(cat, parsed.entries)
     ids = [t for t in found if t is not None]
     unmatched = [e for e, t in zip(parsed.entries, found, strict=True) if t is None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 import unicodedata
 from pathlib import Path
@@ -297,3 +298,77 @@ def test_round_trip_with_real_files(music: Path, tmp_path: Path, absolute: bool)
         assert got.unmatched == []
         assert [i.track_id for i in userlists.items(cat, got.playlist_id)] == lists[got.name]
     assert sorted(p.name for p in userlists.playlists(cat, "user")) == sorted(lists)
+
+
+# --- hostile files to import (issue 17, item 8) -------------------------------------------------
+
+
+def _cli_import(db: Path, file: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``musicorg import FILE`` in a thread that must finish within 20 s: a FIFO or /dev/zero
+    must be refused at once, not read (or waited on) without end."""
+    from musicorg.cli import main
+
+    result: list[int] = []
+    worker = threading.Thread(
+        target=lambda: result.append(main(["import", "--db", str(db), str(file)])), daemon=True
+    )
+    started = time.monotonic()
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), "import did not return"
+    assert time.monotonic() - started < 20
+    out, err = capsys.readouterr()
+    return result[0], out, err
+
+
+def _refused(code: int, out: str, err: str, why: str) -> None:
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("musicorg import: ") and why in lines[0]
+    assert "Traceback" not in err + out
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_import_refuses_a_fifo_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "pipe.m3u"
+    os.mkfifo(fifo)  # no writer: opening it for reading would block for good
+    _refused(*_cli_import(tmp_path / "c.sqlite", fifo, capsys), "not a regular file")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_import_refuses_dev_zero_and_folders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zero = tmp_path / "z.m3u"
+    zero.symlink_to("/dev/zero")  # read to the end, it would fill the memory
+    _refused(*_cli_import(tmp_path / "c.sqlite", zero, capsys), "not a regular file")
+    folder = tmp_path / "folder.m3u8"
+    folder.mkdir()
+    _refused(*_cli_import(tmp_path / "c.sqlite", folder, capsys), "not a regular file")
+
+
+def test_import_refuses_a_file_over_10_mb(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = tmp_path / "big.m3u8"
+    with big.open("wb") as fh:
+        fh.truncate(11 * 1024 * 1024)
+    _refused(*_cli_import(tmp_path / "c.sqlite", big, capsys), "larger than 10 MB")
+    with pytest.raises(m3u.PlaylistRefused):
+        m3u.import_playlist(Catalogue(tmp_path / "d.sqlite"), big)
+
+
+def test_import_skips_a_100_kb_line_and_keeps_the_good_ones(
+    library: tuple[Catalogue, list[int], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cat, ids, root = library
+    long_line = "\x1b]0;pwned\x07" + "a/" * (50 * 1024) + "one.flac"  # about 100 KB
+    data = f"#EXTM3U\na/one.flac\n{long_line}\nb/two words.flac\n".encode()
+    report = _import(cat, root / "long.m3u8", data)
+    assert _tracks(cat, report) == [ids[0], ids[4]]
+    assert [(e.line, e.candidates) for e in report.unmatched] == [(3, [])]
+    assert len(report.unmatched[0].text) < 100 and "\x1b" not in report.unmatched[0].text
+    # The command reports it as unmatched without echoing it.
+    code, out, err = _cli_import(root.parent / "other.sqlite", root / "long.m3u8", capsys)
+    assert code == 0 and "not found (line 3): (a line over 64 KB)" in out
+    assert "pwned" not in out + err and len(out) < 1000
