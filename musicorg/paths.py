@@ -5,10 +5,15 @@ Every location can be moved with an environment variable, which the tests use to
 out of the real home directory:
 
 - ``MUSICORG_DATA_DIR``, ``MUSICORG_CONFIG_DIR``, ``MUSICORG_CACHE_DIR``, ``MUSICORG_LOG_DIR``
+
+Each of these folders is made when first asked for, whatever the umask: the configuration
+folder (it holds the Genius token) as 0700, the others as 0755 at most, with any missing parent
+folders made 0755 at most as well. A folder that exists already is left as it is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from importlib import resources
 from pathlib import Path
@@ -18,9 +23,35 @@ import platformdirs
 APP_NAME = "musicorg"
 
 
-def _dir(env: str, default: str) -> Path:
+#: The mode of the folders musicorg makes; the configuration folder is private.
+SHARED_MODE = 0o755
+PRIVATE_MODE = 0o700
+
+
+def make_dir(path: Path, mode: int = SHARED_MODE) -> None:
+    """Make the folder ``path``, and any missing parent, with at most ``mode`` (the parents at
+    most 0755): the umask may take permissions away, never add them, so a umask of 000 still
+    gives no group- or world-writable folder. An existing folder is left as it is."""
+    missing: list[Path] = []
+    here = path
+    while not here.is_dir() and here.parent != here:
+        missing.append(here)
+        here = here.parent
+    for folder in reversed(missing):
+        own = mode if folder == path else SHARED_MODE
+        # mkdir's mode passes through the umask, which can only take bits away.
+        with contextlib.suppress(FileExistsError):  # made meanwhile, by another process
+            os.mkdir(folder, own)
+
+
+def _dir(env: str, default: str, mode: int = SHARED_MODE) -> Path:
+    """The folder named by ``env``, else ``default``; made (see :func:`make_dir`) if missing.
+    A folder that cannot be made is answered all the same: whoever writes there reports it."""
     value = os.environ.get(env)
     path = Path(value) if value else Path(default)
+    if not path.is_dir():
+        with contextlib.suppress(OSError):
+            make_dir(path, mode)
     return path
 
 
@@ -29,7 +60,11 @@ def data_dir() -> Path:
 
 
 def config_dir() -> Path:
-    return _dir("MUSICORG_CONFIG_DIR", platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    return _dir(
+        "MUSICORG_CONFIG_DIR",
+        platformdirs.user_config_dir(APP_NAME, appauthor=False),
+        PRIVATE_MODE,
+    )
 
 
 def cache_dir() -> Path:

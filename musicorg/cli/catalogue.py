@@ -20,6 +20,7 @@ from musicorg.cli.common import (
     fmt_duration,
     json_flag,
     print_json,
+    printable,
 )
 from musicorg.store.db import Catalogue
 
@@ -91,15 +92,17 @@ def cmd_scan(args: argparse.Namespace, cat: Catalogue) -> int:
     if not report.changed:
         print(f"Nothing changed ({report.unchanged} tracks checked in {report.seconds:.1f} s).")
     else:
-        print(report.summary())
+        print(printable(report.summary()))
         for old, new in report.moved[:20]:
-            print(f"  moved: {old} -> {new}")
+            print(printable(f"  moved: {old} -> {new}"))
         for path, kind, msg in report.problems[:20]:
-            print(f"  problem ({kind}): {path}: {msg}")
+            print(printable(f"  problem ({kind}): {path}: {msg}"))
         if len(report.problems) > 20:
             print(f"  … and {len(report.problems) - 20} more: see `musicorg problems`")
     for folder in report.vanished_roots:
-        print(f"warning: folder not found: {folder} (its tracks are kept, marked missing)")
+        print(
+            printable(f"warning: folder not found: {folder} (its tracks are kept, marked missing)")
+        )
     return 0
 
 
@@ -122,7 +125,8 @@ def cmd_problems(args: argparse.Namespace, cat: Catalogue) -> int:
         print("No problems.")
     else:
         for r in rows:
-            print(f"{r.stage:8} {r.kind:18} {r.path}\n{'':27} {r.message}")
+            print(printable(f"{r.stage:8} {r.kind:18} {r.path}"))
+            print(f"{'':27} {printable(r.message)}")
     return 0
 
 
@@ -140,7 +144,7 @@ def cmd_stats(args: argparse.Namespace, cat: Catalogue) -> int:
     print("Formats:   " + ", ".join(f"{k} {v}" for k, v in s["by_format"].items()))
     print(f"Problems:  {s['problems']}")
     for folder in s["folders"]:
-        print(f"Folder:    {folder}")
+        print(printable(f"Folder:    {folder}"))
     return 0
 
 
@@ -157,11 +161,12 @@ def cmd_tracks(args: argparse.Namespace, cat: Catalogue) -> int:
         flag = " (missing)" if r.missing else ""
         # The top three words heard in the audio (all of them, with probabilities: --json).
         heard = f"  ~ {', '.join(t.label for t in r.tags[:3])}" if r.tags else ""
-        print(
+        line = (
             f"{r.id:6} {r.artist or '?'} - {r.title or Path(r.path).stem} "
             f"[{r.album or ''}{', ' + str(r.year) if r.year else ''}] {r.genre or ''} {dur}{flag}"
             f"{heard}"
         )
+        print(printable(line))
     return 0
 
 
@@ -174,7 +179,7 @@ def cmd_prune(args: argparse.Namespace, cat: Catalogue) -> int:
         print("No missing tracks.")
         return 0
     for path in missing[:20]:
-        print(f"  {path}")
+        print(printable(f"  {path}"))
     if len(missing) > 20:
         print(f"  … and {len(missing) - 20} more")
     if not args.yes:
@@ -202,7 +207,7 @@ def cmd_relocate(args: argparse.Namespace, cat: Catalogue) -> int:
                 new + f[len(old) :] if f == old or f.startswith(old + "/") else f for f in saved
             ]
         )
-    print(f"Relocated {n} tracks from {args.old} to {args.new}.")
+    print(printable(f"Relocated {n} tracks from {args.old} to {args.new}."))
     return 0
 
 
@@ -229,5 +234,5 @@ def cmd_lyrics(args: argparse.Namespace, cat: Catalogue) -> int:
         progress.end()
         raise CommandError("lyrics", exc) from exc
     progress.end()
-    print(result.summary())
+    print(printable(result.summary()))
     return 0

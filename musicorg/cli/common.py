@@ -117,8 +117,14 @@ def open_catalogue(args: argparse.Namespace) -> Catalogue:
     return Catalogue(catalogue_path(args))
 
 
+#: What ``json.dumps`` leaves raw without ``ensure_ascii``: DEL, the C1 controls (U+009B is
+#: a CSI to some terminals) and lone surrogates (which no terminal can encode). JSON allows
+#: them only inside strings, where ``\\uXXXX`` means the same.
+_JSON_VISIBLE = {c: f"\\u{c:04x}" for c in (*range(0x7F, 0xA0), *range(0xD800, 0xE000))}
+
+
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False).translate(_JSON_VISIBLE))
     sys.stdout.write("\n")
 
 
@@ -165,6 +171,22 @@ def fmt_duration(seconds: float) -> str:
     h, rem = divmod(total, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+#: Each control character (C0, DEL, C1) as a visible escape; so is each lone surrogate (a
+#: non-UTF-8 byte of a file name, as ``os.fsdecode`` keeps it), which no terminal can encode.
+_VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
+    c: f"\\x{c - 0xDC00:02x}" if 0xDC80 <= c <= 0xDCFF else f"\\u{c:04x}"
+    for c in range(0xD800, 0xE000)
+}
+
+
+def printable(value: object) -> str:
+    """``value`` as text that is safe to print on a terminal: every control character (ESC,
+    BEL, CSI, tab, newline…) shown as an escape such as ``\\x1b``, so that text from tags,
+    file names or playlist files can neither move the cursor, retitle the window nor clear the
+    screen. Use it on one line or one field at a time; JSON output needs none of it."""
+    return str(value).translate(_VISIBLE)
 
 
 def abs_path(folder: str) -> str:

@@ -15,6 +15,7 @@ from musicorg.cli.common import (
     add_command,
     json_flag,
     print_json,
+    printable,
 )
 from musicorg.store import userlists
 from musicorg.store.db import Catalogue
@@ -50,7 +51,8 @@ def register(sub: Subparsers) -> None:
 def _print_tracks(rows: list[tuple[str, str | None, str | None, str]]) -> None:
     for i, (path, artist, title, extra) in enumerate(rows, start=1):
         name = f"{artist or '?'} - {title or Path(path).stem}"
-        print(f"{i:3}. {name}  [{extra}]\n     {path}")
+        print(printable(f"{i:3}. {name}  [{extra}]"))
+        print(printable(f"     {path}"))
 
 
 def _save_list(cat: Catalogue, name: str | None, track_ids: list[int]) -> dict[str, Any] | None:
@@ -63,7 +65,7 @@ def _save_list(cat: Catalogue, name: str | None, track_ids: list[int]) -> dict[s
 def _saved_line(saved: dict[str, Any] | None) -> None:
     if saved:
         verb = "Replaced" if saved["replaced"] else "Saved"
-        print(f"{verb} the playlist {saved['name']!r}.")
+        print(printable(f"{verb} the playlist {saved['name']!r}."))
 
 
 class _Listed(Protocol):
@@ -119,7 +121,7 @@ def cmd_similar(args: argparse.Namespace, cat: Catalogue) -> int:
         if result.duplicates_collapsed:
             print(f"({result.duplicates_collapsed} copies of listed songs left out)")
         if result.artist_conflict:
-            print(f"note: {result.artist_conflict}")
+            print(printable(f"note: {result.artist_conflict}"))
 
     return _run_walk(args, cat, walk, show)
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Final
 
-from musicorg.cli.common import CommandError, Subparsers, abs_path, add_command
+from musicorg.cli.common import CommandError, Subparsers, abs_path, add_command, printable
 from musicorg.store.db import Catalogue
 
 HELP: Final = {
@@ -42,10 +42,10 @@ def cmd_export(args: argparse.Namespace, cat: Catalogue) -> int:
     except OSError as exc:
         raise CommandError("export", exc) from exc
     for playlist, track in report.skipped:
-        print(f"warning: {playlist}: skipped missing track {track}", file=sys.stderr)
+        print(printable(f"warning: {playlist}: skipped missing track {track}"), file=sys.stderr)
     for name, path, count in report.files:
-        print(f"{path}  ({count} tracks, {name})")
-    print(report.summary())
+        print(printable(f"{path}  ({count} tracks, {name})"))
+    print(printable(report.summary()))
     return 0
 
 
@@ -55,9 +55,11 @@ def cmd_import(args: argparse.Namespace, cat: Catalogue) -> int:
 
     try:
         report = m3u.import_playlist(cat, args.file, name=args.name)
+    except m3u.PlaylistRefused as exc:
+        raise CommandError("import", exc) from exc
     except OSError as exc:
         raise CommandError("import", exc) from exc
-    print(report.summary())
+    print(printable(report.summary()))
     for entry in report.unmatched:
-        print(f"  not found (line {entry.line}): {entry.text}")
+        print(printable(f"  not found (line {entry.line}): {entry.text}"))
     return 0

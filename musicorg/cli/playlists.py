@@ -15,6 +15,7 @@ from musicorg.cli.common import (
     fmt_duration,
     json_flag,
     print_json,
+    printable,
 )
 from musicorg.store.db import Catalogue
 
@@ -111,11 +112,12 @@ def _print_playlists(lists: list[PlaylistInfo]) -> None:
     for p in lists:
         if p.group_index != group:
             group = p.group_index
-            print(f"{p.group_name or 'Ungrouped'}")
+            print(printable(p.group_name or "Ungrouped"))
         flags = "".join([" (pinned)" if p.pinned else "", " (renamed)" if p.renamed else ""])
         missing = f", {p.unavailable} unavailable" if p.unavailable else ""
-        print(f"  {p.id:5}  {p.name}{flags}: {p.size} tracks, {fmt_duration(p.duration)}{missing}")
+        line = f"  {p.id:5}  {p.name}{flags}: {p.size} tracks, {fmt_duration(p.duration)}{missing}"
+        print(printable(line))
         if p.examples:
-            print(f"         e.g. {'; '.join(p.examples)}")
+            print(printable(f"         e.g. {'; '.join(p.examples)}"))
     total = sum(p.size for p in lists)
     print(f"{len(lists)} playlists, {total} tracks.")
