@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from dataclasses import dataclass
 from struct import error as struct_error
@@ -244,6 +246,61 @@ def _open(path: Any, fmt: str) -> Any:
     raise TagError(f"unknown container {fmt}")
 
 
+# The lowest average bitrate a real stream has, in bit/s, when the codec sets no floor itself.
+MIN_BITRATE = 1000
+
+
+def _extent(path: Any, fmt: str) -> tuple[int, int]:
+    """File size and audio payload size, in bytes."""
+    if hasattr(path, "seek"):
+        path.seek(0, os.SEEK_END)
+        size = path.tell()
+        start, end = probe.payload_range(path, fmt, size)
+        path.seek(0)
+    else:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            start, end = probe.payload_range(fh, fmt, size)
+    return size, max(end - start, 0)
+
+
+def _duration(path: Any, fmt: str, stream: Any) -> float | None:
+    """The stream's length in seconds, bounded by what the file's bytes can hold.
+
+    A header may claim more than the file holds (a maxed sample count or data size):
+    - PCM (WAV, AIFF): clamped to payload bytes / bytes per frame / sample rate, which is exact;
+    - FLAC: None when longer than payload / smallest frame * largest block / sample rate;
+    - MP3: None when the average bitrate falls below the MPEG version's lowest bitrate;
+    - others: None when the average bitrate falls below MIN_BITRATE.
+    Negative, zero and non-finite lengths are None (unknown), never stored.
+    """
+    try:
+        length = float(getattr(stream, "length", None) or 0.0)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(length) or length <= 0:
+        return None
+    try:
+        size, payload = _extent(path, fmt)
+    except (OSError, ValueError):
+        return length
+    rate = int(getattr(stream, "sample_rate", 0) or 0)
+    channels = int(getattr(stream, "channels", 0) or 0)
+    bits = int(getattr(stream, "bits_per_sample", 0) or 0)
+    if fmt in (probe.WAV, probe.AIFF) and rate > 0 and channels > 0 and bits > 0:
+        frame_bytes = channels * ((bits + 7) // 8)
+        return min(length, payload / frame_bytes / rate) or None
+    if fmt == probe.FLAC and rate > 0 and channels > 0:
+        # A frame is at least a 6-byte header, a 2-byte CRC and a byte per channel.
+        min_frame = max(int(getattr(stream, "min_framesize", 0) or 0), 8 + channels)
+        max_block = int(getattr(stream, "max_blocksize", 0) or 0) or 65535
+        return None if length > payload / min_frame * max_block / rate else length
+    floor = MIN_BITRATE
+    if fmt == probe.MP3:
+        floor = 32000 if getattr(stream, "version", None) == 1 else 8000
+    return None if size * 8 / length < floor else length
+
+
 def read(path: Any, fmt: str) -> TrackInfo:
     """Stream info and tags of a path or an open binary file.
 
@@ -257,8 +314,11 @@ def read(path: Any, fmt: str) -> TrackInfo:
         raise TagError(str(exc) or exc.__class__.__name__) from exc
     info = TrackInfo(codec=_codec(fmt, audio))
     stream = audio.info
-    length = getattr(stream, "length", None)
-    info.duration = float(length) if length else None
+    if fmt in (probe.WAV, probe.AIFF):
+        for what, attr in (("sample rate", "sample_rate"), ("channels", "channels")):
+            if not getattr(stream, attr, None):
+                raise TagError(f"impossible header: {what} 0")
+    info.duration = _duration(path, fmt, stream)
     info.sample_rate = getattr(stream, "sample_rate", None) or (
         48000 if info.codec == "opus" else None
     )
