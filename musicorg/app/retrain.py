@@ -199,6 +199,20 @@ def _run_dir(cat: Catalogue) -> Path:
     return paths.cache_dir() / "retrain" / digest
 
 
+def _keep_set_aside(run_dir: Path, aside: Path) -> str:
+    """Move a checkpoint the trainer set aside out of the run folder (removed once the run is
+    saved), beside it; the warning that says so."""
+    kept = run_dir.parent / f"{run_dir.name}-{aside.name}"
+    try:
+        os.replace(aside, kept)
+    except OSError:
+        kept = aside
+    return (
+        f"the retraining checkpoint could not be loaded safely and was moved to {kept}; "
+        "training started afresh"
+    )
+
+
 def _write_json(path: Path, obj: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -293,6 +307,8 @@ def _retrain(
     t_train = time.monotonic()
     settings, outcome = _train(run, opts, data, str(device), progress, batch_progress, cancel)
     train_s = time.monotonic() - t_train
+    if outcome.set_aside is not None:
+        run.warnings.append(_keep_set_aside(run.run_dir, outcome.set_aside))
 
     say("Comparing the old and the new model…")
     version = model_registry.new_version_name()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,15 @@ Device = Literal["auto", "cpu", "cuda"]
 
 class ModelIntegrityError(RuntimeError):
     """The model files are missing, altered, truncated or not what the manifest promises."""
+
+
+class ModelUnreadableError(ModelIntegrityError):
+    """A model file matches the manifest but does not hold what it should (an object array or
+    a pickle where plain arrays belong): refused, and never unpickled."""
+
+
+# What reading a bundle's arrays (np.load with allow_pickle=False) raises on a bad file.
+_UNREADABLE = (ValueError, KeyError, TypeError, IndexError, OSError, EOFError, zipfile.BadZipFile)
 
 
 def sha256_file(path: Path) -> str:
@@ -404,6 +414,28 @@ def load_model(
     except RuntimeError as exc:
         raise ModelIntegrityError(f"weights in {directory} do not fit the config: {exc}") from exc
     model.to(dev).eval()
-    norm = Normalizer.load(directory / NORM_NAME)
-    textpipe = TextPipeline.load(directory)
+    norm_path = directory / NORM_NAME
+    try:
+        norm = Normalizer.load(norm_path)
+        _check_norm(norm)
+    except _UNREADABLE as exc:
+        raise ModelUnreadableError(
+            f"model file {norm_path} is not plain normalisation arrays ({type(exc).__name__}: "
+            f"{exc})"
+        ) from exc
+    try:
+        textpipe = TextPipeline.load(directory)
+    except _UNREADABLE as exc:
+        raise ModelUnreadableError(
+            f"the lyrics pipeline in {directory} is unreadable ({type(exc).__name__}: {exc})"
+        ) from exc
     return LoadedModel(directory, version, cfg, model, norm, textpipe, dev, meta)
+
+
+def _check_norm(norm: Normalizer) -> None:
+    """Raise ValueError for normalisation arrays of the wrong shape."""
+    for mean, std in ((norm.audio_mean, norm.audio_std), (norm.stats_mean, norm.stats_std)):
+        if mean.ndim != 1 or mean.shape != std.shape:
+            raise ValueError(f"arrays of shapes {mean.shape} and {std.shape}")
+    if not np.isfinite(norm.text_scale) or norm.text_scale <= 0:
+        raise ValueError(f"text scale {norm.text_scale}")

@@ -138,7 +138,7 @@ def load_version(version: str, device: str = "auto") -> Any:
     :class:`musicorg.model.bundle.ModelIntegrityError` for files that do not match.
     """
     # lazy: musicorg.model.bundle imports torch; only when a model is loaded
-    from musicorg.model.bundle import ModelIntegrityError, load_model
+    from musicorg.model.bundle import ModelIntegrityError, ModelUnreadableError, load_model
 
     if version == bundled_version():
         return load_model(device=device)
@@ -153,6 +153,8 @@ def load_version(version: str, device: str = "auto") -> Any:
         model = load_model(
             directory, device=device, expected_manifest_sha256=str(entry["manifest_sha256"])
         )
+    except ModelUnreadableError as exc:
+        raise ModelUnreadableError(f"model {version} is refused: {exc}") from exc
     except ModelIntegrityError as exc:
         raise ModelIntegrityError(
             f"model {version} does not match its manifest and is refused: {exc}"

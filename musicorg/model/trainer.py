@@ -8,7 +8,10 @@ Arrays in (already normalised), a run directory out::
     run_dir/history.jsonl   one line per epoch: mean loss terms, beta, seconds (and whatever
                             the ``on_epoch_end`` hook adds)
 
-Running again with the same run directory resumes after the last finished epoch. Every
+Running again with the same run directory resumes after the last finished epoch. A checkpoint
+that cannot be loaded safely (not a state dict ``weights_only`` accepts, truncated, or of
+another model's shape) is never loaded any other way: it is renamed ``checkpoint.pt.bad-<time>``
+(with the history beside it), one line says so, and the run starts afresh. Every
 epoch's randomness derives from (seed, epoch), so a resumed run repeats what an uninterrupted
 one would have done. Audio clips and lyrics are unpaired samples: each batch mixes both kinds
 and a mask tells the model which branch each sample has. With a contrastive weight in the
@@ -21,8 +24,11 @@ and keeps the checkpoint of its last finished epoch, from which the next run res
 from __future__ import annotations
 
 import json
+import logging
 import os
+import pickle
 import time
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +51,21 @@ from musicorg.model.vae import (
 )
 
 CKPT = "checkpoint.pt"
+_log = logging.getLogger(__name__)
+# What loading a bad checkpoint raises: a pickle that weights_only refuses, a truncated or
+# damaged file, or state dicts that do not fit the model.
+_BAD_CHECKPOINT = (
+    pickle.UnpicklingError,
+    RuntimeError,
+    EOFError,
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    zipfile.BadZipFile,
+)
 HISTORY = "history.jsonl"
 # Parameters of the lyrics branch: re-initialised when the lyrics pipeline is refitted (the
 # old weights mean nothing in a new TF-IDF/PCA basis).
@@ -154,6 +175,7 @@ class TrainOutcome:
     epochs: int  # finished epochs in the checkpoint
     resumed_from: int  # 0 for a fresh run
     history: list[dict[str, Any]] = field(default_factory=list)  # rows of this call
+    set_aside: Path | None = None  # where an unloadable checkpoint was moved, if one was
 
 
 def _batches(
@@ -300,11 +322,13 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     tensors = _Tensors.of(data, settings)
     ckpt_path = run_dir / CKPT
-    model, opt, start = _model_and_optimiser(
+    model, opt, start, aside = _model_and_optimiser(
         model_cfg, settings, device, ckpt_path, init_state, skip_init_prefixes, say
     )
     epochs = int(settings.epochs)
-    outcome = TrainOutcome(model=model, device=device, epochs=start, resumed_from=start)
+    outcome = TrainOutcome(
+        model=model, device=device, epochs=start, resumed_from=start, set_aside=aside
+    )
     if start >= epochs:
         say(f"already trained for {start} >= {epochs} epochs")
         model.eval()
@@ -380,8 +404,36 @@ def _model_and_optimiser(
     init_state: Mapping[str, Tensor] | None,
     skip_init_prefixes: tuple[str, ...],
     say: Callable[[str], None],
-) -> tuple[HybridVAE, torch.optim.Optimizer, int]:
-    """The model and its optimiser, from the checkpoint when there is one; the epochs done."""
+) -> tuple[HybridVAE, torch.optim.Optimizer, int, Path | None]:
+    """The model and its optimiser, from the checkpoint when there is one; the epochs done;
+    where a checkpoint that cannot be loaded was set aside (the run then starts afresh)."""
+    model, opt = _fresh_model(model_cfg, settings, device, init_state, skip_init_prefixes)
+    if not ckpt_path.exists():
+        return model, opt, 0, None
+    try:
+        start = _resume(model, opt, ckpt_path)
+    except _BAD_CHECKPOINT as exc:
+        aside = set_aside_checkpoint(ckpt_path)
+        msg = (
+            f"checkpoint {ckpt_path} cannot be loaded safely ({type(exc).__name__}); "
+            f"moved it to {aside.name} and started this training afresh"
+        )
+        _log.warning(msg)
+        say(msg)
+        # The failed load may have changed some weights: build both again.
+        model, opt = _fresh_model(model_cfg, settings, device, init_state, skip_init_prefixes)
+        return model, opt, 0, aside
+    say(f"resuming after epoch {start}")
+    return model, opt, start, None
+
+
+def _fresh_model(
+    model_cfg: VAEConfig,
+    settings: TrainSettings,
+    device: torch.device,
+    init_state: Mapping[str, Tensor] | None,
+    skip_init_prefixes: tuple[str, ...],
+) -> tuple[HybridVAE, torch.optim.Optimizer]:
     torch.manual_seed(int(settings.seed))
     model = HybridVAE(model_cfg)
     if init_state is not None:
@@ -390,14 +442,45 @@ def _model_and_optimiser(
     opt = torch.optim.Adam(
         model.parameters(), lr=float(settings.lr), weight_decay=float(settings.weight_decay)
     )
-    start = 0
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        start = int(ckpt["epoch"])
-        say(f"resuming after epoch {start}")
-    return model, opt, start
+    return model, opt
+
+
+def _resume(model: HybridVAE, opt: torch.optim.Optimizer, ckpt_path: Path) -> int:
+    """Load the checkpoint into ``model`` and ``opt``; its finished epochs. Raises one of
+    ``_BAD_CHECKPOINT`` for a file that is not a checkpoint of this model. Only ever
+    ``weights_only=True``: whatever else the file holds is refused, never run."""
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or not all(k in ckpt for k in ("model", "opt", "epoch")):
+        raise ValueError("not a checkpoint")
+    epoch = ckpt["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(f"bad epoch {epoch!r}")
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["opt"])
+    # Adam checks the groups but not the shapes of its moments: a mismatch would only fail
+    # in the middle of the first step.
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for v in opt.state.get(p, {}).values():
+                if isinstance(v, Tensor) and v.dim() > 0 and v.shape != p.shape:
+                    raise ValueError("optimiser state does not fit the model")
+    return epoch
+
+
+def set_aside_checkpoint(ckpt_path: Path) -> Path:
+    """Rename a bad checkpoint to ``checkpoint.pt.bad-<time>`` (the run's history with it, so
+    the fresh run's history starts empty); the new path."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = ckpt_path.with_name(f"{ckpt_path.name}.bad-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = ckpt_path.with_name(f"{ckpt_path.name}.bad-{stamp}-{n}")
+    os.replace(ckpt_path, aside)
+    history = ckpt_path.with_name(HISTORY)
+    if history.exists():
+        os.replace(history, aside.with_name(HISTORY + aside.name[len(ckpt_path.name) :]))
+    return aside
 
 
 def _epoch(
