@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from musicorg import __version__, paths
 from musicorg.jobs import CancelFn, ProgressFn, check, never, no_progress
 from musicorg.store import lyrics as stored
+from musicorg.store import tracks
 from musicorg.store.db import Catalogue
 
 log = logging.getLogger(__name__)
@@ -147,12 +148,7 @@ def refresh_sidecars(
 
     Sidecars are read only inside ``roots``: by default the catalogue's music folders.
     """
-    if roots is None:
-        # lazy: the library reads load numpy, which the scanner (importing this module) avoids
-        from musicorg.store import library
-
-        roots = [os.fsencode(folder) for folder in library.stats(cat)["folders"]]
-    roots = list(roots)
+    roots = tracks.root_paths(cat) if roots is None else list(roots)
     rows = stored.of_available_tracks(cat)
     changes: list[tuple[int, str, str]] = []
     for i, (tid, path, source, text) in enumerate(rows):

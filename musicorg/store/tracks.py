@@ -96,6 +96,12 @@ def ensure_roots(cat: Catalogue, folders: Iterable[bytes]) -> dict[bytes, int]:
     return ids
 
 
+def root_paths(cat: Catalogue) -> list[bytes]:
+    """The catalogue's music folders, as the bytes the scanner walked."""
+    with cat.read() as conn:
+        return [bytes(r) for (r,) in conn.execute(select(Root.path).order_by(Root.path))]
+
+
 def _prefix(folder: bytes) -> bytes:
     return folder if folder.endswith(b"/") else folder + b"/"
 
