@@ -7,8 +7,9 @@ out of the real home directory:
 - ``MUSICORG_DATA_DIR``, ``MUSICORG_CONFIG_DIR``, ``MUSICORG_CACHE_DIR``, ``MUSICORG_LOG_DIR``
 
 Each of these folders is made when first asked for, whatever the umask: the configuration
-folder (it holds the Genius token) as 0700, the others as 0755 at most, with any missing parent
-folders made 0755 at most as well. A folder that exists already is left as it is.
+folder (it holds the Genius token) and the data folder (the catalogue holds lyrics and paths)
+as 0700, the others as 0755 at most, with any missing parent folders made 0755 at most as
+well. A folder that exists already is left as it is.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import platformdirs
 APP_NAME = "musicorg"
 
 
-#: The mode of the folders musicorg makes; the configuration folder is private.
+#: The mode of the folders musicorg makes; the configuration and data folders are private.
 SHARED_MODE = 0o755
 PRIVATE_MODE = 0o700
 
@@ -56,7 +57,9 @@ def _dir(env: str, default: str, mode: int = SHARED_MODE) -> Path:
 
 
 def data_dir() -> Path:
-    return _dir("MUSICORG_DATA_DIR", platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return _dir(
+        "MUSICORG_DATA_DIR", platformdirs.user_data_dir(APP_NAME, appauthor=False), PRIVATE_MODE
+    )
 
 
 def config_dir() -> Path:

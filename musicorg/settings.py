@@ -86,10 +86,11 @@ def load(path: Path | None = None, *, env: bool = True) -> Settings:
 
 
 def save(settings: Settings, path: Path | None = None) -> Path:
-    """Write atomically with mode 0600 (the file may hold a Genius token)."""
+    """Write atomically with mode 0600 (the file may hold a Genius token), whatever the umask;
+    a missing folder is made 0700."""
     settings.validate()
     path = path or paths.settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    paths.make_dir(path.parent, paths.PRIVATE_MODE)
     fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".toml", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)

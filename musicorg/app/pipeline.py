@@ -10,18 +10,25 @@ rules for each step live here and nowhere else:
 - a map is fitted when there is none (or ``refit``); otherwise new tracks are placed among
   the stored points, which do not move;
 - a model is switched only through :func:`switch_model`, which checks the model first.
+
+Every step that writes holds the catalogue's write lock (:mod:`musicorg.store.writelock`) for
+its whole run, in the thread or process that runs it: a second musicorg process waits for it
+(the step's progress says for whom), and cancelling stops the wait. The lock is re-entrant, so
+the command line, which holds it for the whole command, takes nothing twice.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from musicorg.jobs import CancelFn, ProgressFn, never, no_progress
 from musicorg.keys import ACTIVE_MODEL_KEY
+from musicorg.store import writelock
 from musicorg.store.db import Catalogue
 from musicorg.store.vectors import active_model_version
 
@@ -43,6 +50,23 @@ AFTER_ANALYSIS: Final = STAGES[2:]
 MAP_METHODS: Final = {"map": "pca", "umap": "umap"}
 
 
+@contextmanager
+def writing(cat: Catalogue, what: str, progress: ProgressFn, cancel: CancelFn) -> Iterator[None]:
+    """Hold the catalogue's write lock while step ``what`` runs; while another process holds
+    it, say so through ``progress`` and wait (``cancel`` stops the wait)."""
+
+    waited: list[str] = []
+
+    def waiting(holder: str) -> None:
+        waited.append(holder)
+        progress(0, 0, writelock.waiting_text(holder, cat.path))
+
+    with writelock.hold(cat.path, f"musicorg {what}", on_wait=waiting, cancel=cancel):
+        if waited:
+            progress(0, 0, f"Done waiting for {waited[-1]}.")
+        yield
+
+
 def scan(
     cat: Catalogue,
     folders: Iterable[str | bytes | os.PathLike[str]],
@@ -53,7 +77,8 @@ def scan(
     # lazy: see the note at the top
     from musicorg.ingest import scanner
 
-    return scanner.scan(cat, folders, progress=progress, cancel=cancel)
+    with writing(cat, "scan", progress, cancel):
+        return scanner.scan(cat, folders, progress=progress, cancel=cancel)
 
 
 def analyse(
@@ -74,16 +99,17 @@ def analyse(
 
     started = time.monotonic()
     report = AnalyseReport()
-    analysis.analyse_features(
-        cat, device=device, workers=workers, progress=progress, cancel=cancel, report=report
-    )
-    model, report.model_warning = models.load_active_model(cat, device)
-    report.model_version = str(model.version)
-    report.device = str(model.device)
-    analysis.embed_pending(cat, model, progress=progress, cancel=cancel, report=report)
-    cat.set_meta(ACTIVE_MODEL_KEY, report.model_version)
-    # After an upgrade (a new bundled model) or a deleted retrained version: drop their data.
-    stale = models.forget_stale_versions(cat)
+    with writing(cat, "analyse", progress, cancel):
+        analysis.analyse_features(
+            cat, device=device, workers=workers, progress=progress, cancel=cancel, report=report
+        )
+        model, report.model_warning = models.load_active_model(cat, device)
+        report.model_version = str(model.version)
+        report.device = str(model.device)
+        analysis.embed_pending(cat, model, progress=progress, cancel=cancel, report=report)
+        cat.set_meta(ACTIVE_MODEL_KEY, report.model_version)
+        # After an upgrade (a new bundled model) or a deleted retrained version: drop their data.
+        stale = models.forget_stale_versions(cat)
     report.forgotten = stale.summary() if stale else None
     report.seconds = time.monotonic() - started
     return report
@@ -118,19 +144,20 @@ def update_playlists(
 
     if active_model_version(cat) is None:
         return None  # nothing analysed yet: nothing to group
-    if not force:
-        lists, rebuilt = playlists.ensure_playlists(
-            cat, method=method, progress=progress, cancel=cancel
+    with writing(cat, "playlists", progress, cancel):
+        if not force:
+            lists, rebuilt = playlists.ensure_playlists(
+                cat, method=method, progress=progress, cancel=cancel
+            )
+            return PlaylistsResult(lists, rebuilt)
+        lists = playlists.build_playlists(
+            cat,
+            method=method,
+            playlist_min=playlist_min,
+            playlist_max=playlist_max,
+            progress=progress,
+            cancel=cancel,
         )
-        return PlaylistsResult(lists, rebuilt)
-    lists = playlists.build_playlists(
-        cat,
-        method=method,
-        playlist_min=playlist_min,
-        playlist_max=playlist_max,
-        progress=progress,
-        cancel=cancel,
-    )
     return PlaylistsResult(lists, True)
 
 
@@ -148,9 +175,10 @@ def update_map(
     # lazy: see the note at the top
     from musicorg.organise import mapping
 
-    if refit or not mapping.has_map(cat, None, method):
-        return mapping.compute_map(cat, method, progress=progress, cancel=cancel)
-    return mapping.place_new(cat, method)
+    with writing(cat, "map", progress, cancel):
+        if refit or not mapping.has_map(cat, None, method):
+            return mapping.compute_map(cat, method, progress=progress, cancel=cancel)
+        return mapping.place_new(cat, method)
 
 
 def switch_model(
@@ -166,4 +194,5 @@ def switch_model(
     # lazy: see the note at the top
     from musicorg.app import models
 
-    return models.use_model(cat, version, device=device, progress=progress, cancel=cancel)
+    with writing(cat, "models use", progress, cancel):
+        return models.use_model(cat, version, device=device, progress=progress, cancel=cancel)

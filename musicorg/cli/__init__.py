@@ -13,27 +13,38 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from musicorg import __version__, paths
 from musicorg.app import listeners
-from musicorg.cli import analyse, catalogue, discover, m3u, models, playlists
+from musicorg.cli import analyse, catalogue, discover, doctor, m3u, models, playlists
 from musicorg.cli.common import (
     CommandError,
     CommandGroup,
-    catalogue_path,
     common_options,
+    explain_os_error,
     open_catalogue,
+    printable,
 )
 from musicorg.jobs import Cancelled
-from musicorg.store import safety
-from musicorg.store.db import CatalogueError
+from musicorg.store import safety, writelock
+from musicorg.store.db import Catalogue, CatalogueError
 
 log = logging.getLogger("musicorg")
+#: The log file in ``paths.log_dir()``: where a failed command's traceback goes.
+LOG_NAME: Final = "musicorg.log"
 
 #: The command groups, registered in this order.
-GROUPS: Final[tuple[CommandGroup, ...]] = (catalogue, analyse, playlists, discover, m3u, models)
+GROUPS: Final[tuple[CommandGroup, ...]] = (
+    catalogue,
+    analyse,
+    playlists,
+    discover,
+    m3u,
+    models,
+    doctor,
+)
 #: Every command and its help line, as ``musicorg --help`` lists them.
 COMMANDS: Final = [(name, text) for group in GROUPS for name, text in group.HELP.items()]
 
@@ -66,34 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def setup_logging(verbose: bool = False) -> None:
-    log_dir = paths.log_dir()
-    handlers: list[logging.Handler] = []
+    """Log to ``musicorg.log`` in the log folder: one file handler on the root logger, moved
+    when the log folder has changed since the last call (a test's, or another home's)."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    target = os.path.abspath(paths.log_dir() / LOG_NAME)
+    for old in [h for h in root.handlers if getattr(h, _OURS, False)]:
+        if getattr(old, "baseFilename", None) == target:
+            return
+        root.removeHandler(old)
+        old.close()
     try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_dir / "musicorg.log", encoding="utf-8"))
+        paths.make_dir(paths.log_dir())
+        handler = logging.FileHandler(target, encoding="utf-8")
     except OSError:
-        pass
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers or [logging.NullHandler()],
-    )
+        return  # no log file: the one-line messages still say what went wrong
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    setattr(handler, _OURS, True)
+    root.addHandler(handler)
 
 
-def _explain_damage(args: argparse.Namespace) -> None:
-    path = catalogue_path(args)
-    if safety.check_catalogue(path) is None:
-        return
-    found = safety.backups(path)
-    if found:
-        print("Backups of this catalogue (newest first):", file=sys.stderr)
-        for b in found:
-            print(f"  {b}", file=sys.stderr)
-        print(
-            "To restore one, move the damaged file away and copy a backup in its place; the "
-            "app offers this on start.",
-            file=sys.stderr,
-        )
+#: Marks the handler that :func:`setup_logging` added.
+_OURS = "_musicorg_log_file"
 
 
 def gui_main() -> int:
@@ -113,30 +118,72 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_gui(demo=args.demo, db=args.db, smoke=args.smoke, screenshot=args.screenshot)
         )
     try:
-        cat = open_catalogue(args)
-    except CatalogueError as exc:
-        print(f"musicorg: {exc}", file=sys.stderr)
-        _explain_damage(args)
-        return 1
-    if not args.read_only:
-        safety.rotate_backups(cat.path)
-    try:
-        return int(args.handler(args, cat))
+        return _run(args)
     except CommandError as exc:
-        print(exc, file=sys.stderr)
+        _say(str(exc))
         return exc.status
     except Cancelled:
-        print("Cancelled; the work done so far is kept.", file=sys.stderr)
+        _say("Cancelled; the work done so far is kept.")
         return 130
     except KeyboardInterrupt:
-        print("\nInterrupted; the work done so far is kept.", file=sys.stderr)
+        _say("Interrupted; the work done so far is kept.", newline=True)
         return 130
     except BrokenPipeError:
         # The reader of our output went away (`musicorg tracks | head`): not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except CatalogueError as exc:
-        print(f"musicorg: {exc}", file=sys.stderr)
+        log.info("musicorg %s: %s", args.command, exc, exc_info=True)
+        _say(f"musicorg {args.command}: {exc}")
         return 1
+    except OSError as exc:
+        log.error("musicorg %s failed", args.command, exc_info=True)
+        _say(f"musicorg {args.command}: {explain_os_error(exc)}")
+        return 1
+    except MemoryError:
+        log.error("musicorg %s ran out of memory", args.command, exc_info=True)
+        _say(f"musicorg {args.command}: out of memory; close other programs and try again")
+        return 1
+    except Exception as exc:
+        log.error("musicorg %s failed", args.command, exc_info=True)
+        _say(
+            f"musicorg {args.command}: unexpected error ({type(exc).__name__}: {exc}); "
+            f"the details are in {paths.log_dir() / LOG_NAME}; please report it"
+        )
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command: a plain one as it is, any other on its open catalogue. A command that
+    writes holds the catalogue's write lock (waiting for another process's, unless
+    ``--no-wait``) and backs the catalogue up first."""
+    plain = getattr(args, "plain_handler", None)
+    if plain is not None:
+        return int(plain(args))
+    cat = open_catalogue(args)
+    try:
+        if args.read_only:
+            return int(args.handler(args, cat))
+        if args.own_lock:
+            safety.rotate_backups(cat.path)
+            return int(args.handler(args, cat))
+        with writelock.hold(
+            cat.path, f"musicorg {args.command}", wait=not args.no_wait, on_wait=_waiting(cat)
+        ):
+            safety.rotate_backups(cat.path)
+            return int(args.handler(args, cat))
     finally:
         cat.close()
+
+
+def _waiting(cat: Catalogue) -> Callable[[str], None]:
+    def say(holder: str) -> None:
+        print(writelock.waiting_text(holder, cat.path), file=sys.stderr, flush=True)
+
+    return say
+
+
+def _say(text: str, *, newline: bool = False) -> None:
+    """One line on stderr, whatever ``text`` holds (an error's own newlines become spaces)."""
+    line = " ".join(part.strip() for part in text.splitlines() if part.strip())
+    sys.stderr.write(("\n" if newline and sys.stderr.isatty() else "") + printable(line) + "\n")

@@ -4,6 +4,7 @@ opens, the progress printer, JSON and error output. Light by design: no stage is
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -18,6 +19,8 @@ from musicorg.store.db import Catalogue
 
 #: A command: its parsed arguments and the open catalogue in, the exit status out.
 Handler = Callable[[argparse.Namespace, Catalogue], int]
+#: A command that opens no catalogue itself (``doctor`` looks at a damaged one from outside).
+PlainHandler = Callable[[argparse.Namespace], int]
 #: What ``parser.add_subparsers()`` answers (argparse keeps its class private).
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -57,7 +60,7 @@ class Stderr:
 
 
 def common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    """``--db``, ``--demo`` and ``-q``, before the command (``top``) or after it."""
+    """``--db``, ``--demo``, ``--no-wait`` and ``-q``, before the command (``top``) or after it."""
     default = None if top else argparse.SUPPRESS
     parser.add_argument(
         "--db",
@@ -70,6 +73,13 @@ def common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         action="store_true",
         default=False if top else argparse.SUPPRESS,
         help="use the bundled demo library and its own catalogue",
+    )
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="when another musicorg process is writing to the catalogue, stop at once "
+        "instead of waiting for it",
     )
     parser.add_argument(
         "-q",
@@ -88,13 +98,29 @@ def add_command(
     *,
     aliases: Sequence[str] = (),
     read_only: bool = False,
+    own_lock: bool = False,
 ) -> argparse.ArgumentParser:
-    """Register the command ``name`` (its help line from ``helps``), run by ``handler``; a
-    ``read_only`` command makes no backup of the catalogue before it runs."""
+    """Register the command ``name`` (its help line from ``helps``), run by ``handler``. A
+    ``read_only`` command makes no backup of the catalogue before it runs and takes no lock;
+    any other holds the catalogue's write lock while it runs, unless it takes the lock itself
+    only where it writes (``own_lock``: a retraining reads, trains for a long time, then
+    writes)."""
     text = helps[name]
     parser = sub.add_parser(name, aliases=list(aliases), help=text, description=text)
     common_options(parser, top=False)
-    parser.set_defaults(handler=handler, read_only=read_only)
+    parser.set_defaults(handler=handler, read_only=read_only, own_lock=own_lock)
+    return parser
+
+
+def add_plain_command(
+    sub: Subparsers, helps: Mapping[str, str], name: str, handler: PlainHandler
+) -> argparse.ArgumentParser:
+    """Register the command ``name``, run by ``handler`` with its arguments only: ``main`` opens
+    no catalogue for it, makes no backup and takes no lock."""
+    text = helps[name]
+    parser = sub.add_parser(name, help=text, description=text)
+    common_options(parser, top=False)
+    parser.set_defaults(plain_handler=handler, read_only=True)
     return parser
 
 
@@ -160,6 +186,30 @@ def model_errors(
             raise
         raise CommandError(command, exc) from exc
     end()
+
+
+#: What to do about an operating-system error, by errno; ``{where}`` is the file it names.
+_OS_ADVICE = {
+    errno.ENOSPC: "no space left on the disk{where}; free some space and run the command again",
+    errno.EDQUOT: "disk quota exceeded{where}; free some space and run the command again",
+    errno.EACCES: "permission denied{where}; check who may read and write it",
+    errno.EPERM: "operation not permitted{where}; check who may read and write it",
+    errno.EROFS: "read-only file system{where}; choose a place that can be written",
+    errno.ENOENT: "no such file or folder{where}",
+    errno.ENOTDIR: "not a folder{where}",
+    errno.EISDIR: "a folder, not a file{where}",
+    errno.EIO: "input/output error{where}; the disk may be failing or disconnected",
+}
+
+
+def explain_os_error(exc: OSError) -> str:
+    """One line for a failed file operation: what went wrong, on which file, what to do."""
+    name = exc.filename if exc.filename is not None else None
+    where = f" ({paths.fs_display(os.fspath(name))})" if name is not None else ""
+    advice = _OS_ADVICE.get(exc.errno or -1)
+    if advice is not None:
+        return advice.format(where=where)
+    return f"{exc.strerror or exc}{where}"
 
 
 def _nothing() -> None:

@@ -53,7 +53,7 @@ def run_gui(
     if smoke:
         return _smoke(app, window, demo=demo, db=db, screenshot=screenshot)
     if db:
-        window.open_library(Path(db), list(window.settings.music_folders))
+        window.open_library(Path(db), None)  # its own folders, never the saved ones
     elif demo:
         window.open_demo()
     else:
@@ -100,7 +100,7 @@ def _smoke(
 
     window.pipeline_finished.connect(finish)
     if db:
-        window.open_library(Path(db), list(window.settings.music_folders))
+        window.open_library(Path(db), None)  # its own folders, never the saved ones
     elif demo or not window.restore_last():
         window.open_demo()
     QTimer.singleShot(SMOKE_TIMEOUT_S * 1000, app.quit)

@@ -44,7 +44,7 @@ from musicorg.gui.player import Player, default_player
 from musicorg.gui.sidebar import Sidebar
 from musicorg.gui.tasks import TaskRunner, label
 from musicorg.gui.widgets import JobsPanel, ProblemsPanel, WelcomePage
-from musicorg.store import library, safety
+from musicorg.store import library, safety, tracks
 from musicorg.store.db import Catalogue, CatalogueError
 
 if TYPE_CHECKING:
@@ -246,8 +246,10 @@ class MainWindow(QMainWindow):
         self.open_library(db, folders, rescan=True)
 
     def open_library(
-        self, db: Path, folders: list[str], *, demo: bool = False, rescan: bool = True
+        self, db: Path, folders: list[str] | None, *, demo: bool = False, rescan: bool = True
     ) -> None:
+        """Open the catalogue ``db`` on ``folders`` (None: the folders it already holds, as for
+        a catalogue named with ``--db``, whose folders are not the saved settings')."""
         self.close_library()
         try:
             self.cat = Catalogue(db)
@@ -259,6 +261,8 @@ class MainWindow(QMainWindow):
             self.show_welcome()
             return
         self.demo = demo
+        if folders is None:
+            folders = [paths.fs_display(root) for root in tracks.root_paths(self.cat)]
         self.folders = list(folders)
         self.setWindowTitle("musicorg — demo library" if demo else f"musicorg — {db}")
         self.stack.setCurrentWidget(self.tabs)
@@ -270,18 +274,22 @@ class MainWindow(QMainWindow):
         if rescan:
             self.pipeline.rescan()
 
-    def recover_damaged(self, db: Path, folders: list[str], message: str, demo: bool) -> bool:
+    def recover_damaged(
+        self, db: Path, folders: list[str] | None, message: str, demo: bool
+    ) -> bool:
         """Offer the three ways out of a damaged catalogue. User playlists survive each one:
         a backup holds them, a rebuild brings them back from the mirror, quit changes nothing.
         Returns False when the user chose to quit."""
-        backups = safety.backups(db)
-        choice = dialogs.ask_damaged(self, db, message, backups[0] if backups else None)
+        good = safety.newest_good_backup(db)  # a damaged backup is never offered
+        choice = dialogs.ask_damaged(self, db, message, good)
         saved: Path | None = None
-        if choice == "restore" and backups:
-            safety.restore_backup(db, backups[0])
-            self.flash(f"Restored the backup {backups[0].name}.", 10000)
+        if choice == "restore" and good is not None:
+            safety.restore_backup(db, good)
+            self.flash(f"Restored the backup {good.name}.", 10000)
         elif choice == "rebuild":
             saved = actions.set_aside_for_rebuild(db)
+            if folders is None:  # the damaged file's folders are lost: scan the saved ones
+                folders = list(self.settings.music_folders)
         else:
             self.close()
             return False

@@ -23,6 +23,7 @@ from musicorg.gui.models_dialog import ModelsDialog
 from musicorg.gui.pipeline_stages import TABLE, StageTable
 from musicorg.gui.tasks import StageFn, label
 from musicorg.model.registry import bundled_version
+from musicorg.store import writelock
 from musicorg.store.db import Catalogue
 from musicorg.store.vectors import active_model_version
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: How long the status bar keeps "Waiting for … to finish writing" (the stage replaces it).
+WAITING_MS = 3_600_000
 #: A stage to run: its job's name, and how its job is made once its turn comes.
 Step = tuple[str, Callable[[Catalogue], StageFn]]
 #: The steps of a run, from the window's table of stages.
@@ -170,7 +173,8 @@ class PipelineControl(QObject):
         self.finished.emit(outcome)
 
     def _progress(self, name: str, done: int, total: int, text: str) -> None:
-        self.host.flash(text, 3000)
+        # Waiting for another musicorg process: shown until the stage says something else.
+        self.host.flash(text, WAITING_MS if text.startswith(writelock.WAITING) else 3000)
         if name == "scan" and time.monotonic() - self._last_scan_reload > 3.0 and done:
             # Results appear as they come: show what the scan has committed so far.
             self._last_scan_reload = time.monotonic()

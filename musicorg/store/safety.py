@@ -2,26 +2,46 @@
 
 Backups are made with SQLite's online-backup API (consistent even while another process
 writes), at most once a day per catalogue, and the newest :data:`KEEP` are kept next to it in
-``backups/``. A damaged catalogue is detected on start (it cannot be opened, or
-``PRAGMA quick_check`` fails); the user chooses to restore a backup, to rebuild from a scan
-(user playlists come back from their mirror files), or to quit.
+``backups/`` (a folder of mode 0700; each backup 0600). The catalogue is checked with
+``PRAGMA quick_check`` first: a damaged catalogue is never backed up, so it never rotates a good
+backup out. A damaged catalogue is detected on open (it cannot be read, or was not closed
+cleanly and fails the quick check); the user restores the newest good backup
+(``musicorg doctor --restore``, or the app's offer on start), rebuilds from a scan (user
+playlists come back from their mirror files), or quits. Nothing here deletes a catalogue: a
+damaged one is set aside.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from musicorg.store.db import backup
+from musicorg.store.db import (
+    CLEAN_MARK_SUFFIX,
+    SCHEMA_VERSION,
+    CatalogueDamagedError,
+    CatalogueError,
+    backup,
+    closed_cleanly,
+    create_private,
+    damaged_message,
+    quick_check,
+    raw_connect,
+    write_clean_mark,
+)
 
 log = logging.getLogger(__name__)
 
 KEEP = 3
 EVERY_S = 24 * 3600
+#: The files of one catalogue: the file itself, SQLite's two beside it, the clean-close mark.
+SIDECARS = ("", "-wal", "-shm", CLEAN_MARK_SUFFIX)
 
 
 def backup_dir(db_path: Path) -> Path:
@@ -38,12 +58,24 @@ def backups(db_path: Path) -> list[Path]:
 
 
 def rotate_backups(db_path: Path, *, keep: int = KEEP, every_s: float = EVERY_S) -> Path | None:
-    """Back up the catalogue if the newest backup is older than ``every_s``; keep ``keep``."""
+    """Back up the catalogue if the newest backup is older than ``every_s``; keep ``keep``.
+
+    Raises :class:`CatalogueDamagedError` (and backs up nothing, removes nothing) when the
+    catalogue fails ``PRAGMA quick_check``. A backup that cannot be made (no room, a read-only
+    folder) is logged and skipped: None.
+    """
     if not db_path.exists():
         return None
     existing = backups(db_path)
     if existing and time.time() - existing[0].stat().st_mtime < every_s:
         return None
+    try:
+        problem = quick_check(db_path)
+    except CatalogueError as exc:
+        log.warning("could not back up %s: %s", db_path, exc)
+        return None
+    if problem is not None:
+        raise CatalogueDamagedError(damaged_message(db_path, problem))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     dest = backup_dir(db_path) / f"{db_path.stem}-{stamp}.sqlite"
     tmp = dest.with_suffix(".partial")
@@ -51,7 +83,8 @@ def rotate_backups(db_path: Path, *, keep: int = KEEP, every_s: float = EVERY_S)
         backup(db_path, tmp)
         os.replace(tmp, dest)
     except (sqlite3.Error, OSError) as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a folder we may not even look into
+            tmp.unlink(missing_ok=True)
         log.warning("could not back up %s: %s", db_path, exc)
         return None
     for old in backups(db_path)[keep:]:
@@ -65,33 +98,121 @@ def check_catalogue(db_path: Path) -> str | None:
     if not db_path.exists():
         return None
     try:
-        con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=15)
-        try:
-            rows = con.execute("PRAGMA quick_check").fetchall()
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as exc:
+        return quick_check(db_path)
+    except CatalogueError as exc:
         return str(exc)
-    if rows != [("ok",)]:
-        return "; ".join(str(r[0]) for r in rows[:5])
+
+
+@dataclass
+class BackupState:
+    """One backup: where, when, how big, and what ``PRAGMA quick_check`` says (None: ok)."""
+
+    path: Path
+    mtime: float
+    size: int
+    mode: int
+    problem: str | None
+
+    @property
+    def good(self) -> bool:
+        return self.problem is None
+
+
+def backup_states(db_path: Path) -> list[BackupState]:
+    """Every backup of this catalogue, newest first, each checked (reads each one whole)."""
+    out = []
+    for path in backups(db_path):
+        st = path.stat()
+        out.append(BackupState(path, st.st_mtime, st.st_size, st.st_mode & 0o777, check(path)))
+    return out
+
+
+def check(path: Path) -> str | None:
+    """What is wrong with the SQLite file at ``path`` (None: it passes ``quick_check``)."""
+    try:
+        return quick_check(path)
+    except CatalogueError as exc:
+        return str(exc)
+
+
+def newest_good_backup(db_path: Path) -> Path | None:
+    """The newest backup of this catalogue that passes ``PRAGMA quick_check`` (None: none)."""
+    for path in backups(db_path):
+        if check(path) is None:
+            return path
     return None
 
 
+@dataclass
+class CatalogueState:
+    """What can be told about a catalogue file from outside, without trusting it."""
+
+    path: Path
+    exists: bool
+    problem: str | None = None  # damaged, or cannot be read (None: passes quick_check)
+    schema_version: int | None = None
+    active_model: str | None = None
+    closed_cleanly: bool = True
+    modes: dict[str, int] | None = None  # file name -> mode, for the file and its sidecars
+
+
+def inspect(db_path: Path) -> CatalogueState:
+    """Check the catalogue at ``db_path`` read-only: ``quick_check``, its schema version and
+    active model, whether it was closed cleanly, and the modes of its files."""
+    if not db_path.exists():
+        return CatalogueState(db_path, exists=False)
+    state = CatalogueState(db_path, exists=True, closed_cleanly=closed_cleanly(db_path))
+    state.modes = {}
+    for suffix in SIDECARS:
+        with_suffix = Path(f"{db_path}{suffix}")
+        if with_suffix.exists():
+            state.modes[with_suffix.name] = with_suffix.stat().st_mode & 0o777
+    state.problem = check(db_path)
+    if state.problem is not None:
+        return state
+    try:
+        con = raw_connect(db_path, read_only=True)
+        try:
+            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        state.problem = f"it has no musicorg meta table ({exc})"
+        return state
+    state.schema_version = int(meta.get("schema_version", 0))
+    state.active_model = meta.get("active_model")
+    if state.schema_version > SCHEMA_VERSION:
+        state.problem = f"written by a newer musicorg (schema {state.schema_version})"
+    return state
+
+
 def set_aside(db_path: Path) -> Path:
-    """Move a damaged catalogue (and its WAL files) out of the way, keeping it for inspection."""
+    """Move a damaged catalogue (and its WAL files and mark) out of the way, keeping it for
+    inspection."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     dest = db_path.with_name(f"{db_path.stem}.damaged-{stamp}{db_path.suffix}")
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in SIDECARS:
         src = Path(f"{db_path}{suffix}")
         if src.exists():
             os.replace(src, Path(f"{dest}{suffix}"))
     return dest
 
 
-def restore_backup(db_path: Path, source: Path) -> Path:
-    """Replace the catalogue by a backup; the damaged file is set aside, not deleted."""
-    set_aside(db_path)
+def restore_backup(db_path: Path, source: Path) -> Path | None:
+    """Replace the catalogue by the backup ``source``, which must pass ``quick_check``
+    (:class:`CatalogueDamagedError` otherwise). The catalogue there is set aside, never
+    deleted: returns where it went (None: there was none)."""
+    problem = check(source)
+    if problem is not None:
+        raise CatalogueDamagedError(
+            f"the backup {source} is damaged too ({problem}); choose another one (`musicorg "
+            "doctor` lists them)"
+        )
     tmp = db_path.with_suffix(".restoring")
-    shutil.copy2(source, tmp)
+    create_private(tmp)
+    shutil.copyfile(source, tmp)
+    existed = db_path.exists()
+    aside = set_aside(db_path)  # with its -wal: never replayed onto the backup
     os.replace(tmp, db_path)
-    return db_path
+    write_clean_mark(db_path)  # it passed quick_check just now
+    return aside if existed else None

@@ -119,7 +119,7 @@ def test_analyse_is_the_command_and_analyze_its_alias() -> None:
 def test_read_only_commands_make_no_backup() -> None:
     parser = build_parser()
     read_only = {name for name, _ in COMMANDS if parser.parse_args(_minimal(name)).read_only}
-    assert read_only == {"problems", "stats", "tracks", "embeddings"}
+    assert read_only == {"problems", "stats", "tracks", "embeddings", "doctor"}
 
 
 def _minimal(name: str) -> list[str]:
