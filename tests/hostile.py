@@ -6,15 +6,23 @@ Each entry names a file and what musicorg must make of it; see EXPECTED.
 from __future__ import annotations
 
 import os
+import shutil
+import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from mutagen.id3 import APIC, ID3
+from mutagen.oggvorbis import OggVorbis
 
 DATA = Path(__file__).parent / "data"
 
-# name -> expected outcome: ("problem", kinds) or ("analysed", weak?) or ("catalogued", None)
+# name (a path under the corpus folder) -> what musicorg must make of it:
+#   ("problem", kinds)           no track; a scan problem of one of these kinds
+#   ("analysis problem", kinds)  a track, not analysed; an analysis problem of one of these kinds
+#   ("analysed", weak)           a track with finite features, weak (silence, too short) or not
+#   ("analysed-or-truncated", _) a track analysed from what decodes, or a "truncated" problem
 EXPECTED: dict[str, tuple[str, object]] = {
     "zero.mp3": ("problem", {"empty"}),
     "random.flac": ("problem", {"not audio"}),
@@ -28,7 +36,28 @@ EXPECTED: dict[str, tuple[str, object]] = {
     "short.wav": ("analysed", True),
     "8k-mono.wav": ("analysed", False),
     "192k-6ch.flac": ("analysed", False),
+    # Headers that claim the impossible.
+    "rate0.wav": ("problem", {"unreadable"}),
+    "chan0.wav": ("problem", {"unreadable"}),
+    "huge-data.wav": ("analysed", False),  # its length is what the file holds, not 27 hours
+    "maxed-samples.flac": ("analysed", False),
+    "header-only.wav": ("analysis problem", {"not audio"}),
+    "tiny.opus": ("analysis problem", {"not audio"}),
+    "cut-4k.mp3": ("problem", {"truncated"}),
+    "id3-only.mp3": ("problem", {"unreadable"}),
+    "garbage.m4a": ("problem", {"unreadable"}),
+    # What the walk meets besides files.
+    "pipe.mp3": ("problem", {"not a regular file"}),
+    "dangling.ogg": ("problem", {"broken link"}),
+    "self.mp3": ("problem", {"link loop"}),
+    "loop/back-to-top": ("problem", {"link loop"}),
+    "album.mp3/inside.ogg": ("analysed", False),  # a folder with an audio file's name
+    # Names and tags.
+    "LOUD.MP3": ("analysed", False),
+    "escapes.ogg": ("analysed", False),  # a title of terminal escapes, shown escaped
 }
+#: Beside ``song.flac``: a lyrics sidecar that is a link to a secret outside the music folder.
+SECRET = "a secret that must not reach the catalogue"
 NON_UTF8 = b"caf\xe9-\xff-latin1.ogg"
 LONG_NAME = ("x" * 240) + ".flac"  # 246 bytes
 
@@ -88,7 +117,58 @@ def make(folder: Path) -> Path:
     loop = folder / "loop"
     loop.mkdir()
     os.symlink(folder, loop / "back-to-top")
+    _impossible_headers(folder)
+    _walk_oddities(folder)
+    _names_and_tags(folder)
     return folder
+
+
+def _patch(raw: bytes, offset: int, value: bytes) -> bytes:
+    return raw[:offset] + value + raw[offset + len(value) :]
+
+
+def _impossible_headers(folder: Path) -> None:
+    wav = (DATA / "kevin_macleod_vibe_ace.wav").read_bytes()
+    fmt = wav.index(b"fmt ") + 8
+    data = wav.index(b"data")
+    flac = (DATA / "muldjord_chaos_god.flac").read_bytes()
+    # STREAMINFO's 64-bit field at 18: rate, channels, bits, then 36 bits of total samples.
+    (packed,) = struct.unpack(">Q", flac[18:26])
+    files = {
+        "rate0.wav": _patch(wav, fmt + 4, struct.pack("<I", 0)),
+        "chan0.wav": _patch(wav, fmt + 2, struct.pack("<H", 0)),
+        "huge-data.wav": _patch(wav, data + 4, struct.pack("<I", 0xFFFFFFF0)),
+        "maxed-samples.flac": _patch(flac, 18, struct.pack(">Q", packed | ((1 << 36) - 1))),
+        "header-only.wav": wav[:44],
+        "tiny.opus": (DATA / "kevin_macleod_vibe_ace.opus").read_bytes()[:3000],
+        "cut-4k.mp3": (DATA / "kevin_macleod_vibe_ace.mp3").read_bytes()[:4096],
+        "id3-only.mp3": b"ID3\x04\x00\x00\x00\x00\x10\x00" + bytes(2048),
+        "garbage.m4a": b"\0\0\0\x18ftypM4A \0\0\0\0M4A isom" + os.urandom(5000),
+    }
+    for name, raw in files.items():
+        (folder / name).write_bytes(raw)
+
+
+def _walk_oddities(folder: Path) -> None:
+    os.mkfifo(folder / "pipe.mp3")
+    os.symlink(folder / "nowhere.ogg", folder / "dangling.ogg")
+    os.symlink(folder / "self.mp3", folder / "self.mp3")
+    (folder / "album.mp3").mkdir()
+    shutil.copy(DATA / "westlund_legends_of_the_north.ogg", folder / "album.mp3" / "inside.ogg")
+
+
+def _names_and_tags(folder: Path) -> None:
+    shutil.copy(DATA / "kevin_macleod_vibe_ace.mp3", folder / "LOUD.MP3")
+    odd = folder / "escapes.ogg"
+    shutil.copy(DATA / "westlund_legends_of_the_north.ogg", odd)
+    tags = OggVorbis(odd)
+    tags["title"] = ["\x1b]0;pwned\x07\x1b[2J Escapes"]
+    tags["artist"] = ["Carriage\r\nReturn"]
+    tags.save()
+    shutil.copy(DATA / "muldjord_chaos_god.flac", folder / "song.flac")
+    secret = Path(tempfile.gettempdir()) / f"musicorg-hostile-secret-{os.getuid()}.txt"
+    secret.write_text(SECRET, encoding="utf-8")  # outside any music folder a test scans
+    os.symlink(secret, folder / "song.txt")
 
 
 def make_three_hour_flac(path: Path, sr: int = 8000) -> Path:

@@ -4,6 +4,7 @@ themselves, before any analysis. The ingest stage and the store do the work."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from musicorg.cli.common import (
     print_json,
     printable,
 )
+from musicorg.store import tracks
 from musicorg.store.db import Catalogue
 
 HELP: Final = {
@@ -60,14 +62,14 @@ def cmd_scan(args: argparse.Namespace, cat: Catalogue) -> int:
     # lazy: the pipeline's scan brings mutagen; start-up stays light
     from musicorg.app import pipeline
 
-    folders: list[str] = list(args.folders)
-    if not folders and args.demo:
-        folders = [str(paths.demo_dir())]
+    folders = _scan_folders(args, cat)
     if not folders:
-        folders = settings_mod.load().music_folders
-    if not folders:
-        print("musicorg scan: no folder given and none saved; try: musicorg scan ~/Music")
-        return 2
+        db = f"--db {args.db} " if args.db else ""
+        raise CommandError(
+            "scan", f"no folder given and none saved; try: musicorg {db}scan ~/Music", 2
+        )
+    for given in args.folders:
+        _must_be_folder("scan", given, "nothing was scanned")
     if args.folders and not args.demo and not args.db:
         given = [abs_path(f) for f in args.folders]
         _remember_folders(lambda saved: list(dict.fromkeys([*saved, *given])))
@@ -104,6 +106,29 @@ def cmd_scan(args: argparse.Namespace, cat: Catalogue) -> int:
             printable(f"warning: folder not found: {folder} (its tracks are kept, marked missing)")
         )
     return 0
+
+
+def _scan_folders(args: argparse.Namespace, cat: Catalogue) -> list[str | bytes]:
+    """The folders to scan: those given; else the demo's; else, for the user's catalogue, the
+    saved music folders (the window's and `scan DIR`'s), or its own roots when none are saved;
+    for another catalogue (``--db``), its own roots, never the user's saved folders."""
+    if args.folders:
+        return list(args.folders)
+    if args.demo:
+        return [str(paths.demo_dir())]
+    if not args.db:
+        saved: list[str | bytes] = list(settings_mod.load().music_folders)
+        if saved:
+            return saved
+    return list(tracks.root_paths(cat))
+
+
+def _must_be_folder(command: str, folder: str, then: str) -> None:
+    """Refuse, in one line, a folder the user named that is not an existing folder."""
+    path = abs_path(folder)
+    if not os.path.isdir(path):
+        what = "is not a folder" if os.path.exists(path) else "does not exist"
+        raise CommandError(command, f"{printable(path)} {what}; {then}")
 
 
 def _remember_folders(change: Callable[[list[str]], list[str]]) -> None:
@@ -200,6 +225,7 @@ def cmd_relocate(args: argparse.Namespace, cat: Catalogue) -> int:
     from musicorg.store import library
 
     old, new = abs_path(args.old), abs_path(args.new)
+    _must_be_folder("relocate", args.new, "move the folder there first (nothing was changed)")
     n = library.relocate(cat, old, new)
     if not args.db and not args.demo:
         _remember_folders(
@@ -223,11 +249,12 @@ def cmd_lyrics(args: argparse.Namespace, cat: Catalogue) -> int:
         return 0
     token = args.token or settings_mod.load().genius_token
     if not token:
-        print(
+        raise CommandError(
+            "lyrics",
             "Genius needs an API token: pass --token, set MUSICORG_GENIUS_TOKEN, "
-            "or save one in the settings."
+            "or save one in the settings",
+            status=2,
         )
-        return 2
     try:
         result = lyrics.fetch_genius(cat, token, progress=progress)
     except lyrics.GeniusAuthError as exc:

@@ -18,6 +18,7 @@ import stat as stat_mod
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from musicorg import paths
 from musicorg.ingest import lyrics as lyrics_mod
@@ -86,45 +87,112 @@ def normalise_root(folder: str | bytes | os.PathLike[str]) -> bytes:
     return os.path.abspath(os.fsencode(folder))
 
 
-def _walk(root: bytes, visited: set[tuple[int, int]], errors: list[bytes]) -> Iterator[_Entry]:
-    """Depth-first walk that follows symlinks but visits each directory once."""
-    stack = [root]
+@dataclass(frozen=True)
+class _Skipped:
+    """Something in a music folder the walk could not take in: a folder it cannot list, a
+    special file, a broken link, a loop of links. It becomes a problem row; the walk goes on."""
+
+    path: bytes
+    kind: str
+    message: str
+
+
+def _is_audio_name(name: bytes) -> bool:
+    return os.path.splitext(name)[1].lower().decode("ascii", "replace") in probe.AUDIO_EXTENSIONS
+
+
+def _walk(root: bytes, visited: set[tuple[int, int]], skipped: list[_Skipped]) -> Iterator[_Entry]:
+    """Depth-first walk that follows symlinks but visits each directory once. What it cannot
+    take in goes to ``skipped``; it never opens a file (a FIFO would block) and never follows a
+    link back into a folder it is inside (a loop)."""
+    stack: list[tuple[bytes, tuple[tuple[int, int], ...]]] = [(root, ())]
     while stack:
-        folder = stack.pop()
+        folder, ancestors = stack.pop()
         try:
             st = os.stat(folder)
-        except OSError:
-            errors.append(folder)
+        except FileNotFoundError:
+            continue  # gone since it was listed: the folder check at the end settles it
+        except OSError as exc:
+            skipped.append(_Skipped(folder, "unreadable folder", _unlistable(exc)))
             continue
         ident = (st.st_dev, st.st_ino)
-        if ident in visited:
+        if ident in ancestors:
+            target = paths.fs_display(os.path.realpath(folder))
+            message = f"this link leads back to {target}, which holds it; not followed"
+            skipped.append(_Skipped(folder, "link loop", message))
             continue
+        if ident in visited:
+            continue  # a second way to a folder already walked: its files are catalogued once
         visited.add(ident)
         try:
             with os.scandir(folder) as it:
                 entries = list(it)
-        except OSError:
-            errors.append(folder)
+        except OSError as exc:
+            skipped.append(_Skipped(folder, "unreadable folder", _unlistable(exc)))
             continue
         subdirs = []
         for entry in entries:
-            name = entry.name
-            if name.startswith(b"."):
+            if entry.name.startswith(b"."):
                 continue
-            try:
-                if entry.is_dir():
-                    subdirs.append(entry.path)
-                    continue
-                if os.path.splitext(name)[1].lower().decode("ascii", "replace") not in (
-                    probe.AUDIO_EXTENSIONS
-                ):
-                    continue
-                est = entry.stat()
-            except OSError:
-                continue
-            if stat_mod.S_ISREG(est.st_mode):
-                yield _Entry(entry.path, est.st_size, est.st_mtime_ns)
-        stack.extend(sorted(subdirs, reverse=True))
+            found = _look(entry)
+            if isinstance(found, _Skipped):
+                skipped.append(found)
+            elif isinstance(found, _Entry):
+                yield found
+            elif found:
+                subdirs.append(entry.path)
+        inside = (*ancestors, ident)
+        stack.extend((d, inside) for d in sorted(subdirs, reverse=True))
+
+
+def _unlistable(exc: OSError) -> str:
+    why = "permission denied" if exc.errno in (errno.EACCES, errno.EPERM) else exc.strerror
+    return f"cannot list this folder ({why}); the music in it is not catalogued"
+
+
+def _look(entry: os.DirEntry[bytes]) -> _Entry | _Skipped | bool:
+    """One entry of a folder: a music file, a folder to walk (True), something to report, or
+    nothing of interest (False). Only ``stat``: nothing is opened."""
+    audio = _is_audio_name(entry.name)
+    try:
+        if entry.is_dir():
+            return True
+        est = entry.stat()
+    except OSError as exc:
+        if not entry.is_symlink():
+            return False  # gone since the folder was listed
+        if not (audio or not os.path.splitext(entry.name)[1]):
+            return False  # a broken link to a picture or a text is no music lost
+        if exc.errno == errno.ELOOP:
+            return _Skipped(entry.path, "link loop", "this link leads round a loop of links")
+        if exc.errno == errno.ENOENT:
+            return _Skipped(entry.path, "broken link", _broken(entry.path))
+        return _Skipped(entry.path, "broken link", f"cannot follow this link: {exc.strerror}")
+    if not audio:
+        return False
+    if stat_mod.S_ISREG(est.st_mode):
+        return _Entry(entry.path, est.st_size, est.st_mtime_ns)
+    return _Skipped(
+        entry.path, "not a regular file", f"this is {_file_kind(est.st_mode)}, not a file"
+    )
+
+
+def _broken(path: bytes) -> str:
+    try:
+        target = paths.fs_display(os.readlink(path))
+    except OSError:
+        return "this link points to nothing"
+    return f"this link points to {target}, which does not exist"
+
+
+def _file_kind(mode: int) -> str:
+    if stat_mod.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat_mod.S_ISSOCK(mode):
+        return "a socket"
+    if stat_mod.S_ISCHR(mode) or stat_mod.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
 
 
 @dataclass
@@ -139,7 +207,7 @@ def _read_file(path: bytes, size: int) -> tuple[str, str, tags.TrackInfo]:
     if size == 0:
         raise _Problem("empty", "the file is empty (0 bytes)")
     try:
-        with open(path, "rb") as fh:
+        with _open_regular(path) as fh:
             head = fh.read(HEAD_BYTES)
             fmt = probe.sniff(head)
             if fmt is None:
@@ -148,6 +216,8 @@ def _read_file(path: bytes, size: int) -> tuple[str, str, tags.TrackInfo]:
             fh.seek(0)
             try:
                 info = tags.read(fh, fmt)
+            except tags.CutShort as exc:
+                raise _Problem("truncated", f"this {fmt} file is cut short: {exc}") from exc
             except tags.TagError as exc:
                 kind = "truncated" if _looks_truncated(str(exc)) else "unreadable"
                 raise _Problem(kind, f"cannot read this {fmt} file: {exc}") from exc
@@ -162,9 +232,28 @@ def _read_file(path: bytes, size: int) -> tuple[str, str, tags.TrackInfo]:
     return fmt, key, info
 
 
+def _open_regular(path: bytes) -> BinaryIO:
+    """The file at ``path`` open for reading, if it is still a regular file. Opened without
+    blocking: a file replaced by a FIFO since the walk would otherwise wait for a writer."""
+    nonblock = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, os.O_RDONLY | nonblock | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat_mod.S_ISREG(mode):
+            raise _Problem("not a regular file", f"this is {_file_kind(mode)}, not a file")
+        if nonblock:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _looks_truncated(message: str) -> bool:
     m = message.lower()
-    return any(w in m for w in ("truncat", "eof", "end of file", "not enough data", "too short"))
+    # "file said 8192 bytes, read 3838 bytes": mutagen reading past the end of a cut file
+    cues = ("truncat", "eof", "end of file", "not enough data", "too short", "bytes, read")
+    return any(w in m for w in cues)
 
 
 def _track_values(e: _Entry | _Seen, fmt: str, key: str, info: tags.TrackInfo) -> TrackValues:
@@ -210,6 +299,7 @@ def scan(
     old_problems = problems.marks(cat, SCAN_STAGE)
     # 2. Walk: one stat per file.
     walk = _walk_roots(roots, root_ids, known, old_problems, report, progress, cancel)
+    tracks.write_batch(cat, _walk_problems(walk, old_problems, report))
     # 3. Tracks that are gone from disk, by content key, as candidates for moves.
     moves = _Moves.of(cat, known, walk)
     tracks.set_missing(cat, walk.restored, False)
@@ -240,9 +330,14 @@ class _Walk:
     restored: list[int] = field(default_factory=list)  # missing tracks found unchanged
     present_roots: set[int] = field(default_factory=set)
     present_folders: list[bytes] = field(default_factory=list)  # the roots that were walked
+    skipped: list[_Skipped] = field(default_factory=list)  # what it could not take in
+    unlisted: list[bytes] = field(default_factory=list)  # folders it could not list
 
     def covers(self, path: bytes, root_id: int | None) -> bool:
-        """Whether the walk would have seen the file of a track at ``path`` if it were there."""
+        """Whether the walk would have seen the file of a track at ``path`` if it were there
+        (not when it lies in a folder the walk could not list: it may well be there)."""
+        if self.unlisted and any(tracks.under(f, path) for f in self.unlisted):
+            return False
         return root_id in self.present_roots or any(
             tracks.under(f, path) for f in self.present_folders
         )
@@ -266,8 +361,7 @@ def _walk_roots(
             continue
         walk.present_roots.add(root_ids[root])
         walk.present_folders.append(root)
-        walk_errors: list[bytes] = []
-        for entry in _walk(root, visited, walk_errors):
+        for entry in _walk(root, visited, walk.skipped):
             walk.seen.add(entry.path)
             walk.seen_dirs.add(os.path.dirname(entry.path))
             k = known.get(entry.path)
@@ -284,9 +378,28 @@ def _walk_roots(
             if len(walk.seen) % 2000 == 0:
                 check(cancel)
                 progress(0, 0, f"Looking for music files… {len(walk.seen)} found")
-        for folder in walk_errors:
-            log.warning("could not read folder %s", paths.fs_display(folder))
+    for skip in walk.skipped:
+        log.warning("scan: %s: %s: %s", skip.kind, paths.fs_display(skip.path), skip.message)
+        if skip.kind == "unreadable folder":
+            walk.unlisted.append(skip.path)
     return walk
+
+
+def _walk_problems(walk: _Walk, old_problems: dict[bytes, Mark], report: ScanReport) -> TrackBatch:
+    """The problems of what the walk could not take in (reported when new), and the scan
+    problems of paths under the walked folders that are no longer there (forgotten)."""
+    batch = TrackBatch()
+    reported = {s.path for s in walk.skipped}
+    for skip in walk.skipped:
+        batch.problems.append(ProblemNote(skip.path, skip.kind, skip.message, None, None))
+        if skip.path not in old_problems:  # a known one is refreshed, not reported again
+            report.problems.append((paths.fs_display(skip.path), skip.kind, skip.message))
+    batch.solved = [
+        path
+        for path in old_problems
+        if path not in walk.seen and path not in reported and walk.covers(path, None)
+    ]
+    return batch
 
 
 @dataclass

@@ -14,7 +14,7 @@ from mutagen.aiff import AIFF
 from mutagen.asf import ASF
 from mutagen.flac import FLAC
 from mutagen.id3 import ID3
-from mutagen.mp3 import MP3
+from mutagen.mp3 import MP3, BitrateMode
 from mutagen.mp4 import MP4
 from mutagen.oggflac import OggFLAC
 from mutagen.oggopus import OggOpus
@@ -26,6 +26,11 @@ from musicorg.ingest import probe
 
 class TagError(Exception):
     """The file could not be parsed as the audio container its bytes announce."""
+
+
+class CutShort(TagError):
+    """The header promises audio that the file's bytes cannot hold, and they hold under
+    :data:`CUT_SHORT_S` of it: a cut file (a broken download or copy), not a short track."""
 
 
 @dataclass
@@ -248,6 +253,9 @@ def _open(path: Any, fmt: str) -> Any:
 
 # The lowest average bitrate a real stream has, in bit/s, when the codec sets no floor itself.
 MIN_BITRATE = 1000
+#: A file whose bytes hold less audio than this while its header promises over twice as much
+#: is cut short, not a short track (a 0.5-s WAV whose header says 0.5 s is a short track).
+CUT_SHORT_S = 1.0
 
 
 def _extent(path: Any, fmt: str) -> tuple[int, int]:
@@ -284,21 +292,48 @@ def _duration(path: Any, fmt: str, stream: Any) -> float | None:
         size, payload = _extent(path, fmt)
     except (OSError, ValueError):
         return length
+    held = _most_held(fmt, stream, payload)
+    if held is not None and held < CUT_SHORT_S and length > 2 * held:
+        raise CutShort(
+            f"its header promises {length:.1f} s of audio, but its {size} bytes hold at most "
+            f"{held:.2f} s"
+        )
+    if fmt in (probe.WAV, probe.AIFF) and held is not None:
+        return min(length, held) or None  # exact for PCM
+    if fmt == probe.FLAC and held is not None:
+        return None if length > held else length
+    floor = MIN_BITRATE
+    if fmt == probe.MP3:
+        floor = _mp3_floor(stream)
+    return None if size * 8 / length < floor else length
+
+
+def _mp3_floor(stream: Any) -> int:
+    """The lowest bitrate of the stream's MPEG version, in bit/s."""
+    return 32000 if getattr(stream, "version", None) == 1 else 8000
+
+
+def _most_held(fmt: str, stream: Any, payload: int) -> float | None:
+    """The most seconds of audio ``payload`` bytes can hold (None: no useful bound):
+    - PCM (WAV, AIFF): exactly payload / bytes per frame / sample rate;
+    - FLAC: payload / smallest frame * largest block / sample rate;
+    - MP3: payload at the stream's bitrate when constant, else at the version's lowest.
+    """
     rate = int(getattr(stream, "sample_rate", 0) or 0)
     channels = int(getattr(stream, "channels", 0) or 0)
     bits = int(getattr(stream, "bits_per_sample", 0) or 0)
     if fmt in (probe.WAV, probe.AIFF) and rate > 0 and channels > 0 and bits > 0:
-        frame_bytes = channels * ((bits + 7) // 8)
-        return min(length, payload / frame_bytes / rate) or None
+        return payload / (channels * ((bits + 7) // 8)) / rate
     if fmt == probe.FLAC and rate > 0 and channels > 0:
         # A frame is at least a 6-byte header, a 2-byte CRC and a byte per channel.
         min_frame = max(int(getattr(stream, "min_framesize", 0) or 0), 8 + channels)
         max_block = int(getattr(stream, "max_blocksize", 0) or 0) or 65535
-        return None if length > payload / min_frame * max_block / rate else length
-    floor = MIN_BITRATE
+        return payload / min_frame * max_block / rate
     if fmt == probe.MP3:
-        floor = 32000 if getattr(stream, "version", None) == 1 else 8000
-    return None if size * 8 / length < floor else length
+        constant = getattr(stream, "bitrate_mode", None) == BitrateMode.CBR
+        bitrate = int(getattr(stream, "bitrate", 0) or 0) if constant else 0
+        return payload * 8 / (bitrate or _mp3_floor(stream))
+    return None
 
 
 def read(path: Any, fmt: str) -> TrackInfo:

@@ -12,7 +12,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, false, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.sqlite import insert as upsert
 
 from musicorg import paths
 from musicorg.store import lyrics, problems
@@ -54,6 +65,14 @@ _UPDATE = (
     .where(Track.id == bindparam("_id"))
     .values({c: bindparam(c) for c in ("path", "display", "root_id", *TRACK_FIELDS)})
 )
+_NEW = upsert(Track)
+# A path another writer catalogued since this scan read the catalogue (another process, or
+# the same folder scanned twice at once) is updated, never inserted twice; it keeps its id,
+# its analyses and its added_at.
+_INSERT = _NEW.on_conflict_do_update(
+    index_elements=[Track.path],
+    set_={c: _NEW.excluded[c] for c in ("display", "root_id", *TRACK_FIELDS)},
+).returning(Track.id, Track.path)
 
 
 @dataclass(frozen=True)
@@ -84,15 +103,12 @@ def ensure_roots(cat: Catalogue, folders: Iterable[bytes]) -> dict[bytes, int]:
     ids: dict[bytes, int] = {}
     with cat.begin() as conn:
         for folder in folders:
-            row = conn.execute(select(Root.id).where(Root.path == folder)).first()
-            if row is None:
-                row = conn.execute(
-                    insert(Root)
-                    .values(path=folder, display=paths.fs_display(folder), added_at=time.time())
-                    .returning(Root.id)
-                ).first()
-            assert row is not None
-            ids[folder] = int(row[0])
+            conn.execute(  # another writer may add the same root at the same moment
+                upsert(Root)
+                .values(path=folder, display=paths.fs_display(folder), added_at=time.time())
+                .on_conflict_do_nothing(index_elements=[Root.path])
+            )
+            ids[folder] = int(conn.execute(select(Root.id).where(Root.path == folder)).scalar_one())
     return ids
 
 
@@ -216,13 +232,31 @@ def write_batch(cat: Catalogue, batch: TrackBatch) -> None:
         problems.note(conn, SCAN_STAGE, batch.problems)
         ids_by_path: dict[bytes, int] = {}
         if batch.updates:
-            conn.execute(_UPDATE, [{"_id": tid, **values} for tid, values in batch.updates])
-            ids_by_path.update((cast(bytes, values["path"]), tid) for tid, values in batch.updates)
+            updates = _retarget(conn, batch.updates)
+            conn.execute(_UPDATE, [{"_id": tid, **values} for tid, values in updates])
+            ids_by_path.update((cast(bytes, values["path"]), tid) for tid, values in updates)
         if batch.inserts:
-            rows = conn.execute(
-                insert(Track).returning(Track.id, Track.path, sort_by_parameter_order=True),
-                batch.inserts,
-            ).all()
-            ids_by_path.update({path: int(tid) for tid, path in rows})
+            rows = conn.execute(_INSERT, batch.inserts).all()
+            ids_by_path.update({bytes(path): int(tid) for tid, path in rows})
         problems.forget(conn, SCAN_STAGE, batch.solved)
         lyrics.upsert(conn, ((ids_by_path[p], t, src) for p, (t, src) in batch.lyrics.items()))
+
+
+def _retarget(
+    conn: Connection, updates: list[tuple[int, TrackValues]]
+) -> list[tuple[int, TrackValues]]:
+    """The updates, each aimed at the track that holds its path now. A file taken for the moved
+    copy of a track may have been catalogued at its new path by another writer since the scan
+    read the catalogue: that track gets the values (moving the other onto its path would
+    break the path's uniqueness); the other stays where it was, and is found missing later."""
+    wanted = [cast(bytes, values["path"]) for _, values in updates]
+    holders: dict[bytes, int] = {}
+    for i in range(0, len(wanted), _CHUNK):
+        rows = conn.execute(
+            select(Track.path, Track.id).where(Track.path.in_(wanted[i : i + _CHUNK]))
+        )
+        holders.update((bytes(path), int(tid)) for path, tid in rows)
+    out: dict[int, TrackValues] = {}
+    for tid, values in updates:
+        out[holders.get(cast(bytes, values["path"]), tid)] = values
+    return list(out.items())

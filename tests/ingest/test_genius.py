@@ -658,7 +658,7 @@ def test_cli_genius_without_token_exits_2(
     _cli_env(monkeypatch, tmp_path)
     rc = main(["--db", str(tmp_path / "x.sqlite"), "-q", "lyrics", "--genius"])
     assert rc == 2
-    assert "Genius needs an API token" in capsys.readouterr().out
+    assert "Genius needs an API token" in capsys.readouterr().err
 
 
 def test_cli_bad_token_does_not_pass_silently(

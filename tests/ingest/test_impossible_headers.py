@@ -83,7 +83,8 @@ def test_claimed_durations_are_bounded(tmp_path: Path) -> None:
         assert tags.read(fh, "wav").duration == pytest.approx(real, rel=0.01)
     assert tags.read(str(files["maxed.flac"]), "flac").duration is None
     assert tags.read(str(files["tiny.opus"]), "ogg").duration is None  # negative: unknown
-    assert tags.read(str(files["cut.mp3"]), "mp3").duration is None  # 8 s in 4 KB: unknown
+    with pytest.raises(tags.CutShort, match=r"promises 8\.0 s"):  # 8 s in 4 KB: cut short
+        tags.read(str(files["cut.mp3"]), "mp3")
 
 
 def test_scan_stores_no_impossible_durations(cat: Catalogue, tmp_path: Path) -> None:
