@@ -12,7 +12,10 @@ package's one training loop (:mod:`musicorg.model.trainer`):
   active model's pipeline stays;
 - it checkpoints every epoch under ``paths.cache_dir()/retrain/<catalogue>/``; a cancelled or
   interrupted run resumes from its last finished epoch when started again with the same
-  options on the same library;
+  options on the same library. A checkpoint that cannot be loaded safely is moved to
+  ``retrain/<catalogue>-set-aside/`` and the run resumes from the one before it, or else
+  starts again from the active model's weights (new weights with ``from_scratch``); one line
+  says so, as a stage and among the result's warnings;
 - when training ends, the old and new model are compared on the library
   (:mod:`musicorg.model.libreport`), the new one is written as a new version (see
   :mod:`musicorg.app.models`) and its embeddings are stored. The active model never changes
@@ -47,7 +50,7 @@ from musicorg.keys import FEATURES_VERSION
 from musicorg.model import registry as model_registry
 from musicorg.model.textpipe import TextPipeline
 from musicorg.model.textpipe import fit as fit_textpipe
-from musicorg.store import analyses
+from musicorg.store import analyses, writelock
 from musicorg.store import lyrics as stored_lyrics
 from musicorg.store.db import Catalogue
 
@@ -199,18 +202,10 @@ def _run_dir(cat: Catalogue) -> Path:
     return paths.cache_dir() / "retrain" / digest
 
 
-def _keep_set_aside(run_dir: Path, aside: Path) -> str:
-    """Move a checkpoint the trainer set aside out of the run folder (removed once the run is
-    saved), beside it; the warning that says so."""
-    kept = run_dir.parent / f"{run_dir.name}-{aside.name}"
-    try:
-        os.replace(aside, kept)
-    except OSError:
-        kept = aside
-    return (
-        f"the retraining checkpoint could not be loaded safely and was moved to {kept}; "
-        "training started afresh"
-    )
+def _set_aside_dir(run_dir: Path) -> Path:
+    """Where checkpoints that cannot be loaded go: beside the run folder (which is removed
+    once the new version is saved), one folder per library."""
+    return run_dir.parent / f"{run_dir.name}-set-aside"
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -305,10 +300,10 @@ def _retrain(
     mode = "from scratch" if opts.from_scratch else f"from {run.base.version}"
     say(f"Training {mode} on {len(run.lib.keys)} tracks and {len(run.texts)} lyrics ({device})…")
     t_train = time.monotonic()
-    settings, outcome = _train(run, opts, data, str(device), progress, batch_progress, cancel)
+    settings, outcome = _train(run, opts, data, str(device), progress, batch_progress, cancel, say)
     train_s = time.monotonic() - t_train
-    if outcome.set_aside is not None:
-        run.warnings.append(_keep_set_aside(run.run_dir, outcome.set_aside))
+    if outcome.note:
+        run.warnings.append(outcome.note)
 
     say("Comparing the old and the new model…")
     version = model_registry.new_version_name()
@@ -323,7 +318,10 @@ def _retrain(
     say(f"Saving model {version}…")
     out, saved = _save(run, new, report)
     say(f"Embedding the library with {version}…")
-    embed_pending(cat, saved)
+    # Training wrote nothing to the catalogue; its one write waits for any other writer.
+    waiting = _waiting_for(cat, say)
+    with writelock.hold(cat.path, "musicorg retrain", on_wait=waiting, cancel=cancel):
+        embed_pending(cat, saved)
     history = read_history(run.run_dir)
     shutil.rmtree(run.run_dir, ignore_errors=True)
     return RetrainResult(
@@ -343,6 +341,10 @@ def _retrain(
         history=history,
         warnings=run.warnings,
     )
+
+
+def _waiting_for(cat: Catalogue, say: Callable[[str], None]) -> Callable[[str], None]:
+    return lambda holder: say(writelock.waiting_text(holder, cat.path))
 
 
 @dataclass
@@ -451,8 +453,12 @@ def _train(
     progress: Callable[[RetrainProgress], None] | None,
     batch_progress: Callable[[int, int, int], None] | None,
     cancel: CancelFn,
+    say: Callable[[str], None],
 ) -> tuple[Any, Any]:
-    """The training settings and outcome (musicorg.model.trainer's loop)."""
+    """The training settings and outcome (musicorg.model.trainer's loop). A fresh run
+    starts from the active model's weights (new ones from scratch); so does a run whose
+    checkpoints cannot be loaded. What the trainer says (resuming, a checkpoint set aside)
+    goes to ``say``."""
     # torch (through musicorg.model): as in _retrain
     from musicorg.model.trainer import (
         TEXT_BRANCH_PREFIXES,
@@ -498,11 +504,22 @@ def _train(
             run.run_dir,
             init_state=None if opts.from_scratch else run.base.model.state_dict(),
             skip_init_prefixes=TEXT_BRANCH_PREFIXES if run.refit else (),
+            init_label=_init_label(run, opts),
+            set_aside_dir=_set_aside_dir(run.run_dir),
             progress=on_epoch,
             batch_progress=batch_progress,
             cancel=cancel,
+            log=say,
         )
     return settings, outcome
+
+
+def _init_label(run: _Run, opts: RetrainOptions) -> str:
+    """What a fresh run starts from, in words."""
+    if opts.from_scratch:
+        return "new weights (--from-scratch)"
+    lyrics = "; the lyrics branch new" if run.refit else ""
+    return f"the active model's weights ({run.base.version}{lyrics})"
 
 
 def _meta(

@@ -7,7 +7,15 @@ import argparse
 import sys
 from typing import Final
 
-from musicorg.cli.common import CommandError, Subparsers, abs_path, add_command, printable
+from musicorg.cli.common import (
+    CommandError,
+    Subparsers,
+    abs_path,
+    add_command,
+    explain_os_error,
+    printable,
+)
+from musicorg.paths import fs_display
 from musicorg.store.db import Catalogue
 
 HELP: Final = {
@@ -39,14 +47,22 @@ def cmd_export(args: argparse.Namespace, cat: Catalogue) -> int:
         )
     except m3u.PlaylistNotFound as exc:
         raise CommandError("export", f"no playlist named {exc}") from exc
+    except m3u.ExportWriteError as exc:
+        raise CommandError("export", _unwritten(exc)) from exc
     except OSError as exc:
-        raise CommandError("export", exc) from exc
+        raise CommandError("export", explain_os_error(exc)) from exc
     for playlist, track in report.skipped:
         print(printable(f"warning: {playlist}: skipped missing track {track}"), file=sys.stderr)
     for name, path, count in report.files:
         print(printable(f"{path}  ({count} tracks, {name})"))
     print(printable(report.summary()))
     return 0
+
+
+def _unwritten(exc: OSError) -> str:
+    """One line for a playlist file that could not be written: which, why, what to do."""
+    why = explain_os_error(OSError(exc.errno, exc.strerror))
+    return f"cannot write {fs_display(exc.filename)} (an older copy, if any, is unchanged): {why}"
 
 
 def cmd_import(args: argparse.Namespace, cat: Catalogue) -> int:
@@ -58,8 +74,15 @@ def cmd_import(args: argparse.Namespace, cat: Catalogue) -> int:
     except m3u.PlaylistRefused as exc:
         raise CommandError("import", exc) from exc
     except OSError as exc:
-        raise CommandError("import", exc) from exc
+        raise CommandError("import", explain_os_error(exc)) from exc
     print(printable(report.summary()))
-    for entry in report.unmatched:
-        print(printable(f"  not found (line {entry.line}): {entry.text}"))
+    for entry in report.unmatched[:SHOW_UNMATCHED]:
+        print(printable(f"  not found (line {entry.line}): {entry.text[:200]}"))
+    if len(report.unmatched) > SHOW_UNMATCHED:
+        more = len(report.unmatched) - SHOW_UNMATCHED
+        print(f"  … and {more} more (every one is in the log file)")
     return 0
+
+
+#: How many unmatched entries ``import`` lists; the log holds them all.
+SHOW_UNMATCHED = 20

@@ -41,7 +41,7 @@ ACTIONS: Final = {
 
 
 def register(sub: Subparsers) -> None:
-    p = add_command(sub, HELP, "retrain", cmd_retrain)
+    p = add_command(sub, HELP, "retrain", cmd_retrain, own_lock=True)
     p.add_argument("--epochs", type=int, help="epochs (default: 10, or 40 with --from-scratch)")
     p.add_argument(
         "--from-scratch",
@@ -75,9 +75,12 @@ def cmd_retrain(args: argparse.Namespace, cat: Catalogue) -> int:
         if not args.quiet:
             print(p.line(), file=sys.stderr, flush=True)
 
+    shown: set[str] = set()
+
     def stage(text: str) -> None:
         if not args.quiet:
             print(text, file=sys.stderr, flush=True)
+            shown.add(text)
 
     opts = retrain.RetrainOptions(
         epochs=args.epochs,
@@ -96,7 +99,8 @@ def cmd_retrain(args: argparse.Namespace, cat: Catalogue) -> int:
         )
         return 130
     for w in result.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        if w not in shown:  # a checkpoint set aside is said once, when it happens
+            print(f"warning: {w}", file=sys.stderr)
     if args.json:
         print_json(result.as_dict())
     else:

@@ -14,7 +14,9 @@ Export writes, per playlist, a UTF-8 file (no BOM, ``\\n`` line ends)::
   backslash, leading or trailing spaces), is written as a percent-encoded ``file://`` URI.
   A relative path that would start with ``#`` is written as ``./#…``.
 - Missing tracks are skipped with a warning.
-- Each file is written to a temporary name in the same folder and renamed into place.
+- Each file is written to a temporary name in the same folder and renamed into place; its
+  mode follows the umask (0644 under 022). A failed write (a full disk) leaves no temporary
+  file and an older file of the same name unchanged, and raises :class:`ExportWriteError`.
 - File names are safe on Windows, macOS and Linux (see :func:`safe_filename`), and two
   playlists never share one: names equal but for case or Unicode normal form get ``" (2)"``,
   ``" (3)"``… in the order of the playlists' ids, whether all or only some are exported.
@@ -30,11 +32,12 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import logging
 import os
 import re
+import secrets
 import stat
-import tempfile
 import unicodedata
 import urllib.parse
 from collections.abc import Iterable, Sequence
@@ -151,23 +154,62 @@ def render(name: str, entries: Iterable[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class ExportWriteError(OSError):
+    """A playlist file could not be written (a full disk, no permission…): the error of the
+    operating system, with the file it was for; any older file of that name is unchanged."""
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write a UTF-8 file through a temporary name in the same folder, then rename it.
 
-    The file is 0644 whatever the umask (the temporary name is 0600): a music server that runs
-    as another user can read it, and no one else can change it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".musicorg-", suffix=".m3u8.tmp")
+    The file's mode follows the umask, as any file a program creates does (0644 under the
+    usual 022, 0600 under 077): the temporary file is created with 0666 less the umask, and
+    the rename keeps it. On any failure (a full disk among them) the temporary file is
+    removed, an older file at ``path`` is left as it was, and :class:`ExportWriteError`
+    says which file could not be written."""
+    data = text.encode("utf-8")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        fd, tmp = _create_temporary(path.parent)
+    except OSError as exc:
+        raise ExportWriteError(exc.errno, exc.strerror, str(path)) from exc
+    try:
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ExportWriteError(exc.errno, exc.strerror, str(path)) from exc
         raise
+
+
+def _create_temporary(folder: Path) -> tuple[int, Path]:
+    """A new file in ``folder`` under a name no one else uses, open for writing, created
+    with mode 0666 less the umask (``tempfile.mkstemp`` would make it 0600 whatever the
+    umask; asking for the umask with ``os.umask`` would change it for every thread)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = folder / f".musicorg-{secrets.token_hex(8)}{EXTENSION}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(folder))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Every byte of ``data`` to ``fd`` (``os.write`` may write fewer than it is given)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 @dataclass
@@ -357,7 +399,7 @@ def match(cat: Catalogue, entries: Sequence[Entry]) -> list[int | None]:
 
 
 class PlaylistRefused(ValueError):
-    """The file to import is not one musicorg reads: not a regular file, or too large."""
+    """The file to import is not one musicorg reads: not a regular file, too large, or binary."""
 
 
 def read_limited(path: Path) -> bytes:
@@ -378,7 +420,14 @@ def read_limited(path: Path) -> bytes:
         data = fh.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise PlaylistRefused(_too_large(path))
+    if b"\0" in data[:BINARY_PROBE_BYTES] and not data.startswith(_UTF16_BOMS):
+        raise PlaylistRefused(f"{path}: binary data, not a playlist; give an .m3u or .m3u8 file")
     return data
+
+
+#: A playlist is text: a NUL byte in its first 8 KB (outside UTF-16) means it is something else.
+BINARY_PROBE_BYTES = 8192
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def _not_regular(path: Path) -> str:

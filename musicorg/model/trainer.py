@@ -3,15 +3,21 @@ the app when it retrains on a user's library (``musicorg/app/retrain.py``).
 
 Arrays in (already normalised), a run directory out::
 
-    run_dir/checkpoint.pt   state dicts {"model", "opt", "epoch"} after every finished epoch,
-                            written atomically and read back with ``weights_only=True``
-    run_dir/history.jsonl   one line per epoch: mean loss terms, beta, seconds (and whatever
-                            the ``on_epoch_end`` hook adds)
+    run_dir/checkpoint.pt       state dicts {"model", "opt", "epoch"} after every finished
+                                epoch, written atomically (a temporary file, fsync, rename)
+                                and read back with ``weights_only=True`` only
+    run_dir/checkpoint.prev.pt  the one before it, kept when a new one is written
+    run_dir/history.jsonl       one line per epoch: mean loss terms, beta, seconds (and
+                                whatever the ``on_epoch_end`` hook adds)
 
 Running again with the same run directory resumes after the last finished epoch. A checkpoint
 that cannot be loaded safely (not a state dict ``weights_only`` accepts, truncated, or of
-another model's shape) is never loaded any other way: it is renamed ``checkpoint.pt.bad-<time>``
-(with the history beside it), one line says so, and the run starts afresh. Every
+another model's shape) is never loaded any other way: it is moved aside as
+``checkpoint.pt.bad-<time>`` (into ``set_aside_dir``, the run directory unless told), and the
+run resumes from the previous checkpoint; when that one is bad too (moved aside the same way)
+or missing, the run starts again from its initial weights (``init_state``: for a retraining,
+the active model's), its history moved aside with the checkpoints. One line
+(:attr:`TrainOutcome.note`, also logged and given to ``log``) says what happened. Every
 epoch's randomness derives from (seed, epoch), so a resumed run repeats what an uninterrupted
 one would have done. Audio clips and lyrics are unpaired samples: each batch mixes both kinds
 and a mask tells the model which branch each sample has. With a contrastive weight in the
@@ -23,6 +29,7 @@ and keeps the checkpoint of its last finished epoch, from which the next run res
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -51,6 +58,7 @@ from musicorg.model.vae import (
 )
 
 CKPT = "checkpoint.pt"
+PREV_CKPT = "checkpoint.prev.pt"  # the checkpoint before the last: where a bad one falls back to
 _log = logging.getLogger(__name__)
 # What loading a bad checkpoint raises: a pickle that weights_only refuses, a truncated or
 # damaged file, or state dicts that do not fit the model.
@@ -175,7 +183,17 @@ class TrainOutcome:
     epochs: int  # finished epochs in the checkpoint
     resumed_from: int  # 0 for a fresh run
     history: list[dict[str, Any]] = field(default_factory=list)  # rows of this call
-    set_aside: Path | None = None  # where an unloadable checkpoint was moved, if one was
+    # Where the unloadable checkpoints went, the latest's first (empty when none was bad).
+    set_aside_all: list[Path] = field(default_factory=list)
+    # What the run started from after a bad checkpoint: "previous" (the checkpoint before
+    # it) or "initial" (init_state, or new weights); None when no checkpoint was bad.
+    fallback: str | None = None
+    note: str | None = None  # the one line that says so
+
+    @property
+    def set_aside(self) -> Path | None:
+        """Where the first unloadable checkpoint was moved, if one was."""
+        return self.set_aside_all[0] if self.set_aside_all else None
 
 
 def _batches(
@@ -301,6 +319,8 @@ def train(
     *,
     init_state: Mapping[str, Tensor] | None = None,
     skip_init_prefixes: tuple[str, ...] = (),
+    init_label: str | None = None,
+    set_aside_dir: Path | None = None,
     progress: Callable[[EpochReport], None] | None = None,
     batch_progress: Callable[[int, int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
@@ -310,7 +330,10 @@ def train(
     """Train (or resume training) ``model_cfg`` on ``data`` up to ``settings.epochs`` epochs.
 
     ``init_state``: starting weights for a fresh run (a fine-tune), minus the keys under
-    ``skip_init_prefixes``; ignored when resuming from a checkpoint. ``progress`` hears each
+    ``skip_init_prefixes``; ignored when resuming from a checkpoint. ``init_label`` names
+    those weights in the note of a run that falls back to them ("the active model's
+    weights"); ``set_aside_dir`` is where unloadable checkpoints go (default: ``run_dir``).
+    ``progress`` hears each
     finished epoch, ``batch_progress(epoch, batch, n_batches)`` each finished batch;
     ``on_epoch_end(row, model)`` may add entries to the history row after the checkpoint
     is written.
@@ -322,12 +345,18 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     tensors = _Tensors.of(data, settings)
     ckpt_path = run_dir / CKPT
-    model, opt, start, aside = _model_and_optimiser(
-        model_cfg, settings, device, ckpt_path, init_state, skip_init_prefixes, say
-    )
+    init = _Init(model_cfg, settings, device, init_state, skip_init_prefixes, init_label)
+    got = _model_and_optimiser(init, run_dir, set_aside_dir or run_dir, say)
+    model, opt, start = got.model, got.opt, got.epoch
     epochs = int(settings.epochs)
     outcome = TrainOutcome(
-        model=model, device=device, epochs=start, resumed_from=start, set_aside=aside
+        model=model,
+        device=device,
+        epochs=start,
+        resumed_from=start,
+        set_aside_all=got.set_aside,
+        fallback=got.fallback,
+        note=got.note,
     )
     if start >= epochs:
         say(f"already trained for {start} >= {epochs} epochs")
@@ -340,9 +369,8 @@ def train(
         row = _epoch(model, opt, tensors, settings, epoch, device, batch_progress, cancel)
         secs = time.time() - t0
         row.update(epoch=epoch + 1, seconds=round(secs, 2))
-        tmp = ckpt_path.with_suffix(".pt.tmp")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1}, tmp)
-        os.replace(tmp, ckpt_path)
+        state = {"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1}
+        save_checkpoint(ckpt_path, state)
         outcome.epochs = epoch + 1
         if on_epoch_end is not None:
             on_epoch_end(row, model)
@@ -396,53 +424,98 @@ class _Tensors:
         return cls(xa, xs, xt, track_of, clips_of, shift, prev_row, next_row, text_per_epoch)
 
 
-def _model_and_optimiser(
-    model_cfg: VAEConfig,
-    settings: TrainSettings,
-    device: torch.device,
-    ckpt_path: Path,
-    init_state: Mapping[str, Tensor] | None,
-    skip_init_prefixes: tuple[str, ...],
-    say: Callable[[str], None],
-) -> tuple[HybridVAE, torch.optim.Optimizer, int, Path | None]:
-    """The model and its optimiser, from the checkpoint when there is one; the epochs done;
-    where a checkpoint that cannot be loaded was set aside (the run then starts afresh)."""
-    model, opt = _fresh_model(model_cfg, settings, device, init_state, skip_init_prefixes)
-    if not ckpt_path.exists():
-        return model, opt, 0, None
-    try:
-        start = _resume(model, opt, ckpt_path)
-    except _BAD_CHECKPOINT as exc:
-        aside = set_aside_checkpoint(ckpt_path)
-        msg = (
-            f"checkpoint {ckpt_path} cannot be loaded safely ({type(exc).__name__}); "
-            f"moved it to {aside.name} and started this training afresh"
+@dataclass
+class _Init:
+    """How a run's model and optimiser are made before any checkpoint is loaded into them."""
+
+    cfg: VAEConfig
+    settings: TrainSettings
+    device: torch.device
+    state: Mapping[str, Tensor] | None  # starting weights, or None for new ones
+    skip_prefixes: tuple[str, ...]
+    label: str | None  # what the starting weights are, for the note
+
+    def fresh(self) -> tuple[HybridVAE, torch.optim.Optimizer]:
+        torch.manual_seed(int(self.settings.seed))
+        model = HybridVAE(self.cfg)
+        if self.state is not None:
+            load_init_state(model, self.state, self.skip_prefixes)
+        model.to(self.device)
+        opt = torch.optim.Adam(
+            model.parameters(),
+            lr=float(self.settings.lr),
+            weight_decay=float(self.settings.weight_decay),
         )
-        _log.warning(msg)
-        say(msg)
-        # The failed load may have changed some weights: build both again.
-        model, opt = _fresh_model(model_cfg, settings, device, init_state, skip_init_prefixes)
-        return model, opt, 0, aside
-    say(f"resuming after epoch {start}")
-    return model, opt, start, None
+        return model, opt
+
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        return "its initial weights" if self.state is not None else "new weights"
 
 
-def _fresh_model(
-    model_cfg: VAEConfig,
-    settings: TrainSettings,
-    device: torch.device,
-    init_state: Mapping[str, Tensor] | None,
-    skip_init_prefixes: tuple[str, ...],
-) -> tuple[HybridVAE, torch.optim.Optimizer]:
-    torch.manual_seed(int(settings.seed))
-    model = HybridVAE(model_cfg)
-    if init_state is not None:
-        load_init_state(model, init_state, skip_init_prefixes)
-    model.to(device)
-    opt = torch.optim.Adam(
-        model.parameters(), lr=float(settings.lr), weight_decay=float(settings.weight_decay)
-    )
-    return model, opt
+@dataclass
+class _Started:
+    """What a run starts from: the model and optimiser, the epochs done, and what became of
+    checkpoints that could not be loaded."""
+
+    model: HybridVAE
+    opt: torch.optim.Optimizer
+    epoch: int
+    set_aside: list[Path] = field(default_factory=list)
+    fallback: str | None = None  # "previous" or "initial", after a bad checkpoint
+    note: str | None = None
+
+
+def _model_and_optimiser(
+    init: _Init, run_dir: Path, aside_dir: Path, say: Callable[[str], None]
+) -> _Started:
+    """The model and its optimiser from the newest checkpoint that loads safely: the last
+    one, else the one before it (``checkpoint.prev.pt``), else the initial weights. Each
+    checkpoint that cannot be loaded is moved to ``aside_dir``; one line says what happened."""
+    model, opt = init.fresh()
+    failures: list[str] = []
+    started = _Started(model, opt, 0)
+    for path in (run_dir / CKPT, run_dir / PREV_CKPT):
+        if not path.exists():
+            continue
+        try:
+            started.epoch = _resume(started.model, started.opt, path)
+        except _BAD_CHECKPOINT as exc:
+            aside = set_aside_checkpoint(path, aside_dir)
+            started.set_aside.append(aside)
+            which = "checkpoint" if path.name == CKPT else "the previous checkpoint"
+            either = " either" if failures else ""
+            failures.append(
+                f"{which} {path} could not be loaded safely{either} ({type(exc).__name__}); "
+                f"set aside as {aside}"
+            )
+            # The failed load may have changed some weights: build both again.
+            started.model, started.opt = init.fresh()
+            continue
+        _trim_history(run_dir, started.epoch)
+        if failures:
+            started.fallback = "previous"
+            _tell(
+                started,
+                [*failures, f"resumed from the previous checkpoint (epoch {started.epoch})"],
+                say,
+            )
+        else:
+            before = " (the previous checkpoint)" if path.name == PREV_CKPT else ""
+            say(f"resuming after epoch {started.epoch}{before}")
+        return started
+    if failures:
+        _set_aside_history(run_dir, started.set_aside[-1])
+        started.fallback = "initial"
+        _tell(started, [*failures, f"started again from {init.name()}"], say)
+    return started
+
+
+def _tell(started: _Started, parts: list[str], say: Callable[[str], None]) -> None:
+    started.note = "; ".join(parts)
+    _log.warning(started.note)
+    say(started.note)
 
 
 def _resume(model: HybridVAE, opt: torch.optim.Optimizer, ckpt_path: Path) -> int:
@@ -467,20 +540,76 @@ def _resume(model: HybridVAE, opt: torch.optim.Optimizer, ckpt_path: Path) -> in
     return epoch
 
 
-def set_aside_checkpoint(ckpt_path: Path) -> Path:
-    """Rename a bad checkpoint to ``checkpoint.pt.bad-<time>`` (the run's history with it, so
-    the fresh run's history starts empty); the new path."""
+def save_checkpoint(ckpt_path: Path, state: Mapping[str, Any]) -> None:
+    """Write ``state`` as the checkpoint at ``ckpt_path``, keeping the one it replaces as
+    ``checkpoint.prev.pt`` beside it. The new file is written under a temporary name and
+    synced to disk before it takes the checkpoint's name, so a crash at any moment leaves the
+    last checkpoint, or (between the two renames) the previous one, whole."""
+    tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
+    try:
+        with tmp.open("wb") as fh:
+            torch.save(dict(state), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if ckpt_path.exists():
+            os.replace(ckpt_path, ckpt_path.with_name(PREV_CKPT))
+        os.replace(tmp, ckpt_path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_folder(ckpt_path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the renames in ``folder`` durable (where a folder can be opened: not on Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def set_aside_checkpoint(ckpt_path: Path, aside_dir: Path | None = None) -> Path:
+    """Move a bad checkpoint to ``<aside_dir>/<its name>.bad-<time>`` (default: its own
+    folder); the new path."""
+    folder = aside_dir or ckpt_path.parent
+    folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    aside = ckpt_path.with_name(f"{ckpt_path.name}.bad-{stamp}")
+    aside = folder / f"{ckpt_path.name}.bad-{stamp}"
     n = 1
     while aside.exists():
         n += 1
-        aside = ckpt_path.with_name(f"{ckpt_path.name}.bad-{stamp}-{n}")
+        aside = folder / f"{ckpt_path.name}.bad-{stamp}-{n}"
     os.replace(ckpt_path, aside)
-    history = ckpt_path.with_name(HISTORY)
-    if history.exists():
-        os.replace(history, aside.with_name(HISTORY + aside.name[len(ckpt_path.name) :]))
     return aside
+
+
+def _set_aside_history(run_dir: Path, aside: Path) -> None:
+    """Move the run's history beside the checkpoint set aside at ``aside`` (same suffix), so
+    that the run starting again has an empty one."""
+    history = run_dir / HISTORY
+    if history.exists():
+        suffix = aside.name[aside.name.index(".bad-") :]
+        os.replace(history, aside.with_name(HISTORY + suffix))
+
+
+def _trim_history(run_dir: Path, epoch: int) -> None:
+    """Drop the history rows of epochs after ``epoch`` (a run resumed from an earlier
+    checkpoint repeats them)."""
+    rows = read_history(run_dir)
+    kept = [r for r in rows if int(r.get("epoch", 0)) <= epoch]
+    if len(kept) == len(rows):
+        return
+    path = run_dir / HISTORY
+    tmp = path.with_name(HISTORY + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _epoch(
@@ -624,6 +753,7 @@ def _losses(
 __all__ = [
     "CKPT",
     "HISTORY",
+    "PREV_CKPT",
     "TEXT_BRANCH_PREFIXES",
     "EpochReport",
     "TrainArrays",
@@ -633,6 +763,8 @@ __all__ = [
     "load_init_state",
     "neighbours",
     "read_history",
+    "save_checkpoint",
+    "set_aside_checkpoint",
     "shift_windows",
     "train",
 ]

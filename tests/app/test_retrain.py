@@ -8,6 +8,7 @@ retrained version. Each test works on its own copy of the catalogue and of the m
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import threading
 from collections.abc import Iterator
@@ -462,6 +463,77 @@ def test_cancel_mid_epoch_changes_nothing_then_resumes(cat: Catalogue) -> None:
     assert [p.epoch for p in events] == [2]
     assert [row["epoch"] for row in res.history] == [1, 2]
     assert list(model_registry.read_registry()) == [res.version]
+
+
+class _Payload:
+    """Unpickling this creates ``path``: the side effect that must never happen."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (str(self.path), "w"))
+
+
+def _cancel_in_epoch(cat: Catalogue, opts: retrain.RetrainOptions, epoch: int) -> None:
+    """A retraining cancelled in the first batch of ``epoch``: it keeps its checkpoints."""
+    token = CancelToken()
+
+    def on_batch(at: int, _batch: int, _n: int) -> None:
+        if at == epoch:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        retrain.retrain(cat, opts, batch_progress=on_batch, cancel=token)
+
+
+def _epoch_of(path: Path) -> int:
+    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+
+
+def test_bad_checkpoints_fall_back_to_the_previous_then_the_active_model(
+    cat: Catalogue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 17, item 7: a pickle payload as the retraining's checkpoint is set aside with one
+    line and the run resumes from the previous checkpoint; with both bad, the run starts from
+    the active model's weights, as a fresh retraining does. The payload never runs."""
+    run = retrain._run_dir(cat)
+    aside_dir = run.parent / f"{run.name}-set-aside"
+    marker = tmp_path / "pwned"
+    _cancel_in_epoch(cat, retrain.RetrainOptions(epochs=3, device="cpu", threads=1), 3)
+    assert _epoch_of(run / trainer.CKPT) == 2 and _epoch_of(run / trainer.PREV_CKPT) == 1
+    (run / trainer.CKPT).write_bytes(pickle.dumps(_Payload(marker), protocol=2))
+    argv = ["--db", str(cat.path), "retrain", "--epochs", "3", "--device", "cpu"]
+    code = main([*argv, "--threads", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert not marker.exists()
+    [aside] = aside_dir.glob("checkpoint.pt.bad-*")
+    notes = [line for line in err.splitlines() if "loaded safely" in line]
+    assert notes == [
+        f"checkpoint {run / trainer.CKPT} could not be loaded safely (UnpicklingError); "
+        f"set aside as {aside}; resumed from the previous checkpoint (epoch 1)"
+    ]  # said once, when it happened
+    assert "resumed after epoch 1" in out and "Traceback" not in err
+
+    # Both bad: the run starts from the active model's weights.
+    once = retrain.RetrainOptions(epochs=1, device="cpu", threads=1)
+    _cancel_in_epoch(cat, once, 1)  # the run folder of this plan, without checkpoints
+    (run / trainer.CKPT).write_bytes(pickle.dumps(_Payload(marker), protocol=2))
+    (run / trainer.PREV_CKPT).write_bytes(b"PK\x03\x04 truncated")
+    said: list[str] = []
+    res = retrain.retrain(cat, once, stage=said.append)
+    assert not marker.exists()
+    assert res.resumed_from == 0 and res.epochs == 1
+    [note] = [w for w in res.warnings if "loaded safely" in w]
+    assert note in said and "the previous checkpoint" in note and "\n" not in note
+    assert note.endswith(f"; started again from the active model's weights ({BUNDLED_VERSION})")
+    assert len(list(aside_dir.glob("checkpoint.prev.pt.bad-*"))) == 1
+    clean = retrain.retrain(cat, once)  # a fresh retraining with the same options
+    assert not clean.warnings
+    got = model_registry.load_version(res.version, "cpu").model.state_dict()
+    want = model_registry.load_version(clean.version, "cpu").model.state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
 
 
 def test_corrupted_model_is_refused_and_bundled_used(

@@ -358,6 +358,24 @@ def test_import_refuses_a_file_over_10_mb(
         m3u.import_playlist(Catalogue(tmp_path / "d.sqlite"), big)
 
 
+def test_import_refuses_a_binary_file_and_lists_few_unmatched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A catalogue (or any binary file) given by mistake is refused, not echoed line by line;
+    a text file of many unknown entries lists 20 of them and counts the rest."""
+    db = tmp_path / "c.sqlite"
+    Catalogue(db).close()
+    _refused(*_cli_import(tmp_path / "d.sqlite", db, capsys), "binary data, not a playlist")
+    many = tmp_path / "many.m3u8"
+    many.write_text("".join(f"/nowhere/{i}.mp3\n" for i in range(500)), encoding="utf-8")
+    code, out, err = _cli_import(tmp_path / "d.sqlite", many, capsys)
+    assert code == 0 and out.count("not found (line") == 20 and "and 480 more" in out, out
+    utf16 = tmp_path / "utf16.m3u"
+    utf16.write_bytes("#EXTM3U\n/nowhere/a.mp3\n".encode("utf-16"))  # NULs, but text
+    code, out, err = _cli_import(tmp_path / "d.sqlite", utf16, capsys)
+    assert code == 0 and "not found (line 2)" in out, out + err
+
+
 def test_import_skips_a_100_kb_line_and_keeps_the_good_ones(
     library: tuple[Catalogue, list[int], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
