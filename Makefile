@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The real window: Qt's X11 libraries and the audio client libraries too.
 run: setup
+	@scripts/system_deps.sh --desktop
 	QT_QPA_PLATFORM= $(VENV)/bin/musicorg
 
 lint: $(STAMP)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 from musicorg import paths
 from musicorg.app import listeners
-from musicorg.gui import gcpolicy
+from musicorg.gui import gcpolicy, startup
 from musicorg.gui.mainwindow import MainWindow
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,11 @@ def run_gui(
 ) -> int:
     if smoke:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    problem = startup.window_problem()
+    if problem is not None:  # Qt would abort the process with a raw plugin error instead
+        log.error("%s", problem)
+        print(problem, file=sys.stderr)
+        return 1
     started = time.monotonic()
     app = _app()
     listeners.install()
