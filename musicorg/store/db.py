@@ -51,7 +51,7 @@ from musicorg import paths
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # How long a writer waits for another process's write transaction before giving up.
 BUSY_TIMEOUT_S = float(os.environ.get("MUSICORG_BUSY_TIMEOUT", "15"))
 
@@ -285,6 +285,23 @@ class MapCoord(Base):
     y: Mapped[float] = mapped_column(Float)
 
 
+# --- schema 4: what was played ----------------------------------------------------------------
+
+
+class Play(Base):
+    """How often a track was played and skipped in musicorg's player, and when last (epoch
+    seconds). A track with no row was never played; the row goes with its track."""
+
+    __tablename__ = "plays"
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True
+    )
+    play_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_played: Mapped[float | None] = mapped_column(Float, nullable=True)
+    skip_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_skipped: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
 Index("ix_tracks_root", Track.root_id)
 
 # A track as lists of tracks show and keep it (playlist mirror, suggestions): in this order.
@@ -343,7 +360,16 @@ def _migrate_2_to_3(conn: Connection) -> None:
             conn.exec_driver_sql(f"ALTER TABLE analyses ADD COLUMN {name} {kind}")
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
+def _migrate_3_to_4(conn: Connection) -> None:
+    """Schema 4 adds the plays table (what the player played and skipped)."""
+    Base.metadata.create_all(conn, tables=[Base.metadata.tables["plays"]])
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
+    3: _migrate_3_to_4,
+}
 
 
 def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:

@@ -17,7 +17,7 @@ from musicorg.app import doctor
 from musicorg.ingest import scanner
 from musicorg.model import registry
 from musicorg.store import safety
-from musicorg.store.db import Catalogue
+from musicorg.store.db import SCHEMA_VERSION, Catalogue
 
 
 def library(music: Path) -> Path:
@@ -47,7 +47,10 @@ def test_a_healthy_library_is_in_order(music: Path) -> None:
     assert report.ok, bad(report)
     names = [c.name for c in report.checks]
     assert names == ["catalogue", "backup", "model", "settings"]
-    assert report.checks[0].text == f"catalogue {db}: quick_check ok, schema 3, closed cleanly"
+    assert (
+        report.checks[0].text
+        == f"catalogue {db}: quick_check ok, schema {SCHEMA_VERSION}, closed cleanly"
+    )
     assert report.checks[2].text.startswith(f"model {registry.bundled_version()} (bundled")
     assert report.advice == [] and report.good_backup == safety.backups(db)[0]
     assert report.as_dict()["ok"] is True
