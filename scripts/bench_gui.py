@@ -8,6 +8,10 @@ Measures, with the real main window:
   10 ms QTimer heartbeat; a stall is the largest gap between two beats minus 10 ms). The scan
   adds real files (copies of tests/data made byte-distinct) to the 100k catalogue, so the
   periodic reloads of the 100k snapshot are part of what is measured;
+- the longest UI-thread stall while music plays (to the null output device: decoding,
+  resampling and the device callback run as they would on a sound card), first alone, then
+  while a second scan adds more files; the now-playing bar polls the position, a track
+  changes, plays are recorded and the Plays column is refreshed, all part of what is measured;
 - sort latency per column and filter latency for a few queries (model reset included);
 - recolouring time of the map (group, genre, year);
 - frame time when panning the map: the map widget (1280x800) is rendered into a fixed-size
@@ -16,7 +20,7 @@ Measures, with the real main window:
 Targets: first window <= 2 s, no stall > 100 ms, sort/filter <= 200 ms, panning >= 30 fps.
 
     QT_QPA_PLATFORM=offscreen python scripts/bench_gui.py [--tracks 100000] [--files 200]
-        [--analyse-s 60] [--json out.json]
+        [--play-files 100] [--analyse-s 60 | --no-analysis] [--json out.json]
 """
 
 from __future__ import annotations
@@ -133,11 +137,12 @@ def make_catalogue(path: Path, n: int, version: str, seed: int = 0) -> None:
     con.close()
 
 
-def make_files(folder: Path, count: int) -> None:
-    """COUNT byte-distinct copies of the real test files (a few appended bytes each)."""
+def make_files(folder: Path, count: int, first: int = 0) -> None:
+    """COUNT byte-distinct copies of the real test files (a few appended bytes each; copy
+    number FIRST onwards, so that two folders never hold the same bytes)."""
     src = sorted(p for p in DATA.iterdir() if p.suffix in (".mp3", ".flac", ".ogg", ".opus"))
     folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
+    for i in range(first, first + count):
         s = src[i % len(src)]
         dest = folder / f"{i:05d}-{s.name}"
         shutil.copyfile(s, dest)
@@ -276,7 +281,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tracks", type=int, default=100_000)
     ap.add_argument("--files", type=int, default=200, help="real files the scan adds")
+    ap.add_argument("--play-files", type=int, default=100, help="files scanned while playing")
     ap.add_argument("--analyse-s", type=float, default=60.0, help="analysis run, then cancel")
+    ap.add_argument("--no-analysis", action="store_true", help="leave the analysis phase out")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--default-gc", action="store_true", help="without the app's GC policy")
@@ -298,6 +305,9 @@ def main() -> int:
     music = work / "music"
     if not music.exists():
         make_files(music, args.files)
+    more = work / "music-more"
+    if not more.exists():
+        make_files(more, args.play_files, first=args.files)
 
     results["first_window_s"] = [round(first_window_s(env), 3) for _ in range(2)]
     print(f"first window (fresh process): {results['first_window_s']} s")
@@ -310,7 +320,7 @@ def main() -> int:
     from musicorg.gui.mainwindow import MainWindow
     from musicorg.gui.player import NullPlayer
 
-    w = MainWindow(player=NullPlayer())
+    w = MainWindow(player=NullPlayer(), audio_backend="null")
     w.resize(1600, 1000)
     w.show()
     if not args.default_gc:
@@ -401,6 +411,10 @@ def main() -> int:
         f"scan of {args.files} files into the 100k catalogue: {results['scan_s']} s, "
         f"longest UI stall {results['stall_during_scan_ms']} ms"
     )
+    play_while_scanning(app, w, hb, gcw, results, [music, more])
+    if args.no_analysis:
+        finish(w, results, args.json)
+        return 0
     hb.start()
     t = time.perf_counter()
     w.pipeline.run(["analyse"])
@@ -417,12 +431,54 @@ def main() -> int:
         f"analysis for {results['analyse_s']} s ({done} files, then cancelled): longest UI "
         f"stall {results['stall_during_analysis_ms']} ms"
     )
+    finish(w, results, args.json)
+    return 0
+
+
+def play_while_scanning(
+    app: Any, w: Any, hb: Heartbeat, gcw: GcWatch, results: dict[str, Any], folders: list[Path]
+) -> None:
+    """Play the real files already scanned (null output), first alone, then while a scan adds
+    the next folder; the longest UI stall of each."""
+    snap = w.data.snap
+    real = np.strings.startswith(snap.cols["path"], str(folders[0]))
+    ids = [int(t) for t in snap.ids[real]]
+    if not ids:
+        raise RuntimeError("no scanned files to play")
+    gcw.take()
+    hb.start()
+    t = time.perf_counter()
+    w.playback.play_tracks(ids)
+    wait(app, lambda: time.perf_counter() - t > 10, 10)  # a track change and a play recorded
+    record_stalls(results, hb, gcw, "while_playing")
+    print(f"playing (null output), 10 s: longest UI stall {results['stall_while_playing_ms']} ms")
+    w.folders = [str(f) for f in folders]
+    hb.start()
+    t = time.perf_counter()
+    w.pipeline.run(["scan"])
+    wait(app, lambda: w.idle(), 600)
+    # Play on for a few seconds after the scan (the reloads it started have landed).
+    wait(app, lambda: time.perf_counter() - t > 15, 15)
+    results["play_scan_s"] = round(time.perf_counter() - t, 2)
+    session = w.playback.session
+    results["audio_out_s"] = round(session.player.received().frames / 48000, 1) if session else 0
+    results["playing_at_end"] = w.playback.state
+    record_stalls(results, hb, gcw, "while_playing_and_scanning")
+    w.playback.stop()
+    app.processEvents()
+    print(
+        f"playing while a scan adds {len(list(folders[1].iterdir()))} files: "
+        f"{results['audio_out_s']} s of audio out in all, longest UI stall "
+        f"{results['stall_while_playing_and_scanning_ms']} ms"
+    )
+
+
+def finish(w: Any, results: dict[str, Any], json_out: str | None) -> None:
     w.close()
     results["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+    if json_out:
+        Path(json_out).write_text(json.dumps(results, indent=1))
     print(json.dumps(results, indent=1))
-    return 0
 
 
 if __name__ == "__main__":

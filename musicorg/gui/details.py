@@ -1,5 +1,5 @@
 """The Details dock: the selected track's tags, lyrics and nearest tracks; and what starts
-from a selection: "More like this", "Path to…" and the preview."""
+from a selection: "More like this", "Path to…" and opening it in an external player."""
 
 from __future__ import annotations
 
@@ -75,7 +75,6 @@ class DetailsDock(HostedDock):
         super().__init__("Details", "details", host, self.pane, parent)
         self.pane.more_like_this.connect(lambda: self.more_like_this())
         self.pane.path_to.connect(lambda: self.path_to())
-        self.pane.preview.connect(self.toggle_preview)
         self.pane.neighbour_activated.connect(host.reveal)
         self.space: actions.Space | None = None  # the active model's, once loaded
         self._neighbours_for = 0
@@ -240,28 +239,35 @@ class DetailsDock(HostedDock):
             return None
         return int(snap.ids[rows[labels.index(choice)]])
 
-    # -- preview -------------------------------------------------------------------------------
+    # -- an external player ----------------------------------------------------------------------
 
-    def toggle_preview(self) -> None:
+    def external_player_note(self) -> str:
+        """What "Open in external player" opens the track with, or why it cannot."""
         player = self.host.player
-        if player.playing():
-            player.stop()
-            return
+        if player.available():
+            return f"Open the selected track in {player.name} (musicorg's own player is Space)"
+        return "No external player found (install mpv or ffplay, or set MUSICORG_PLAYER)"
+
+    def open_external(self) -> None:
+        """Hand the selected track to the external player (mpv, ffplay, MUSICORG_PLAYER);
+        an explicit option beside musicorg's own playback."""
+        player = self.host.player
         rows = self.host.library.selected_snap_rows()
         if not len(rows):
             return
         snap, row = self.host.library.snap, int(rows[0])
         if snap.missing[row]:
-            self.host.flash("This track is missing: nothing to play.", 4000)
+            self.host.flash("This track is missing: nothing to open.", 4000)
             return
         if not player.available():
-            self.host.flash(f"Preview: {getattr(player, 'reason', 'no audio player')}", 6000)
+            self.host.flash(self.external_player_note() + ".", 6000)
+            return
         try:
             player.play(snap.file_path(row))
         except OSError as exc:
-            self.host.job_failed("preview")(str(exc), "")
+            self.host.job_failed("external player")(str(exc), "")
             return
-        self.host.flash(f"Playing {snap.label(row)}", 4000)
+        self.host.flash(f"Opened {snap.label(row)} in {player.name}.", 4000)
 
 
 def _nearest(

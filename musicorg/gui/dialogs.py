@@ -1,4 +1,5 @@
-"""Settings, music folders and About dialogs, and the question a damaged catalogue asks."""
+"""Settings, music folders and About dialogs, the question a damaged catalogue asks, and a
+yes-or-no confirmation."""
 
 from __future__ import annotations
 
@@ -236,3 +237,15 @@ def ask_damaged(parent: QWidget, db: Path, message: str, backup: Path | None) ->
     if restore is not None and clicked is restore:
         return "restore"
     return "rebuild" if clicked is rebuild else "quit"
+
+
+def confirm(parent: QWidget, title: str, question: str) -> bool:
+    """Ask a yes-or-no question (No is the default); True for Yes."""
+    answer = QMessageBox.question(
+        parent,
+        title,
+        question,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes

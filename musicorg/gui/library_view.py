@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from musicorg.gui.snapshot import COLUMNS, Snapshot
+from musicorg.gui.snapshot import COLUMNS, PLAY_COLUMNS, Snapshot
 from musicorg.gui.tablemodel import TrackTableModel
+from musicorg.store.plays import PlayStats
 
 
 class LibraryTable(QTableView):
@@ -46,7 +47,17 @@ class LibraryTable(QTableView):
         self.horizontalHeader().setStretchLastSection(True)
         self.horizontalHeader().setSortIndicatorShown(True)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        widths = {"title": 220, "artist": 150, "album": 160, "genre": 110, "year": 48, "fmt": 56}
+        widths = {
+            "title": 220,
+            "artist": 150,
+            "album": 160,
+            "genre": 110,
+            "year": 48,
+            "fmt": 56,
+            "plays": 48,
+            "last_played": 120,
+            "skips": 48,
+        }
         self._widths = [widths.get(k, 70) for k, _ in COLUMNS]
 
     def set_reorderable(self, on: bool) -> None:
@@ -158,6 +169,19 @@ class LibraryView(QWidget):
     def filtered(self) -> bool:
         """Whether a playlist, a result list or a search narrows what is shown."""
         return self.model.scope is not None or bool(self.model.query.strip())
+
+    def set_playing(self, track_id: int) -> None:
+        """Mark the track the player is on (0: none)."""
+        self.model.set_current(track_id)
+
+    def set_plays(self, stats: dict[int, PlayStats]) -> None:
+        """New counts of plays and skips: their cells are redrawn (and the rows sorted again
+        when sorted by one of them), the selection kept."""
+        keep = self.selected_track_ids() if self.model.sort_key in PLAY_COLUMNS else []
+        self.snap.set_plays(stats)
+        self.model.columns_changed(PLAY_COLUMNS)
+        if keep:
+            self.select_track_ids(keep, scroll=False)
 
     def in_own_order(self) -> bool:
         """Whether the rows are shown unsorted and unfiltered (positions are playlist order)."""

@@ -3,8 +3,9 @@ of the catalogue.
 
 The parts are their own classes: the Library tab (:mod:`~musicorg.gui.library_view`), the map
 (:mod:`~musicorg.gui.mappanel`), the playlists sidebar (:mod:`~musicorg.gui.sidebar`), the
-details (:mod:`~musicorg.gui.details`), the menus (:mod:`~musicorg.gui.menus`) and the pipeline
-control (:mod:`~musicorg.gui.pipeline_control`). All catalogue work runs through
+details (:mod:`~musicorg.gui.details`), the menus (:mod:`~musicorg.gui.menus`), the pipeline
+control (:mod:`~musicorg.gui.pipeline_control`) and playback (:mod:`~musicorg.gui.nowplaying`:
+the now-playing bar, the queue, the media keys). All catalogue work runs through
 :class:`~musicorg.gui.tasks.TaskRunner`; the window only starts it and shows what comes back.
 """
 
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QTabWidget,
     QToolBar,
+    QWidget,
 )
 
 from musicorg import __version__, paths
@@ -39,7 +41,9 @@ from musicorg.gui.library_view import LibraryView
 from musicorg.gui.librarydata import LibraryData, load_library
 from musicorg.gui.mappanel import MapPanel
 from musicorg.gui.menus import build_menus, table_menu
+from musicorg.gui.nowplaying import PlaybackParts
 from musicorg.gui.pipeline_control import PipelineControl
+from musicorg.gui.playcontrol import PlayControl
 from musicorg.gui.player import Player, default_player
 from musicorg.gui.sidebar import Sidebar
 from musicorg.gui.tasks import TaskRunner, label
@@ -65,6 +69,7 @@ class MainWindow(QMainWindow):
         player: Player | None = None,
         settings_file: Path | None = None,
         map_method: str = "umap",
+        audio_backend: str | None = None,
     ) -> None:
         super().__init__()
         self.settings_file = settings_file
@@ -82,6 +87,7 @@ class MainWindow(QMainWindow):
         self._build_pages()
         self._build_docks()
         self._build_status_bar()
+        self._build_playback(audio_backend)
         self.pipeline = PipelineControl(self, self)
         self.pipeline.finished.connect(self.pipeline_finished)
         self.pipeline.model_changed.connect(self.details_dock.forget_space)
@@ -123,7 +129,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.sidebar)
         self.details_dock = DetailsDock(self, self)
         self.details = self.details_dock.pane
-        self.table.doubleClicked.connect(lambda _i: self.details_dock.toggle_preview())
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.details_dock)
         self.problems = ProblemsPanel()
         self.problems_dock = QDockWidget("Problems", self)
@@ -131,7 +136,15 @@ class MainWindow(QMainWindow):
         self.problems_dock.setWidget(self.problems)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.problems_dock)
         self.problems_dock.hide()
-        self._docks = (self.sidebar, self.details_dock)
+        self._docks: tuple[QWidget, ...] = (self.sidebar, self.details_dock)
+
+    def _build_playback(self, audio_backend: str | None) -> None:
+        self.playing = PlaybackParts(
+            self, self, self.sidebar, self.details, self.map_panel, audio_backend
+        )
+        self.playback: PlayControl = self.playing.control
+        self.queue_dock: QDockWidget = self.playing.queue_dock
+        self._docks = (*self._docks, self.playing.toolbar)
 
     def _build_status_bar(self) -> None:
         self.jobs_panel = JobsPanel()
@@ -270,6 +283,7 @@ class MainWindow(QMainWindow):
         for dock in self._docks:
             dock.show()
         self.status_label.setText("Opening the library…")
+        self.playback.open(self.cat)
         self.reload()
         if rescan:
             self.pipeline.rescan()
@@ -313,6 +327,7 @@ class MainWindow(QMainWindow):
     def close_library(self) -> None:
         self.runner.cancel_all()
         self.pipeline.clear()
+        self.playback.close()  # its last plays are written before the catalogue closes
         if self.cat is not None:
             self.cat.close()
             self.cat = None
@@ -436,7 +451,8 @@ class MainWindow(QMainWindow):
             "Active model": self.data.model_version or "none yet (analyse the library)",
             "Bundled model": bundled,
             "Device": self.pipeline.device_in_use or self.settings.device,
-            "Player": self.player.name,
+            "Audio output": self.playback.output_name(),
+            "External player": self.player.name,
             "Log folder": str(paths.log_dir()),
         }
 
@@ -452,5 +468,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.player.stop()
+        self.playing.mpris.close()
         self.close_library()
         super().closeEvent(event)

@@ -35,6 +35,7 @@ class MapPanel(QWidget):
         self._groups: np.ndarray | None = None
         self._selected = np.zeros(0, dtype=np.int64)
         self._highlight: np.ndarray | None = None
+        self._playing = 0  # the track playing (0: none)
         # Import the plotting library in the background while the window comes up.
         threading.Thread(target=importlib.import_module, args=("pyqtgraph",), daemon=True).start()
 
@@ -65,6 +66,7 @@ class MapPanel(QWidget):
         view.set_data(self._snap, self._xy, self._groups)
         view.set_highlight(self._highlight)
         view.set_selected(self._selected)
+        view.set_playing(self._snap.row_of(self._playing) if self._playing else None)
 
     def set_data(
         self, snap: Snapshot, xy: np.ndarray | None, groups: np.ndarray | None, *, shown: bool
@@ -87,3 +89,9 @@ class MapPanel(QWidget):
         self._highlight = rows
         if self._view is not None and not self._dirty:
             self._view.set_highlight(rows)
+
+    def set_playing(self, track_id: int) -> None:
+        """Ring the point of the track playing (0: none)."""
+        self._playing = track_id
+        if self._view is not None and not self._dirty:
+            self._view.set_playing(self._snap.row_of(track_id) if track_id else None)

@@ -152,6 +152,7 @@ class MapView(QWidget):
         self._shape_kind = "lasso"
         self.selected_rows = np.zeros(0, dtype=np.int64)
         self.highlight_rows = np.zeros(0, dtype=np.int64)
+        self.playing_rows = np.zeros(0, dtype=np.int64)  # the track playing (one row or none)
 
         bar = self._build_bar()
         self._build_plot()
@@ -229,9 +230,14 @@ class MapView(QWidget):
         self.sel_scatter = pg.ScatterPlotItem(
             size=11, pxMode=True, pen=pg.mkPen("#000000", width=2), brush=pg.mkBrush("#ffd400")
         )
+        # The track playing: a wide red ring around its point, above the selection.
+        self.play_scatter = pg.ScatterPlotItem(
+            size=20, pxMode=True, pen=pg.mkPen("#e0001b", width=3), brush=pg.mkBrush(0, 0, 0, 0)
+        )
         self.high_scatter.setZValue(10)
         self.sel_scatter.setZValue(11)
-        for item in (self.high_scatter, self.sel_scatter):
+        self.play_scatter.setZValue(12)
+        for item in (self.high_scatter, self.sel_scatter, self.play_scatter):
             self.plot.addItem(item)
         self.hover_label = pg.TextItem("", anchor=(0, 1), color="#000", fill=(255, 255, 224, 230))
         self.hover_label.setZValue(100)
@@ -266,8 +272,10 @@ class MapView(QWidget):
         self._signature = signature
         self.selected_rows = np.zeros(0, dtype=np.int64)
         self.highlight_rows = np.zeros(0, dtype=np.int64)
+        self.playing_rows = np.zeros(0, dtype=np.int64)
         self._draw_overlay(self.sel_scatter, self.selected_rows)
         self._draw_overlay(self.high_scatter, self.highlight_rows)
+        self._draw_overlay(self.play_scatter, self.playing_rows)
         if same:
             return  # e.g. a rescan added tracks that are not on the map yet: nothing to redraw
         self._tree = None
@@ -345,6 +353,18 @@ class MapView(QWidget):
     def set_selected(self, rows: np.ndarray) -> None:
         self.selected_rows = np.asarray(rows, dtype=np.int64)
         self._draw_overlay(self.sel_scatter, self.selected_rows)
+
+    def set_playing(self, row: int | None) -> None:
+        """Ring the point of this snapshot row (the track playing); None: no ring."""
+        self.playing_rows = np.array([] if row is None else [row], dtype=np.int64)
+        self._draw_overlay(self.play_scatter, self.playing_rows)
+
+    def playing_point(self) -> tuple[float, float] | None:
+        """Where the ring is drawn, if it is."""
+        data = self.play_scatter.getData()
+        if data is None or not len(data[0]):
+            return None
+        return float(data[0][0]), float(data[1][0])
 
     def set_highlight(self, rows: np.ndarray | None) -> None:
         self.highlight_rows = (

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QMainWindow,
     QMenu,
+    QMenuBar,
     QSizePolicy,
     QTabWidget,
     QToolBar,
@@ -22,10 +23,19 @@ from PySide6.QtWidgets import (
 from musicorg.gui.details import DetailsDock
 from musicorg.gui.library_view import LibraryView
 from musicorg.gui.pipeline_control import PipelineControl
+from musicorg.gui.playcontrol import PlayControl
 from musicorg.gui.sidebar import Sidebar
 from musicorg.keys import USER
 
 Shortcut = str | QKeySequence | QKeySequence.StandardKey
+
+
+class AddAction(Protocol):
+    """Adds an action to a menu and to the window (build_menus's ``add``)."""
+
+    def __call__(
+        self, menu: QMenu, text: str, slot: Callable[[], object], key: Shortcut | None = None
+    ) -> QAction: ...
 
 
 class MenuHost(Protocol):
@@ -36,6 +46,8 @@ class MenuHost(Protocol):
     details_dock: DetailsDock
     problems_dock: QDockWidget
     pipeline: PipelineControl
+    playback: PlayControl
+    queue_dock: QDockWidget
     tabs: QTabWidget
     toolbar: QToolBar
 
@@ -87,8 +99,7 @@ def build_menus(window: QMainWindow, host: MenuHost) -> None:
     m.addSeparator()
     add(m, "Cancel all jobs", pipeline.cancel_jobs, "Ctrl+.")
 
-    m = bar.addMenu("&Track")
-    preview = add(m, "Preview / stop", details.toggle_preview, "Space")
+    m = _playback_menus(bar, add, host)
     add(m, "More like this", lambda: details.more_like_this(), "Ctrl+M")
     add(m, "Path to…", lambda: details.path_to(), "Ctrl+P")
     m.addSeparator()
@@ -102,14 +113,14 @@ def build_menus(window: QMainWindow, host: MenuHost) -> None:
     add(m, "Library", lambda: host.tabs.setCurrentIndex(0), "Ctrl+1")
     add(m, "Map", lambda: host.tabs.setCurrentIndex(1), "Ctrl+2")
     m.addSeparator()
-    for dock in (sidebar, details, host.problems_dock):
+    for dock in (sidebar, details, host.queue_dock, host.problems_dock):
         m.addAction(dock.toggleViewAction())
 
     m = bar.addMenu("&Help")
     add(m, "Open log folder", host.open_log_folder)
     add(m, "About musicorg", host.show_about)
 
-    for action in (rescan, preview, export):
+    for action in (rescan, export):
         host.toolbar.addAction(action)
     spacer = QWidget()
     spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -117,11 +128,54 @@ def build_menus(window: QMainWindow, host: MenuHost) -> None:
     host.toolbar.addWidget(host.library.search)
 
 
+def _playback_menus(bar: QMenuBar, add: AddAction, host: MenuHost) -> QMenu:
+    """The Playback menu, and the Track menu's first entries (play, queue, open elsewhere);
+    returns the Track menu. What plays is off while there is no audio output."""
+    playback, details = host.playback, host.details_dock
+    m = bar.addMenu("&Playback")
+    needs_output = [
+        add(m, "Play/Pause", playback.toggle, "Space"),
+        add(m, "Next", playback.next, "Ctrl+Right"),
+        add(m, "Previous", playback.previous, "Ctrl+Left"),
+        add(m, "Stop", playback.stop),
+    ]
+    m.addSeparator()
+    add(m, "Clear play history of the selection…", playback.clear_history)
+    add(m, "Clear all play history…", lambda: playback.clear_history(everything=True))
+
+    m = bar.addMenu("&Track")
+    needs_output += [
+        add(m, "Play", playback.play_selection),
+        add(m, "Play next", playback.play_next_selection),
+        add(m, "Add to queue", playback.queue_selection),
+    ]
+    for action in needs_output:
+        playback.available_changed.connect(action.setEnabled)
+    external = add(m, "Open in external player", details.open_external)
+    external.setEnabled(details.host.player.available())
+    external.setToolTip(details.external_player_note())
+    m.addSeparator()
+    return m
+
+
 def table_menu(host: MenuHost, pos: QPoint) -> None:
     """The track table's context menu, at POS (the table's viewport coordinates)."""
+    table = host.library.table
+    track_menu(host).exec(table.viewport().mapToGlobal(pos))
+
+
+def track_menu(host: MenuHost) -> QMenu:
+    """The track table's context menu: play, queue, find similar, playlists."""
     sidebar, details, table = host.sidebar, host.details_dock, host.library.table
+    playback = host.playback
     menu = QMenu(table)
-    menu.addAction("Preview", details.toggle_preview)
+    for text, slot in [
+        ("Play", playback.play_selection),
+        ("Play next", playback.play_next_selection),
+        ("Add to queue", playback.queue_selection),
+    ]:
+        menu.addAction(text, slot).setEnabled(playback.available)
+    menu.addSeparator()
     menu.addAction("More like this", lambda: details.more_like_this())
     menu.addAction("Path to…", lambda: details.path_to())
     menu.addSeparator()
@@ -130,4 +184,6 @@ def table_menu(host: MenuHost, pos: QPoint) -> None:
     pl = sidebar.current_playlist()
     if pl and pl[0] == USER:
         menu.addAction("Remove from this playlist", sidebar.remove_selected)
-    menu.exec(table.viewport().mapToGlobal(pos))
+    menu.addSeparator()
+    menu.addAction("Clear play history…", playback.clear_history)
+    return menu

@@ -1,9 +1,11 @@
-"""Preview playback without QtMultimedia: an external player in a subprocess.
+"""An external player (mpv, ffplay, or the command in ``MUSICORG_PLAYER``) in a subprocess:
+the explicit "Open in external player" option. musicorg plays music itself through
+:mod:`musicorg.gui.playcontrol`; this is only for those who prefer another program.
 
 :func:`default_player` picks ``mpv`` or ``ffplay`` when one is installed (``MUSICORG_PLAYER``
 may name another command, whose arguments end with the file), else a :class:`NullPlayer` that
-says why nothing plays. Tests inject a :class:`CommandPlayer` with a silent sink (``mpv
---ao=null``, or any command that waits) or a :class:`NullPlayer`.
+says why there is none (the option is then off). Tests inject a :class:`CommandPlayer` with
+any command that waits, or a :class:`NullPlayer`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class NullPlayer:
 
     name = "none"
 
-    def __init__(self, reason: str = "no audio player found (install mpv or ffplay)") -> None:
+    def __init__(self, reason: str = "no external player found (install mpv or ffplay)") -> None:
         self.reason = reason
         self.current: str | None = None
 

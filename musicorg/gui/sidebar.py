@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QPoint, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QWidget
 
 from musicorg.app import actions
@@ -19,6 +19,9 @@ from musicorg.store import userlists
 
 
 class Sidebar(HostedDock):
+    #: play these tracks ("Play" on a playlist)
+    play_requested = Signal(object)
+
     def __init__(self, host: Host, parent: QWidget | None = None) -> None:
         self.tree = PlaylistTree()
         super().__init__("Playlists", "sidebar", host, self.tree, parent)
@@ -51,6 +54,12 @@ class Sidebar(HostedDock):
             if p.id == playlist_id:
                 return list(p.track_ids)
         return []
+
+    def play_playlist(self, playlist_id: int) -> None:
+        """Play a playlist from its first track, in its own order."""
+        ids = self.playlist_ids(playlist_id)
+        if ids:
+            self.play_requested.emit(ids)
 
     def show_current(self, keep_results: bool = False) -> None:
         """Show what the tree selects (the library or a playlist, a playlist in its own
@@ -190,6 +199,8 @@ class Sidebar(HostedDock):
         menu = QMenu(self)
         if key and key[0] in (AUTO, USER):
             kind, pid = str(key[0]), int(key[1])
+            menu.addAction("Play", lambda: self.play_playlist(pid))
+            menu.addSeparator()
             menu.addAction("Rename…", lambda: self.rename_playlist(pid, kind))
             if kind == AUTO:
                 menu.addAction("Pin (keep through re-clustering)", lambda: self.pin_playlist(pid))

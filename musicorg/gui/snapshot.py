@@ -10,13 +10,15 @@ is loaded off the UI thread and tested on its own.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from musicorg.store.library import TrackColumns
+from musicorg.store.plays import PlayStats
 
 # (key, header) of the table's columns, in order.
 COLUMNS: list[tuple[str, str]] = [
@@ -27,9 +29,16 @@ COLUMNS: list[tuple[str, str]] = [
     ("year", "Year"),
     ("duration", "Length"),
     ("fmt", "Format"),
+    ("plays", "Plays"),
+    ("last_played", "Last played"),
+    ("skips", "Skips"),
     ("path", "File"),
 ]
 TEXT_COLUMNS = ("title", "artist", "album", "genre", "fmt", "path")
+#: The columns of what the player recorded (:meth:`Snapshot.set_plays` fills them).
+PLAY_COLUMNS = ("plays", "last_played", "skips")
+#: Columns of numbers, aligned to the right.
+NUMBER_COLUMNS = ("year", "duration", "plays", "skips")
 
 
 def _str_array(values: Sequence[Any]) -> np.ndarray:
@@ -74,6 +83,9 @@ class Snapshot:
                 [np.nan if d is None else d for d in tracks.durations], dtype=np.float32
             ).reshape(-1),
             "fmt": _str_array(tracks.formats),
+            "plays": np.zeros(len(display), dtype=np.int32),
+            "last_played": np.full(len(display), np.nan, dtype=np.float64),
+            "skips": np.zeros(len(display), dtype=np.int32),
             "path": display,
         }
         snap = cls(
@@ -111,10 +123,36 @@ class Snapshot:
         rows = self.rows_of([track_id])
         return int(rows[0]) if len(rows) else None
 
+    def set_plays(self, stats: Mapping[int, PlayStats]) -> None:
+        """The plays, last play and skips of each track (a track not in ``stats`` was never
+        played nor skipped)."""
+        plays = np.zeros(len(self), dtype=np.int32)
+        last = np.full(len(self), np.nan, dtype=np.float64)
+        skips = np.zeros(len(self), dtype=np.int32)
+        if stats and len(self):
+            ids = np.fromiter(stats.keys(), dtype=np.int64, count=len(stats))
+            values = list(stats.values())
+            pos = np.clip(np.searchsorted(self.ids, ids), 0, len(self) - 1)
+            known = self.ids[pos] == ids
+            rows = pos[known]
+            kept = [v for v, k in zip(values, known, strict=True) if k]
+            plays[rows] = [v.play_count for v in kept]
+            last[rows] = [np.nan if v.last_played is None else v.last_played for v in kept]
+            skips[rows] = [v.skip_count for v in kept]
+        self.cols.update(plays=plays, last_played=last, skips=skips)
+        for key in PLAY_COLUMNS:
+            self._ranks.pop(key, None)
+
     def text(self, key: str, row: int) -> str:
         value = self.cols[key][row]
         if key == "year":
             return str(int(value)) if value else ""
+        if key in ("plays", "skips"):
+            return str(int(value)) if value else ""
+        if key == "last_played":
+            if value != value:
+                return ""
+            return time.strftime("%Y-%m-%d %H:%M", time.localtime(float(value)))
         if key == "duration":
             if value != value:
                 return ""
@@ -140,7 +178,7 @@ class Snapshot:
         r = self._ranks.get(key)
         if r is None:
             values = self.lower[key] if key in self.lower else self.cols[key]
-            if key == "duration":
+            if key in ("duration", "last_played"):
                 values = np.nan_to_num(values, nan=-1.0)
             order = np.argsort(values, kind="stable")
             r = np.empty(len(order), dtype=np.int64)

@@ -2,6 +2,7 @@
 
 Qt asks only for the visible cells; sorting and filtering replace the view array in one go.
 Rows drag out as file URLs (other apps accept them) plus the track ids (our playlists do).
+The track the player is on is shown in bold with a play mark.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from PySide6.QtCore import (
     Qt,
     QUrl,
 )
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon
+from PySide6.QtWidgets import QApplication, QStyle
 
-from musicorg.gui.snapshot import COLUMNS, Snapshot
+from musicorg.gui.snapshot import COLUMNS, NUMBER_COLUMNS, Snapshot
 
 TRACK_IDS_MIME = "application/x-musicorg-track-ids"
 
@@ -49,6 +51,11 @@ class TrackTableModel(QAbstractTableModel):
         self.descending = False
         self.highlight: np.ndarray | None = None  # bool per snapshot row (e.g. map picks)
         self._missing_brush = QBrush(QColor(150, 150, 150))
+        self.current_id = 0  # the track the player is on (0: none)
+        self._current_row = -1  # its snapshot row
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._play_icon: QIcon | None = None
 
     # --- Qt model API ---------------------------------------------------------------------
 
@@ -69,10 +76,23 @@ class TrackTableModel(QAbstractTableModel):
             return self.snap.text("path", row)
         if role == Qt.ItemDataRole.ForegroundRole and self.snap.missing[row]:
             return self._missing_brush
-        if role == Qt.ItemDataRole.TextAlignmentRole and key in ("year", "duration"):
+        if role == Qt.ItemDataRole.TextAlignmentRole and key in NUMBER_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.UserRole:
             return int(self.snap.ids[row])
+        if row == self._current_row:
+            return self._current_data(index.column(), role)
+        return None
+
+    def _current_data(self, column: int, role: int) -> Any:
+        """The marks of the row the player is on: bold, and a play icon before the title."""
+        if role == Qt.ItemDataRole.FontRole:
+            return self._bold
+        if role == Qt.ItemDataRole.DecorationRole and column == 0:
+            if self._play_icon is None:
+                style = QApplication.style()
+                self._play_icon = style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
+            return self._play_icon
         return None
 
     def headerData(
@@ -120,7 +140,40 @@ class TrackTableModel(QAbstractTableModel):
         if old_scope_ids is not None:
             self.scope = snap.rows_of(old_scope_ids)
         self.highlight = None
+        self._current_row = self._row_of(self.current_id)
         self._refresh()
+
+    def _row_of(self, track_id: int) -> int:
+        row = self.snap.row_of(track_id) if track_id else None
+        return -1 if row is None else row
+
+    def set_current(self, track_id: int) -> None:
+        """Mark the track the player is on (0: none)."""
+        old = self._current_row
+        self.current_id = track_id
+        self._current_row = self._row_of(track_id)
+        for row in {old, self._current_row} - {-1}:
+            for view_row in self.view_rows_of(np.array([row], dtype=np.int64)):
+                self.dataChanged.emit(
+                    self.index(int(view_row), 0), self.index(int(view_row), len(COLUMNS) - 1)
+                )
+
+    def current_view_row(self) -> int | None:
+        """The view row of the track the player is on, when it is shown."""
+        if self._current_row < 0:
+            return None
+        found = self.view_rows_of(np.array([self._current_row], dtype=np.int64))
+        return int(found[0]) if len(found) else None
+
+    def columns_changed(self, keys: tuple[str, ...]) -> None:
+        """The values of these columns changed in the snapshot: redraw their cells, and sort
+        again when the rows are sorted by one of them."""
+        if self.sort_key in keys:
+            self._refresh()
+            return
+        for col, (key, _header) in enumerate(COLUMNS):
+            if key in keys and self.rows.size:
+                self.dataChanged.emit(self.index(0, col), self.index(len(self.rows) - 1, col))
 
     def set_query(self, text: str) -> None:
         self.query = text

@@ -342,7 +342,7 @@ class DetailsPane(QWidget):
 
     more_like_this = Signal()
     path_to = Signal()
-    preview = Signal()
+    play = Signal()
     neighbour_activated = Signal(int)  # track id
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -357,10 +357,10 @@ class DetailsPane(QWidget):
         self.text.setOpenLinks(False)
         self.more_button = QPushButton("More like this")
         self.path_button = QPushButton("Path to…")
-        self.play_button = QPushButton("Preview")
+        self.play_button = QPushButton("Play")
         self.more_button.clicked.connect(self.more_like_this)
         self.path_button.clicked.connect(self.path_to)
-        self.play_button.clicked.connect(self.preview)
+        self.play_button.clicked.connect(self.play)
         buttons = QHBoxLayout()
         for b in (self.more_button, self.path_button, self.play_button):
             buttons.addWidget(b)

@@ -48,7 +48,7 @@ needs_model = pytest.mark.skipif(
 
 @pytest.fixture
 def window(qtbot):  # type: ignore[no-untyped-def]
-    w = MainWindow(player=NullPlayer())
+    w = MainWindow(player=NullPlayer(), audio_backend="null")
     qtbot.addWidget(w)
     w.show()
     yield w
@@ -255,7 +255,7 @@ def test_settings_round_trip(qtbot, window, tmp_path):  # type: ignore[no-untype
     window.close_library()
 
 
-# --- playlists, map, details, preview (synthetic embeddings) ----------------------------------
+# --- playlists, map, details, external player (synthetic embeddings) ---------------------
 
 
 def test_user_playlist_create_edit_drop_reorder(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
@@ -359,26 +359,33 @@ def test_more_like_this_from_details_pane(qtbot, window, tmp_path):  # type: ign
     assert path[0] == ids[0] and path[-1] == ids[1]
 
 
-def test_preview_start_and_stop(qtbot, tmp_path):  # type: ignore[no-untyped-def]
+def test_open_in_external_player(qtbot, tmp_path):  # type: ignore[no-untyped-def]
     player = CommandPlayer([sys.executable, "-c", "import time; time.sleep(60)"], "sleeper")
-    w = MainWindow(player=player)
+    w = MainWindow(player=player, audio_backend="null")
     qtbot.addWidget(w)
     w.show()
     ids = open_synthetic(qtbot, w, tmp_path, 6)
+    action = next(a for a in w.actions() if a.text() == "Open in external player")
+    assert action.isEnabled() and "sleeper" in action.toolTip()
     w.library.select_track_ids([ids[0]])
-    w.table.setFocus()
-    qtbot.keyClick(w.table, Qt.Key.Key_Space)
+    action.trigger()
     assert player.playing()
     assert player.current is not None and player.current.endswith("track00000.flac")
+    assert w.message_label.text() == "Opened Artist 0 – Song 000 in sleeper."
     proc = player.proc
-    qtbot.keyClick(w.table, Qt.Key.Key_Space)
-    assert not player.playing()
-    assert proc is not None and proc.poll() is not None
-    # The missing track is not played.
+    # The missing track is not opened (and the one before is left alone).
     w.library.select_track_ids([ids[-1]])
-    w.details_dock.toggle_preview()
-    assert not player.playing()
+    action.trigger()
+    assert "missing" in w.message_label.text() and player.proc is proc
     w.close()
+    assert proc is not None and proc.poll() is not None
+
+
+def test_without_an_external_player_the_option_is_off(window):  # type: ignore[no-untyped-def]
+    action = next(a for a in window.actions() if a.text() == "Open in external player")
+    assert not action.isEnabled() and "install mpv" in action.toolTip()
+    window.details_dock.open_external()  # nothing selected, nothing said
+    assert "Playing" not in window.message_label.text()
 
 
 def test_about_and_log_folder(qtbot, window, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
@@ -500,7 +507,12 @@ def test_menu_shortcuts(window):  # type: ignore[no-untyped-def]
     shortcuts = {a.text(): a.shortcut().toString() for a in window.actions()}
     assert shortcuts["Export playlist as M3U8…"] == "Ctrl+E"
     assert shortcuts["Rescan"] == "F5"
-    assert shortcuts["Preview / stop"] == "Space"
+    assert shortcuts["Play/Pause"] == "Space"
+    assert shortcuts["Next"] == "Ctrl+Right"
+    assert shortcuts["Previous"] == "Ctrl+Left"
+    # Each shortcut belongs to one action.
+    keys = [a.shortcut().toString() for a in window.actions() if not a.shortcut().isEmpty()]
+    assert len(keys) == len(set(keys))
     assert shortcuts["Search"] == "Ctrl+F"
 
 
