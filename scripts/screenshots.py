@@ -1,9 +1,9 @@
 """Render the app's main views offscreen to PNG files (for the docs and for looking at).
 
 Runs the real window on the demo library (scan, analysis, playlists, map, in its own data
-folders), then saves: the welcome page, the library with a track's details, an automatic
-playlist, "more like this", the map coloured by group, genre and year, a map selection, the
-settings and about dialogs.
+folders), then saves: the welcome page, the library with a track's details, playback with
+its queue, an automatic playlist, "more like this", the map coloured by group, genre and
+year, a map selection, the settings and about dialogs.
 
     QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--out docs/screenshots]
         [--work DIR]
@@ -60,7 +60,7 @@ def main() -> int:
         (widget or w).grab().save(str(path))
         print(path)
 
-    w = MainWindow(player=NullPlayer())
+    w = MainWindow(player=NullPlayer(), audio_backend="null")  # plays to no speaker
     w.resize(width, height)
     w.show()
     settle()
@@ -82,6 +82,13 @@ def main() -> int:
     w.library.select_track_ids([first])
     settle(lambda: w.details.near.count() > 0, 60)
     shot("library")
+
+    # Playing: the now-playing bar, the queue, the current row marked.
+    w.playback.play_tracks([int(i) for i in snap.ids[:8]], start=0)
+    settle(lambda: w.playback.position() >= 2.0, 60)
+    w.playback.pause()
+    settle()
+    shot("now-playing")
 
     # An automatic playlist.
     autos = [p for p in w.data.playlists if p.kind == "auto"]
