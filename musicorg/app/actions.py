@@ -20,7 +20,9 @@ import numpy as np
 from musicorg.io import m3u, mirror
 from musicorg.io.m3u import ExportReport, ImportReport
 from musicorg.io.mirror import RestoreReport
-from musicorg.organise import mapping, similar, songpath
+from musicorg.organise import ask, foryou, mapping, similar, songpath
+from musicorg.organise.ask import AskIndex, AskResult
+from musicorg.organise.foryou import ForYouResult
 from musicorg.organise.similar import SimilarError, SimilarResult, Space
 from musicorg.organise.songpath import PathResult
 from musicorg.store import library, safety
@@ -28,7 +30,10 @@ from musicorg.store.db import Catalogue
 from musicorg.store.vectors import active_model_version
 
 __all__ = [
+    "AskIndex",
+    "AskResult",
     "ExportReport",
+    "ForYouResult",
     "ImportReport",
     "LibraryRead",
     "PathResult",
@@ -121,8 +126,38 @@ def similar_space(cat: Catalogue) -> Space:
     return similar.load_space(cat)
 
 
-def more_like_this(cat: Catalogue, seeds: list[int], n: int, space: Space) -> SimilarResult:
-    return similar.similar(cat, seeds, n=n, space=space)
+def more_like_this(
+    cat: Catalogue,
+    seeds: list[int],
+    n: int,
+    space: Space,
+    *,
+    minus: list[int] | None = None,
+    minus_weight: float = similar.MINUS_WEIGHT,
+) -> SimilarResult:
+    """The tracks nearest to the seeds; with ``minus`` seeds, nearest to the mix that moves
+    away from them (alchemy). ``SimilarError`` (one line) when it cannot be answered."""
+    return similar.similar(
+        cat, seeds, n=n, space=space, minus=minus or (), minus_weight=minus_weight
+    )
+
+
+def ask_index(cat: Catalogue) -> AskIndex:
+    """What a query in words reads of the active model's library (keep it between queries,
+    like the space; read it again after an analysis). ``SimilarError`` before any analysis."""
+    return ask.load_index(cat)
+
+
+def ask_in_words(cat: Catalogue, text: str, n: int, index: AskIndex) -> AskResult:
+    """The ``n`` tracks that best fit ``text``, each with why; ``result.unknown`` names the
+    words not understood. ``SimilarError`` (an ``AskError``) when no word is understood."""
+    return ask.ask(cat, text, n=n, index=index)
+
+
+def for_you(cat: Catalogue, n: int, space: Space) -> ForYouResult:
+    """The "for you" playlist from the recorded plays (computed afresh on each call);
+    ``SimilarError`` (a ``ForYouError``) with no plays yet."""
+    return foryou.for_you(cat, n=n, space=space)
 
 
 def song_path(cat: Catalogue, a: int, b: int, n: int, space: Space) -> PathResult:

@@ -9,22 +9,52 @@ middle between them, where the centroid would lie.
 Only available tracks (not missing) are ever suggested. Copies of one song are collapsed: the
 same content key (byte-equal files) or the same normalised artist and title count as one, and
 the closest copy is kept. Seeds and their copies are never suggested.
+
+**Mixing by example ("alchemy").** Seeds may also be *subtracted* ("more like A, less like
+B"). The candidates are then the :data:`MIX_POOL` × n tracks nearest the seeds (so the list
+stays near them), and each is ranked by ``(1 - w) × d(seeds) - w × d(subtracted)``: its
+distance to the nearest seed minus ``w`` (``minus_weight``, 0 to 1, default 0.5: both count
+alike) times its distance to the nearest subtracted seed. The subtracted seeds, their copies
+and the tracks very close to them (at least twice as close to a subtracted seed as to the
+nearest seed, :data:`NEAR_SUBTRACTED`) are left out; the distance shown is still the one to
+the nearest seed. A query point (the mean of the seeds minus w × the mean of the subtracted
+ones) was tried first: at 0.5 it moves the list towards the library's centre rather than away
+from B, and on the demo library it took under 5 points off B's genre, where the issue asks
+for 10. With B a near neighbour of A of another label (one holding at least 30 % of A's
+list), ``similar A --minus B`` takes 14-18 points off B's label's share of the top 20 on
+held-out real songs while their mean distance to A grows by 10-14 % (``training/eval_ask.py``),
+and 14 points at +11 % on the demo library by its genre tags (the tests).
+
+:func:`arrange` is the order of a list picked by score (``ask``, "for you"): the playlists'
+smooth neighbour order (:mod:`musicorg.organise.order`), with no artist twice in a row.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
+from numpy.typing import NDArray
 
+from musicorg.organise.order import order_path
 from musicorg.store import trackrefs
 from musicorg.store.db import Catalogue
 from musicorg.store.vectors import TrackVectors, active_model_version, track_vectors
+
+#: The weight of the subtracted seeds when none is given.
+MINUS_WEIGHT: Final = 0.5
+#: A track at least this many times closer to a subtracted seed than to the nearest seed is
+#: left out of a mix.
+NEAR_SUBTRACTED: Final = 0.5
+#: A mix picks among this many times n tracks nearest the seeds.
+MIX_POOL: Final = 2
 
 
 class SimilarError(ValueError):
@@ -104,19 +134,34 @@ class Suggestion:
         return asdict(self)
 
 
+NEAREST_SEED: Final = "euclidean on mu, distance to the nearest seed"
+MIX: Final = (
+    "euclidean on mu: among the {pool} x n tracks nearest the seeds, (1 - {w:g}) x distance to "
+    "the nearest seed - {w:g} x distance to the nearest subtracted seed"
+)
+
+
 @dataclass
 class SimilarResult:
     seeds: list[int]
     tracks: list[Suggestion]
     model_version: str
-    metric: str = "euclidean on mu, distance to the nearest seed"
+    metric: str = NEAREST_SEED
     duplicates_collapsed: int = 0
     #: Set when the list had to stop short because only one artist was left to play next.
     artist_conflict: str | None = None
+    #: The subtracted seeds, their weight, and how many tracks were left out for being very
+    #: close to one of them.
+    minus: list[int] = field(default_factory=list)
+    minus_weight: float = 0.0
+    near_minus: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "seeds": self.seeds,
+            "minus": self.minus,
+            "minus_weight": self.minus_weight,
+            "near_minus_left_out": self.near_minus,
             "model_version": self.model_version,
             "metric": self.metric,
             "duplicates_collapsed": self.duplicates_collapsed,
@@ -165,35 +210,93 @@ def similar(
     *,
     version: str | None = None,
     space: Space | None = None,
+    minus: Sequence[int] = (),
+    minus_weight: float = MINUS_WEIGHT,
 ) -> SimilarResult:
-    """The ``n`` tracks nearest to the seeds (track ids), no artist twice in a row.
+    """The ``n`` tracks nearest to the seeds (track ids), no artist twice in a row; with
+    ``minus`` seeds, nearest to the mix of the module docstring.
 
     Candidates are taken nearest first; each next place goes to the nearest unused candidate
     whose artist differs from the one just before (unknown artists never clash). If at some
     point every candidate left is by the artist just played, the list ends there and
     ``artist_conflict`` says so.
     """
+    space = space or load_space(cat, version)
+    return nearest(space, seeds, n, minus=minus, minus_weight=minus_weight)
+
+
+def nearest(
+    space: Space,
+    seeds: Sequence[int],
+    n: int = 25,
+    *,
+    minus: Sequence[int] = (),
+    minus_weight: float = MINUS_WEIGHT,
+) -> SimilarResult:
+    """:func:`similar` in a space already read."""
     if not seeds:
         raise SimilarError("give at least one seed track")
-    space = space or load_space(cat, version)
+    if not math.isfinite(minus_weight) or not 0 <= minus_weight <= 1:
+        raise SimilarError(
+            f"the weight of the subtracted seeds is from 0 to 1, not {minus_weight:g}"
+        )
     seed_rows = _seed_rows(space, seeds)
+    minus_rows = _seed_rows(space, minus)
+    if set(seed_rows) & set(minus_rows):
+        raise SimilarError("a track cannot be both a seed and subtracted")
+    near: list[int] = []
     dist = distances_to(space, seed_rows)
+    order = dist
+    if minus_rows:
+        order, near = _mix(space, dist, [*seed_rows, *minus_rows], minus_rows, minus_weight, n)
     counter = [0]
-    ranked = _unique(space, dist, seed_rows, counter)
+    ranked = _unique(space, order, [*seed_rows, *minus_rows, *near], counter)
     chosen, conflict = _no_artist_twice(space, ranked, n)
     return SimilarResult(
         seeds=[int(s) for s in seeds],
         tracks=[_suggestion(space, i, dist[i]) for i in chosen],
         model_version=space.version,
+        metric=MIX.format(pool=MIX_POOL, w=minus_weight) if minus_rows else NEAREST_SEED,
         duplicates_collapsed=counter[0],
         artist_conflict=conflict,
+        minus=[int(t) for t in minus],
+        minus_weight=float(minus_weight) if minus_rows else 0.0,
+        near_minus=len(near),
     )
 
 
+def _mix(
+    space: Space,
+    to_seeds: NDArray[np.float64],
+    taken: Sequence[int],
+    minus_rows: Sequence[int],
+    weight: float,
+    n: int,
+) -> tuple[NDArray[np.float64], list[int]]:
+    """(N,) the order of a mix (lower first: the pool by its score, ties nearer the seeds
+    first, then the rest by their distance to the seeds), and the rows very close to a
+    subtracted seed."""
+    to_minus = distances_to(space, minus_rows)
+    near = np.flatnonzero(to_minus < NEAR_SUBTRACTED * to_seeds)
+    out = np.zeros(len(space), dtype=bool)
+    out[list(taken)] = True
+    out[near] = True
+    out |= np.asarray(space.missing, dtype=bool)
+    candidates = np.flatnonzero(~out)
+    pool = candidates[np.argsort(to_seeds[candidates], kind="stable")[: MIX_POOL * n]]
+    score = (1 - weight) * to_seeds - weight * to_minus
+    ranked = pool[np.lexsort((to_seeds[pool], score[pool]))]  # ties: nearer the seeds first
+    order = len(pool) + 1 + to_seeds  # the rest after the pool, nearest first
+    order[ranked] = np.arange(len(ranked))
+    subtracted = set(minus_rows)
+    return order, [int(r) for r in near if r not in subtracted]
+
+
 def _unique(
-    space: Space, dist: np.ndarray, seed_rows: Sequence[int], collapsed: list[int]
+    space: Space, dist: np.ndarray, seed_rows: Collection[int], collapsed: list[int]
 ) -> Iterator[int]:
     """Available rows, nearest first, without the seeds and with one copy of each song."""
+    seed_rows = set(seed_rows)
     seed_keys = {space.keys[r] for r in seed_rows}
     seed_songs = {space.song_key(r) for r in seed_rows} - {None}
     seen_keys: set[str] = set(seed_keys)
@@ -240,3 +343,49 @@ def _no_artist_twice(space: Space, ranked: Iterator[int], n: int) -> tuple[list[
         chosen.append(i)
         last = space.artist_key(i)
     return chosen, None
+
+
+def arrange(
+    mu: NDArray[np.floating[Any]], rows: Sequence[int], artist_of: Callable[[int], str | None]
+) -> tuple[list[int], list[int]]:
+    """``rows`` (picked by score) in the playlists' smooth order through ``mu`` (greedy
+    nearest neighbour, then 2-opt: :func:`musicorg.organise.order.order_path`), then with no
+    artist twice in a row (``artist_of`` a row; None never clashes): a row whose artist was
+    just played waits for the next place it fits; rows still waiting at the end go into the
+    first gap between two other artists. Returns (the order, the rows that fit nowhere)."""
+    if not rows:
+        return [], []
+    path = deque(rows[int(j)] for j in order_path(np.asarray(mu)[list(rows)]))
+    out: list[int] = []
+    waiting: list[int] = []
+
+    def clash(row: int, before: int | None) -> bool:
+        artist = artist_of(row)
+        return artist is not None and before is not None and artist == artist_of(before)
+
+    while path or waiting:
+        last = out[-1] if out else None
+        fit = next((j for j, r in enumerate(waiting) if not clash(r, last)), None)
+        if fit is not None:
+            out.append(waiting.pop(fit))
+        elif path:
+            row = path.popleft()
+            (waiting if clash(row, last) else out).append(row)
+        else:
+            break
+    left: list[int] = []
+    for row in waiting:
+        gap = next(
+            (
+                k
+                for k in range(len(out) + 1)
+                if (k == 0 or not clash(row, out[k - 1]))
+                and (k == len(out) or not clash(row, out[k]))
+            ),
+            None,
+        )
+        if gap is None:
+            left.append(row)
+        else:
+            out.insert(gap, row)
+    return out, left

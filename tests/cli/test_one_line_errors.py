@@ -52,6 +52,7 @@ def _args_for(name: str, music: Path, tmp: Path) -> list[str]:
         "embeddings": [str(tmp / "e.npz")],
         "similar": ["x"],
         "path": ["a", "b"],
+        "ask": ["calm"],
         "export": [str(tmp / "out")],
         "import": [str(tmp / "x.m3u")],
         "models": ["list"],
@@ -90,6 +91,8 @@ MISTAKES: dict[str, tuple[Callable[[Path, Path], list[str]], tuple[str, ...]]] =
     "playlists": (lambda m, t: ["playlists", "--rename", "999", "x"], ("999",)),
     "similar": (lambda m, t: ["similar", "no such song"], ("no such song",)),
     "path": (lambda m, t: ["path", "nothing", "nowhere"], ("nothing",)),
+    "ask": (lambda m, t: ["ask", "calm jazz"], ("analyse",)),
+    "foryou": (lambda m, t: ["foryou"], ("play some music",)),
     "map": (lambda m, t: ["map"], ("analyse",)),
     "export": (
         lambda m, t: ["export", str(_file_in_the_way(m, t) / "out")],

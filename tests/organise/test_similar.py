@@ -8,9 +8,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musicorg.organise.similar import SimilarError, load_space, norm_text, resolve_tracks, similar
+from musicorg.organise.similar import (
+    SimilarError,
+    Space,
+    arrange,
+    load_space,
+    nearest,
+    norm_text,
+    resolve_tracks,
+    similar,
+)
 from musicorg.organise.songpath import song_path
+from musicorg.organise.vocabulary import genre_keys
+from musicorg.store import autolists
 from tests.latent_fixtures import add_tracks, new_catalogue
+from tests.organise.test_ask import analysed_demo
 
 
 def line(n: int, d: int = 8) -> np.ndarray:
@@ -144,3 +156,93 @@ def test_path_on_a_line_is_the_line(tmp_path: Path) -> None:
     assert len(load_space(cat)) == 30
     with pytest.raises(SimilarError):
         song_path(cat, ids[0], ids[0])
+
+
+# -- mixing by example (alchemy) ---------------------------------------------------------------
+
+
+def test_minus_moves_away_and_leaves_out_what_is_close(tmp_path: Path) -> None:
+    cat = new_catalogue(tmp_path)
+    ids = add_tracks(cat, line(41))
+    plain = similar(cat, [ids[20]], n=6)
+    assert {ids.index(t.track_id) for t in plain.tracks} == {17, 18, 19, 21, 22, 23}
+    mixed = similar(cat, [ids[20]], n=6, minus=[ids[22]], minus_weight=0.5)
+    got = [ids.index(t.track_id) for t in mixed.tracks]
+    # Left of 20, (d(20) - d(22)) / 2 is -1 for every track, right of it 0 or more: the mix
+    # takes the left side, nearest first; 23 is twice as close to 22 as to 20.
+    assert set(got) == {14, 15, 16, 17, 18, 19} and mixed.near_minus == 1
+    assert mixed.minus == [ids[22]]
+    assert "subtracted" in mixed.metric and mixed.as_dict()["minus_weight"] == 0.5
+    # Tracks twice as close to the subtracted seed as to the point are left out.
+    # All the weight on the subtracted seed: the pool (the 12 nearest 20) farthest from it.
+    far = similar(cat, [ids[20]], n=6, minus=[ids[22]], minus_weight=1.0)
+    assert {ids.index(t.track_id) for t in far.tracks} == {13, 14, 15, 16, 17, 27}
+    with pytest.raises(SimilarError, match="both"):
+        similar(cat, [ids[20]], minus=[ids[20]])
+    for weight in (-1, 1.5, float("nan")):
+        with pytest.raises(SimilarError, match="from 0 to 1"):
+            similar(cat, [ids[20]], minus=[ids[1]], minus_weight=weight)
+    cat.close()
+
+
+def test_arrange_keeps_artists_apart() -> None:
+    mu = line(8).astype(np.float32)
+    artists = ["A", "A", "A", "B", "B", "C", "A", None]
+    order, left = arrange(mu, list(range(8)), lambda r: artists[r])
+    assert sorted(order) == list(range(8)) and left == []
+    names = [artists[r] for r in order]
+    assert all(a is None or a != b for a, b in itertools.pairwise(names))
+    # Impossible: the rest is reported, never placed next to itself.
+    order, left = arrange(mu[:3], [0, 1, 2], lambda r: "A")
+    assert len(order) == 1 and sorted(left) == sorted({0, 1, 2} - set(order))
+    assert arrange(mu, [], lambda r: None) == ([], [])
+
+
+def _mix_figures(space: Space, labels: list[str], k: int = 20) -> tuple[float, float, int]:
+    """Mean drop of B's label's share in the top ``k`` and growth of the mean distance to A,
+    over every A that has a neighbour B of another label holding 30 % of its list (B's style
+    is around A: the case subtracting B is for)."""
+    mu = space.mu.astype(np.float64)
+    before, after, d0, d1 = [], [], [], []
+    for a in range(len(space)):
+        if not labels[a]:
+            continue
+        base = [space.row(t.track_id) for t in nearest(space, [int(space.ids[a])], k).tracks]
+        share = {lab: np.mean([labels[r] == lab for r in base]) for lab in set(labels)}
+        b = next(
+            (r for r in base if labels[r] not in ("", labels[a]) and share[labels[r]] >= 0.3), None
+        )
+        if b is None:
+            continue
+        mixed = nearest(space, [int(space.ids[a])], k, minus=[int(space.ids[b])])
+        rows = [space.row(t.track_id) for t in mixed.tracks]
+        before.append(share[labels[b]])
+        after.append(np.mean([labels[r] == labels[b] for r in rows]))
+        d0.append(np.linalg.norm(mu[base] - mu[a], axis=1).mean())
+        d1.append(np.linalg.norm(mu[rows] - mu[a], axis=1).mean())
+    return (
+        float(np.mean(before) - np.mean(after)),
+        float(np.mean(d1) / np.mean(d0) - 1),
+        len(before),
+    )
+
+
+def test_alchemy_on_the_demo_lowers_the_subtracted_label(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """The issue's check, with the files' genre tags as labels (by their broad genre: "Romantic
+    Classical" is classical): ``similar A --minus B`` takes at least 10 points off B's genre
+    in the top 20, and the mean distance to A grows by at most 15 %."""
+    cat = analysed_demo(tmp_path_factory, tmp_path / "demo.sqlite")
+    space = load_space(cat)
+    lib = autolists.library(cat, space.version)
+    genre = {
+        t: genre_keys(g)[-1][0] if genre_keys(g) else ""
+        for t, g in zip(lib.track_ids, lib.genres, strict=True)
+    }
+    labels = [genre.get(int(t), "") for t in space.ids]
+    drop, growth, pairs = _mix_figures(space, labels)
+    print(f"demo alchemy: {pairs} pairs, drop {drop:.3f}, distance {growth:+.3f}")
+    assert pairs >= 10
+    assert drop >= 0.10 and growth <= 0.15
+    cat.close()
