@@ -5,8 +5,10 @@ that reports through ``progress`` and stops when ``cancel()`` says so. What foll
 analysis (the playlists when they are due, then the maps) is :data:`AFTER_ANALYSIS`, and the
 rules for each step live here and nowhere else:
 
-- playlists are rebuilt only when asked (``force``) or when ``needs_recluster`` says so
-  (never built, or analyses added at least 10 % new tracks), so names stay put;
+- playlists stay put: new tracks join their nearest playlists, and they are clustered again
+  only when asked (``force``) or when ``needs_recluster`` says so (never built, or at least
+  25 % of the tracks are new since the last clustering), matched ones keeping their names;
+  new playlist lengths split and merge playlists (:func:`resize_playlists`), no clustering;
 - a map is fitted when there is none (or ``refit``); otherwise new tracks are placed among
   the stored points, which do not move;
 - a model is switched only through :func:`switch_model`, which checks the model first.
@@ -119,10 +121,13 @@ def analyse(
 class PlaylistsResult:
     playlists: list[PlaylistInfo]
     rebuilt: bool
+    resized: bool = False
 
     def summary(self) -> str:
         if self.rebuilt:
             return f"Automatic playlists rebuilt: {len(self.playlists)}."
+        if self.resized:
+            return f"Automatic playlists fitted to the new lengths: {len(self.playlists)}."
         return f"{len(self.playlists)} automatic playlists, kept as they were."
 
 
@@ -136,9 +141,10 @@ def update_playlists(
     progress: ProgressFn = no_progress,
     cancel: CancelFn = never,
 ) -> PlaylistsResult | None:
-    """The automatic playlists of the active model: rebuilt when ``force`` (the user asked,
-    or the settings changed), else only when they are due. None before any analysis.
-    ``method``, ``playlist_min`` and ``playlist_max`` default to the settings."""
+    """The automatic playlists of the active model: clustered again when ``force`` (the user
+    asked, or the method changed), else kept up to date (new tracks join their nearest
+    playlists; clustered again only when due). None before any analysis. ``method``,
+    ``playlist_min`` and ``playlist_max`` default to the settings."""
     # lazy: see the note at the top
     from musicorg.organise import playlists
 
@@ -159,6 +165,34 @@ def update_playlists(
             cancel=cancel,
         )
     return PlaylistsResult(lists, True)
+
+
+def resize_playlists(
+    cat: Catalogue,
+    *,
+    playlist_min: int | None = None,
+    playlist_max: int | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelFn = never,
+) -> PlaylistsResult | None:
+    """New playlist lengths (default: the settings) applied to the automatic playlists of the
+    active model without clustering again: too long ones are split, too short ones merged
+    into their neighbours, the rest stay as they are, names included. None before any
+    analysis."""
+    # lazy: see the note at the top
+    from musicorg.organise import playlists
+
+    if active_model_version(cat) is None:
+        return None
+    with writing(cat, "playlists", progress, cancel):
+        lists = playlists.resize_playlists(
+            cat,
+            playlist_min=playlist_min,
+            playlist_max=playlist_max,
+            progress=progress,
+            cancel=cancel,
+        )
+    return PlaylistsResult(lists, False, resized=True)
 
 
 def update_map(

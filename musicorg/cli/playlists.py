@@ -1,4 +1,6 @@
-"""The playlists command: the automatic playlists, listed, rebuilt or edited (rename, pin)."""
+"""The playlists command: the automatic playlists, listed with why each holds what it holds,
+kept up to date (new tracks join their nearest playlists), rebuilt, fitted to new lengths,
+or edited (rename, pin)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from musicorg.cli.common import (
 from musicorg.store.db import Catalogue
 
 if TYPE_CHECKING:
+    from musicorg.organise.explain import Explanation
     from musicorg.organise.playlists import PlaylistInfo
 
 HELP: Final = {"playlists": "automatic playlists"}
@@ -27,14 +30,22 @@ HELP: Final = {"playlists": "automatic playlists"}
 
 def register(sub: Subparsers) -> None:
     p = add_command(sub, HELP, "playlists", cmd_playlists)
-    p.add_argument("--rebuild", action="store_true", help="cluster again now")
+    p.add_argument(
+        "--rebuild", action="store_true", help="cluster again now (matched playlists keep names)"
+    )
     p.add_argument(
         "--method",
         choices=settings_mod.CLUSTER_METHODS,
         help="clustering method (default: the setting, kmeans); implies --rebuild",
     )
-    p.add_argument("--min", type=int, metavar="N", help="shortest playlist (default: setting)")
-    p.add_argument("--max", type=int, metavar="N", help="longest playlist (default: setting)")
+    p.add_argument(
+        "--min",
+        type=int,
+        metavar="N",
+        help="shortest playlist (default: setting); without --rebuild the playlists are "
+        "split and merged to fit, not clustered again",
+    )
+    p.add_argument("--max", type=int, metavar="N", help="longest playlist (as --min)")
     p.add_argument("--rename", nargs=2, metavar=("ID", "NAME"), help="rename a playlist")
     p.add_argument("--pin", type=int, metavar="ID", help="pin a playlist (keeps its tracks)")
     p.add_argument("--unpin", type=int, metavar="ID", help="unpin a playlist")
@@ -43,25 +54,28 @@ def register(sub: Subparsers) -> None:
 
 def cmd_playlists(args: argparse.Namespace, cat: Catalogue) -> int:
     # lazy: the organise stage loads numpy and scipy; start-up stays light
+    from musicorg.app.explain import explain_playlists
     from musicorg.organise import playlists
 
     try:
         lists = _edit_then_list(args, cat)
     except (playlists.PlaylistError, ValueError) as exc:
         raise CommandError("playlists", exc) from exc
+    why = explain_playlists(cat, include_user=False) if lists else {}
     if args.json:
-        print_json([_as_json(p) for p in lists])
+        print_json([_as_json(p, why.get(p.id)) for p in lists])
         return 0
     if not lists:
         print("No playlists yet: run `musicorg analyse`, then `musicorg playlists`.")
         return 0
-    _print_playlists(lists)
+    _print_playlists(lists, why)
     return 0
 
 
 def _edit_then_list(args: argparse.Namespace, cat: Catalogue) -> list[PlaylistInfo]:
-    """Apply --rename, --pin and --unpin; rebuild when asked (or due, unless this was an
-    edit); answer the playlists."""
+    """Apply --rename, --pin and --unpin; cluster again when asked (--rebuild, --method) or
+    due, fit to new lengths (--min, --max), else let new tracks join their nearest playlists
+    (unless this was an edit, or the catalogue is read-only); answer the playlists."""
     # lazy: the organise stage loads numpy and scipy; start-up stays light
     from musicorg.organise import playlists
 
@@ -72,14 +86,23 @@ def _edit_then_list(args: argparse.Namespace, cat: Catalogue) -> list[PlaylistIn
     if args.unpin is not None:
         playlists.pin_playlist(cat, args.unpin, False)
     edited = bool(args.rename) or args.pin is not None or args.unpin is not None
-    rebuild = args.rebuild or args.method or args.min or args.max
-    if not rebuild and not edited and playlists.needs_recluster(cat):
-        rebuild = True
-        if not args.quiet:
-            print("Building playlists (first time, or many new tracks)…", file=sys.stderr)
+    rebuild = bool(args.rebuild or args.method)
+    resize = not rebuild and (args.min is not None or args.max is not None)
     progress = Stderr(args.quiet)
-    if not rebuild:
+    if resize:
+        lists = playlists.resize_playlists(
+            cat, playlist_min=args.min, playlist_max=args.max, progress=progress
+        )
+        progress.end()
+        return lists
+    if edited or cat.read_only:
         return playlists.list_playlists(cat)
+    if not rebuild:
+        if playlists.needs_recluster(cat) and not args.quiet:
+            print("Building playlists (first time, or many new tracks)…", file=sys.stderr)
+        lists, _rebuilt = playlists.ensure_playlists(cat, progress=progress)
+        progress.end()
+        return lists
     lists = playlists.build_playlists(
         cat,
         method=args.method,
@@ -91,7 +114,7 @@ def _edit_then_list(args: argparse.Namespace, cat: Catalogue) -> list[PlaylistIn
     return lists
 
 
-def _as_json(p: PlaylistInfo) -> dict[str, Any]:
+def _as_json(p: PlaylistInfo, why: Explanation | None) -> dict[str, Any]:
     return {
         "id": p.id,
         "group": p.group_name,
@@ -104,10 +127,13 @@ def _as_json(p: PlaylistInfo) -> dict[str, Any]:
         "renamed": p.renamed,
         "examples": p.examples,
         "track_ids": p.track_ids,
+        "summary": why.summary if why is not None else None,
+        "explanation": why.as_dict() if why is not None else None,
     }
 
 
-def _print_playlists(lists: list[PlaylistInfo]) -> None:
+def _print_playlists(lists: list[PlaylistInfo], why: dict[int, Explanation] | None = None) -> None:
+    why = why or {}
     group: object = object()
     for p in lists:
         if p.group_index != group:
@@ -117,6 +143,8 @@ def _print_playlists(lists: list[PlaylistInfo]) -> None:
         missing = f", {p.unavailable} unavailable" if p.unavailable else ""
         line = f"  {p.id:5}  {p.name}{flags}: {p.size} tracks, {fmt_duration(p.duration)}{missing}"
         print(printable(line))
+        if p.id in why:
+            print(printable(f"         {why[p.id].summary}"))
         if p.examples:
             print(printable(f"         e.g. {'; '.join(p.examples)}"))
     total = sum(p.size for p in lists)

@@ -112,7 +112,7 @@ def kmeans(
 # --- cutting into playlists -------------------------------------------------------------------
 
 
-def _capacity_assign(x: FloatArray, centres: FloatArray, cap: int) -> IndexArray:
+def capacity_assign(x: FloatArray, centres: FloatArray, cap: int) -> IndexArray:
     """Nearest centre, except that no centre takes more than ``cap`` rows: then the pairs are
     taken closest first."""
     d = sqdist(x, centres)
@@ -139,16 +139,16 @@ def _inits(rows: int, k: int) -> int:
     return max(1, min(LEAF_INITS, LEAF_BUDGET // max(rows * k, 1)))
 
 
-def _balanced_cut(x: FloatArray, k: int, cap: int, seed: int, n_init: int = 1) -> IndexArray:
+def balanced_cut(x: FloatArray, k: int, cap: int, seed: int, n_init: int = 1) -> IndexArray:
     """``k`` parts of at most ``cap`` rows: K-Means centres, assignment under the capacity,
     and a couple of constrained Lloyd steps."""
     centres = kmeans(x, k, seed, n_init=n_init)
-    labels = _capacity_assign(x, centres, cap)
+    labels = capacity_assign(x, centres, cap)
     for _ in range(2):
         centres = np.stack(
             [x[labels == j].mean(0) if (labels == j).any() else centres[j] for j in range(k)]
         ).astype(np.float32)
-        new = _capacity_assign(x, centres, cap)
+        new = capacity_assign(x, centres, cap)
         if np.array_equal(new, labels):
             break
         labels = new
@@ -196,7 +196,7 @@ def _leaf_cut(
             out.append(p)
             continue
         pieces = leaf_count(len(p), min_size, max_size)
-        cut = _balanced_cut(xs[p], pieces, math.ceil(len(p) / pieces), seed, split_inits)
+        cut = balanced_cut(xs[p], pieces, math.ceil(len(p) / pieces), seed, split_inits)
         out.extend(p[cut == j] for j in range(pieces) if (cut == j).any())
     return out
 
@@ -397,7 +397,7 @@ def split(
     labels = nearest(xs, kmeans(xs[fit], k, seed)) if anchored is None else anchored
     out: list[IndexArray] = []
     if np.bincount(labels, minlength=k).max() == n:  # K-Means could not split: cut by size
-        labels = _balanced_cut(xs, k, math.ceil(n / k), seed)
+        labels = balanced_cut(xs, k, math.ceil(n / k), seed)
     for j in range(k):
         part = idx[labels == j]
         if len(part):
@@ -405,7 +405,7 @@ def split(
     return out
 
 
-def _even_runs(x: FloatArray, idx: IndexArray, max_size: int) -> list[IndexArray]:
+def even_runs(x: FloatArray, idx: IndexArray, max_size: int) -> list[IndexArray]:
     """Equal runs along the main axis: the last resort that always meets the size bound."""
     parts = math.ceil(len(idx) / max_size)
     xs = x[idx] - x[idx].mean(0)
@@ -414,7 +414,7 @@ def _even_runs(x: FloatArray, idx: IndexArray, max_size: int) -> list[IndexArray
     return [np.asarray(a, dtype=np.intp) for a in np.array_split(order, parts)]
 
 
-def _place(
+def place_rows(
     x: FloatArray,
     rows: IndexArray,
     members: list[list[int]],
@@ -479,7 +479,7 @@ def repair(
     out_groups: list[int] = []
     for m, g in zip(members, groups, strict=True):
         arr = np.asarray(sorted(m), dtype=np.intp)
-        runs = _even_runs(x, arr, max_size) if len(arr) > max_size else [arr]
+        runs = even_runs(x, arr, max_size) if len(arr) > max_size else [arr]
         for run in runs:
             out.append(run)
             out_groups.append(g)
@@ -521,7 +521,7 @@ def _rehome(
         sums = np.vstack([sums, np.zeros((1, x.shape[1]))])
         alive = np.append(alive, True)
     rows = np.asarray(sorted(homeless), dtype=np.intp)
-    _place(x, rows, members, sizes, sums, alive, max_size)
+    place_rows(x, rows, members, sizes, sums, alive, max_size)
 
 
 def _recut(

@@ -21,14 +21,19 @@ word which describes everything ("Soundtrack" in a library of soundtracks) names
 The name takes the best genre-or-artist token of the files first (largest excess of share over
 the library share), or else the best genre heard by the tagger; then the best qualities
 (descriptors, moods, sounds; a heard genre too after an artist), by excess; then a decade of
-the year tags, or else an era heard by the tagger. When nothing qualifies the set is called
-"Mix <n>" (groups: "Group <n>"). Names are unique: a duplicate first takes its next
-qualifying token, then a number, in a deterministic order.
+the year tags, or else an era heard by the tagger. When nothing qualifies, what is true of
+:data:`RELAXED_SHARE` (40 %) of the set and more common in it names it, or else what is true
+of 60 % of it however common (a group of the whole library), or else the tempo band of its
+middle half ("110–140 BPM"); "Mix <n>" (groups: "Group <n>") only names a set that nothing
+at all is known of. Names are unique: a duplicate takes its next qualifying token, then a
+token of 40 %, then its tempo band ("Ambient · chill · 90–120 BPM"), and a number only when
+all of those are taken, in a deterministic order.
 
 A name never contradicts itself or repeats itself (:meth:`Vocabulary.fits`): no two opposite
 words (:data:`musicorg.model.autotags.OPPOSITES`: "instrumental" and "female vocalists", "happy" and
-"sad", ...), one genre at most (of the files, or else heard: never "Hip Hop · Hip-Hop" or
-"Death Metal · Metal"), one decade or era at most.
+"sad", ...; each descriptor's two halves; and :data:`CLASHES`, "calm" with "fast" and "slow"
+with "energetic"), one genre at most (of the files, or else heard: never "Hip Hop · Hip-Hop"
+or "Death Metal · Metal"), one decade or era at most.
 
 A group's name avoids a word whose opposite is true of one of its playlists (a group
 "bright · energetic" holding a playlist "bright · calm" reads as a contradiction), as long as
@@ -52,6 +57,9 @@ from musicorg.model import autotags
 
 SEP = " · "
 MIN_SHARE = 0.6
+#: When nothing is true of MIN_SHARE of a set, what is true of this share names it (still
+#: more common in it than in the library); a duplicate name takes such a word too.
+RELAXED_SHARE = 0.4
 MAX_TOKENS = 3
 
 # Kinds of token, in the order they appear in a name (a name's first word is a genre or
@@ -79,6 +87,9 @@ DESCRIPTOR_WORDS: dict[str, tuple[str, str]] = {
     "brightness": ("dark", "bright"),
     "energy": ("calm", "energetic"),
 }
+#: Words of two descriptors that read as a contradiction in one name ("calm · fast", "slow ·
+#: energetic"), besides each descriptor's own two halves and the tagger's OPPOSITES.
+CLASHES: tuple[tuple[str, str], ...] = (("calm", "fast"), ("slow", "energetic"))
 
 _JUNK_GENRES = {
     "",
@@ -224,7 +235,8 @@ def _opposite_words(found: _Tokens, opposite: dict[int, set[int]]) -> None:
         if kind in (DESCRIPTOR, STYLE, MOOD, SOUND, ERA)
     }
     for label, tid in by_label.items():
-        for other in autotags.opposites_of(label):
+        clash = {b for a, b in CLASHES if a == label} | {a for a, b in CLASHES if b == label}
+        for other in autotags.opposites_of(label) | clash:
             oid = by_label.get(other.casefold())
             if oid is not None:
                 opposite.setdefault(tid, set()).add(oid)
@@ -243,6 +255,9 @@ class Vocabulary:
     # Token -> the tokens of its opposite words ("calm" <-> "energetic", "instrumental" ->
     # "female vocalists" and "male vocalists").
     opposite: dict[int, set[int]] = field(default_factory=dict)
+    # Each track's tempo (BPM; NaN or 0 where unknown), for the tempo band of a name that
+    # no word tells apart.
+    tempo: NDArray[np.float64] | None = None
 
     @property
     def n_tracks(self) -> int:
@@ -284,7 +299,26 @@ class Vocabulary:
             _display(c, capitalise=kind == GENRE)
             for c, kind in zip(found.displays, found.kinds, strict=True)
         ]
-        return cls(incidence, labels, found.kinds, share, thresholds, opposite)
+        tempo = _descriptor_values(tags, "tempo")
+        tempo = tempo if tempo is not None and len(tempo) == n else None
+        return cls(incidence, labels, found.kinds, share, thresholds, opposite, tempo)
+
+    def shares(self, members: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Per token: its share among ``members``, and that share less the library's."""
+        counts = np.asarray(self.incidence[members].sum(axis=0)).ravel()
+        share = counts / max(len(members), 1)
+        return share, share - self.library_share
+
+    def tempo_band(self, members: NDArray[np.intp]) -> str | None:
+        """The tempo of the middle half of ``members``, "90–120 BPM" (to 5 BPM), or None."""
+        if self.tempo is None or len(members) == 0:
+            return None
+        bpm = self.tempo[np.asarray(members, dtype=np.intp)]
+        bpm = bpm[np.isfinite(bpm) & (bpm > 0)]
+        if len(bpm) == 0:
+            return None
+        lo, hi = (int(5 * round(v / 5)) for v in np.percentile(bpm, [25, 75]))
+        return f"{lo} BPM" if lo == hi else f"{lo}–{hi} BPM"
 
     def fits(self, token: int, chosen: Collection[int]) -> bool:
         """Whether ``token`` may join a name of the tokens ``chosen``: it is none of them, no
@@ -299,15 +333,16 @@ class Vocabulary:
                 return False
         return True
 
-    def qualifying(self, members: NDArray[np.intp]) -> list[tuple[int, float, float]]:
-        """(token, share among members, excess over the library) of the tokens that qualify,
-        best first."""
+    def qualifying(
+        self, members: NDArray[np.intp], min_share: float = MIN_SHARE, *, contrast: bool = True
+    ) -> list[tuple[int, float, float]]:
+        """(token, share among members, excess over the library) of the tokens true of at
+        least ``min_share`` of the members and (``contrast``) more common among them than in
+        the library, best first."""
         if len(members) == 0 or not self.kinds:
             return []
-        counts = np.asarray(self.incidence[members].sum(axis=0)).ravel()
-        share = counts / len(members)
-        excess = share - self.library_share
-        ok = np.flatnonzero((share >= MIN_SHARE - 1e-12) & (excess > 1e-12))
+        share, excess = self.shares(members)
+        ok = np.flatnonzero((share >= min_share - 1e-12) & ((excess > 1e-12) | (not contrast)))
         out = [(int(t), float(share[t]), float(excess[t])) for t in ok]
         out.sort(key=lambda e: (-e[2], -e[1], self.labels[e[0]]))
         return out
@@ -329,6 +364,15 @@ def contradicted(
             if t is not None:
                 said.add(t)
     return {o for t in said for o in vocab.opposite.get(t, ())}
+
+
+def still_true(vocab: Vocabulary, members: NDArray[np.intp], name: str) -> bool:
+    """Whether every word of ``name`` (a trailing number and a tempo band aside) is a token
+    true of RELAXED_SHARE of ``members`` and more common among them than in the library:
+    a name made for other tracks (another model's playlist) may go on naming these."""
+    said = {vocab.labels[t].casefold() for t, _s, _e in vocab.qualifying(members, RELAXED_SHARE)}
+    words = _words(re.sub(r" \d+$", "", name))
+    return bool(words) and all(w in said or w.endswith(" bpm") for w in words)
 
 
 def _display(forms: Counter[str], *, capitalise: bool) -> str:
@@ -417,25 +461,31 @@ def name_sets(
 ) -> list[str]:
     """A unique name for every set of track rows (in the given, deterministic order).
 
-    ``reserved`` names (kept from an earlier run, or chosen by the user) are never given out.
-    Names are compared by their tokens in any order (see :func:`_key`). ``wordings`` are
-    names shown elsewhere (the groups' names): they stay free to use, but a name with the
-    same tokens takes their word order, so that a group "dark · calm" never holds a playlist
-    "calm · dark". ``avoid`` gives, per set, tokens left out of its name unless nothing else
-    qualifies (see :func:`contradicted`). ``parents`` gives, per set, the name of the group it
-    is in: the descriptors that name says come first.
+    ``reserved`` names (kept from an earlier run, chosen by the user, or the groups' names
+    that a playlist must not repeat) are never given out. Names are compared by their tokens
+    in any order (see :func:`_key`). ``wordings`` are names shown elsewhere: they stay free
+    to use, but a name with the same tokens takes their word order. ``avoid`` gives, per set,
+    tokens left out of its name unless nothing else qualifies (see :func:`contradicted`).
+    ``parents`` gives, per set, the name of the group it is in: the descriptors that name
+    says come first.
+
+    A set that no word of MIN_SHARE describes is named by the words of RELAXED_SHARE, or else
+    by words true of MIN_SHARE of it however common in the library (a group of the whole
+    library: "Electronic"), or else by its tempo band ("110–140 BPM"). A name
+    already given takes, in turn: its set's next word of MIN_SHARE, then of RELAXED_SHARE,
+    then the tempo band of its middle half ("Ambient · 90–120 BPM"); a number only when all
+    of these are taken too, and "<fallback> <n>" only for a set nothing at all is known of.
     """
     taken = {_key(n) for n in reserved}
     # The first wording of each name in use: a numbered repeat keeps its word order
     # ("bright · energetic 2" after "bright · energetic", never "energetic · bright 2").
     worded = {_key(n): n for n in wordings}
     worded.update({_key(n): n for n in reserved})
-    qualifying = [vocab.qualifying(np.asarray(s, dtype=np.intp)) for s in sets]
-    if avoid is not None:
-        for i, bad in enumerate(avoid):
-            kept = [q for q in qualifying[i] if q[0] not in bad]
-            if kept:
-                qualifying[i] = kept
+    strict = _filtered(vocab, sets, MIN_SHARE, avoid)
+    relaxed = _filtered(vocab, sets, RELAXED_SHARE, avoid)
+    # A set as varied as the library (a group of all of it) is named by what most of it is.
+    common = [vocab.qualifying(np.asarray(s, dtype=np.intp), contrast=False) for s in sets]
+    qualifying = [q or r or c for q, r, c in zip(strict, relaxed, common, strict=True)]
     parent = list(parents) if parents is not None else [None] * len(sets)
     proposals: list[list[int]] = [
         _lead(vocab, _compose(vocab, q, max_tokens), parent[i]) for i, q in enumerate(qualifying)
@@ -452,23 +502,67 @@ def name_sets(
             names[i] = _reword(text(p), worded.get(_key(text(p)), text(p)))
             taken.add(_key(text(p)))
             worded.setdefault(_key(text(p)), text(p))
-    # Then the duplicates, in order: add the next qualifying token, or else a number.
+    # Then the duplicates and the sets with no word, in order.
     for i, p in enumerate(proposals):
-        if names[i] is not None or not p:
+        if names[i] is not None:
             continue
-        candidate = text(p)
-        if _key(candidate) in taken:
-            candidate = _longer(vocab, p, qualifying[i], parent[i], taken) or candidate
-        candidate = _reword(candidate, worded.get(_key(candidate), candidate))
-        number = 2
-        base = candidate
-        while _key(candidate) in taken:
-            candidate = f"{base} {number}"
-            number += 1
+        band = vocab.tempo_band(np.asarray(sets[i], dtype=np.intp))
+        if not p and band is None:
+            continue  # nothing known at all: the fallback below
+        choices = [qualifying[i], relaxed[i]]
+        candidate = _tell_apart(vocab, p, choices, parent[i], band, taken, worded)
         names[i] = candidate
         taken.add(_key(candidate))
         worded.setdefault(_key(candidate), candidate)
     return _fill(names, fallback, taken)
+
+
+def _tell_apart(
+    vocab: Vocabulary,
+    ids: list[int],
+    choices: Sequence[list[tuple[int, float, float]]],
+    parent: str | None,
+    band: str | None,
+    taken: Collection[str],
+    worded: Mapping[str, str],
+) -> str:
+    """A name not yet ``taken`` for a set that proposes ``ids`` (or nothing, when it has a
+    tempo ``band``): the proposal, else with a further token of ``choices`` (its
+    qualifying tokens, then its relaxed ones), else with its tempo band; a number last."""
+    candidate = _text(vocab, ids) if ids else str(band)
+    if _key(candidate) in taken and ids:
+        worded_as = _reword(candidate, worded.get(_key(candidate), candidate))
+        banded = f"{worded_as}{SEP}{band}" if band else None
+        longer = (_longer(vocab, ids, q, parent, taken) for q in choices)
+        candidate = (
+            next((n for n in longer if n), None)
+            or (banded if banded and _key(banded) not in taken else None)
+            or candidate
+        )
+    candidate = _reword(candidate, worded.get(_key(candidate), candidate))
+    number = 2
+    base = candidate
+    while _key(candidate) in taken:
+        candidate = f"{base} {number}"
+        number += 1
+    return candidate
+
+
+def _filtered(
+    vocab: Vocabulary,
+    sets: Sequence[NDArray[np.intp]],
+    min_share: float,
+    avoid: Sequence[Collection[int]] | None,
+) -> list[list[tuple[int, float, float]]]:
+    """The qualifying tokens of each set at ``min_share``, less its ``avoid`` ones unless
+    nothing else qualifies."""
+    out = [vocab.qualifying(np.asarray(s, dtype=np.intp), min_share) for s in sets]
+    if avoid is not None:
+        for i, bad in enumerate(avoid):
+            kept = [q for q in out[i] if q[0] not in bad]
+            if kept:
+                out[i] = kept
+    return out
 
 
 def _text(vocab: Vocabulary, ids: list[int]) -> str:

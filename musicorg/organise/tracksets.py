@@ -15,6 +15,9 @@ from musicorg.organise import naming
 from musicorg.organise.cuts import IndexArray
 
 MATCH_MIN = 0.5
+#: Two files of one song (same artist and title) are copies when their lengths differ by
+#: at most this (encoders pad a few hundred milliseconds at most).
+COPY_SECONDS = 2.0
 
 
 # --- duplicates -------------------------------------------------------------------------------
@@ -33,23 +36,37 @@ def dedupe(
     artists: Sequence[str | None],
     titles: Sequence[str | None],
     content_keys: Sequence[str | None] | None = None,
+    durations: Sequence[float | None] | None = None,
 ) -> IndexArray:
-    """Rows to keep: one per song (same artist and title) and per content key, the lowest
-    track id of each."""
-    seen: set[tuple[str, ...]] = set()
+    """Rows to keep: one per song and per content key, the lowest track id of each.
+
+    Two rows are the same song when they have the same artist and title and, where both
+    lengths are known (``durations``), lengths within :data:`COPY_SECONDS`: the same
+    recording in two formats is as long in both, while different pieces under one sloppy
+    tag (five tracks of an album all titled like it) are not, and each keeps its place."""
+    seen_keys: set[str] = set()
+    seen_songs: dict[tuple[str, str], list[float | None]] = {}
     keep: list[int] = []
     for row in sorted(range(len(track_ids)), key=lambda r: track_ids[r]):
-        keys: list[tuple[str, ...]] = []
-        song = song_key(artists[row], titles[row])
-        if song is not None:
-            keys.append(("song", *song))
-        if content_keys is not None and content_keys[row]:
-            keys.append(("bytes", str(content_keys[row])))
-        if any(k in seen for k in keys):
+        key = content_keys[row] if content_keys is not None else None
+        if key and str(key) in seen_keys:
             continue
-        seen.update(keys)
+        song = song_key(artists[row], titles[row])
+        length = durations[row] if durations is not None else None
+        if song is not None and any(
+            _same_length(length, other) for other in seen_songs.get(song, ())
+        ):
+            continue
+        if key:
+            seen_keys.add(str(key))
+        if song is not None:
+            seen_songs.setdefault(song, []).append(length)
         keep.append(row)
     return np.asarray(sorted(keep), dtype=np.intp)
+
+
+def _same_length(a: float | None, b: float | None) -> bool:
+    return a is None or b is None or abs(a - b) <= COPY_SECONDS
 
 
 # --- matching across runs ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from musicorg.keys import AUTO, BUILT_KEY, FEATURES_VERSION, USER
@@ -49,6 +49,7 @@ class Library:
     genres: list[str | None]
     years: list[int | None]
     content_keys: list[str]
+    durations: list[float | None]
     tempo: NDArray[np.float64]
     brightness: NDArray[np.float64]
     energy: NDArray[np.float64]
@@ -68,6 +69,7 @@ class Library:
             pick(self.genres),
             pick(self.years),
             pick(self.content_keys),
+            pick(self.durations),
             self.tempo[rows],
             self.brightness[rows],
             self.energy[rows],
@@ -91,6 +93,7 @@ def library(cat: Catalogue, version: str) -> Library:
             Analysis.brightness,
             Analysis.energy,
             Analysis.tags,
+            Track.duration,
         ),
         version,
     ).outerjoin(
@@ -113,6 +116,7 @@ def library(cat: Catalogue, version: str) -> Library:
         genres=[r[4] for r in rows],
         years=[r[5] for r in rows],
         content_keys=[str(r[6]) for r in rows],
+        durations=[None if r[12] is None else float(r[12]) for r in rows],
         tempo=floats(8),
         brightness=floats(9),
         energy=floats(10),
@@ -142,6 +146,55 @@ def built_info(cat: Catalogue, version: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def new_since(cat: Catalogue, version: str, since: float) -> tuple[int, int]:
+    """(available tracks with μ of ``version``, those of them whose μ was made after
+    ``since``): how much of the library is new since a build at ``since``."""
+    newer = case((Embedding.created_at > since, 1), else_=0)
+    counted = select(func.count(), func.sum(newer)).select_from(Track)
+    with cat.read() as conn:
+        total, new = conn.execute(with_mu(counted, version)).one()
+    return int(total or 0), int(new or 0)
+
+
+def unplaced_count(cat: Catalogue, version: str) -> int:
+    """Available tracks with μ of ``version`` in no automatic playlist of it (copies of a
+    song included: a quick test of whether any new track has to find a playlist)."""
+    placed = (
+        select(PlaylistItem.track_id)
+        .join(Playlist, Playlist.id == PlaylistItem.playlist_id)
+        .where(Playlist.kind == AUTO, Playlist.model_version == version)
+    )
+    query = with_mu(select(func.count()).select_from(Track), version)
+    with cat.read() as conn:
+        return int(conn.execute(query.where(Track.id.not_in(placed))).scalar_one())
+
+
+def latest_other_build(cat: Catalogue, version: str) -> str | None:
+    """The model version other than ``version`` whose automatic playlists were built last
+    (and still exist): where a first build of ``version`` takes its names from."""
+    with cat.read() as conn:
+        notes = conn.execute(select(Meta.key, Meta.value).where(Meta.key.like(BUILT_KEY + "%")))
+        with_lists = {
+            str(v)
+            for (v,) in conn.execute(
+                select(Playlist.model_version)
+                .where(Playlist.kind == AUTO, Playlist.model_version.is_not(None))
+                .distinct()
+            )
+        }
+        built: list[tuple[float, str]] = []
+        for key, raw in notes:
+            other = str(key)[len(BUILT_KEY) :]
+            if other == version or other not in with_lists:
+                continue
+            try:
+                when = float(json.loads(raw).get("built_at", 0.0))
+            except (ValueError, AttributeError, TypeError):
+                when = 0.0
+            built.append((when, other))
+    return max(built)[1] if built else None
+
+
 # --- the build's write ------------------------------------------------------------------------
 
 
@@ -155,13 +208,15 @@ class Grouped:
 
 @dataclass
 class BuiltPlaylist:
-    """A playlist of a new build: an old one that goes on (``keep_id``: it keeps its id and
-    name) or a new one called ``name``."""
+    """A playlist of a new build: an old one that goes on (``keep_id``: it keeps its id, and
+    its name unless ``name`` gives another) or a new one called ``name`` (``renamed``: a
+    name the user gave a playlist of another model version that this one goes on from)."""
 
     track_ids: list[int]
     group: Grouped
     keep_id: int | None = None
     name: str = ""
+    renamed: bool = False
 
 
 @dataclass
@@ -172,7 +227,9 @@ class Build:
     playlists: list[BuiltPlaylist]
     removed: list[int] = field(default_factory=list)  # old playlists that did not go on
     pinned: dict[int, Grouped] = field(default_factory=dict)  # pinned ones, in their new group
-    note: dict[str, Any] = field(default_factory=dict)  # for BUILT_KEY (``built_at`` added)
+    # For BUILT_KEY; ``built_at`` (now, unless the note keeps an earlier one: a resize is no
+    # new clustering) added.
+    note: dict[str, Any] = field(default_factory=dict)
 
 
 def write_build(cat: Catalogue, build: Build) -> None:
@@ -192,6 +249,8 @@ def write_build(cat: Catalogue, build: Build) -> None:
             if p.keep_id is not None:
                 pid = p.keep_id
                 _regroup(conn, pid, p.group, now)
+                if p.name:  # a new name for a name that said nothing ("Mix 3")
+                    conn.execute(update(Playlist).where(Playlist.id == pid).values(name=p.name))
                 conn.execute(delete(PlaylistItem).where(PlaylistItem.playlist_id == pid))
             else:
                 pid = next_id
@@ -205,7 +264,23 @@ def write_build(cat: Catalogue, build: Build) -> None:
                 ],
             )
         _put_meta(conn, HIGH_ID_KEY, str(next_id - 1))
-    cat.set_meta(BUILT_KEY + build.version, json.dumps({**build.note, "built_at": now}))
+    cat.set_meta(BUILT_KEY + build.version, json.dumps({"built_at": now, **build.note}))
+
+
+def set_members(cat: Catalogue, members: dict[int, list[int]]) -> None:
+    """Give each automatic playlist of ``members`` these tracks, in this order (new tracks
+    that joined it), in one transaction; names and groups stay."""
+    if not members:
+        return
+    now = time.time()
+    with cat.begin() as conn:
+        for pid, tracks in members.items():
+            conn.execute(delete(PlaylistItem).where(PlaylistItem.playlist_id == pid))
+            conn.execute(
+                insert(PlaylistItem),
+                [{"playlist_id": pid, "position": i, "track_id": t} for i, t in enumerate(tracks)],
+            )
+            conn.execute(update(Playlist).where(Playlist.id == pid).values(updated_at=now))
 
 
 def _regroup(conn: Connection, playlist_id: int, group: Grouped, now: float) -> None:
@@ -224,7 +299,7 @@ def _insert_auto(conn: Connection, pid: int, p: BuiltPlaylist, version: str, now
             kind=AUTO,
             model_version=version,
             pinned=False,
-            renamed=False,
+            renamed=p.renamed,
             created_at=now,
             group_index=p.group.group_index,
             group_name=p.group.group_name,

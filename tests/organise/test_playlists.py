@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from musicorg.analyse import features as feat
 from musicorg.keys import ACTIVE_MODEL_KEY
@@ -247,11 +247,18 @@ def test_naming_rule_share_and_contrast() -> None:
             assert info[token]["share"] >= 0.6 > info[token]["library_share"] or (
                 info[token]["share"] > info[token]["library_share"]
             )
-    # A word true of the whole library names nothing.
+    # A word true of the whole library names nothing while another word qualifies; when
+    # none does, it names the set rather than "Mix 1" (a group of the whole library).
     vocab_all = naming.Vocabulary.build(
         naming.TrackTags(["Soundtrack"] * 50, [None] * 50, [None] * 50)
     )
-    assert naming.name_sets([np.arange(30)], vocab_all) == ["Mix 1"]
+    assert naming.name_sets([np.arange(30)], vocab_all) == ["Soundtrack"]
+    with_tempo = naming.Vocabulary.build(
+        naming.TrackTags(["Soundtrack"] * 50, [None] * 50, [None] * 50, np.linspace(60, 180, 50))
+    )
+    assert naming.name_sets([np.arange(30)], with_tempo) == ["slow"]
+    nothing = naming.Vocabulary.build(naming.TrackTags([None] * 50, [None] * 50, [None] * 50))
+    assert naming.name_sets([np.arange(30)], nothing) == ["Mix 1"]  # nothing known at all
 
 
 def test_naming_broad_genre_and_unique_names() -> None:
@@ -275,21 +282,26 @@ def test_names_with_the_same_tokens_in_another_order_are_duplicates() -> None:
     tokens = first.split(naming.SEP)
     assert sorted(tokens) == ["bright", "fast"]
     swapped = naming.SEP.join(reversed(tokens)).upper()
+    band = vocab.tempo_band(top)
+    assert band == "155–170 BPM"
     (second,) = naming.name_sets([top], vocab, reserved=[swapped])
-    # Nothing else qualifies, so a number; the repeat keeps the word order of the name it
-    # repeats (in the vocabulary's case).
-    assert second == naming.SEP.join(reversed(tokens)) + " 2"
-    # Two sets that propose the same tokens get distinct names, whatever the order, and a
-    # numbered one reads like the first ("bright · fast 2", not "fast · bright 2").
+    # Nothing else qualifies, so the tempo band of the set tells it apart; the longer name
+    # keeps the word order of the name it extends (in the vocabulary's case).
+    assert second == f"{naming.SEP.join(reversed(tokens))}{naming.SEP}{band}"
+    # A number only when that is taken too.
+    (third,) = naming.name_sets([top], vocab, reserved=[swapped, second])
+    assert third == naming.SEP.join(reversed(tokens)) + " 2"
+    # Two sets that propose the same tokens get distinct names, whatever the order, and the
+    # longer one reads like the first ("bright · fast · 155–170 BPM", not "fast · bright …").
     names = naming.name_sets([top, np.arange(75, 100)], vocab)
     assert len({naming._key(x) for x in names}) == 2
-    assert names[1] == f"{names[0]} 2"
+    assert names[1] == f"{names[0]}{naming.SEP}{vocab.tempo_band(np.arange(75, 100))}"
     # A name with the tokens of a group's name reads like it, and stays free to use.
-    (third,) = naming.name_sets([top], vocab, wordings=[swapped.lower()])
-    assert third == naming.SEP.join(reversed(tokens))
-    # ... and a numbered repeat of it too.
-    names = naming.name_sets([top, np.arange(75, 100)], vocab, wordings=[swapped.lower()])
-    assert names == [third, f"{third} 2"]
+    (fourth,) = naming.name_sets([top], vocab, wordings=[swapped.lower()])
+    assert fourth == naming.SEP.join(reversed(tokens))
+    # ... and a longer repeat of it too.
+    names = naming.name_sets([top, top], vocab, wordings=[swapped.lower()])
+    assert names == [fourth, f"{fourth}{naming.SEP}{band}"]
 
 
 def test_group_name_is_not_contradicted_by_its_playlists() -> None:
@@ -333,7 +345,8 @@ def test_playlist_names_lead_with_their_groups_words() -> None:
     # Without a parent nothing moves; a numbered repeat reads like the name it repeats.
     assert naming.name_sets([upper], vocab, parents=[None]) == ["energetic · fast"]
     again = naming.name_sets([upper, upper], vocab, parents=["fast", None])
-    assert again == ["fast · energetic", "fast · energetic 2"]
+    band = vocab.tempo_band(upper)
+    assert again == ["fast · energetic", f"fast · energetic · {band}"]
 
 
 # --- matching -------------------------------------------------------------------------------
@@ -456,14 +469,31 @@ def test_duplicates_and_missing_are_left_out(cat: Catalogue) -> None:
     artists: list[str | None] = [f"A{i}" for i in range(120)]
     titles: list[str | None] = [f"T{i}" for i in range(120)]
     artists[7], titles[7] = "a3", " t3 "  # the same song as track 3, in other case
+    # Tracks 20, 25 and 30 share a sloppy tag ("Album", as each title) but are three
+    # pieces of different lengths: not copies.
+    for i in (20, 25, 30):
+        artists[i], titles[i] = "Band", "Album"
     ids = add_tracks(cat, x, artist=artists, title=titles)
     with cat.begin() as conn:
         conn.execute(update(Track).where(Track.id == ids[10]).values(missing=True))
+        conn.execute(update(Track).where(Track.id == ids[7]).values(duration=103.5))
     result = pl.build_playlists(cat)
     seen = {t for p in result for t in p.track_ids}
     assert ids[3] in seen and ids[7] not in seen
     assert ids[10] not in seen
+    assert {ids[20], ids[25], ids[30]} <= seen
     assert len(seen) == 118
+    assert pl.unplaced_tracks(cat) == []
+
+
+def test_dedupe_by_length() -> None:
+    ids = [1, 2, 3, 4]
+    artists = ["A"] * 4
+    titles = ["Song"] * 4
+    lengths: list[float | None] = [200.0, 201.5, 260.0, None]
+    # 2 is 1 in another format; 3 is another piece under the same tag; 4 has no length.
+    keep = tracksets.dedupe(ids, artists, titles, None, lengths)
+    assert [ids[i] for i in keep] == [1, 3]
 
 
 def test_rename_and_pin_survive_rebuilds(cat: Catalogue) -> None:
@@ -475,10 +505,18 @@ def test_rename_and_pin_survive_rebuilds(cat: Catalogue) -> None:
     with pytest.raises(pl.PlaylistError):
         pl.rename_playlist(cat, b.id, "my favourites")
     pl.pin_playlist(cat, b.id, True)
-    # New tracks close to the existing ones: the renamed playlist's members may change.
+    # New tracks close to the existing ones join the playlists that are not pinned.
     y, _ = mixture(60, k=4, seed=2)
-    add_tracks(cat, y, start=10_000)
-    assert pl.needs_recluster(cat)  # 60 new of 500: ≥ 10 %
+    new = add_tracks(cat, y, start=10_000)
+    assert not pl.needs_recluster(cat)  # 60 new of 560: < 25 %
+    placed, rebuilt = pl.ensure_playlists(cat)
+    assert not rebuilt
+    assert {p.id: p.name for p in placed} == {
+        p.id: ("My favourites" if p.id == a.id else p.name) for p in first
+    }
+    assert not set(new) & set(next(p for p in placed if p.id == b.id).track_ids)
+    assert pl.unplaced_tracks(cat) == []
+    # Clustered again (asked): the renamed playlist's members may change, not its name.
     second = {p.id: p for p in pl.build_playlists(cat)}
     assert second[a.id].name == "My favourites" and second[a.id].renamed
     assert second[b.id].pinned and second[b.id].track_ids == b.track_ids
@@ -497,16 +535,30 @@ def test_rename_and_pin_survive_rebuilds(cat: Catalogue) -> None:
 
 def test_needs_recluster_threshold(cat: Catalogue) -> None:
     assert not pl.needs_recluster(cat)  # nothing analysed
-    x, _ = mixture(200, k=3)
+    x, _ = mixture(150, k=3)
     add_tracks(cat, x)
+    assert pl.needs_recluster(cat)  # never built
     pl.build_playlists(cat)
-    y, _ = mixture(19, k=3, seed=5)
-    add_tracks(cat, y, start=1000)
-    assert not pl.needs_recluster(cat)  # 19 of 200 < 10 %
-    add_tracks(cat, y[:1], start=2000)
-    assert pl.needs_recluster(cat)  # 20 of 200
+    assert not pl.needs_recluster(cat)
+    y, _ = mixture(60, k=3, seed=5)
+    add_tracks(cat, y[:49], start=1000)
+    assert not pl.needs_recluster(cat)  # 49 of 199 < 25 %
+    lists, rebuilt = pl.ensure_playlists(cat)  # they join their nearest playlists
+    assert not rebuilt and sum(p.size for p in lists) == 199
+    # Placed or not, they count as new until the next clustering: 50 of 200 is 25 %.
+    add_tracks(cat, y[49:50], start=2000)
+    assert pl.needs_recluster(cat)
     _lists, rebuilt = pl.ensure_playlists(cat)
     assert rebuilt and not pl.needs_recluster(cat)
+    # What counts is when a track got its μ (a track scanned before a build and analysed
+    # after it is new); μ made before the last clustering are not new.
+    with cat.begin() as conn:
+        conn.execute(update(Embedding).values(created_at=0.0))
+    assert not pl.needs_recluster(cat)
+    # No playlists left (all removed): due again.
+    with cat.begin() as conn:
+        conn.execute(delete(Playlist))
+    assert pl.needs_recluster(cat)
 
 
 def test_playlists_per_model_version(cat: Catalogue) -> None:

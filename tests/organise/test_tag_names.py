@@ -47,9 +47,12 @@ def test_a_tag_word_names_a_playlist_when_60_percent_have_it_and_it_is_rarer() -
     n = 100
     vocab = tagged(n, {"jazz": range(40), "Mellow": range(n)})
     assert naming.name_sets([np.arange(30)], vocab) == ["Jazz"]
-    # 18 of 30 (60 %) is enough, 17 of 30 is not.
+    # 18 of 30 (60 %) is enough, 17 of 30 is not; then a name takes what is true of 40 %
+    # (rather than "Mix 1"); 11 of 30 is not that either, and what all of it is names it.
     assert naming.name_sets([np.r_[0:18, 40:52]], vocab) == ["Jazz"]
-    assert naming.name_sets([np.r_[0:17, 40:53]], vocab) == ["Mix 1"]
+    assert [t for t, _s, _e in vocab.qualifying(np.r_[0:17, 40:53])] == []
+    assert naming.name_sets([np.r_[0:17, 40:53]], vocab) == ["Jazz"]
+    assert naming.name_sets([np.r_[0:11, 40:59]], vocab) == ["mellow"]
     info = {e["token"]: e for e in naming.explain(vocab, np.arange(30))}
     assert info["Jazz"]["kind"] == naming.STYLE
     assert info["Jazz"]["share"] == 1.0 and info["Jazz"]["library_share"] == 0.4
