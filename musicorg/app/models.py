@@ -213,8 +213,9 @@ def use_model(
 
     The model is verified first (a refused one changes nothing). Only tracks without an
     embedding of this version are embedded; the automatic playlists are clustered only if
-    this version has none yet. The switch itself is the last step: a cancel before it leaves
-    the previous model active (with the embeddings done so far kept for next time).
+    this version has none yet (else the newly embedded tracks join their nearest playlists).
+    The switch itself is the last step: a cancel before it leaves the previous model active
+    (with the embeddings done so far kept for next time).
     """
     previous = active_version(cat)
     if version != bundled_version():  # a quick refusal before anything is loaded
@@ -227,12 +228,15 @@ def use_model(
     built = False
     note = None
     n = modeldata.auto_playlist_count(cat, version)
-    if n == 0:
-        try:
+    try:
+        if n == 0:
             n = len(playlists.build_playlists(cat, progress=progress, cancel=cancel))
             built = True
-        except playlists.PlaylistError as exc:
-            note = f"automatic playlists not built: {exc}"
+        else:  # tracks embedded just now join their nearest playlists of this version
+            lists, built = playlists.ensure_playlists(cat, progress=progress, cancel=cancel)
+            n = len(lists)
+    except playlists.PlaylistError as exc:
+        note = f"automatic playlists not built: {exc}"
     return UseReport(version, previous, report.embedded, built, n, str(model.device), note)
 
 

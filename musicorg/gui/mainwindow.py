@@ -432,8 +432,10 @@ class MainWindow(QMainWindow):
                 self.open_library(paths.default_db_path(), self.folders)
             else:
                 self.pipeline.rescan()
-        elif {"cluster_method", "playlist_min", "playlist_max"} & set(changes):
+        elif "cluster_method" in changes:
             self.pipeline.run(["rebuild"])
+        elif {"playlist_min", "playlist_max"} & set(changes):
+            self.pipeline.run(["resize"])  # split and merge; names and members stay
 
     def about_info(self) -> dict[str, Any]:
         s = self.data.stats

@@ -58,7 +58,16 @@ class StageTable:
     after_switch: tuple[str, ...] = tuple(s for s in AFTER_ANALYSIS if s in MAP_METHODS)
 
     def make(self, name: str, cat: Catalogue, settings: Settings, folders: list[str]) -> StageFn:
-        """The job of stage ``name`` (one of ``everything``, or of :data:`FORCED`)."""
+        """The job of stage ``name`` (one of ``everything``, of :data:`FORCED`, or "resize":
+        the playlists fitted to new length settings)."""
+        if name == "resize":  # new lengths: split and merge, no new clustering
+            resize = _bind(
+                pipeline.resize_playlists,
+                cat,
+                playlist_min=settings.playlist_min,
+                playlist_max=settings.playlist_max,
+            )
+            return _once_analysed(cat, resize)
         stage, forced = FORCED.get(name, name), name in FORCED
         if stage == "scan":
             return _bind(pipeline.scan, cat, list(folders))

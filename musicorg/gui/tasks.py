@@ -33,6 +33,7 @@ LABELS = {
     "analyse": "Analysis",
     "playlists": "Playlists",
     "rebuild": "Playlists",
+    "resize": "Playlists",
     "map": "Map",
     "remap": "Map",
     "umap": "UMAP map",
@@ -42,6 +43,11 @@ LABELS = {
     "import": "Import",
     "neighbours": "Nearest tracks",
     "model": "Model switch",
+    "ask": "Ask",
+    "mix": "Mix",
+    "foryou": "For you",
+    "explain": "Playlist words",
+    "colour": "Map colours",
 }
 
 
