@@ -128,6 +128,7 @@ def _minimal(name: str) -> list[str]:
         "relocate": ["a", "b"],
         "embeddings": ["x.npz"],
         "similar": ["f"],
+        "ask": ["words"],
         "path": ["a", "b"],
         "export": ["d"],
         "import": ["f"],
