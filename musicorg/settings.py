@@ -33,6 +33,8 @@ class Settings:
     export_dir: str = ""
     export_absolute: bool = False
     last_library: str = ""
+    #: The libraries opened lately, newest first (catalogue paths, "demo"); the GUI keeps 8.
+    recent_libraries: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         if self.device not in DEVICES:

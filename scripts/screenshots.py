@@ -3,7 +3,9 @@
 Runs the real window on the demo library (scan, analysis, playlists, map, in its own data
 folders), then saves: the welcome page, the library with a track's details, playback with
 its queue, an automatic playlist, "more like this", the map coloured by group, genre and
-year, a map selection, the settings and about dialogs.
+year, a map selection, a playlist's explanation, the map's words, the map coloured by a word
+and by tempo, a question in words, a mix previewed on the map, "For you", the settings and
+about dialogs.
 
     QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--out docs/screenshots]
         [--work DIR]
@@ -124,6 +126,8 @@ def main() -> int:
         settle()
         shot("map-selection")
 
+    discovery_shots(w, settle, shot)
+
     w.tabs.setCurrentIndex(0)
     dialog = w.open_settings()
     settle()
@@ -151,6 +155,64 @@ def main() -> int:
     models.reject()
     w.close()
     return 0
+
+
+def discovery_shots(w: Any, settle: Any, shot: Any) -> None:
+    """A playlist's explanation, the map's words and its colourings by a word and by tempo,
+    a question in words, a mix previewed on the map, and "For you" after a few plays."""
+    from musicorg.store import plays
+
+    snap = w.data.snap
+    autos = [p for p in w.data.playlists if p.kind == "auto"]
+    if autos:
+        w.tabs.setCurrentIndex(0)
+        w.tree.select_key(("auto", max(autos, key=lambda p: p.size).id))
+        settle(lambda: bool(w.explanations.why), 60)
+        shot("playlist-why")
+    w.sidebar.show_library()
+    w.tabs.setCurrentIndex(1)
+    m = w.map
+    m.set_colour_mode("group")
+    settle()
+    time.sleep(0.3)  # the labels are placed once the view is still
+    settle()
+    shot("map-words")
+    for mode, word in (("word", "heard:electronic"), ("tempo", None)):
+        m.set_colour_mode(mode, word)
+        settle(lambda: m.scale is not None, 60)
+        time.sleep(0.3)
+        settle()
+        shot(f"map-{'word' if word else mode}")
+    m.set_colour_mode("group")
+    w.tabs.setCurrentIndex(0)
+    w.ask.field.setText("calm, not electronic, piano")
+    w.ask.ask()
+    settle(lambda: w.library.results is not None, 60)
+    shot("ask")
+    w.library.close_results()
+    ids = [int(t) for t in snap.ids]
+    if len(ids) > 30:
+        w.mix.add(ids[:1])
+        w.mix.add(ids[20:21], "−")
+        w.mix.run()
+        settle(lambda: w.library.results is not None, 60)
+        w.tabs.setCurrentIndex(1)
+        time.sleep(0.3)
+        settle()
+        shot("mix-preview")
+        w.mix.clear()
+        assert w.cat is not None
+        now = time.time()
+        for k, t in enumerate(ids[:6]):
+            for _ in range(1 + k % 3):
+                plays.record_play(w.cat, t, at=now - 86400 * (2 + k))
+        plays.record_skip(w.cat, ids[30], at=now - 86400)
+        w.tabs.setCurrentIndex(0)
+        w.tree.setCurrentItem(w.tree.foryou_item)
+        settle(lambda: w.library.results is not None, 60)
+        shot("for-you")
+        w.sidebar.show_library()
+        settle()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from musicorg.organise.ask import AskIndex, AskResult
 from musicorg.organise.foryou import ForYouResult
 from musicorg.organise.similar import SimilarError, SimilarResult, Space
 from musicorg.organise.songpath import PathResult
-from musicorg.store import library, safety
+from musicorg.store import autolists, library, safety
 from musicorg.store.db import Catalogue
 from musicorg.store.vectors import active_model_version
 
@@ -36,6 +36,7 @@ __all__ = [
     "ForYouResult",
     "ImportReport",
     "LibraryRead",
+    "MapValues",
     "PathResult",
     "PlaylistEntry",
     "RestoreReport",
@@ -126,6 +127,10 @@ def similar_space(cat: Catalogue) -> Space:
     return similar.load_space(cat)
 
 
+#: How much the tracks to move away from weigh in a mix, unless said otherwise (0 to 1).
+MINUS_WEIGHT = similar.MINUS_WEIGHT
+
+
 def more_like_this(
     cat: Catalogue,
     seeds: list[int],
@@ -158,6 +163,66 @@ def for_you(cat: Catalogue, n: int, space: Space) -> ForYouResult:
     """The "for you" playlist from the recorded plays (computed afresh on each call);
     ``SimilarError`` (a ``ForYouError``) with no plays yet."""
     return foryou.for_you(cat, n=n, space=space)
+
+
+# -- colouring the map by a word or a measure ------------------------------------------------
+
+#: What the map can be coloured by besides a word: the measured descriptors, with their units.
+MEASURES: dict[str, str] = {"tempo": "BPM", "brightness": "Hz", "energy": "dBFS"}
+#: The kinds of word offered for colouring (not artists: too many, and 0 or 1 for one track).
+COLOUR_KINDS = ("style", "mood", "sound", "era", "heard", "descriptor", "genre", "decade")
+
+
+@dataclass
+class MapValues:
+    """One number per track for colouring the map: NaN where a track has none."""
+
+    track_ids: np.ndarray  # int64
+    values: np.ndarray  # float64
+    label: str  # "Jazz (heard, probability)", "Tempo"
+    unit: str  # "BPM", "" for a score
+
+
+def colour_words(index: AskIndex) -> list[tuple[str, str]]:
+    """The words of the library the map can be coloured by: (word key, label), heard words
+    first, then the descriptors, the genres and the decades of the files' tags."""
+    vocab = index.vocab
+    order = {kind: i for i, kind in enumerate(COLOUR_KINDS)}
+    keys = vocab.keys(COLOUR_KINDS)
+    keys.sort(key=lambda k: (order[vocab.words[k].kind], vocab.words[k].label.casefold()))
+    return [(k, vocab.words[k].label) for k in keys]
+
+
+def word_scores(index: AskIndex, word: str) -> MapValues:
+    """Per track of ``index``, how much ``word`` (a key of :func:`colour_words`) is true: a
+    heard word's probability (NaN without tags), else its score from 0 to 1 (a file tag 0 or
+    1, a descriptor the track's place in the library). KeyError for a word it lacks."""
+    vocab = index.vocab
+    found = vocab.words[word]
+    if found.kind in ("style", "mood", "sound", "era", "heard"):
+        values = np.asarray(vocab.heard_value(word), dtype=np.float64)
+        label = f"{found.label} (heard, probability)"
+    else:
+        values = np.asarray(vocab.score(word), dtype=np.float64)
+        label = f"{found.label} (score)"
+    return MapValues(index.track_ids.copy(), values, label, "")
+
+
+def measure_values(cat: Catalogue) -> dict[str, MapValues]:
+    """Tempo (BPM), brightness (spectral centroid, Hz) and energy (RMS in dBFS) of the active
+    model's tracks, from their analysis (NaN where there is none); empty before any."""
+    version = active_model_version(cat)
+    if version is None:
+        return {}
+    lib = autolists.library(cat, version)
+    ids = np.asarray(lib.track_ids, dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        energy = 20 * np.log10(np.where(lib.energy > 0, lib.energy, np.nan))
+    values = {"tempo": lib.tempo, "brightness": lib.brightness, "energy": energy}
+    return {
+        name: MapValues(ids, np.asarray(v, dtype=np.float64), name.capitalize(), MEASURES[name])
+        for name, v in values.items()
+    }
 
 
 def song_path(cat: Catalogue, a: int, b: int, n: int, space: Space) -> PathResult:

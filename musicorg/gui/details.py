@@ -1,5 +1,7 @@
 """The Details dock: the selected track's tags, lyrics and nearest tracks; and what starts
-from a selection: "More like this", "Path to…" and opening it in an external player."""
+from a selection: "More like this", "Path to…", the mix (+/−) and opening it in an external
+player. With no track selected it shows what :attr:`DetailsDock.when_empty` gives (the
+selected playlist's explanation)."""
 
 from __future__ import annotations
 
@@ -79,6 +81,8 @@ class DetailsDock(HostedDock):
         self.space: actions.Space | None = None  # the active model's, once loaded
         self._neighbours_for = 0
         self._shown: tuple[int, ...] = ()
+        #: With no track selected: a title and HTML to show instead (None: nothing).
+        self.when_empty: Callable[[], tuple[str, str] | None] | None = None
 
     def forget_space(self) -> None:
         """The active model changed (or the library): the latent space and the nearest
@@ -92,7 +96,7 @@ class DetailsDock(HostedDock):
         """Show these selected snapshot rows."""
         snap = self.host.library.snap
         shown = (*(int(t) for t in snap.ids[rows[:50]]), len(rows))
-        if shown == self._shown:
+        if shown == self._shown and len(rows):
             return  # the same tracks as before a reload: nothing to redo
         self._shown = shown
         pane = self.pane
@@ -100,8 +104,12 @@ class DetailsDock(HostedDock):
             self._neighbours_for = 0
             pane.set_neighbours([])
         if not len(rows):
-            pane.title.setText("No track selected")
-            pane.text.clear()
+            note = self.when_empty() if self.when_empty is not None else None
+            pane.title.setText(note[0] if note else "No track selected")
+            if note:
+                pane.text.setHtml(note[1])
+            else:
+                pane.text.clear()
             pane.set_enabled(False)
             return
         pane.set_enabled(True)
@@ -120,6 +128,10 @@ class DetailsDock(HostedDock):
         found = library.track_details(cat, track_id) if cat is not None else None
         pane.text.setHtml(track_html(found, snap.text("duration", row)))
         self._show_neighbours(track_id)
+
+    def refresh(self) -> None:
+        """Show the selection again (what is shown without one may have changed)."""
+        self.show_rows(self.host.library.selected_rows)
 
     # -- nearest tracks ------------------------------------------------------------------------
 

@@ -78,6 +78,51 @@ class FolderList(QWidget):
             self.relocate_requested.emit(old, new)
 
 
+#: How each clustering method is offered: a plain name (the method's own name after it, for
+#: those who know it) and one line on what it does. The stored values stay the methods' names.
+CLUSTER_CHOICES = {
+    "kmeans": (
+        "Even playlists (K-Means)",
+        "Playlists of similar length around the typical sounds of your library, then "
+        "gathered into groups. The usual choice.",
+    ),
+    "agglomerative": (
+        "Nested groups (agglomerative)",
+        "Big groups of music that belongs together first, each cut into playlists: "
+        "a playlist never mixes two groups.",
+    ),
+    "dbscan": (
+        "Dense areas only (DBSCAN)",
+        "Groups only where many tracks sound alike; tracks in between join the playlist "
+        "nearest to them.",
+    ),
+}
+
+
+def length_problem(shortest: int, longest: int) -> str:
+    """What is wrong with a playlist length range, in a sentence ("" when it is fine)."""
+    if shortest < 1:
+        return "A playlist needs at least 1 track."
+    if shortest > longest:
+        return (
+            f"The minimum length ({shortest} tracks) cannot be more than the maximum "
+            f"({longest} tracks): lower the first number or raise the second."
+        )
+    return ""
+
+
+def _with_note(field: QWidget | QHBoxLayout, note: QLabel) -> QVBoxLayout:
+    """A settings field with its line of explanation right under it."""
+    box = QVBoxLayout()
+    box.setSpacing(2)
+    if isinstance(field, QWidget):
+        box.addWidget(field)
+    else:
+        box.addLayout(field)
+    box.addWidget(note)
+    return box
+
+
 class SettingsDialog(QDialog):
     def __init__(
         self,
@@ -98,58 +143,96 @@ class SettingsDialog(QDialog):
         self.device_note = QLabel(
             f"In use: {device_in_use}" if device_in_use else "In use: not loaded yet"
         )
-        self.pl_min = QSpinBox()
-        self.pl_min.setRange(1, 10000)
-        self.pl_min.setValue(settings.playlist_min)
-        self.pl_max = QSpinBox()
-        self.pl_max.setRange(1, 10000)
-        self.pl_max.setValue(settings.playlist_max)
-        self.method = QComboBox()
-        for m in settings_mod.CLUSTER_METHODS:
-            self.method.addItem(m, m)
-        self.method.setCurrentIndex(max(0, self.method.findData(settings.cluster_method)))
+        self._build_lengths(settings)
+        self._build_method(settings)
         self.token = QLineEdit(settings.genius_token)
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token.setPlaceholderText("optional: lyrics from Genius")
+        self.token.setPlaceholderText("optional: lets musicorg fetch lyrics from Genius")
         self.export_dir = QLineEdit(settings.export_dir)
         browse = QPushButton("…")
+        browse.setToolTip("Choose the folder")
         browse.clicked.connect(self._browse_export)
         export_row = QHBoxLayout()
         export_row.addWidget(self.export_dir, 1)
         export_row.addWidget(browse)
-        self.export_absolute = QCheckBox("Write absolute paths")
+        self.export_absolute = QCheckBox(
+            "Write full paths (otherwise paths relative to the playlist file)"
+        )
         self.export_absolute.setChecked(settings.export_absolute)
-
-        form = QFormLayout()
-        form.addRow("Music folders", self.folders)
-        device_row = QHBoxLayout()
-        device_row.addWidget(self.device)
-        device_row.addWidget(self.device_note, 1)
-        form.addRow("Model device", device_row)
-        length = QHBoxLayout()
-        length.addWidget(QLabel("from"))
-        length.addWidget(self.pl_min)
-        length.addWidget(QLabel("to"))
-        length.addWidget(self.pl_max)
-        length.addWidget(QLabel("tracks"))
-        length.addStretch(1)
-        form.addRow("Playlist length", length)
-        form.addRow("Clustering", self.method)
-        form.addRow("Genius token", self.token)
-        form.addRow("Export folder", export_row)
-        form.addRow("", self.export_absolute)
         self.error = QLabel("")
         self.error.setStyleSheet("color: #b00020")
+        self.error.setWordWrap(True)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        device_row = QHBoxLayout()
+        device_row.addWidget(self.device)
+        device_row.addWidget(self.device_note, 1)
+        form = QFormLayout()
+        form.addRow("Music folders", self.folders)
+        form.addRow("Run the model on", device_row)
+        form.addRow("Playlist length", _with_note(self.length_row, self.length_note))
+        form.addRow("Forming playlists", _with_note(self.method, self.method_note))
+        form.addRow("Genius lyrics token", self.token)
+        form.addRow("Export folder", export_row)
+        form.addRow("", self.export_absolute)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
-        self.resize(640, 480)
+        self.resize(680, 520)
+        self._check_lengths()
+
+    def _build_lengths(self, settings: settings_mod.Settings) -> None:
+        """From [min] to [max] tracks, checked as they are typed."""
+        self.pl_min = QSpinBox()
+        self.pl_min.setRange(1, 10000)
+        self.pl_min.setValue(settings.playlist_min)
+        self.pl_min.setToolTip("The fewest tracks an automatic playlist holds")
+        self.pl_max = QSpinBox()
+        self.pl_max.setRange(1, 10000)
+        self.pl_max.setValue(settings.playlist_max)
+        self.pl_max.setToolTip("The most tracks an automatic playlist holds")
+        self.length_row = QHBoxLayout()
+        self.length_row.setSpacing(6)
+        for w in (QLabel("from"), self.pl_min, QLabel("to"), self.pl_max, QLabel("tracks")):
+            self.length_row.addWidget(w)
+        self.length_row.addStretch(1)
+        self.length_note = QLabel("")
+        self.length_note.setWordWrap(True)
+        for box in (self.pl_min, self.pl_max):
+            box.valueChanged.connect(self._check_lengths)
+
+    def _build_method(self, settings: settings_mod.Settings) -> None:
+        """The clustering methods as plain choices, each with a line on what it does."""
+        self.method = QComboBox()
+        for m in settings_mod.CLUSTER_METHODS:
+            name, what = CLUSTER_CHOICES.get(m, (m, ""))
+            self.method.addItem(name, m)
+            self.method.setItemData(self.method.count() - 1, what, Qt.ItemDataRole.ToolTipRole)
+        self.method_note = QLabel("")
+        self.method_note.setWordWrap(True)
+        self.method.currentIndexChanged.connect(self._describe_method)
+        self.method.setCurrentIndex(max(0, self.method.findData(settings.cluster_method)))
+        self._describe_method()
+
+    def _describe_method(self) -> None:
+        what = CLUSTER_CHOICES.get(str(self.method.currentData()), ("", ""))[1]
+        self.method_note.setText(what)
+        self.method.setToolTip(what)
+
+    def _check_lengths(self) -> None:
+        """A plain sentence under the lengths while they cannot work, and no OK until then."""
+        problem = length_problem(self.pl_min.value(), self.pl_max.value())
+        self.length_note.setText(
+            problem or "A small library gets shorter playlists than the minimum."
+        )
+        self.length_note.setStyleSheet("color: #b00020" if problem else "")
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(not problem)
+        ok.setToolTip(problem)
 
     def _browse_export(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Default export folder")
@@ -169,6 +252,10 @@ class SettingsDialog(QDialog):
         return s
 
     def accept(self) -> None:
+        problem = length_problem(self.pl_min.value(), self.pl_max.value())
+        if problem:
+            self.error.setText(problem)
+            return
         try:
             self.result_settings().validate()
         except ValueError as exc:

@@ -1,18 +1,23 @@
 """The Library tab: the track table over the snapshot, the search box, the selection, and the
-bar of a result list ("More like this", "Path to…", a pick on the map) shown in the table."""
+bar of a result list ("More like this", "Path to…", a pick on the map, a question in words,
+a mix, "For you") shown in the table, with a note (words not understood, the plays used) and
+why each track is in it when the list says so."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -105,6 +110,28 @@ class LibraryTable(QTableView):
             self.setColumnWidth(i, w)
 
 
+class ElidedLabel(QLabel):
+    """One line of text that takes the room it is given, cut with "…" when it needs more
+    (so a long note never widens the window)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        shown = self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width()
+        )
+        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(self.contentsRect(), int(align), shown)
+        painter.end()
+
+
 class LibraryView(QWidget):
     """The table, its search box (the window puts it in the toolbar) and its result bar."""
 
@@ -152,11 +179,19 @@ class LibraryView(QWidget):
         self.results_bar = QWidget()
         bar = QHBoxLayout(self.results_bar)
         bar.setContentsMargins(6, 2, 6, 2)
-        self.results_label = QLabel("")
+        self.results_label = ElidedLabel("")
+        # What the list wants said beside its title: "not understood: piano", the plays used.
+        self.results_note = ElidedLabel("")
+        self.results_note.setStyleSheet("color: #7a4a00")
+        self.results_refresh = QPushButton("Refresh")
+        self.results_refresh.clicked.connect(self._refresh_results)
         self.results_save = QPushButton("Save as playlist…")
         self.results_close = QPushButton("Close")
         self.results_close.clicked.connect(self.close_results)
-        bar.addWidget(self.results_label, 1)
+        self._refresh: Callable[[], object] | None = None
+        bar.addWidget(self.results_label)
+        bar.addWidget(self.results_note, 1)
+        bar.addWidget(self.results_refresh)
         bar.addWidget(self.results_save)
         bar.addWidget(self.results_close)
         self.results_bar.setStyleSheet("background: #fff6d5")
@@ -216,17 +251,50 @@ class LibraryView(QWidget):
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         header.blockSignals(False)
 
-    def show_results(self, title: str, ids: list[int]) -> None:
+    def show_results(
+        self,
+        title: str,
+        ids: list[int],
+        *,
+        why: dict[int, str] | None = None,
+        note: str = "",
+        note_tip: str = "",
+        refresh: Callable[[], object] | None = None,
+    ) -> None:
+        """Show a result list in its own order: ``why`` says why each track is in it (a Why
+        column), ``note`` is said beside the title (``note_tip`` when hovered), ``refresh``
+        makes it again (a Refresh button)."""
         self.results = (title, list(ids))
         self.table.set_reorderable(False)
         self.results_label.setText(f"{title}: {len(ids)} tracks")
+        self.results_note.setText(note)
+        self.results_note.setToolTip(note_tip or note)
+        self._refresh = refresh
+        self.results_refresh.setVisible(refresh is not None)
         self.results_bar.show()
+        self.model.why = dict(why) if why is not None else None
         self.set_scope(list(ids), own_order=True)
+        self._place_why()
         self.results_shown.emit(title)
+
+    def _place_why(self) -> None:
+        """The Why column, when there is one, right after the title."""
+        column = self.model.why_column()
+        if column is None:
+            return
+        header = self.table.horizontalHeader()
+        header.moveSection(header.visualIndex(column), 1)
+        self.table.setColumnWidth(column, 280)
+
+    def _refresh_results(self) -> None:
+        if self._refresh is not None:
+            self._refresh()
 
     def drop_results(self) -> None:
         self.results = None
+        self._refresh = None
         self.results_bar.hide()
+        self.model.set_why(None)
 
     def close_results(self) -> None:
         self.drop_results()

@@ -35,12 +35,17 @@ from PySide6.QtWidgets import (
 from musicorg import __version__, paths
 from musicorg import settings as settings_mod
 from musicorg.app import actions
-from musicorg.gui import dialogs
+from musicorg.gui import dialogs, recent, sizes, unmatched
+from musicorg.gui.ask import AskBox, WordIndex
 from musicorg.gui.details import DetailsDock
+from musicorg.gui.explanations import Explanations
+from musicorg.gui.foryou import ForYou
 from musicorg.gui.library_view import LibraryView
 from musicorg.gui.librarydata import LibraryData, load_library
+from musicorg.gui.mapcolours import ColourBy
 from musicorg.gui.mappanel import MapPanel
 from musicorg.gui.menus import build_menus, table_menu
+from musicorg.gui.mix import MINUS, PLUS, Mix, MixPanel
 from musicorg.gui.nowplaying import PlaybackParts
 from musicorg.gui.pipeline_control import PipelineControl
 from musicorg.gui.playcontrol import PlayControl
@@ -91,11 +96,17 @@ class MainWindow(QMainWindow):
         self.pipeline = PipelineControl(self, self)
         self.pipeline.finished.connect(self.pipeline_finished)
         self.pipeline.model_changed.connect(self.details_dock.forget_space)
+        self._build_discovery()
         self.toolbar = QToolBar("Main")
         self.toolbar.setObjectName("toolbar")
         self.toolbar.setMovable(False)
         self.addToolBar(self.toolbar)
+        self.recent = recent.RecentLibraries(self, self)
         build_menus(self, self)
+        sizes.set_minimums(
+            self, sidebar=self.sidebar, centre=self.centralWidget(), docks=[self.queue_dock]
+        )
+        self.runner.job_added.connect(partial(unmatched.follow_import, self))
         self.show_welcome()
 
     # ==== construction ========================================================================
@@ -145,6 +156,26 @@ class MainWindow(QMainWindow):
         self.playback: PlayControl = self.playing.control
         self.queue_dock: QDockWidget = self.playing.queue_dock
         self._docks = (*self._docks, self.playing.toolbar)
+
+    def _build_discovery(self) -> None:
+        """Ask in words, the mix, For you, the playlists' explanations, colouring the map."""
+        self.words = WordIndex()
+        self.ask = AskBox(self, self.words)
+        mix_panel = MixPanel()
+        self.details.add_panel(mix_panel)
+        self.mix = Mix(self, self.details_dock, mix_panel, self.map_panel)
+        self.details.add_to_mix.connect(lambda: self.mix.add(sign=PLUS))
+        self.details.subtract_from_mix.connect(lambda: self.mix.add(sign=MINUS))
+        self.for_you = ForYou(self, self.details_dock, self.map_panel)
+        self.sidebar.for_you_requested.connect(lambda: self.for_you.refresh())
+        self.explanations = Explanations(self, self.sidebar, self.details_dock, self.map_panel)
+        self.library_loaded.connect(self.explanations.library_loaded)
+        self.colour_by = ColourBy(self, self.map_panel, self.words)
+        self.library.results_shown.connect(lambda _title: self.map_panel.clear_preview())
+        self.library.results_closed.connect(self.map_panel.clear_preview)
+        for changed in (self.pipeline.model_changed, self.pipeline.finished):
+            changed.connect(lambda *_a: self.words.forget())
+            changed.connect(lambda *_a: self.colour_by.forget())
 
     def _build_status_bar(self) -> None:
         self.jobs_panel = JobsPanel()
@@ -277,7 +308,8 @@ class MainWindow(QMainWindow):
         if folders is None:
             folders = [paths.fs_display(root) for root in tracks.root_paths(self.cat)]
         self.folders = list(folders)
-        self.setWindowTitle("musicorg — demo library" if demo else f"musicorg — {db}")
+        self.setWindowTitle(recent.window_title(recent.library_name(self.folders, db, demo=demo)))
+        self.recent.opened(db, demo)
         self.stack.setCurrentWidget(self.tabs)
         self.toolbar.show()
         for dock in self._docks:
@@ -332,6 +364,9 @@ class MainWindow(QMainWindow):
             self.cat.close()
             self.cat = None
         self.details_dock.forget_space()
+        self.words.forget()
+        self.colour_by.forget()
+        self.explanations.forget()
         self.data = LibraryData.empty()
 
     # ==== reading the library =================================================================
@@ -370,8 +405,8 @@ class MainWindow(QMainWindow):
             data.snap, data.xy, data.groups, shown=self.tabs.currentIndex() == 1
         )
         self.problems.set_file_problems(data.problems)
-        if self.problems.count():
-            self.problems_dock.setWindowTitle(f"Problems ({self.problems.count()})")
+        n = self.problems.count()  # the title follows the table, down to none
+        self.problems_dock.setWindowTitle(f"Problems ({n})" if n else "Problems")
         if keep:
             self.library.select_track_ids(keep, scroll=False)
         self.sidebar.show_current(keep_results=True)

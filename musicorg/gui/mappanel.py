@@ -1,6 +1,7 @@
 """The Map tab. Its view (:class:`~musicorg.gui.mapview.MapView`, pyqtgraph) is built when first
 needed, so that the window shows sooner, and brought up to date only when it is looked at: a
-hidden map is not redrawn at every reload."""
+hidden map is not redrawn at every reload. What the window gives it in between (the regions'
+words, a previewed mix, numbers to colour by) is kept here until then."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from musicorg.gui.colourby import Scale
 from musicorg.gui.snapshot import Snapshot
 
 if TYPE_CHECKING:
+    from musicorg.gui.maplabels import Region
     from musicorg.gui.mapview import MapView
 
 
@@ -24,6 +27,10 @@ class MapPanel(QWidget):
     point_clicked = Signal(int)
     #: snapshot rows picked by a lasso or a rectangle
     area_selected = Signal(object)
+    #: colour by a number: the mode (tempo, brightness, energy, word) and the word's key
+    colour_requested = Signal(str, str)
+    #: the words to colour by are wanted
+    words_wanted = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -36,6 +43,9 @@ class MapPanel(QWidget):
         self._selected = np.zeros(0, dtype=np.int64)
         self._highlight: np.ndarray | None = None
         self._playing = 0  # the track playing (0: none)
+        self._regions: list[Region] = []
+        empty = np.zeros(0, dtype=np.int64)
+        self._preview: tuple[np.ndarray, np.ndarray, np.ndarray] = (empty, empty, empty)
         # Import the plotting library in the background while the window comes up.
         threading.Thread(target=importlib.import_module, args=("pyqtgraph",), daemon=True).start()
 
@@ -49,6 +59,8 @@ class MapPanel(QWidget):
             self._view = MapView()
             self._view.point_clicked.connect(self.point_clicked)
             self._view.area_selected.connect(self.area_selected)
+            self._view.colour_requested.connect(self.colour_requested)
+            self._view.words_wanted.connect(self.words_wanted)
             layout = self.layout()
             assert layout is not None
             layout.addWidget(self._view)
@@ -67,6 +79,8 @@ class MapPanel(QWidget):
         view.set_highlight(self._highlight)
         view.set_selected(self._selected)
         view.set_playing(self._snap.row_of(self._playing) if self._playing else None)
+        view.set_regions(self._regions)
+        view.set_preview(*self._preview)
 
     def set_data(
         self, snap: Snapshot, xy: np.ndarray | None, groups: np.ndarray | None, *, shown: bool
@@ -95,3 +109,28 @@ class MapPanel(QWidget):
         self._playing = track_id
         if self._view is not None and not self._dirty:
             self._view.set_playing(self._snap.row_of(track_id) if track_id else None)
+
+    def set_regions(self, regions: list[Region]) -> None:
+        """Label these regions (the automatic playlists) with their words."""
+        self._regions = list(regions)
+        if self._view is not None and not self._dirty:
+            self._view.set_regions(self._regions)
+
+    def set_preview(self, plus: np.ndarray, minus: np.ndarray, picks: np.ndarray) -> None:
+        """Ring a list not saved yet: its + seeds, − seeds and picks (snapshot rows)."""
+        self._preview = (plus, minus, picks)
+        if self._view is not None and not self._dirty:
+            self._view.set_preview(plus, minus, picks)
+
+    def clear_preview(self) -> None:
+        empty = np.zeros(0, dtype=np.int64)
+        self.set_preview(empty, empty, empty)
+
+    def set_values(self, scale: Scale) -> None:
+        """The numbers the map asked to be coloured by (its view exists: it asked)."""
+        if self._view is not None:
+            self._view.set_values(scale)
+
+    def set_word_choices(self, words: list[tuple[str, str]]) -> None:
+        if self._view is not None:
+            self._view.set_word_choices(words)

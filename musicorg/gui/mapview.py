@@ -1,7 +1,10 @@
 """The library map: one point per track (pyqtgraph ScatterPlotItem), coloured by group, genre or
-year, with a legend of at most 20 entries. Hover names the track; a click picks it; a lasso or a
-rectangle picks many. Points of the table's selection, and of the shown playlist or search hits,
-are drawn on top; missing tracks are grey.
+year, with a legend of at most 20 entries, or by a number (a word's probability, tempo,
+brightness, energy) with a colour bar. Hover names the track and its region; a click picks
+it; a lasso or a rectangle picks many. Points of the table's selection, and of the shown
+playlist or search hits, are drawn on top; missing tracks are grey. Each automatic playlist's
+region is labelled with its top words (:mod:`musicorg.gui.maplabels`), and a mix being
+previewed rings its + seeds, − seeds and picks, each with its own mark.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QGraphicsPathItem,
     QHBoxLayout,
@@ -24,6 +28,16 @@ from PySide6.QtWidgets import (
 )
 from scipy.spatial import cKDTree
 
+from musicorg.gui.colourby import (
+    MEASURE_MODES,
+    NO_VALUE_COLOUR,
+    STEPS,
+    WORD_MODE,
+    ColourBar,
+    Scale,
+    ramp,
+)
+from musicorg.gui.maplabels import MapLabels, Region
 from musicorg.gui.snapshot import Snapshot
 
 MAX_LEGEND = 20
@@ -52,6 +66,14 @@ PALETTE = [
 OTHER_COLOUR = "#c9c9c9"
 MISSING_COLOUR = "#e4e4e4"
 COLOUR_MODES = [("group", "Group"), ("genre", "Genre tag"), ("year", "Year")]
+#: The colourings by a number (a colour bar, not a legend).
+SCALE_MODES = {key for key, _label in [*MEASURE_MODES, WORD_MODE]}
+#: The marks of a previewed mix: + seeds, − seeds, picks (colour, symbol, size, pen width).
+PREVIEW_MARKS = {
+    "plus": ("#1a7f37", "o", 22, 3.0),
+    "minus": ("#c62828", "s", 20, 3.0),
+    "picks": ("#1f5fbf", "o", 13, 2.0),
+}
 
 
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
@@ -137,6 +159,10 @@ class MapView(QWidget):
     area_selected = Signal(object)
     #: snapshot row picked by a click
     point_clicked = Signal(int)
+    #: colour by a number: the mode (tempo, brightness, energy, word) and the word's key
+    colour_requested = Signal(str, str)
+    #: the list of words to colour by is wanted
+    words_wanted = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -153,6 +179,9 @@ class MapView(QWidget):
         self.selected_rows = np.zeros(0, dtype=np.int64)
         self.highlight_rows = np.zeros(0, dtype=np.int64)
         self.playing_rows = np.zeros(0, dtype=np.int64)  # the track playing (one row or none)
+        self.scale: Scale | None = None  # the colouring by a number, per snapshot row
+        self.word = ""  # the word key coloured by
+        self.regions: list[Region] = []
 
         bar = self._build_bar()
         self._build_plot()
@@ -166,6 +195,8 @@ class MapView(QWidget):
             "No map yet. It appears once the library is analysed (Library → Analyse)."
         )
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.colour_bar = ColourBar()
+        self.labels = MapLabels(self.plot, self.view_box)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -174,23 +205,44 @@ class MapView(QWidget):
         body.setSpacing(0)
         body.addWidget(self.plot, 1)
         body.addWidget(self.legend)
+        body.addWidget(self.colour_bar)
         layout.addLayout(body, 1)
         layout.addWidget(self.empty_label)
         self.plot.hide()
         self.legend.hide()
+        self.colour_bar.hide()
 
     def _build_bar(self) -> QHBoxLayout:
         """Colour by, the picking modes (pan, lasso, rectangle), and the count of points."""
         self.colour_box = QComboBox()
-        for key, label in COLOUR_MODES:
+        for key, label in [*COLOUR_MODES, *MEASURE_MODES, WORD_MODE]:
             self.colour_box.addItem(label, key)
+        self.colour_box.insertSeparator(len(COLOUR_MODES))
         self.colour_box.currentIndexChanged.connect(
             lambda _i: self.set_colour_mode(str(self.colour_box.currentData()))
         )
+        # The words of the library (filled when "A word…" is first chosen); typing finds one.
+        self.word_box = QComboBox()
+        self.word_box.setEditable(True)
+        self.word_box.setMinimumWidth(170)
+        self.word_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        edit = self.word_box.lineEdit()
+        if edit is not None:
+            edit.setPlaceholderText("a word: jazz, mellow, fast…")
+        self.word_box.activated.connect(lambda _i: self._word_chosen())
+        self.word_box.hide()
+        self.words_check = QCheckBox("Words")
+        self.words_check.setToolTip("Label each playlist's region with its top words")
+        self.words_check.setChecked(True)
+        self.words_check.toggled.connect(lambda on: self.labels.set_enabled(on))
+        self.preview_label = QLabel("")
+        self.preview_label.setTextFormat(Qt.TextFormat.RichText)
         self.mode_buttons: dict[str, QToolButton] = {}
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Colour by"))
         bar.addWidget(self.colour_box)
+        bar.addWidget(self.word_box)
+        bar.addWidget(self.words_check)
         bar.addSpacing(12)
         for key, label, tip in [
             ("pan", "Pan", "Drag to move, wheel to zoom"),
@@ -207,6 +259,8 @@ class MapView(QWidget):
             self.mode_buttons[key] = b
         self.mode_buttons["pan"].setChecked(True)
         bar.addStretch(1)
+        bar.addWidget(self.preview_label)
+        bar.addSpacing(8)
         self.info = QLabel("")
         bar.addWidget(self.info)
         return bar
@@ -239,6 +293,21 @@ class MapView(QWidget):
         self.play_scatter.setZValue(12)
         for item in (self.high_scatter, self.sel_scatter, self.play_scatter):
             self.plot.addItem(item)
+        # A previewed mix: its + seeds, − seeds and picks, each ringed with its own mark.
+        self.preview: dict[str, pg.ScatterPlotItem] = {}
+        self.preview_rows: dict[str, np.ndarray] = {}
+        for z, (key, (colour, symbol, size, width)) in enumerate(PREVIEW_MARKS.items()):
+            item = pg.ScatterPlotItem(
+                size=size,
+                symbol=symbol,
+                pxMode=True,
+                pen=pg.mkPen(colour, width=width),
+                brush=pg.mkBrush(0, 0, 0, 0),
+            )
+            item.setZValue(14 - z)
+            self.plot.addItem(item)
+            self.preview[key] = item
+            self.preview_rows[key] = np.zeros(0, dtype=np.int64)
         self.hover_label = pg.TextItem("", anchor=(0, 1), color="#000", fill=(255, 255, 224, 230))
         self.hover_label.setZValue(100)
         self.hover_label.hide()
@@ -276,6 +345,7 @@ class MapView(QWidget):
         self._draw_overlay(self.sel_scatter, self.selected_rows)
         self._draw_overlay(self.high_scatter, self.highlight_rows)
         self._draw_overlay(self.play_scatter, self.playing_rows)
+        self.clear_preview()
         if same:
             return  # e.g. a rescan added tracks that are not on the map yet: nothing to redraw
         self._tree = None
@@ -285,37 +355,100 @@ class MapView(QWidget):
         self.plot.setVisible(has)
         self.legend.setVisible(has)
         self.empty_label.setVisible(not has)
+        if self.colour_mode in SCALE_MODES:
+            self.scale = None  # for the rows of the old snapshot: asked for again
+            self.colour_requested.emit(self.colour_mode, self.word)
         self.recolour()
         if first:
             self.plot.getPlotItem().autoRange()
         self.info.setText(f"{len(rows)} tracks on the map" if has else "")
+        self.labels.set_regions(self.regions, self.snap.ids, self.xy)
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.labels.layout_soon()
 
     def point_count(self) -> int:
         return len(self.rows)
 
-    def set_colour_mode(self, mode: str) -> None:
+    def set_colour_mode(self, mode: str, word: str | None = None) -> None:
+        """Colour by a category (group, genre, year) or by a number (tempo, brightness,
+        energy, or ``word``'s probability: the numbers are asked for, and drawn when they
+        come, :meth:`set_values`)."""
         self.colour_mode = mode
         i = self.colour_box.findData(mode)
         if i >= 0 and i != self.colour_box.currentIndex():
             self.colour_box.blockSignals(True)
             self.colour_box.setCurrentIndex(i)
             self.colour_box.blockSignals(False)
-        self.recolour()
+        self.word_box.setVisible(mode == "word")
+        if word is not None:
+            self.word = word
+        if mode not in SCALE_MODES:
+            self.scale = None
+            self.recolour()
+            return
+        if mode == "word" and not self.word_box.count():
+            self.words_wanted.emit()
+        if mode == "word" and not self.word:
+            self.word_box.setFocus()
+            return  # a word first
+        self.scale = None
+        self.info.setText("colouring…")
+        self.colour_requested.emit(mode, self.word)
 
-    def recolour(self) -> None:
+    def set_word_choices(self, words: list[tuple[str, str]]) -> None:
+        """The words to colour by: (key, label), in the order shown."""
+        self.word_box.blockSignals(True)
+        self.word_box.clear()
+        for key, label in words:
+            self.word_box.addItem(label, key)
+        i = self.word_box.findData(self.word) if self.word else -1
+        self.word_box.setCurrentIndex(i)
+        self.word_box.blockSignals(False)
+
+    def _word_chosen(self) -> None:
+        key = self.word_box.currentData()
+        if key is None:  # typed: the first word of that name
+            i = self.word_box.findText(self.word_box.currentText(), Qt.MatchFlag.MatchFixedString)
+            key = self.word_box.itemData(i) if i >= 0 else None
+        if key is not None:
+            self.set_colour_mode("word", str(key))
+
+    def set_values(self, scale: Scale) -> None:
+        """Draw the numbers asked for (one step per snapshot row) with a colour bar."""
+        if self.colour_mode not in SCALE_MODES or len(scale.steps) != len(self.snap):
+            return
+        self.scale = scale
+        self.recolour()
+        self.info.setText(f"{len(self.rows)} tracks on the map")
+
+    def _categories(self) -> tuple[np.ndarray, list[tuple[str, str]], list[str]]:
+        """The colour index per snapshot row, the legend's (name, colour) entries and the
+        colours by index (the last one for missing tracks)."""
+        if self.colour_mode in SCALE_MODES:
+            if self.scale is None:
+                return np.zeros(len(self.snap), dtype=np.int64), [], [OTHER_COLOUR, MISSING_COLOUR]
+            colours = [*ramp(STEPS), NO_VALUE_COLOUR]
+            cats = np.where(self.scale.steps < 0, STEPS, self.scale.steps)
+            self.legend_names = []
+            return cats, [], [*colours, MISSING_COLOUR]
         cats, names = categories(self.snap, self.colour_mode, self.groups)
         self.legend_names = names
         colours = [PALETTE[i % len(PALETTE)] for i in range(len(names))]
         if names and names[-1] == "Other" and len(names) == MAX_LEGEND:
             colours[-1] = OTHER_COLOUR
-        self.legend_colours = colours
+        return cats, list(zip(names, colours, strict=True)), [*colours, MISSING_COLOUR]
+
+    def recolour(self) -> None:
+        cats, entries, colours_all = self._categories()
+        self.legend_colours = [c for _n, c in entries]
         if len(self.rows):
             self._signature = (
                 self.snap.ids[self.rows],
                 self.xy[self.rows],
                 cats[self.rows] * 2 + self.snap.missing[self.rows],
             )
-        colours_all = [*colours, MISSING_COLOUR]
         idx = cats[self.rows] if len(self.rows) else np.zeros(0, dtype=np.int64)
         idx = np.where(self.snap.missing[self.rows], len(colours_all) - 1, idx)
         while len(self.layers) < len(colours_all):
@@ -325,14 +458,21 @@ class MapView(QWidget):
         order = np.argsort(idx, kind="stable")
         bounds = np.searchsorted(idx[order], np.arange(len(self.layers) + 1))
         pts = self.xy[self.rows[order]]
+        scaled = self.colour_mode in SCALE_MODES
         for i, layer in enumerate(self.layers):
             part = pts[bounds[i] : bounds[i + 1]]
             if i < len(colours_all) and len(part):
                 layer.setData(x=part[:, 0], y=part[:, 1], brush=pg.mkBrush(colours_all[i]))
-                layer.setZValue(-i)
+                # Numbers: the high ones on top (what the colour picks out); the grey below.
+                layer.setZValue(i - len(colours_all) if scaled else -i)
             else:
                 layer.clear()
-        entries = list(zip(names, colours, strict=True))
+        if scaled and len(self.layers) > STEPS:
+            self.layers[STEPS].setZValue(-len(colours_all) - 1)
+        has = bool(len(self.rows))
+        self.colour_bar.set_scale(self.scale if scaled else None)
+        self.colour_bar.setVisible(has and scaled)
+        self.legend.setVisible(has and not scaled)
         if len(self.rows) and self.snap.missing[self.rows].any():
             entries.append(("Missing", MISSING_COLOUR))
         self.legend.setText(
@@ -372,6 +512,38 @@ class MapView(QWidget):
         )
         self._draw_overlay(self.high_scatter, self.highlight_rows)
 
+    # --- a previewed mix, regions ---------------------------------------------------------
+
+    def set_preview(self, plus: np.ndarray, minus: np.ndarray, picks: np.ndarray) -> None:
+        """Ring the + seeds, the − seeds and the picks of a list not saved yet."""
+        rows = {"plus": plus, "minus": minus, "picks": picks}
+        for key, item in self.preview.items():
+            self.preview_rows[key] = np.asarray(rows[key], dtype=np.int64)
+            self._draw_overlay(item, self.preview_rows[key])
+        marks = []
+        for key, text in (("plus", "+ seeds"), ("minus", "− seeds"), ("picks", "picks")):
+            if len(self.preview_rows[key]):
+                colour, symbol, _size, _w = PREVIEW_MARKS[key]
+                mark = "□" if symbol == "s" else "○"
+                marks.append(f"<span style='color:{colour}'><b>{mark}</b> {text}</span>")
+        self.preview_label.setText("Preview: " + " &nbsp;".join(marks) if marks else "")
+
+    def clear_preview(self) -> None:
+        empty = np.zeros(0, dtype=np.int64)
+        self.set_preview(empty, empty, empty)
+
+    def preview_points(self, key: str) -> np.ndarray:
+        """Where the rings of ``key`` (plus, minus, picks) are drawn: (N, 2)."""
+        data = self.preview[key].getData()
+        if data is None or not len(data[0]):
+            return np.zeros((0, 2))
+        return np.column_stack([data[0], data[1]])
+
+    def set_regions(self, regions: list[Region]) -> None:
+        """The automatic playlists' regions, labelled with their words."""
+        self.regions = list(regions)
+        self.labels.set_regions(self.regions, self.snap.ids, self.xy)
+
     # --- picking --------------------------------------------------------------------------
 
     def set_mode(self, mode: str) -> None:
@@ -401,6 +573,12 @@ class MapView(QWidget):
             self.hover_label.hide()
             return
         pos = self.view_box.mapSceneToView(scene_pos)
+        region = self.labels.at(scene_pos.x(), scene_pos.y())
+        if region is not None:  # a region's label: its words
+            self.hover_label.setText(region.summary)
+            self.hover_label.setPos(pos.x(), pos.y())
+            self.hover_label.show()
+            return
         row = self.nearest(pos.x(), pos.y(), self._pick_radius())
         if row is None:
             self.hover_label.hide()
@@ -410,9 +588,13 @@ class MapView(QWidget):
         self.hover_label.show()
 
     def hover_text(self, row: int) -> str:
+        """A point's track, and the words of the region it lies in."""
         text = self.snap.label(row)
         if self.snap.missing[row]:
             text += " (missing)"
+        region = self.labels.region_of_row(row)
+        if region is not None:
+            text += f"\nin {region.summary}"
         return text
 
     def rows_in_rect(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:

@@ -20,10 +20,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from musicorg.gui.ask import AskBox
 from musicorg.gui.details import DetailsDock
 from musicorg.gui.library_view import LibraryView
+from musicorg.gui.mix import MINUS, PLUS, Mix
 from musicorg.gui.pipeline_control import PipelineControl
 from musicorg.gui.playcontrol import PlayControl
+from musicorg.gui.recent import RecentLibraries
+from musicorg.gui.shortcuts import KEYS, show_shortcuts
 from musicorg.gui.sidebar import Sidebar
 from musicorg.keys import USER
 
@@ -50,6 +54,9 @@ class MenuHost(Protocol):
     queue_dock: QDockWidget
     tabs: QTabWidget
     toolbar: QToolBar
+    recent: RecentLibraries
+    ask: AskBox
+    mix: Mix
 
     def choose_music_folder(self, folder: str | None = None) -> None: ...
     def open_demo(self) -> None: ...
@@ -80,6 +87,7 @@ def build_menus(window: QMainWindow, host: MenuHost) -> None:
     m = bar.addMenu("&File")
     add(m, "Choose music folder…", lambda: host.choose_music_folder(), "Ctrl+O")
     add(m, "Open the demo library", host.open_demo)
+    m.addMenu(host.recent.menu(m))
     m.addSeparator()
     export = add(m, "Export playlist as M3U8…", lambda: sidebar.export(), "Ctrl+E")
     add(m, "Import M3U/M3U8…", lambda: sidebar.import_m3u())
@@ -102,6 +110,9 @@ def build_menus(window: QMainWindow, host: MenuHost) -> None:
     m = _playback_menus(bar, add, host)
     add(m, "More like this", lambda: details.more_like_this(), "Ctrl+M")
     add(m, "Path to…", lambda: details.path_to(), "Ctrl+P")
+    add(m, "Add to mix (+)", lambda: host.mix.add(sign=PLUS), "Ctrl+=")
+    add(m, "Subtract from mix (−)", lambda: host.mix.add(sign=MINUS), "Ctrl+-")
+    add(m, "Show mix", lambda: host.mix.run())
     m.addSeparator()
     add(m, "New playlist from selection…", lambda: sidebar.new_playlist(), "Ctrl+N")
     add(m, "Remove from playlist", sidebar.remove_selected, "Del")
@@ -110,6 +121,7 @@ def build_menus(window: QMainWindow, host: MenuHost) -> None:
 
     m = bar.addMenu("&View")
     add(m, "Search", host.focus_search, QKeySequence.StandardKey.Find)
+    add(m, "Ask in words", lambda: host.ask.field.setFocus(), "Ctrl+K")
     add(m, "Library", lambda: host.tabs.setCurrentIndex(0), "Ctrl+1")
     add(m, "Map", lambda: host.tabs.setCurrentIndex(1), "Ctrl+2")
     m.addSeparator()
@@ -118,6 +130,7 @@ def build_menus(window: QMainWindow, host: MenuHost) -> None:
 
     m = bar.addMenu("&Help")
     add(m, "Open log folder", host.open_log_folder)
+    add(m, "Keyboard shortcuts", lambda: show_shortcuts(window), KEYS[0]).setShortcuts(list(KEYS))
     add(m, "About musicorg", host.show_about)
 
     for action in (rescan, export):
@@ -125,6 +138,7 @@ def build_menus(window: QMainWindow, host: MenuHost) -> None:
     spacer = QWidget()
     spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     host.toolbar.addWidget(spacer)
+    host.toolbar.addWidget(host.ask.field)
     host.toolbar.addWidget(host.library.search)
 
 
@@ -178,6 +192,8 @@ def track_menu(host: MenuHost) -> QMenu:
     menu.addSeparator()
     menu.addAction("More like this", lambda: details.more_like_this())
     menu.addAction("Path to…", lambda: details.path_to())
+    menu.addAction("Add to mix (+)", lambda: host.mix.add(sign=PLUS))
+    menu.addAction("Subtract from mix (−)", lambda: host.mix.add(sign=MINUS))
     menu.addSeparator()
     menu.addAction("New playlist from selection…", lambda: sidebar.new_playlist())
     sidebar.fill_add_menu(menu.addMenu("Add to playlist"))

@@ -184,7 +184,7 @@ class PipelineControl(QObject):
         summary = getattr(result, "summary", None)
         text = summary() if callable(summary) else None
         log.info("%s done: %s", name, text or result)
-        if name in ("analyse", "model"):
+        if name in ("analyse", "model") and result is not None:  # None: nothing to analyse
             self.device_in_use = str(getattr(result, "device", "") or "")
             self.model_changed.emit()
         self.host.reload()

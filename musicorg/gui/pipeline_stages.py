@@ -16,7 +16,10 @@ from musicorg.app.pipeline import AFTER_ANALYSIS, MAP_METHODS, STAGES
 from musicorg.gui.procstage import in_process, limit_torch_threads
 from musicorg.gui.tasks import StageFn
 from musicorg.jobs import CancelFn, ProgressFn
+from musicorg.keys import ACTIVE_MODEL_KEY, FEATURES_VERSION
+from musicorg.model.registry import bundled_version, read_registry
 from musicorg.settings import Settings
+from musicorg.store import analyses
 from musicorg.store.db import Catalogue
 from musicorg.store.vectors import active_model_version
 
@@ -40,6 +43,35 @@ def _once_analysed(cat: Catalogue, stage: StageFn) -> StageFn:
     def run(progress: ProgressFn, cancel: CancelFn) -> Any:
         if active_model_version(cat) is None:
             return None  # nothing analysed yet: nothing to group or to map
+        return stage(progress, cancel)
+
+    return run
+
+
+def analysis_due(cat: Catalogue) -> bool:
+    """Whether the analysis has anything to do: a file to analyse, a track without an
+    embedding of the active model, or an active model that is not set or not installed (the
+    analysis then says so and falls back to the bundled one). Store reads only: it runs in
+    the job's thread before any process is started."""
+    version = cat.get_meta(ACTIVE_MODEL_KEY)
+    if not version:
+        return True
+    if version != bundled_version() and version not in read_registry():
+        return True
+    if analyses.unanalysed(cat, FEATURES_VERSION):
+        return True
+    embedded = analyses.embedded_keys(cat, version)
+    return any(k not in embedded for k in analyses.analysed_keys(cat, FEATURES_VERSION))
+
+
+def _when_due(cat: Catalogue, stage: StageFn) -> StageFn:
+    """``stage``, skipped (result None, no progress) when :func:`analysis_due` says there is
+    nothing to do: no "Analysing 0 tracks…" and no busy bar while a process starts and loads
+    the model for nothing, at every start."""
+
+    def run(progress: ProgressFn, cancel: CancelFn) -> Any:
+        if not analysis_due(cat):
+            return None
         return stage(progress, cancel)
 
     return run
@@ -93,7 +125,7 @@ class StageTable:
         """The analysis with one decoding worker, in a child process (its decoders and torch
         hold the GIL for long stretches; in this process they would make the window stutter)."""
         limit_torch_threads(1)  # the child inherits OMP_NUM_THREADS=1
-        return in_process(pipeline.analyse, cat.path, device=device, workers=1)
+        return _when_due(cat, in_process(pipeline.analyse, cat.path, device=device, workers=1))
 
     @staticmethod
     def switch_model(cat: Catalogue, version: str, device: str) -> StageFn:

@@ -1,5 +1,5 @@
-"""The Playlists dock: the library, automatic playlists by group and the user's own; what it
-selects is shown in the table. Playlist edits (new, add, remove, reorder, rename, pin,
+"""The Playlists dock: the library, "For you", automatic playlists by group and the user's
+own; what it selects is shown in the table. Playlist edits (new, add, remove, reorder, rename, pin,
 delete) and M3U export and import start here."""
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from musicorg.store import userlists
 class Sidebar(HostedDock):
     #: play these tracks ("Play" on a playlist)
     play_requested = Signal(object)
+    #: "For you" was opened (or asked to refresh): make it
+    for_you_requested = Signal()
 
     def __init__(self, host: Host, parent: QWidget | None = None) -> None:
         self.tree = PlaylistTree()
@@ -28,7 +30,7 @@ class Sidebar(HostedDock):
         self.tree.currentItemChanged.connect(lambda _c, _p: self.show_current())
         self.tree.tracks_dropped.connect(self.add_to_playlist)
         self.tree.customContextMenuRequested.connect(self._menu)
-        host.library.results_closed.connect(self.show_current)
+        host.library.results_closed.connect(self._results_closed)
         host.library.results_save.clicked.connect(lambda: self.save_results())
         self.last_export: actions.ExportReport | None = None
         self._shown: tuple[str, int] | None = None
@@ -61,14 +63,30 @@ class Sidebar(HostedDock):
         if ids:
             self.play_requested.emit(ids)
 
+    def for_you_shown(self) -> bool:
+        key = self.tree.current_key()
+        return bool(key) and key is not None and key[0] == "foryou"
+
+    def _results_closed(self) -> None:
+        if self.for_you_shown():
+            self.show_library()  # For you is a result list: closed, the library is back
+        else:
+            self.show_current()
+
     def show_current(self, keep_results: bool = False) -> None:
         """Show what the tree selects (the library or a playlist, a playlist in its own
-        order), or the result list that is up, with ``keep_results``."""
+        order; "For you" is asked for), or the result list that is up, with
+        ``keep_results``."""
         library = self.host.library
         if not keep_results:
             library.drop_results()
         if library.results is not None:
             library.set_scope(library.results[1])
+            return
+        if self.for_you_shown():
+            self._shown = None
+            if not keep_results:
+                self.for_you_requested.emit()
             return
         pl = self.current_playlist()
         library.table.set_reorderable(pl is not None and pl[0] == USER)
@@ -197,14 +215,20 @@ class Sidebar(HostedDock):
         item = self.tree.itemAt(pos)
         key = None if item is None else item.data(0, self.tree.ROLE)
         menu = QMenu(self)
+        if key and key[0] == "foryou":
+            menu.addAction("Refresh", self.for_you_requested.emit)
         if key and key[0] in (AUTO, USER):
             kind, pid = str(key[0]), int(key[1])
             menu.addAction("Play", lambda: self.play_playlist(pid))
             menu.addSeparator()
             menu.addAction("Rename…", lambda: self.rename_playlist(pid, kind))
             if kind == AUTO:
-                menu.addAction("Pin (keep through re-clustering)", lambda: self.pin_playlist(pid))
-                menu.addAction("Unpin", lambda: self.pin_playlist(pid, False))
+                # Only the one that applies: Unpin when pinned, else Pin.
+                if any(p.pinned for p in self.host.data.playlists if p.id == pid):
+                    menu.addAction("Unpin", lambda: self.pin_playlist(pid, False))
+                else:
+                    pin = "Pin (keep through re-clustering)"
+                    menu.addAction(pin, lambda: self.pin_playlist(pid))
             else:
                 menu.addAction("Delete", lambda: self.delete_playlist(pid))
             menu.addAction("Export as M3U8…", lambda: self.export(playlist_id=pid))

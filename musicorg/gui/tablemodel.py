@@ -2,7 +2,9 @@
 
 Qt asks only for the visible cells; sorting and filtering replace the view array in one go.
 Rows drag out as file URLs (other apps accept them) plus the track ids (our playlists do).
-The track the player is on is shown in bold with a play mark.
+The track the player is on is shown in bold with a play mark. A result list that says why
+each track is in it (a query in words, "for you") has one more column, "Why", after the
+others; sorting by it gives the list's own order back.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import QApplication, QStyle
 from musicorg.gui.snapshot import COLUMNS, NUMBER_COLUMNS, Snapshot
 
 TRACK_IDS_MIME = "application/x-musicorg-track-ids"
+WHY_HEADER = "Why"
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -56,6 +59,8 @@ class TrackTableModel(QAbstractTableModel):
         self._bold = QFont()
         self._bold.setBold(True)
         self._play_icon: QIcon | None = None
+        #: Why each track of the result list shown is in it, by track id (None: no Why column).
+        self.why: dict[int, str] | None = None
 
     # --- Qt model API ---------------------------------------------------------------------
 
@@ -63,13 +68,27 @@ class TrackTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.rows)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
+        extra = 0 if self.why is None else 1
+        return 0 if parent.isValid() else len(COLUMNS) + extra
+
+    def why_column(self) -> int | None:
+        """The index of the Why column, when there is one."""
+        return None if self.why is None else len(COLUMNS)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         row = int(self.rows[index.row()])
+        if index.column() >= len(COLUMNS):  # the Why column of a result list
+            if self.why is None or role not in (
+                Qt.ItemDataRole.DisplayRole,
+                Qt.ItemDataRole.ToolTipRole,
+            ):
+                return None
+            return self.why.get(int(self.snap.ids[row]), "")
         key = COLUMNS[index.column()][0]
+        if self.why is not None and role == Qt.ItemDataRole.ToolTipRole and key != "path":
+            return self.why.get(int(self.snap.ids[row]), "")
         if role == Qt.ItemDataRole.DisplayRole:
             return self.snap.text(key, row)
         if role == Qt.ItemDataRole.ToolTipRole and key == "path":
@@ -99,7 +118,7 @@ class TrackTableModel(QAbstractTableModel):
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section][1]
+            return COLUMNS[section][1] if section < len(COLUMNS) else WHY_HEADER
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -109,8 +128,8 @@ class TrackTableModel(QAbstractTableModel):
         return base
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if column < 0:
-            self.sort_key = None
+        if column < 0 or column >= len(COLUMNS):
+            self.sort_key = None  # the Why column: the result list's own order
         else:
             self.sort_key = COLUMNS[column][0]
         self.descending = order == Qt.SortOrder.DescendingOrder
@@ -174,6 +193,13 @@ class TrackTableModel(QAbstractTableModel):
         for col, (key, _header) in enumerate(COLUMNS):
             if key in keys and self.rows.size:
                 self.dataChanged.emit(self.index(0, col), self.index(len(self.rows) - 1, col))
+
+    def set_why(self, why: dict[int, str] | None) -> None:
+        """Say why each track of a result list is in it (None: no Why column)."""
+        if why is None and self.why is None:
+            return
+        self.why = why
+        self._refresh()
 
     def set_query(self, text: str) -> None:
         self.query = text

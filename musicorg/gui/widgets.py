@@ -210,8 +210,9 @@ class ProblemsPanel(QWidget):
 
 
 class PlaylistTree(QTreeWidget):
-    """Library, automatic playlists by group, and the user's playlists. Tracks dragged from the
-    table onto a user playlist are added to it."""
+    """Library, "For you", automatic playlists by group, and the user's playlists. A
+    playlist's tooltip is its explanation when there is one. Tracks dragged from the table
+    onto a user playlist are added to it."""
 
     tracks_dropped = Signal(int, object)  # playlist id, track ids
 
@@ -226,6 +227,13 @@ class PlaylistTree(QTreeWidget):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.library_item = QTreeWidgetItem(["Library"])
         self.library_item.setData(0, self.ROLE, ("library", 0))
+        self.foryou_item = QTreeWidgetItem(["For you"])
+        self.foryou_item.setData(0, self.ROLE, ("foryou", 0))
+        self.foryou_item.setToolTip(
+            0, "Tracks like the ones you play most and lately, made afresh when opened"
+        )
+        #: Each playlist's explanation in one line, by id (its tooltip).
+        self.summaries: dict[int, str] = {}
         self.auto_root = QTreeWidgetItem(["Automatic playlists"])
         self.auto_root.setData(0, self.ROLE, ("header", 0))
         self.user_root = QTreeWidgetItem(["My playlists"])
@@ -235,7 +243,7 @@ class PlaylistTree(QTreeWidget):
             f.setBold(True)
             item.setFont(0, f)
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsSelectable)
-        self.addTopLevelItems([self.library_item, self.auto_root, self.user_root])
+        self.addTopLevelItems([self.library_item, self.foryou_item, self.auto_root, self.user_root])
 
     def set_playlists(self, infos: list[Any]) -> None:
         signature = [(i.id, i.name, i.kind, i.group_name, i.pinned, i.size) for i in infos]
@@ -250,7 +258,7 @@ class PlaylistTree(QTreeWidget):
             label = f"{'📌 ' if getattr(info, 'pinned', False) else ''}{info.name}"
             item = QTreeWidgetItem([f"{label}  ({info.size})"])
             item.setData(0, self.ROLE, (info.kind, info.id))
-            item.setToolTip(0, f"{info.name}: {info.size} tracks")
+            item.setToolTip(0, self.summaries.get(info.id, f"{info.name}: {info.size} tracks"))
             if info.kind == "user":
                 self.user_root.addChild(item)
                 continue
@@ -272,6 +280,17 @@ class PlaylistTree(QTreeWidget):
             g.setExpanded(True)
         if current is not None:
             self.select_key(current)
+
+    def set_summaries(self, summaries: dict[int, str]) -> None:
+        """Each playlist's explanation in one line (by id), shown as its tooltip."""
+        self.summaries = dict(summaries)
+        sizes = {i[0]: (i[1], i[5]) for i in getattr(self, "_signature", [])}
+        for item in self.items():
+            key = item.data(0, self.ROLE)
+            if key[0] not in ("auto", "user"):
+                continue
+            name, size = sizes.get(int(key[1]), ("", 0))
+            item.setToolTip(0, self.summaries.get(int(key[1]), f"{name}: {size} tracks"))
 
     def current_key(self) -> tuple[str, Any] | None:
         item = self.currentItem()
@@ -338,12 +357,17 @@ class PlaylistTree(QTreeWidget):
 
 
 class DetailsPane(QWidget):
-    """The selected track: tags, lyrics with their source, nearest tracks."""
+    """The selected track: tags, lyrics with their source, nearest tracks; the mix being made
+    (its own panel, put in by the window); with no track selected, the playlist's
+    explanation."""
 
     more_like_this = Signal()
     path_to = Signal()
     play = Signal()
     neighbour_activated = Signal(int)  # track id
+    #: add the selection to the mix (+) or subtract it (−)
+    add_to_mix = Signal()
+    subtract_from_mix = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -358,27 +382,43 @@ class DetailsPane(QWidget):
         self.more_button = QPushButton("More like this")
         self.path_button = QPushButton("Path to…")
         self.play_button = QPushButton("Play")
+        self.plus_button = QPushButton("+ Mix")
+        self.plus_button.setToolTip("Add to mix (+): more like these")
+        self.minus_button = QPushButton("− Mix")
+        self.minus_button.setToolTip("Subtract from mix (−): less like these")
         self.more_button.clicked.connect(self.more_like_this)
         self.path_button.clicked.connect(self.path_to)
         self.play_button.clicked.connect(self.play)
+        self.plus_button.clicked.connect(self.add_to_mix)
+        self.minus_button.clicked.connect(self.subtract_from_mix)
         buttons = QHBoxLayout()
         for b in (self.more_button, self.path_button, self.play_button):
             buttons.addWidget(b)
+        mix_buttons = QHBoxLayout()
+        for b in (self.plus_button, self.minus_button):
+            mix_buttons.addWidget(b)
+        mix_buttons.addStretch(1)
         self.near_label = QLabel("Nearest tracks")
         self.near = QListWidget()
         self.near.itemActivated.connect(
             lambda item: self.neighbour_activated.emit(int(item.data(Qt.ItemDataRole.UserRole)))
         )
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addLayout(buttons)
-        layout.addWidget(self.text, 3)
-        layout.addWidget(self.near_label)
-        layout.addWidget(self.near, 2)
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.addWidget(self.title)
+        self.layout_.addLayout(buttons)
+        self.layout_.addLayout(mix_buttons)
+        self.layout_.addWidget(self.text, 3)
+        self.layout_.addWidget(self.near_label)
+        self.layout_.addWidget(self.near, 2)
         self.set_enabled(False)
 
+    def add_panel(self, panel: QWidget) -> None:
+        """A panel below the nearest tracks (the mix)."""
+        self.layout_.addWidget(panel)
+
     def set_enabled(self, on: bool) -> None:
-        for b in (self.more_button, self.path_button, self.play_button):
+        buttons = (self.more_button, self.path_button, self.play_button)
+        for b in (*buttons, self.plus_button, self.minus_button):
             b.setEnabled(on)
 
     def set_neighbours(self, items: list[tuple[int, str]], note: str = "") -> None:
