@@ -200,6 +200,7 @@ class RetrainDialog(QDialog):
                 symbol="o",
                 symbolSize=5,
                 symbolBrush=colour,
+                antialias=True,  # smooth lines; a few points, no cost
             )
             for name, colour in CURVES
         }
@@ -207,7 +208,10 @@ class RetrainDialog(QDialog):
         self.beta_plot.setLabel("bottom", "epoch")
         self.beta_plot.setMouseEnabled(x=False, y=False)
         self.beta_plot.setXLink(self.loss_plot)  # one epoch axis; its label only at the bottom
-        self.beta_curve = self.beta_plot.plot([], [], pen=pg.mkPen("#9467bd", width=2))
+        self.beta_curve = self.beta_plot.plot(
+            [], [], pen=pg.mkPen("#9467bd", width=2), antialias=True
+        )
+        self.beta_plot.setYRange(0, 1)
         for plot in (self.loss_plot, self.beta_plot):
             plot.getAxis("left").setWidth(52)  # the two plots' epochs line up
         layout = self.plots.ci.layout
@@ -329,7 +333,10 @@ class RetrainDialog(QDialog):
         xs = [h.epoch for h in self.history]
         for name, curve in self.curves.items():
             curve.setData(xs, [float(getattr(h, name)) for h in self.history])
-        self.beta_curve.setData(xs, [float(h.beta) for h in self.history])
+        betas = [float(h.beta) for h in self.history]
+        self.beta_curve.setData(xs, betas)
+        # From 0: a constant β (fine-tuning) is a flat line at its value, not mid-air.
+        self.beta_plot.setYRange(0, max(max(betas) * 1.15, 1e-3), padding=0)
         self.status.setText(f"Epoch {p.epoch}/{p.epochs} · {p.seconds:.1f} s per epoch")
 
     def _on_batch(self, epoch: int, batch: int, n_batches: int) -> None:

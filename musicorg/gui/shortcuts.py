@@ -94,6 +94,7 @@ class ShortcutsDialog(QDialog):
         self.tree.setSelectionMode(QTreeWidget.SelectionMode.NoSelection)
         self.tree.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.tree.setAccessibleName("Keyboard shortcuts")
+        self.tree.setStyleSheet("QTreeWidget::item { padding: 3px 6px; }")
         for title, rows in self.groups:
             head = QTreeWidgetItem([title, ""])
             font = head.font(0)
@@ -115,7 +116,9 @@ class ShortcutsDialog(QDialog):
         layout.addWidget(self.tree, 1)
         layout.addWidget(note)
         layout.addWidget(buttons)
-        self.resize(520, 620)
+        # As tall as the list (within reason), so that it needs no scrolling on a usual screen.
+        lines = sum(len(group) + 1 for _title, group in self.groups)
+        self.resize(520, min(760, 140 + lines * self.tree.fontMetrics().height() * 3 // 2))
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(group, action, keys) as shown, for tests and for reading."""

@@ -418,12 +418,15 @@ def test_window_title_names_the_library_not_the_catalogue(qtbot, window, tmp_pat
 
 
 def _menu_texts(qtbot, monkeypatch, window, item) -> list[str]:  # type: ignore[no-untyped-def]
+    from musicorg.gui import sidebar
+
     shown: list[list[str]] = []
 
-    def record(menu: QMenu, *_args: Any) -> None:
-        shown.append([a.text() for a in menu.actions()])
+    class Recording(QMenu):  # shows nothing: says what it would have offered
+        def exec(self, *_args: Any) -> None:  # type: ignore[override]
+            shown.append([a.text() for a in self.actions()])
 
-    monkeypatch.setattr(QMenu, "exec", record)
+    monkeypatch.setattr(sidebar, "QMenu", Recording)
     rect = window.tree.visualItemRect(item)
     window.tree.customContextMenuRequested.emit(QPoint(rect.center()))
     assert shown

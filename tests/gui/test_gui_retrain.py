@@ -58,6 +58,12 @@ def test_retrain_dialog_trains_plots_reports_and_switches(qtbot, db: Path) -> No
     assert "Epoch 2/2" in dialog.status.text() or "New model" in dialog.status.text()
     assert dialog.result.version in dialog.status.text()
     assert "active dims" in dialog.report.toPlainText().lower()
+    # One plain sentence says which model to keep; its button is the default.
+    advice = dialog.advice.text()
+    assert advice.startswith(("Keep the new model: ", "Keep the current model: "))
+    recommended = dialog.use_button if "new model" in advice else dialog.keep_button
+    assert recommended.isDefault()
+    assert dialog.bar.text() == "Done: 2 epochs"
     with Catalogue(db) as cat:
         assert modelstore.active_version(cat) == before  # nothing changes until chosen
     dialog.use_button.click()
@@ -85,6 +91,11 @@ def test_retrain_dialog_cancel_leaves_the_active_model(qtbot, db: Path) -> None:
     qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=120_000)
     assert "Cancelled" in dialog.status.text()
     assert dialog.result is None
+    # The bar says how far it got; it never reads 100 % after a cancel.
+    assert dialog.bar.text().startswith("Cancelled after epoch") or dialog.bar.text() == (
+        "Cancelled before the first epoch"
+    )
+    assert dialog.bar.value() < dialog.bar.maximum()
     with Catalogue(db) as cat:
         assert modelstore.active_version(cat) == before
         assert {m.version for m in modelstore.list_models(cat)} == versions
