@@ -54,6 +54,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from musicorg.model import autotags
+from musicorg.organise.vocabulary import decade
 
 SEP = " · "
 MIN_SHARE = 0.6
@@ -132,12 +133,6 @@ def genre_keys(tag: str | None) -> list[tuple[str, str]]:
             if broad not in _JUNK_GENRES:
                 out.append((broad, words[-1]))
     return out
-
-
-def decade(year: int | None) -> str | None:
-    if year is None or not 1000 <= year <= 2100:
-        return None
-    return f"{year // 10 * 10}s"
 
 
 @dataclass
