@@ -79,6 +79,7 @@ from musicorg.organise import (  # noqa: E402
     cluster,
     naming,
     tracksets,
+    vocabulary,
 )
 from musicorg.settings import Settings  # noqa: E402
 from musicorg.store import vectors as store_vectors  # noqa: E402
@@ -101,7 +102,7 @@ def ami(labels: np.ndarray, truth: np.ndarray) -> float:
 
 
 def genre_label(tag: str | None) -> str | None:
-    keys = naming.genre_keys(tag)
+    keys = vocabulary.genre_keys(tag)
     return keys[0][0] if keys else None
 
 

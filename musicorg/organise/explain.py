@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from musicorg.organise import naming
+from musicorg.organise.vocabulary import DESCRIPTOR
 
 TOP_WORDS = 4
 WORD_SHARE = 0.3
@@ -121,15 +122,16 @@ class Describer:
         self.vocab = vocab or naming.Vocabulary.build(tags)
         n = len(tags)
         self.values: dict[str, NDArray[np.float64]] = {}
-        self.medians: dict[str, float] = {}
         for name in LEVELS:
             values = _finite(getattr(tags, name), n)
-            if values is None:
-                continue
-            self.values[name] = values
-            ok = np.isfinite(values)
-            if ok.sum() >= 3:  # as naming's halves
-                self.medians[name] = float(np.median(values[ok]))
+            if values is not None:
+                self.values[name] = values
+        # The descriptor words as names use them (the one vocabulary's halves).
+        self.descriptor = {
+            label: t
+            for t, (label, kind) in enumerate(zip(self.vocab.labels, self.vocab.kinds, strict=True))
+            if kind == DESCRIPTOR
+        }
 
     def words(self, rows: NDArray[np.intp], name: str = "") -> list[Word]:
         """The top words of ``rows``, the words of its ``name`` first."""
@@ -140,7 +142,7 @@ class Describer:
         ok = [
             t
             for t in np.flatnonzero((share >= WORD_SHARE - 1e-12) & (excess > 1e-12))
-            if self.vocab.kinds[t] != naming.DESCRIPTOR
+            if self.vocab.kinds[t] != DESCRIPTOR
         ]
         ok.sort(
             key=lambda t: (
@@ -173,17 +175,21 @@ class Describer:
             return None
         median = float(np.median(shown))
         low, word, high = LEVELS[name]
-        middle = self.medians.get(name)
-        if middle is not None:
-            if np.mean(mine > middle) >= naming.MIN_SHARE - 1e-12:
-                word = high
-            elif np.mean(mine < middle) >= naming.MIN_SHARE - 1e-12:
-                word = low
+        for end in (high, low):
+            t = self.descriptor.get(end)
+            if t is not None and self._share(t, rows) >= naming.MIN_SHARE - 1e-12:
+                word = end
+                break
         if name == "energy":
             return Level(word, round(20 * math.log10(max(median, 1e-10)), 1), "dBFS")
         if name == "tempo":
             return Level(word, round(median), "BPM")
         return Level(word, round(median), "Hz")
+
+    def _share(self, token: int, rows: NDArray[np.intp]) -> float:
+        """The share of ``rows`` that descriptor ``token`` is on for."""
+        column = self.vocab.incidence[:, token]
+        return float(column[rows].sum()) / max(len(rows), 1)
 
     def explain(
         self, rows: Sequence[int] | NDArray[np.intp], size: int, seconds: float, name: str = ""

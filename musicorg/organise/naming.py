@@ -7,12 +7,17 @@ is one of
   also counts as its last word, "Metal", the broader genre);
 - an artist;
 - a decade ("1990s"), from the year tag;
-- a descriptor from the audio analysis, by library-relative halves (below or above the
-  library's median): tempo gives "slow" or "fast", brightness "dark" or "bright", energy
-  "calm" or "energetic";
+- a descriptor, by library-relative halves (the tracks strictly above or below the library's
+  median of its scale): tempo gives "slow" or "fast", brightness "dark" or "bright", and
+  "calm" or "energetic" is the energy of the signal together with the heard moods (mellow,
+  chill), as :data:`musicorg.organise.vocabulary.DESCRIPTORS` defines them;
 - a word heard by the tagger (:mod:`musicorg.model.autotags`): a genre ("Jazz", "Hip-Hop"; kind
   ``style``), a mood ("mellow", "happy"), a sound ("instrumental", "female vocalists") or an
   era ("80s"). A track has the word when one of its tags reaches that tag's threshold.
+
+Every token is a word of :class:`musicorg.organise.vocabulary.Vocabulary`, on for the tracks
+its ``on`` says, so that a word means the same tracks in a name, in ``ask``, on the map and in
+the details pane.
 
 A token may be used for a set of tracks only when it is true of at least 60 % of them
 (:data:`MIN_SHARE`) **and** is more common among them than in the whole library, so that a
@@ -43,7 +48,6 @@ something else qualifies: :func:`contradicted` finds those words.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +58,8 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from musicorg.model import autotags
-from musicorg.organise.vocabulary import decade
+from musicorg.organise import vocabulary
+from musicorg.organise.vocabulary import ARTIST, DECADE, DESCRIPTOR, GENRE
 
 SEP = " · "
 MIN_SHARE = 0.6
@@ -65,7 +70,6 @@ MAX_TOKENS = 3
 
 # Kinds of token, in the order they appear in a name (a name's first word is a genre or
 # artist of the files, or a style; its last a decade or an era).
-GENRE, ARTIST, DESCRIPTOR, DECADE = "genre", "artist", "descriptor", "decade"
 STYLE, MOOD, SOUND, ERA = autotags.STYLE, autotags.MOOD, autotags.SOUND, autotags.ERA
 KIND_ORDER = {
     GENRE: 0,
@@ -83,159 +87,27 @@ QUALITIES = (DESCRIPTOR, MOOD, SOUND)
 WHEN = (DECADE, ERA)
 GENRES = (GENRE, STYLE)
 
-DESCRIPTOR_WORDS: dict[str, tuple[str, str]] = {
-    "tempo": ("slow", "fast"),
-    "brightness": ("dark", "bright"),
-    "energy": ("calm", "energetic"),
-}
 #: Words of two descriptors that read as a contradiction in one name ("calm · fast", "slow ·
 #: energetic"), besides each descriptor's own two halves and the tagger's OPPOSITES.
 CLASHES: tuple[tuple[str, str], ...] = (("calm", "fast"), ("slow", "energetic"))
 
-_JUNK_GENRES = {
-    "",
-    "(none)",
-    "none",
-    "other",
-    "unknown",
-    "misc",
-    "genre",
-    "music",
-    "general",
-    "various",
-}
-_SPLIT = re.compile(r"\s*(?:;|/|\||,|\x00)\s*")
+#: The kinds of word a name may use (the vocabulary's HEARD words, "beautiful" or "guitar",
+#: never name a set).
+NAME_KINDS = frozenset(KIND_ORDER)
+
+#: What naming knows of each track: the vocabulary's facts (one entry per row of the pipeline).
+TrackTags = vocabulary.TrackFacts
 
 
-def normalise(text: str | None) -> str:
-    """Case-insensitive, Unicode-normalised, whitespace-collapsed form of a tag value."""
-    if not text:
-        return ""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    folded = re.sub(r"[\"'`´’‘“”]", "", folded)
-    return " ".join(folded.split()).strip(" .-_")
-
-
-def genre_keys(tag: str | None) -> list[tuple[str, str]]:
-    """(key, display) of every genre token of one genre tag, the broader ones included."""
-    out: list[tuple[str, str]] = []
-    if not tag:
-        return out
-    for part in _SPLIT.split(tag):
-        display = " ".join(part.split())
-        key = normalise(display)
-        if key in _JUNK_GENRES or len(key) < 2:
-            continue
-        out.append((key, display))
-        words = display.split()
-        if len(words) > 1 and len(words[-1]) > 2:
-            broad = normalise(words[-1])
-            if broad not in _JUNK_GENRES:
-                out.append((broad, words[-1]))
-    return out
-
-
-@dataclass
-class TrackTags:
-    """What naming knows of each track (one entry per row of the playlist pipeline)."""
-
-    genres: Sequence[str | None]
-    artists: Sequence[str | None]
-    years: Sequence[int | None]
-    tempo: NDArray[np.floating[Any]] | None = None
-    brightness: NDArray[np.floating[Any]] | None = None
-    energy: NDArray[np.floating[Any]] | None = None
-    # MusiCNN's tag probabilities (N × 50, a row of NaN for a track without tags), the tag
-    # names of its columns and the thresholds (None: the shipped ones, see musicorg.model.autotags).
-    tag_probs: NDArray[np.floating[Any]] | None = None
-    tag_names: Sequence[str] | None = None
-    tag_cutoffs: Mapping[str, float] | None = None
-
-    def __len__(self) -> int:
-        return len(self.genres)
-
-
-def _descriptor_values(tags: TrackTags, name: str) -> NDArray[np.float64] | None:
-    values = getattr(tags, name)
-    if values is None:
-        return None
-    return np.asarray(values, dtype=np.float64)
-
-
-@dataclass
-class _Tokens:
-    """The tokens of a library as :meth:`Vocabulary.build` finds them, and the (row, token)
-    pairs of the tracks that carry them."""
-
-    index: dict[tuple[str, str], int] = field(default_factory=dict)
-    displays: list[Counter[str]] = field(default_factory=list)
-    kinds: list[str] = field(default_factory=list)
-    rows: list[int] = field(default_factory=list)
-    cols: list[int] = field(default_factory=list)
-
-    def token(self, kind: str, key: str, display: str) -> int:
-        tid = self.index.get((kind, key))
-        if tid is None:
-            tid = self.index[(kind, key)] = len(self.kinds)
-            self.kinds.append(kind)
-            self.displays.append(Counter())
-        self.displays[tid][display] += 1
-        return tid
-
-    def mark(self, tid: int, rows: Sequence[int] | NDArray[np.intp]) -> None:
-        self.rows.extend(int(r) for r in rows)
-        self.cols.extend([tid] * len(rows))
-
-
-def _descriptor_tokens(
-    found: _Tokens, tags: TrackTags
-) -> tuple[dict[str, tuple[float, float]], dict[int, set[int]]]:
-    """The descriptor words, by library-relative halves: the thresholds (the medians), and
-    each word's opposite."""
-    n = len(tags)
-    thresholds: dict[str, tuple[float, float]] = {}
-    opposite: dict[int, set[int]] = {}
-    for name, (low, high) in DESCRIPTOR_WORDS.items():
-        values = _descriptor_values(tags, name)
-        if values is None or len(values) != n:
-            continue
-        ok = np.isfinite(values)
-        if ok.sum() < 3:
-            continue
-        # Halves, not terciles: on small libraries and long playlists a word true of a
-        # third of the library almost never reaches 60 % of a playlist, and names fell
-        # back to "Mix n". Halves still require the word to be over-represented.
-        median = float(np.median(values[ok]))
-        thresholds[name] = (median, median)
-        low_rows = np.flatnonzero(ok & (values < median))
-        high_rows = np.flatnonzero(ok & (values > median))
-        pair: list[int] = []
-        for word, chosen in ((low, low_rows), (high, high_rows)):
-            if len(chosen) == 0:
-                continue
-            tid = found.token(DESCRIPTOR, word, word)
-            pair.append(tid)
-            found.mark(tid, chosen)
-        if len(pair) == 2:
-            opposite.setdefault(pair[0], set()).add(pair[1])
-            opposite.setdefault(pair[1], set()).add(pair[0])
-    return thresholds, opposite
-
-
-def _opposite_words(found: _Tokens, opposite: dict[int, set[int]]) -> None:
-    """Add to ``opposite`` the pairs of words the tagger's OPPOSITES name (both ways)."""
-    by_label = {
-        found.displays[t].most_common(1)[0][0].casefold(): t
-        for t, kind in enumerate(found.kinds)
-        if kind in (DESCRIPTOR, STYLE, MOOD, SOUND, ERA)
-    }
-    for label, tid in by_label.items():
-        clash = {b for a, b in CLASHES if a == label} | {a for a, b in CLASHES if b == label}
-        for other in autotags.opposites_of(label) | clash:
-            oid = by_label.get(other.casefold())
-            if oid is not None:
-                opposite.setdefault(tid, set()).add(oid)
-                opposite.setdefault(oid, set()).add(tid)
+def _clashes(labels: list[str], kinds: list[str], opposite: dict[int, set[int]]) -> None:
+    """Add to ``opposite`` the pairs of :data:`CLASHES` ("calm" and "fast"), both ways: words
+    that may describe one track together but read as a contradiction in a name."""
+    by_label = {labels[t].casefold(): t for t, kind in enumerate(kinds) if kind == DESCRIPTOR}
+    for a, b in CLASHES:
+        ta, tb = by_label.get(a), by_label.get(b)
+        if ta is not None and tb is not None:
+            opposite.setdefault(ta, set()).add(tb)
+            opposite.setdefault(tb, set()).add(ta)
 
 
 @dataclass
@@ -246,7 +118,6 @@ class Vocabulary:
     labels: list[str]
     kinds: list[str]
     library_share: NDArray[np.float64]
-    thresholds: dict[str, tuple[float, float]] = field(default_factory=dict)
     # Token -> the tokens of its opposite words ("calm" <-> "energetic", "instrumental" ->
     # "female vocalists" and "male vocalists").
     opposite: dict[int, set[int]] = field(default_factory=dict)
@@ -260,43 +131,35 @@ class Vocabulary:
 
     @classmethod
     def build(cls, tags: TrackTags) -> Vocabulary:
-        n = len(tags)
-        found = _Tokens()
-        for i in range(n):
-            seen: set[int] = set()
-            for key, display in genre_keys(tags.genres[i]):
-                seen.add(found.token(GENRE, key, display))
-            artist = tags.artists[i]
-            akey = normalise(artist)
-            if artist and akey:
-                seen.add(found.token(ARTIST, akey, " ".join(artist.split())))
-            dec = decade(tags.years[i])
-            if dec:
-                seen.add(found.token(DECADE, dec, dec))
-            for tid in sorted(seen):
-                found.mark(tid, [i])
-        thresholds, opposite = _descriptor_tokens(found, tags)
-        if tags.tag_probs is not None and len(tags.tag_probs) == n:
-            on, _value = autotags.word_matrix(
-                tags.tag_probs, names=tags.tag_names, cutoffs=tags.tag_cutoffs
-            )
-            for w, heard in enumerate(autotags.WORDS):
-                chosen = np.flatnonzero(on[:, w])
-                if heard.kind is None or len(chosen) == 0:
-                    continue
-                found.mark(found.token(heard.kind, heard.label.casefold(), heard.label), chosen)
-        _opposite_words(found, opposite)
-
-        data = np.ones(len(found.rows), dtype=np.float64)
-        incidence = sparse.csr_matrix((data, (found.rows, found.cols)), shape=(n, len(found.kinds)))
+        """The tokens are the words of :class:`musicorg.organise.vocabulary.Vocabulary` that a
+        name may use, each on for the tracks its :meth:`~musicorg.organise.vocabulary.
+        Vocabulary.on` says: the same word means the same tracks in a name, an answer to
+        ``ask``, a map label and the details pane."""
+        words = vocabulary.Vocabulary.build(tags)
+        n = words.n_tracks
+        # The words a name may use that are on for some track.
+        on = {key: words.rows(key) for key in words.keys(tuple(NAME_KINDS))}
+        keys = [key for key, chosen in on.items() if len(chosen)]
+        column = {key: t for t, key in enumerate(keys)}
+        rows = [on[key] for key in keys]
+        cols = [np.full(len(on[key]), t, dtype=np.intp) for t, key in enumerate(keys)]
+        data_rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.intp)
+        data_cols = np.concatenate(cols) if cols else np.zeros(0, dtype=np.intp)
+        incidence = sparse.csr_matrix(
+            (np.ones(len(data_rows)), (data_rows, data_cols)), shape=(n, len(keys))
+        )
         share = np.asarray(incidence.sum(axis=0)).ravel() / max(n, 1)
-        labels = [
-            _display(c, capitalise=kind == GENRE)
-            for c, kind in zip(found.displays, found.kinds, strict=True)
-        ]
-        tempo = _descriptor_values(tags, "tempo")
+        labels = [words.words[key].label for key in keys]
+        kinds = [words.words[key].kind for key in keys]
+        opposite: dict[int, set[int]] = {}
+        for t, key in enumerate(keys):
+            others = {column[o] for o in words.opposites(key) if o in column}
+            if others:
+                opposite[t] = others
+        _clashes(labels, kinds, opposite)
+        tempo = None if tags.tempo is None else np.asarray(tags.tempo, dtype=np.float64)
         tempo = tempo if tempo is not None and len(tempo) == n else None
-        return cls(incidence, labels, found.kinds, share, thresholds, opposite, tempo)
+        return cls(incidence, labels, kinds, share, opposite, tempo)
 
     def shares(self, members: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Per token: its share among ``members``, and that share less the library's."""
@@ -368,13 +231,6 @@ def still_true(vocab: Vocabulary, members: NDArray[np.intp], name: str) -> bool:
     said = {vocab.labels[t].casefold() for t, _s, _e in vocab.qualifying(members, RELAXED_SHARE)}
     words = _words(re.sub(r" \d+$", "", name))
     return bool(words) and all(w in said or w.endswith(" bpm") for w in words)
-
-
-def _display(forms: Counter[str], *, capitalise: bool) -> str:
-    """The most common spelling, a capitalised one preferred on ties; an all-lowercase genre
-    is capitalised ("ambient" → "Ambient"), descriptors and decades stay as they are."""
-    best = sorted(forms.items(), key=lambda kv: (-kv[1], kv[0] == kv[0].lower(), kv[0]))[0][0]
-    return best[:1].upper() + best[1:] if capitalise and best.islower() else best
 
 
 def _compose(vocab: Vocabulary, tokens: list[tuple[int, float, float]], limit: int) -> list[int]:

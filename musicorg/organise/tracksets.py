@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from musicorg.organise import naming
+from musicorg.organise import vocabulary
 from musicorg.organise.cuts import IndexArray
 
 MATCH_MIN = 0.5
@@ -25,7 +25,7 @@ COPY_SECONDS = 2.0
 
 def song_key(artist: str | None, title: str | None) -> tuple[str, str] | None:
     """Normalised (artist, title), or None when either is unknown."""
-    a, t = naming.normalise(artist), naming.normalise(title)
+    a, t = vocabulary.normalise(artist), vocabulary.normalise(title)
     if not a or not t:
         return None
     return unicodedata.normalize("NFKC", a), unicodedata.normalize("NFKC", t)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from musicorg.model import autotags
-from musicorg.organise import naming
+from musicorg.organise import naming, vocabulary
 from musicorg.organise import playlists as pl
 from musicorg.store.db import Catalogue
 from tests.organise.test_playlists import add_tracks, mixture
@@ -151,3 +151,46 @@ def test_built_playlists_are_named_from_the_catalogues_tags(tmp_path: Path) -> N
             assert said & {"Hip-Hop", "happy", "sad"}, p.name
         seen |= said
     assert "Jazz" in seen and "Hip-Hop" in seen
+
+
+def test_a_word_means_the_same_tracks_in_a_name_and_in_the_vocabulary() -> None:
+    """Names, ask, the map labels and the details pane share one vocabulary: each name token
+    is on for exactly the tracks the vocabulary says, "calm" included, which is the energy
+    together with the heard moods (a quiet track the tagger hears as tense is not calm)."""
+    n = 60
+    rng = np.random.default_rng(3)
+    p = np.stack([probs() for _ in range(n)])
+    names = autotags.tag_names()
+    p[:20, names.index("jazz")] = ON
+    p[:30, names.index("Mellow")] = ON
+    energy = rng.uniform(0.01, 0.2, n)
+    energy[:30] = 0.15  # quiet-ish but mellow; the rest random
+    facts = naming.TrackTags(
+        ["Rock; Death Metal"] * 10 + [None] * (n - 10),
+        ["Ann"] * 5 + [None] * (n - 5),
+        [1984] * 10 + [None] * (n - 10),
+        tempo=rng.uniform(60, 180, n),
+        brightness=rng.uniform(500, 4000, n),
+        energy=energy,
+        tag_probs=p,
+    )
+    names_vocab = naming.Vocabulary.build(facts)
+    words_vocab = vocabulary.Vocabulary.build(facts)
+    by_label = {(w.label, w.kind): key for key, w in words_vocab.words.items()}
+    seen_kinds = set()
+    for t, (label, kind) in enumerate(zip(names_vocab.labels, names_vocab.kinds, strict=True)):
+        key = by_label[(label, kind)]
+        rows = np.flatnonzero(names_vocab.incidence[:, t].toarray().ravel())
+        np.testing.assert_array_equal(rows, words_vocab.rows(key))
+        seen_kinds.add(kind)
+    assert {
+        vocabulary.GENRE,
+        vocabulary.ARTIST,
+        vocabulary.DECADE,
+        vocabulary.DESCRIPTOR,
+        naming.STYLE,
+    } <= seen_kinds
+    calm = names_vocab.labels.index("calm")
+    on_energy_alone = energy < np.median(energy)
+    calm_rows = names_vocab.incidence[:, calm].toarray().ravel() > 0
+    assert not np.array_equal(calm_rows, on_energy_alone)  # the heard moods count
