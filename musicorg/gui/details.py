@@ -14,10 +14,12 @@ from typing import TypeVar
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QInputDialog, QWidget
+from PySide6.QtWidgets import QWidget
 
 from musicorg.app import actions
+from musicorg.gui import trackpicker
 from musicorg.gui.host import Host, HostedDock
+from musicorg.gui.tasks import Job
 from musicorg.gui.widgets import DetailsPane
 from musicorg.model import autotags
 from musicorg.store import library
@@ -156,7 +158,12 @@ class DetailsDock(HostedDock):
         self.pane.set_neighbours([], "looking…")
         self.host.runner.submit(
             "neighbours",
-            partial(_nearest, cat, self.space, track_id),
+            partial(
+                _in_space,
+                cat,
+                self.space,
+                lambda space: actions.more_like_this(cat, [track_id], NEIGHBOURS, space),
+            ),
             on_result=partial(self._neighbours_done, cat, track_id),
             on_error=lambda msg, _tb: self.pane.set_neighbours([], msg),
         )
@@ -189,67 +196,99 @@ class DetailsDock(HostedDock):
 
     # -- more like this, path ------------------------------------------------------------------
 
-    def more_like_this(self, seeds: list[int] | None = None, n: int = 25) -> None:
+    def more_like_this(self, seeds: list[int] | None = None, n: int = 25) -> Job | None:
+        """The tracks nearest the seeds (the selection), listed when they land."""
         seeds = seeds or self.host.library.selected_track_ids()
-        cat = self.host.cat
-        if not seeds or cat is None:
+        if not seeds or self.host.cat is None:
             self.host.flash("Select one or more tracks first.", 4000)
-            return
-        result = self._in_space(
-            "More like this", lambda space: actions.more_like_this(cat, seeds, n, space)
-        )
-        if result is None:
-            return
-        snap = self.host.library.snap
-        title = f"More like {snap.label(snap.row_of(seeds[0]) or 0)}"
-        title += f" (+{len(seeds) - 1})" if len(seeds) > 1 else ""
-        self.host.library.show_results(title, [*seeds, *[s.track_id for s in result.tracks]])
+            return None
+        cat = self.host.cat
 
-    def path_to(self, a: int | None = None, b: int | None = None, n: int = 12) -> None:
+        def show(result: actions.SimilarResult) -> None:
+            snap = self.host.library.snap
+            title = f"More like {snap.label(snap.row_of(seeds[0]) or 0)}"
+            title += f" (+{len(seeds) - 1})" if len(seeds) > 1 else ""
+            self.host.library.show_results(title, [*seeds, *[s.track_id for s in result.tracks]])
+
+        return self._in_space(
+            "More like this", lambda space: actions.more_like_this(cat, seeds, n, space), show
+        )
+
+    def path_to(self, a: int | None = None, b: int | None = None, n: int = 12) -> Job | None:
+        """A path of ``n`` steps from track ``a`` to ``b`` (the first and last selected, or
+        one picked), listed when it lands."""
         cat = self.host.cat
         if cat is None:
-            return
+            return None
         ids = self.host.library.selected_track_ids()
         a = ids[0] if a is None and ids else a
         b = ids[-1] if b is None and len(ids) >= 2 else b
         if a is None:
             self.host.flash("Select the track to start from.", 4000)
-            return
+            return None
         if b is None:
             b = self._ask_track("Path to…", "Go to which track?", exclude=a)
             if b is None:
-                return
+                return None
         start, end = a, b
-        result = self._in_space(
-            "Path to…", lambda space: actions.song_path(cat, start, end, n, space)
-        )
-        if result is None:
-            return
-        snap = self.host.library.snap
-        title = f"Path from {snap.label(snap.row_of(a) or 0)} to {snap.label(snap.row_of(b) or 0)}"
-        self.host.library.show_results(title, [s.track_id for s in result.tracks])
 
-    def _in_space(self, what: str, query: Callable[[actions.Space], R]) -> R | None:
-        """``query`` of the latent space, or None with a message when there is none yet or
-        when it cannot answer."""
-        space = self.similar_space()
-        if space is None:
-            self.host.flash(f"“{what}” needs the analysis first.", 5000)
-            return None
-        try:
-            return query(space)
-        except actions.SimilarError as exc:
-            self.host.job_failed(what)(str(exc), "")
-            return None
+        def show(result: actions.PathResult) -> None:
+            snap = self.host.library.snap
+            title = (
+                f"Path from {snap.label(snap.row_of(start) or 0)} "
+                f"to {snap.label(snap.row_of(end) or 0)}"
+            )
+            self.host.library.show_results(title, [s.track_id for s in result.tracks])
+
+        return self._in_space(
+            "Path to…", lambda space: actions.song_path(cat, start, end, n, space), show
+        )
+
+    def _in_space(
+        self, what: str, query: Callable[[actions.Space], R], show: Callable[[R], None]
+    ) -> Job:
+        """Answer ``query`` of the latent space in the background and ``show`` the answer;
+        when there is no space yet, or it cannot answer, say so instead."""
+
+        def answer(found: R | str, space: actions.Space | None) -> None:
+            if not isinstance(found, str):
+                show(found)
+            elif space is None:
+                self.host.flash(f"“{what}” needs the analysis first.", 5000)
+            else:
+                self.host.job_failed(what)(found, "")
+
+        return self.ask_space(what, query, answer)
+
+    def ask_space(
+        self,
+        name: str,
+        query: Callable[[actions.Space], R],
+        answer: Callable[[R | str, actions.Space | None], None],
+    ) -> Job:
+        """Run ``query`` in the latent space in a job called ``name`` (the space is loaded
+        there the first time and kept); ``answer`` gets what it returned, or why it could
+        not (a string), and the space, unless another library was opened meanwhile."""
+        cat = self.host.cat
+        assert cat is not None
+
+        def landed(result: tuple[actions.Space | None, R | str]) -> None:
+            if cat is not self.host.cat:
+                return
+            space, found = result
+            if space is not None:
+                self.space = space
+            answer(found, space)
+
+        return self.host.runner.submit(
+            name,
+            partial(_in_space, cat, self.space, query),
+            on_result=landed,
+            on_error=self.host.job_failed(name),
+        )
 
     def _ask_track(self, title: str, label: str, exclude: int) -> int | None:
-        snap = self.host.library.snap
-        rows = [r for r in range(min(len(snap), 5000)) if int(snap.ids[r]) != exclude]
-        labels = [f"{snap.label(r)}  [{int(snap.ids[r])}]" for r in rows]
-        choice, ok = QInputDialog.getItem(self, title, label, labels, 0, True)
-        if not ok or choice not in labels:
-            return None
-        return int(snap.ids[rows[labels.index(choice)]])
+        return trackpicker.pick_track(self, self.host.library.snap, title, label, exclude=exclude)
 
     # -- an external player ----------------------------------------------------------------------
 
@@ -282,16 +321,20 @@ class DetailsDock(HostedDock):
         self.host.flash(f"Opened {snap.label(row)} in {player.name}.", 4000)
 
 
-def _nearest(
-    cat: Catalogue, space: actions.Space | None, track_id: int, _progress: object, _cancel: object
-) -> tuple[actions.Space | None, actions.SimilarResult | str]:
-    """The latent space (loaded when not given) and the nearest tracks of one track, or why
-    there are none; a job's function."""
+def _in_space(
+    cat: Catalogue,
+    space: actions.Space | None,
+    query: Callable[[actions.Space], R],
+    _progress: object,
+    _cancel: object,
+) -> tuple[actions.Space | None, R | str]:
+    """The latent space (loaded when not given) and ``query``'s answer in it, or why there is
+    none; a job's function."""
     try:
         space = space or actions.similar_space(cat)
     except actions.SimilarError as exc:
         return None, str(exc)
     try:
-        return space, actions.more_like_this(cat, [track_id], NEIGHBOURS, space)
+        return space, query(space)
     except actions.SimilarError as exc:
         return space, str(exc)

@@ -6,7 +6,6 @@ Why column says which of them each track is like. With no plays yet it says so p
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,7 +13,6 @@ from PySide6.QtCore import QObject, Signal
 
 from musicorg.app import actions
 from musicorg.gui.tasks import Job
-from musicorg.store.db import Catalogue
 
 if TYPE_CHECKING:
     from musicorg.gui.details import DetailsDock
@@ -62,29 +60,13 @@ class ForYou(QObject):
         cat = self.host.cat
         if cat is None:
             return None
-        space = self.dock.space
-
-        def run(_p: Any, _c: Any) -> tuple[Any, Any]:
-            found = space
-            try:
-                found = found or actions.similar_space(cat)
-                return found, actions.for_you(cat, n, found)
-            except actions.SimilarError as exc:  # no plays, no analysis
-                return found, str(exc)
-
-        return self.host.runner.submit(
+        return self.dock.ask_space(
             "foryou",
-            run,
-            on_result=partial(self._landed, cat),
-            on_error=self.host.job_failed("foryou"),
+            lambda space: actions.for_you(cat, n, space),
+            lambda found, _space: self._landed(found),
         )
 
-    def _landed(self, cat: Catalogue, result: tuple[Any, Any]) -> None:
-        if cat is not self.host.cat:
-            return
-        space, found = result
-        if space is not None:
-            self.dock.space = space
+    def _landed(self, found: actions.ForYouResult | str) -> None:
         library = self.host.library
         if isinstance(found, str):
             note = found[0].upper() + found[1:] if found else ""

@@ -10,7 +10,6 @@ mark (:meth:`musicorg.gui.mappanel.MapPanel.set_preview`).
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +28,6 @@ from PySide6.QtWidgets import (
 
 from musicorg.app import actions
 from musicorg.gui.tasks import Job
-from musicorg.store.db import Catalogue
 
 if TYPE_CHECKING:
     from musicorg.gui.details import DetailsDock
@@ -207,33 +205,18 @@ class Mix(QObject):
         if cat is None or not self.plus:
             self.host.flash("Add at least one track to the mix (+) first.", 4000)
             return None
-        plus, minus, weight, space = list(self.plus), list(self.minus), self.weight, self.dock.space
-
-        def run(_p: Any, _c: Any) -> tuple[Any, Any]:
-            found = space
-            try:
-                found = found or actions.similar_space(cat)
-                return found, actions.more_like_this(
-                    cat, plus, n, found, minus=minus, minus_weight=weight
-                )
-            except actions.SimilarError as exc:
-                return found, str(exc)
-
-        return self.host.runner.submit(
+        plus, minus, weight = list(self.plus), list(self.minus), self.weight
+        return self.dock.ask_space(
             "mix",
-            run,
-            on_result=partial(self._landed, cat, plus, minus),
-            on_error=self.host.job_failed("mix"),
+            lambda space: actions.more_like_this(
+                cat, plus, n, space, minus=minus, minus_weight=weight
+            ),
+            lambda found, _space: self._landed(plus, minus, found),
         )
 
     def _landed(
-        self, cat: Catalogue, plus: list[int], minus: list[int], result: tuple[Any, Any]
+        self, plus: list[int], minus: list[int], found: actions.SimilarResult | str
     ) -> None:
-        if cat is not self.host.cat:
-            return
-        space, found = result
-        if space is not None:
-            self.dock.space = space
         if isinstance(found, str):
             self.host.flash(f"Mix: {found}", 8000)
             return
