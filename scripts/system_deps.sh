@@ -3,7 +3,8 @@
 # audio code). As root on Debian/Ubuntu this installs the missing ones with apt; otherwise it
 # prints the command and stops.
 #
-#   scripts/system_deps.sh            what the tests need: Qt offscreen (CI, `make test`)
+#   scripts/system_deps.sh            what the tests need: Qt offscreen, and PostgreSQL for
+#                                     the catalogue's tests on a server (CI, `make test`)
 #   scripts/system_deps.sh --desktop  also Qt's X11 platform and the audio client libraries
 #                                     (`make run`: the real window, with sound)
 set -euo pipefail
@@ -15,8 +16,16 @@ libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0"
 # The audio client libraries miniaudio opens at run time (ALSA; PulseAudio where it runs).
 # Debian 13 renamed libasound2 to libasound2t64: either name will do.
 AUDIO="libasound2t64|libasound2 libpulse0"
+# The server the catalogue's PostgreSQL tests start (tests/pg.py, as an unprivileged user in
+# a temporary folder). Not root: only a note, since those tests skip without it locally.
+PG="postgresql"
 if [ "${1:-}" = "--desktop" ]; then
     PKGS="$PKGS $XCB $AUDIO"
+elif [ "$(id -u)" = "0" ]; then
+    PKGS="$PKGS $PG"
+elif command -v dpkg-query >/dev/null 2>&1 \
+    && ! dpkg-query -W -f='${Status}' $PG 2>/dev/null | grep -q "install ok installed"; then
+    echo "system_deps: the PostgreSQL tests will be skipped; to run them: sudo apt-get install -y $PG" >&2
 fi
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "system_deps: not a Debian-like system; make sure Qt 6's runtime libraries (GL, EGL, fontconfig, xkbcommon, dbus, glib; for the window the xcb libraries) and ALSA or PulseAudio are installed." >&2

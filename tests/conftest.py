@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from musicorg.store.db import Catalogue
+from tests import pg
+from tests.pg import pg_server, pg_url  # noqa: F401 - fixtures, for every test folder
 
 DATA = Path(__file__).parent / "data"
 AUDIO_SUFFIXES = {".mp3", ".flac", ".ogg", ".opus", ".m4a", ".wav", ".aiff", ".wma"}
@@ -53,8 +55,25 @@ def music(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cat(tmp_path: Path) -> Iterator[Catalogue]:
-    """An empty catalogue in a real SQLite file."""
-    c = Catalogue(tmp_path / "cat.sqlite")
+def backend() -> str:
+    """Where ``cat`` lives: ``"sqlite"``; a test marked ``both_catalogues`` runs once more
+    with ``"postgresql"``: a new database on a real PostgreSQL server (tests/pg.py)."""
+    return "sqlite"
+
+
+@pytest.fixture
+def cat(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalogue]:
+    """An empty catalogue in a real SQLite file (or on PostgreSQL: see ``backend``)."""
+    c = pg.new_catalogue(backend, request, tmp_path)
     yield c
     c.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{pg.BOTH}: its `cat` runs on SQLite and PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A ``both_catalogues`` test runs on each kind of catalogue: ``[sqlite]``, ``[postgresql]``."""
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(pg.BOTH):
+        metafunc.parametrize("backend", pg.BACKENDS)

@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import Connection, insert
 
 from musicorg.keys import ACTIVE_MODEL_KEY
-from musicorg.store.db import Catalogue, Embedding, Track
+from musicorg.store.db import Catalogue, Embedding, Track, upsert
 
 VERSION = "test-v1"
 
@@ -84,7 +84,7 @@ def add_tracks(
                 "created_at": now,
             }
         if rows:
-            conn.execute(insert(Embedding).prefix_with("OR IGNORE"), list(rows.values()))
+            conn.execute(upsert(conn, Embedding).on_conflict_do_nothing(), list(rows.values()))
     cat.set_meta(ACTIVE_MODEL_KEY, version)
     return ids
 

@@ -8,6 +8,9 @@ and at the settings file (it parses; mode 0600). What is wrong comes with what t
 
 :func:`restore` puts the newest good backup (or a named one) in place of a damaged catalogue,
 which is set aside beside it. Nothing here deletes anything.
+
+A catalogue on a PostgreSQL server is checked by connecting to it: that it answers, and its
+schema version. Its files, health and backups are the server's business (``pg_dump``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from musicorg import paths
 from musicorg import settings as settings_mod
 from musicorg.model import registry
 from musicorg.store import safety, writelock
-from musicorg.store.db import SCHEMA_VERSION, CatalogueError, writable
+from musicorg.store.db import SCHEMA_VERSION, CatalogueError, is_server, writable
 
 #: Group and other permission bits: a private file or folder has none.
 _SHARED_BITS = 0o077
@@ -45,7 +48,7 @@ class Check:
 
 @dataclass
 class Report:
-    catalogue: Path
+    catalogue: Path | str
     checks: list[Check] = field(default_factory=list)
     advice: list[str] = field(default_factory=list)  # what to do, most important first
     good_backup: Path | None = None  # the newest backup that passes quick_check
@@ -64,9 +67,21 @@ class Report:
         }
 
 
-def examine(db_path: Path, command: str = "musicorg doctor") -> Report:
-    """Check the catalogue at ``db_path``, its backups, the active model and the settings.
-    ``command`` is how the user runs this doctor (with ``--db`` or ``--demo``), for the advice."""
+#: What the doctor says of backups of a catalogue on a server.
+PG_BACKUPS = (
+    "backups of a catalogue on PostgreSQL are pg_dump's job (for example "
+    "`pg_dump -Fc -f musicorg.dump DATABASE`, restored with `pg_restore -d DATABASE "
+    "musicorg.dump`); musicorg makes none"
+)
+
+
+def examine(db_path: Path | str, command: str = "musicorg doctor") -> Report:
+    """Check the catalogue at ``db_path`` (a file, or a PostgreSQL URL), its backups, the active
+    model and the settings. ``command`` is how the user runs this doctor (with ``--db`` or
+    ``--demo``), for the advice."""
+    if is_server(db_path):
+        return _examine_server(db_path, command)
+    db_path = Path(db_path)
     _not_a_folder(db_path)
     report = Report(db_path)
     state = safety.inspect(db_path)
@@ -79,6 +94,36 @@ def examine(db_path: Path, command: str = "musicorg doctor") -> Report:
     report.checks.append(model_check(active))
     report.checks.extend(settings_checks())
     report.advice = _advice(report, state, command)
+    return report
+
+
+def _examine_server(location: Path | str, command: str) -> Report:
+    """The doctor of a catalogue on a server: it answers, and its schema version is one this
+    musicorg knows; backups are the server's (``pg_dump``)."""
+    state = safety.inspect_server(location)
+    report = Report(state.where)
+    where = f"catalogue {state.where}"
+    if state.problem is not None:
+        report.checks.append(Check("catalogue", False, f"{where}: {state.problem}"))
+        report.advice.append(
+            "check that the PostgreSQL server runs and that the URL is right (--db, or "
+            f"catalogue_url in {paths.settings_path()}), then run `{command}` again"
+        )
+    else:
+        parts = [f"connected (PostgreSQL {state.server_version})"]
+        if state.schema_version == 0:
+            parts.append("an empty database (the first command creates the schema)")
+        else:
+            parts.append(f"schema {state.schema_version}")
+            if state.schema_version is not None and state.schema_version < SCHEMA_VERSION:
+                parts[-1] += f" (the next command migrates it to {SCHEMA_VERSION})"
+        report.checks.append(Check("catalogue", True, f"{where}: " + ", ".join(parts)))
+    report.checks.append(Check("backup", True, PG_BACKUPS))
+    report.checks.append(model_check(state.active_model if state.problem is None else None))
+    report.checks.extend(settings_checks())
+    for check in report.checks[1:]:
+        if not check.ok:
+            report.advice.append(check.fix or check.text)
     return report
 
 
@@ -260,11 +305,14 @@ class Restored:
 
 
 def restore(
-    db_path: Path, backup: Path | None = None, command: str = "musicorg doctor"
+    db_path: Path | str, backup: Path | None = None, command: str = "musicorg doctor"
 ) -> Restored:
     """Put ``backup`` (default: the newest good one) in place of a damaged catalogue, which is
     set aside. A healthy catalogue is replaced only by a backup named explicitly (``command``:
-    how the user runs the doctor, for the message)."""
+    how the user runs the doctor, for the message). Not for a catalogue on a server."""
+    if is_server(db_path):
+        raise DoctorError(f"musicorg keeps no backups of a catalogue on a server: {PG_BACKUPS}")
+    db_path = Path(db_path)
     _not_a_folder(db_path)
     if backup is None:
         state = safety.inspect(db_path)

@@ -52,6 +52,12 @@ def register(sub: Subparsers) -> None:
     p = add_command(sub, HELP, "relocate", cmd_relocate)
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
+    p.add_argument(
+        "--this-machine",
+        action="store_true",
+        help="a shared catalogue: the music folder OLD (as the catalogue has it) is at NEW on "
+        "this machine only; the other machines keep theirs",
+    )
 
     p = add_command(sub, HELP, "lyrics", cmd_lyrics)
     p.add_argument("--genius", action="store_true", help="also ask Genius (needs a token)")
@@ -226,6 +232,8 @@ def cmd_relocate(args: argparse.Namespace, cat: Catalogue) -> int:
 
     old, new = abs_path(args.old), abs_path(args.new)
     _must_be_folder("relocate", args.new, "move the folder there first (nothing was changed)")
+    if args.this_machine:
+        return _mount(cat, old, new)
     n = library.relocate(cat, old, new)
     if not args.db and not args.demo:
         _remember_folders(
@@ -234,6 +242,21 @@ def cmd_relocate(args: argparse.Namespace, cat: Catalogue) -> int:
             ]
         )
     print(printable(f"Relocated {n} tracks from {args.old} to {args.new}."))
+    return 0
+
+
+def _mount(cat: Catalogue, old: str, new: str) -> int:
+    """``relocate --this-machine``: record where this machine has the root ``old``."""
+    try:
+        root = tracks.add_mount(cat, os.fsencode(old), os.fsencode(new))
+    except tracks.MountError as exc:
+        raise CommandError("relocate", f"{exc}; nothing was changed") from exc
+    print(
+        printable(
+            f"On this machine, {paths.fs_display(root.stored)} is now read at {new} (the other "
+            "machines keep their own folders)."
+        )
+    )
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeAlias
 
 from musicorg import paths
 from musicorg import settings as settings_mod
-from musicorg.store.db import Catalogue
+from musicorg.store.db import Catalogue, is_server_url
 
 #: A command: its parsed arguments and the open catalogue in, the exit status out.
 Handler = Callable[[argparse.Namespace, Catalogue], int]
@@ -64,9 +64,10 @@ def common_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     default = None if top else argparse.SUPPRESS
     parser.add_argument(
         "--db",
-        metavar="FILE",
+        metavar="FILE|URL",
         default=default,
-        help="catalogue file (default: the user data dir)",
+        help="catalogue file, or a postgresql://USER@HOST/DATABASE URL (default: the "
+        "settings' catalogue_url, else the user data dir's file)",
     )
     parser.add_argument(
         "--demo",
@@ -132,11 +133,23 @@ def device_option(parser: argparse.ArgumentParser, text: str = "where the model 
     parser.add_argument("--device", choices=settings_mod.DEVICES, help=text)
 
 
-def catalogue_path(args: argparse.Namespace) -> Path:
-    """The catalogue file: ``--db``, else the demo's with ``--demo``, else the user's."""
+def catalogue_path(args: argparse.Namespace) -> Path | str:
+    """The catalogue: ``--db`` (a file, or a PostgreSQL URL), else the demo's with ``--demo``,
+    else the settings' ``catalogue_url``, else the user's file."""
     if args.db:
-        return Path(args.db)
-    return paths.demo_db_path() if args.demo else paths.default_db_path()
+        return str(args.db) if is_server_url(args.db) else Path(args.db)
+    if args.demo:
+        return paths.demo_db_path()
+    return settings_url() or paths.default_db_path()
+
+
+def settings_url() -> str:
+    """The settings' ``catalogue_url`` ("" when none, or when the settings cannot be read: the
+    commands that need them say why)."""
+    try:
+        return settings_mod.load().catalogue_url
+    except (OSError, ValueError):
+        return ""
 
 
 def open_catalogue(args: argparse.Namespace) -> Catalogue:

@@ -18,6 +18,7 @@ from musicorg.cli.common import (
     print_json,
     printable,
 )
+from musicorg.store.db import is_server_url, shown_url
 
 HELP: Final = {
     "doctor": "check the catalogue, its backups, the model and the settings; restore a backup",
@@ -39,8 +40,9 @@ def register(sub: Subparsers) -> None:
 
 def _invocation(args: argparse.Namespace) -> str:
     """How the user runs this doctor, for the advice it prints."""
-    if args.db:
-        return f"musicorg --db {shlex.quote(str(args.db))} doctor"
+    if args.db:  # a URL's password stays out of what is printed
+        db = shown_url(args.db) if is_server_url(args.db) else str(args.db)
+        return f"musicorg --db {shlex.quote(db)} doctor"
     return "musicorg --demo doctor" if args.demo else "musicorg doctor"
 
 
@@ -66,7 +68,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.as_dict())
         return 0 if report.ok else 1
-    print(printable(f"musicorg doctor: {path}"))
+    print(printable(f"musicorg doctor: {report.catalogue}"))
     for check in report.checks:
         print(printable(f"  {'ok ' if check.ok else 'BAD'}  {check.text}"))
     if report.ok:

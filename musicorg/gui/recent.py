@@ -5,22 +5,36 @@ The list lives in the settings (``recent_libraries``, newest first, at most
 :data:`MAX_RECENT`): each entry is a catalogue's path, or :data:`DEMO` for the demo library.
 Opening an entry opens that catalogue on its own folders, the ones it was scanned from, so
 the way back from the demo is one click.
+
+A shared catalogue on a PostgreSQL server (File → Open a shared catalogue) is opened by its
+URL; the list keeps its connection file (``db.connection_file``, 0600), never the URL, and
+names it by its database and server without the password.
 """
 
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QInputDialog, QLineEdit, QMenu, QWidget
 
 from musicorg import paths
 from musicorg.settings import Settings
-from musicorg.store.db import Catalogue
+from musicorg.store.db import (
+    Catalogue,
+    CatalogueError,
+    connection_file,
+    is_server,
+    is_server_url,
+    read_connection_file,
+    server_url,
+    shown_url,
+)
 
 #: At most this many libraries are remembered.
 MAX_RECENT = 8
@@ -37,7 +51,12 @@ class RecentHost(Protocol):
     demo: bool
 
     def open_library(
-        self, db: Path, folders: list[str] | None, *, demo: bool = False, rescan: bool = True
+        self,
+        db: Path | str,
+        folders: list[str] | None,
+        *,
+        demo: bool = False,
+        rescan: bool = True,
     ) -> None: ...
     def open_demo(self) -> None: ...
     def save_settings(self, **changes: Any) -> None: ...
@@ -49,12 +68,31 @@ def remembered(entries: Sequence[str], entry: str) -> list[str]:
     return [entry, *(e for e in entries if e != entry)][:MAX_RECENT]
 
 
-def library_name(folders: Sequence[str], db: Path | None = None, *, demo: bool = False) -> str:
+def server_name(location: Path | str) -> str:
+    """A catalogue on a server as people call it: its database and server ("musicorg on
+    dbhost"), never its password; from its URL or its connection file."""
+    url = str(location)
+    if not is_server_url(url):
+        try:
+            url = read_connection_file(Path(location))
+        except CatalogueError:
+            return Path(location).stem
+    parts = urllib.parse.urlsplit(server_url(url))
+    name = urllib.parse.unquote(parts.path.strip("/")) or "musicorg"
+    return f"{name} on {parts.hostname}" if parts.hostname else f"{name} (shared)"
+
+
+def library_name(
+    folders: Sequence[str], db: Path | str | None = None, *, demo: bool = False
+) -> str:
     """A library as people call it: "Demo library", its folder's name ("Music"), two names,
-    or the first and how many more; the catalogue's file name when it has no folder."""
+    or the first and how many more; the catalogue's file name (a shared catalogue's database
+    and server) when it has no folder."""
     if demo:
         return DEMO_NAME
     names = [os.path.basename(os.path.normpath(f)) or f for f in folders]
+    if not names and db is not None and is_server(db):
+        return server_name(db)
     if not names:
         return Path(db).stem if db is not None else "musicorg"
     if len(names) == 1:
@@ -73,6 +111,8 @@ def entry_name(entry: str, settings: Settings) -> str:
     saved music folders for the usual catalogue, else the catalogue's file name."""
     if entry == DEMO:
         return DEMO_NAME
+    if is_server(entry):
+        return server_name(entry)
     db = Path(entry)
     if db == paths.default_db_path() and settings.music_folders:
         return library_name(settings.music_folders)
@@ -89,9 +129,15 @@ class RecentLibraries(QObject):
     def entries(self) -> list[str]:
         return list(self.host.settings.recent_libraries)
 
-    def opened(self, db: Path, demo: bool) -> None:
-        """A library was opened: it goes first in the list (saved with the settings)."""
-        entry = DEMO if demo else str(Path(db).absolute())
+    def opened(self, db: Path | str, demo: bool) -> None:
+        """A library was opened: it goes first in the list (saved with the settings); a
+        shared catalogue by its connection file, so that no password is kept in the list."""
+        if demo:
+            entry = DEMO
+        elif is_server_url(db):
+            entry = str(connection_file(str(db)).absolute())
+        else:
+            entry = str(Path(db).absolute())
         entries = remembered(self.entries(), entry)
         if entries != self.entries():
             self.host.save_settings(recent_libraries=entries)
@@ -121,6 +167,30 @@ class RecentLibraries(QObject):
     def clear(self) -> None:
         self.host.save_settings(recent_libraries=[])
 
+    def open_shared(self, parent: QWidget) -> None:
+        """File → Open a shared catalogue: ask for its URL, then open it on its own folders
+        (each machine's, through its mounts)."""
+        url, ok = QInputDialog.getText(
+            parent,
+            "Open a shared catalogue",
+            "The catalogue's PostgreSQL URL, for example\n"
+            "postgresql://musicorg@dbhost/musicorg\n"
+            "(keep the password in ~/.pgpass rather than in the URL):",
+            QLineEdit.EchoMode.Normal,
+            "postgresql://",
+        )
+        url = url.strip()
+        if not ok or not url or url == "postgresql://":
+            return
+        if not is_server_url(url):
+            self.host.flash(
+                "That is not a PostgreSQL URL: it begins with postgresql://, then the user, "
+                "the server and the database.",
+                8000,
+            )
+            return
+        self.host.open_library(url, None)
+
     def menu(self, parent: QWidget) -> QMenu:
         """File → Recent libraries, filled each time it opens."""
         menu = QMenu("Recent libraries", parent)
@@ -137,7 +207,7 @@ class RecentLibraries(QObject):
             text = f"&{i + 1} {name}"
             action = menu.addAction(text, partial(self.open, entry))
             action.setToolTip(
-                "The demo library that ships with musicorg" if entry == DEMO else entry
+                "The demo library that ships with musicorg" if entry == DEMO else _tip(entry)
             )
             action.setEnabled(entry != current)
         if menu.isEmpty():
@@ -145,3 +215,13 @@ class RecentLibraries(QObject):
             return
         menu.addSeparator()
         menu.addAction("Clear the list", self.clear)
+
+
+def _tip(entry: str) -> str:
+    """An entry's tooltip: the catalogue's path, or a shared one's URL without its password."""
+    if is_server(entry):
+        try:
+            return shown_url(read_connection_file(Path(entry)))
+        except CatalogueError:
+            return entry
+    return entry

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 import numpy as np
-from sqlalchemy import delete, select, text
+from sqlalchemy import Connection, Executable, delete, select
 
 from musicorg.store import problems
-from musicorg.store.db import Analysis, Catalogue, Embedding, Track
+from musicorg.store.db import Analysis, Catalogue, Embedding, Track, upsert
 from musicorg.store.problems import ProblemNote
 
 #: The problems table's stage of the analysis. The stored value is user data and keeps the
@@ -20,15 +20,14 @@ from musicorg.store.problems import ProblemNote
 ANALYSE_STAGE: Final = "analyze"
 _CHUNK = 500
 
-_REPLACE_ANALYSIS = text(
-    "INSERT OR REPLACE INTO analyses (content_key, features_version, features, shape, stats, "
-    "tempo, brightness, energy, weak, created_at, musicnn, tags, n_patches) VALUES (:k, :v, :f, "
-    ":shape, :stats, :tempo, :bright, :energy, :weak, :now, :musicnn, :tags, :n_patches)"
-)
-_REPLACE_EMBEDDING = text(
-    "INSERT OR REPLACE INTO embeddings (content_key, model_version, mu, created_at)"
-    " VALUES (:k, :v, :mu, :now)"
-)
+
+def _replacing(conn: Connection, table: type[Analysis] | type[Embedding]) -> Executable:
+    """An INSERT of whole rows of ``table`` (executemany, one dict of columns a row) that
+    replaces the row of the same key, in the dialect of ``conn``."""
+    stmt = upsert(conn, table)
+    key = [c.name for c in table.__table__.primary_key]
+    rest = [c.name for c in table.__table__.columns if c.name not in key]
+    return stmt.on_conflict_do_update(index_elements=key, set_={c: stmt.excluded[c] for c in rest})
 
 
 @dataclass(frozen=True)
@@ -104,19 +103,19 @@ def save(
         if not rows:
             return
         conn.execute(
-            _REPLACE_ANALYSIS,
+            _replacing(conn, Analysis),
             [
                 {
-                    "k": r.file.content_key,
-                    "v": features_version,
-                    "f": _blob(r.matrix),
+                    "content_key": r.file.content_key,
+                    "features_version": features_version,
+                    "features": _blob(r.matrix),
                     "shape": "x".join(str(n) for n in r.matrix.shape),
                     "stats": _blob(r.stats),
                     "tempo": float(r.tempo),
-                    "bright": float(r.brightness),
+                    "brightness": float(r.brightness),
                     "energy": float(r.energy),
                     "weak": bool(r.weak),
-                    "now": now,
+                    "created_at": now,
                     "musicnn": _blob(r.musicnn),
                     "tags": _blob(r.tags),
                     "n_patches": r.n_patches,
@@ -198,9 +197,14 @@ def save_embeddings(
     now = time.time()
     with cat.begin() as conn:
         conn.execute(
-            _REPLACE_EMBEDDING,
+            _replacing(conn, Embedding),
             [
-                {"k": k, "v": model_version, "mu": mu[i].astype(np.float32).tobytes(), "now": now}
+                {
+                    "content_key": k,
+                    "model_version": model_version,
+                    "mu": mu[i].astype(np.float32).tobytes(),
+                    "created_at": now,
+                }
                 for i, k in enumerate(keys)
             ],
         )

@@ -4,7 +4,9 @@ shown, and the user's two edits of them (rename, pin).
 An automatic playlist is a ``playlists`` row of kind ``"auto"`` that belongs to one model
 version, with its items in play order. Ids are never reused, not even those of playlists
 deleted long ago (the GUI and exports may still hold one): the highest id ever given out is
-kept in the meta key :data:`HIGH_ID_KEY`.
+kept in the meta key :data:`HIGH_ID_KEY`. On a PostgreSQL server, whoever chooses new ids
+(a build, a new or restored user playlist) holds ``db.lock_ids`` until it commits, so two
+desktops building at once never pick the same ids.
 """
 
 from __future__ import annotations
@@ -18,11 +20,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection, case, delete, func, insert, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from musicorg.keys import AUTO, BUILT_KEY, FEATURES_VERSION, USER
 from musicorg.model import autotags
-from musicorg.store.db import Analysis, Catalogue, Embedding, Meta, Playlist, PlaylistItem, Track
+from musicorg.store.db import (
+    Analysis,
+    Catalogue,
+    Embedding,
+    Meta,
+    Playlist,
+    PlaylistItem,
+    Track,
+    follow_ids,
+    lock_ids,
+    upsert,
+)
 from musicorg.store.events import announces_playlists_change
 from musicorg.store.vectors import stack_mu, with_mu
 
@@ -237,6 +249,7 @@ def write_build(cat: Catalogue, build: Build) -> None:
     transaction; new playlists get fresh ids in the order given."""
     now = time.time()
     with cat.begin() as conn:
+        lock_ids(conn, Playlist)  # on a server, another build may be choosing ids right now
         top = conn.execute(select(func.max(Playlist.id))).scalar_one_or_none() or 0
         mark = conn.execute(select(Meta.value).where(Meta.key == HIGH_ID_KEY)).scalar()
         next_id = max(int(top), int(mark or 0)) + 1
@@ -264,6 +277,7 @@ def write_build(cat: Catalogue, build: Build) -> None:
                 ],
             )
         _put_meta(conn, HIGH_ID_KEY, str(next_id - 1))
+        follow_ids(conn, Playlist)
     cat.set_meta(BUILT_KEY + build.version, json.dumps({"built_at": now, **build.note}))
 
 
@@ -309,7 +323,7 @@ def _insert_auto(conn: Connection, pid: int, p: BuiltPlaylist, version: str, now
 
 
 def _put_meta(conn: Connection, key: str, value: str) -> None:
-    stmt = sqlite_insert(Meta).values(key=key, value=value)
+    stmt = upsert(conn, Meta).values(key=key, value=value)
     conn.execute(stmt.on_conflict_do_update(index_elements=[Meta.key], set_={"value": value}))
 
 

@@ -1,4 +1,4 @@
-"""The catalogue: one SQLite file, reached through SQLAlchemy 2.x.
+"""The catalogue: one SQLite file (or a PostgreSQL database), reached through SQLAlchemy 2.x.
 
 Tables are declared here and nowhere else. The schema carries a version in ``meta``; opening an
 older catalogue backs it up with SQLite's online-backup API and then runs the migrations in
@@ -12,21 +12,44 @@ Faults: the catalogue file, its ``-wal``/``-shm`` and its backups are made 0600 
 gets a ``PRAGMA quick_check`` when it is opened, and so does every catalogue before a backup or
 a migration. The SQLite errors that people can act on (damaged, read-only, disk full, busy)
 become a :class:`CatalogueError` of one line. A catalogue that cannot be written opens read-only.
+
+PostgreSQL: ``Catalogue("postgresql://…")`` (psycopg 3) opens a database on a server, which
+several processes and machines may write at once: the server's transactions and row locks order
+them, so none of the file machinery above applies (no PRAGMAs, WAL, quick_check, clean-close
+mark, file modes, backups or write lock; backups are ``pg_dump``'s job). The schema and the
+migrations are the same. Such a catalogue is also named by a small *connection file*
+(:data:`SERVER_SUFFIX`, 0600, in the data folder) that holds its URL: ``Catalogue.path`` is that
+file, so whatever reopens a catalogue from its path (a worker process, the recent list) reopens
+the same database, and whatever keeps files beside a catalogue keeps them beside it.
+
+Mounts: a catalogue shared by several machines stores each track's path as the machine that
+added its root saw it. Another machine that has the same music at another folder records a
+*mount* of that root (``root_mounts``: root, :func:`machine_id`, its folder there). On open, a
+catalogue reads this machine's mounts (:class:`Mounts`), and the paths of roots, tracks and
+problems (the column type :class:`StoredPath`) turn into this machine's paths as they are read
+and back into the stored ones as they are written: the scanner, the analysis, the player and
+the exports all see the files where they are here, and nothing is catalogued twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import socket
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+import weakref
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Connection,
     Engine,
@@ -37,13 +60,17 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     create_engine,
     event,
     insert,
+    inspect,
     text,
     update,
 )
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,7 +78,7 @@ from musicorg import paths
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # How long a writer waits for another process's write transaction before giving up.
 BUSY_TIMEOUT_S = float(os.environ.get("MUSICORG_BUSY_TIMEOUT", "15"))
 
@@ -118,6 +145,8 @@ def translate_error(
     "database is locked"."""
     if not isinstance(exc, sqlite3.Error | DBAPIError):
         return None
+    if isinstance(exc, DBAPIError) and type(exc.orig).__module__.startswith("psycopg"):
+        return _server_error(path, exc)
     detail = str(getattr(exc, "orig", None) or exc)
     low = detail.lower()
     if any(word in low for word in _DAMAGE_WORDS):
@@ -138,8 +167,251 @@ def translate_error(
     return None
 
 
+# --- PostgreSQL: URLs, connection files, errors ------------------------------------------------
+
+#: The URL schemes of a catalogue on a PostgreSQL server.
+SERVER_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+#: The connection file of a server catalogue: its URL, in the data folder.
+SERVER_SUFFIX = ".pgurl"
+
+
+def is_server_url(location: object) -> bool:
+    """Whether ``location`` (a ``--db`` value, a setting) is a PostgreSQL URL, not a file."""
+    return isinstance(location, str) and location.startswith(SERVER_SCHEMES)
+
+
+def is_server(location: str | os.PathLike[str]) -> bool:
+    """Whether ``location`` names a catalogue on a server: its URL or its connection file."""
+    return is_server_url(location) or os.fspath(location).endswith(SERVER_SUFFIX)
+
+
+def _on_server(dialect_name: str) -> bool:
+    return dialect_name == "postgresql"
+
+
+def server_url(url: str) -> str:
+    """``url`` with the driver SQLAlchemy is to use: psycopg 3."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
+def shown_url(url: str) -> str:
+    """``url`` as messages and logs show it: without its password."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    user = urllib.parse.quote(parts.username or "", safe="")
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def connection_file(url: str) -> Path:
+    """The connection file that names the server catalogue at ``url`` (not made here)."""
+    parts = urllib.parse.urlsplit(server_url(url))
+    name = parts.path.strip("/") or "catalogue"
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40]
+    digest = hashlib.sha256(server_url(url).encode()).hexdigest()[:10]
+    return paths.data_dir() / "servers" / f"{safe}-{digest}{SERVER_SUFFIX}"
+
+
+def read_connection_file(path: Path) -> str:
+    """The URL in the connection file at ``path``; a :class:`CatalogueError` when unreadable."""
+    try:
+        url = path.read_text("utf-8").strip()
+    except (OSError, ValueError) as exc:
+        raise CatalogueError(
+            f"cannot read the catalogue's connection file {path} ({exc}); open the catalogue "
+            "by its URL (--db postgresql://…)"
+        ) from exc
+    if not is_server_url(url):
+        raise CatalogueError(f"{path} holds no postgresql:// URL")
+    return url
+
+
+def write_connection_file(url: str) -> Path:
+    """Write (0600, atomically) the connection file of ``url`` unless it holds it already."""
+    path = connection_file(url)
+    paths.make_dir(path.parent, paths.PRIVATE_MODE)
+    try:
+        if path.read_text("utf-8").strip() == url:
+            return path
+    except (OSError, ValueError):
+        pass
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    create_private(tmp)
+    tmp.write_text(url + "\n", "utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _server_error(where: Path | str, exc: DBAPIError) -> CatalogueError | None:
+    """What a PostgreSQL error means to people, or None (a bug: let it raise as it is)."""
+    detail = _one_line(getattr(exc, "orig", None) or exc)
+    low = detail.lower()
+    if "no space left" in low or "could not extend file" in low:
+        return CatalogueFullError(
+            f"the server of the catalogue {where} has no room ({detail}); the unfinished "
+            "change was rolled back"
+        )
+    if "permission denied" in low or "read-only transaction" in low:
+        return CatalogueReadOnlyError(
+            f"the catalogue {where} cannot be changed by this user ({detail}); ask its "
+            "administrator for write access"
+        )
+    if type(exc.orig).__name__ == "OperationalError" or exc.connection_invalidated:
+        return CatalogueError(
+            f"cannot reach the catalogue {where} ({detail}); check that the server runs and "
+            "the URL (--db, or catalogue_url in the settings)"
+        )
+    return None
+
+
+def upsert(conn: Connection, table: Any) -> sqlite.Insert:
+    """An INSERT into ``table`` with ``on_conflict_do_update``/``on_conflict_do_nothing`` and
+    ``excluded``, in the dialect of ``conn`` (SQLite's, or PostgreSQL's: the same calls)."""
+    if _on_server(conn.dialect.name):
+        # lazy: SQLAlchemy's PostgreSQL dialect costs 60 ms of import that SQLite never needs
+        from sqlalchemy.dialects import postgresql
+
+        # The two Insert classes take the same on_conflict_* arguments.
+        return postgresql.insert(table)  # type: ignore[return-value]
+    return sqlite.insert(table)
+
+
+def follow_ids(conn: Connection, table: Any) -> None:
+    """After rows were inserted into ``table`` with ids of our own choosing: make the
+    server's id sequence continue after them (SQLite needs nothing: it takes the largest)."""
+    if _on_server(conn.dialect.name):
+        name = getattr(table, "__tablename__", None) or table.name
+        seq = f"pg_get_serial_sequence('{name}', 'id')"
+        conn.exec_driver_sql(
+            f"SELECT setval({seq}, GREATEST((SELECT MAX(id) FROM {name}), nextval({seq})))"
+        )
+
+
+def lock_ids(conn: Connection, table: Any) -> None:
+    """Before choosing ids for new rows of ``table`` from those already there: on a server,
+    wait for any other writer doing the same, until this transaction ends (a lock of the
+    server's); on SQLite nothing (BEGIN IMMEDIATE lets one writer in at a time already)."""
+    if _on_server(conn.dialect.name):
+        name = getattr(table, "__tablename__", None) or table.name
+        key = zlib.crc32(name.encode()) & 0x7FFF_FFFF
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_IDS_LOCK}, {key})")
+
+
+# --- mounts: the same music at another folder on another machine ------------------------------
+
+#: Names this machine in ``root_mounts`` (tests set it; else /etc/machine-id, else the host).
+MACHINE_ID_ENV = "MUSICORG_MACHINE_ID"
+
+
+def machine_id() -> str:
+    """This machine, as ``root_mounts`` names it: ``MUSICORG_MACHINE_ID``, else systemd's
+    /etc/machine-id, else the host name."""
+    chosen = os.environ.get(MACHINE_ID_ENV, "").strip()
+    if chosen:
+        return chosen
+    try:
+        found = Path("/etc/machine-id").read_text("ascii").strip()
+    except (OSError, ValueError):
+        found = ""
+    return found or socket.gethostname()
+
+
+def _swap(path: bytes, pairs: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """``path`` with the first ``(from, to)`` folder that holds it replaced by ``to``."""
+    for src, dst in pairs:
+        if path == src:
+            return dst
+        prefix = src if src.endswith(b"/") else src + b"/"
+        if path.startswith(prefix):
+            return (dst if dst.endswith(b"/") else dst + b"/") + path[len(prefix) :]
+    return path
+
+
+@dataclass(frozen=True)
+class Mounts:
+    """This machine's folders of the catalogue's roots: ``(stored root, folder here)``."""
+
+    pairs: tuple[tuple[bytes, bytes], ...] = ()
+    _stored_first: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False)
+    _local_first: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The longest folder first: a root nested in another one has a mount of its own.
+        by_stored = sorted(self.pairs, key=lambda p: -len(p[0]))
+        by_local = sorted(((here, stored) for stored, here in self.pairs), key=lambda p: -len(p[0]))
+        object.__setattr__(self, "_stored_first", tuple(by_stored))
+        object.__setattr__(self, "_local_first", tuple(by_local))
+
+    def __bool__(self) -> bool:
+        return bool(self.pairs)
+
+    def to_local(self, path: bytes) -> bytes:
+        """A stored path as this machine reaches the file."""
+        return _swap(path, self._stored_first)
+
+    def to_stored(self, path: bytes) -> bytes:
+        """A path on this machine as the catalogue stores it."""
+        return _swap(path, self._local_first)
+
+
+#: The mounts of each open catalogue's engine (by its dialect, one per engine) that has some.
+_MOUNTS: weakref.WeakKeyDictionary[Dialect, Mounts] = weakref.WeakKeyDictionary()
+
+
+def read_mounts(conn: Connection, machine: str) -> Mounts:
+    """The mounts of ``machine`` (read as stored: no mapping applies to this query)."""
+    rows = conn.execute(
+        text(
+            "SELECT r.path, m.path FROM root_mounts m JOIN roots r ON r.id = m.root_id "
+            "WHERE m.machine_id = :m"
+        ),
+        {"m": machine},
+    ).all()
+    return Mounts(tuple((bytes(r[0]), bytes(r[1])) for r in rows if bytes(r[0]) != bytes(r[1])))
+
+
+class StoredPath(TypeDecorator[bytes]):
+    """A file's path as bytes (``os.fsencode``): stored as the catalogue knows it, read and
+    written as this machine sees it (:class:`Mounts`). An engine without mounts converts
+    nothing (the plain type's processors: no cost)."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect not in _MOUNTS:
+            return self.impl_instance.bind_processor(dialect)
+        return super().bind_processor(dialect)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        if dialect not in _MOUNTS:
+            return self.impl_instance.result_processor(dialect, coltype)
+        return super().result_processor(dialect, coltype)
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> bytes | None:
+        mounts = _MOUNTS.get(dialect)
+        if mounts is None or not isinstance(value, bytes):
+            return value
+        return mounts.to_stored(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
+        mounts = _MOUNTS.get(dialect)
+        if mounts is None or value is None:
+            return value if value is None else bytes(value)
+        return mounts.to_local(bytes(value))
+
+
 class Base(DeclarativeBase):
     pass
+
+
+#: An integer past 2**31 (file sizes, nanosecond mtimes): SQLite's INTEGER holds any, and
+#: stays as it was; PostgreSQL's needs BIGINT.
+BIG = Integer().with_variant(BigInteger(), "postgresql")
 
 
 class Meta(Base):
@@ -153,7 +425,7 @@ class Root(Base):
 
     __tablename__ = "roots"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    path: Mapped[bytes] = mapped_column(StoredPath, unique=True)
     display: Mapped[str] = mapped_column(Text)
     added_at: Mapped[float] = mapped_column(Float)
 
@@ -161,11 +433,11 @@ class Root(Base):
 class Track(Base):
     __tablename__ = "tracks"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    path: Mapped[bytes] = mapped_column(StoredPath, unique=True)
     display: Mapped[str] = mapped_column(Text)
     root_id: Mapped[int | None] = mapped_column(ForeignKey("roots.id", ondelete="SET NULL"))
-    size: Mapped[int] = mapped_column(Integer)
-    mtime_ns: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BIG)
+    mtime_ns: Mapped[int] = mapped_column(BIG)
     content_key: Mapped[str] = mapped_column(String, index=True)
     fmt: Mapped[str] = mapped_column(String)  # real container, from the bytes, not the name
     codec: Mapped[str | None] = mapped_column(String)
@@ -210,13 +482,13 @@ class Problem(Base):
     __tablename__ = "problems"
     __table_args__ = (UniqueConstraint("path", "stage"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[bytes] = mapped_column(LargeBinary)
+    path: Mapped[bytes] = mapped_column(StoredPath)
     display: Mapped[str] = mapped_column(Text)
     stage: Mapped[str] = mapped_column(String)  # scan, analyze (the analyse stage), lyrics
     kind: Mapped[str] = mapped_column(String)  # "not audio", "empty", "truncated", ...
     message: Mapped[str] = mapped_column(Text)
-    size: Mapped[int | None] = mapped_column(Integer)
-    mtime_ns: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int | None] = mapped_column(BIG)
+    mtime_ns: Mapped[int | None] = mapped_column(BIG)
     seen_at: Mapped[float] = mapped_column(Float)
 
 
@@ -302,6 +574,25 @@ class Play(Base):
     last_skipped: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+# --- schema 5: where each machine has a root ------------------------------------------------
+
+
+class RootMount(Base):
+    """The folder where one machine has the music of a root that another machine added (a
+    catalogue shared by several desktops): see :class:`Mounts`. The path is this machine's,
+    as it is (no mapping)."""
+
+    __tablename__ = "root_mounts"
+    __table_args__ = (UniqueConstraint("machine_id", "path"),)
+    root_id: Mapped[int] = mapped_column(
+        ForeignKey("roots.id", ondelete="CASCADE"), primary_key=True
+    )
+    machine_id: Mapped[str] = mapped_column(String, primary_key=True)
+    path: Mapped[bytes] = mapped_column(LargeBinary)
+    display: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[float] = mapped_column(Float)
+
+
 Index("ix_tracks_root", Track.root_id)
 
 # A track as lists of tracks show and keep it (playlist mirror, suggestions): in this order.
@@ -354,8 +645,13 @@ def _migrate_1_to_2(conn: Connection) -> None:
 def _migrate_2_to_3(conn: Connection) -> None:
     """Schema 3 adds MusiCNN's vector, tags and patch count to the analyses (a table that the
     step from schema 1 just created already has them)."""
-    have = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(analyses)")}
-    for name, kind in (("musicnn", "BLOB"), ("tags", "BLOB"), ("n_patches", "INTEGER")):
+    if _on_server(conn.dialect.name):
+        have = {c["name"] for c in inspect(conn).get_columns("analyses")}
+        blob = "BYTEA"
+    else:
+        have = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(analyses)")}
+        blob = "BLOB"
+    for name, kind in (("musicnn", blob), ("tags", blob), ("n_patches", "INTEGER")):
         if name not in have:
             conn.exec_driver_sql(f"ALTER TABLE analyses ADD COLUMN {name} {kind}")
 
@@ -365,10 +661,21 @@ def _migrate_3_to_4(conn: Connection) -> None:
     Base.metadata.create_all(conn, tables=[Base.metadata.tables["plays"]])
 
 
+def _migrate_4_to_5(conn: Connection) -> None:
+    """Schema 5 adds the root_mounts table (each machine's folder of a shared root)."""
+    Base.metadata.create_all(conn, tables=[Base.metadata.tables["root_mounts"]])
+
+
+#: The key of the server lock that one process holds while it creates or migrates the schema.
+_SCHEMA_LOCK = 0x6D75_7369  # "musi"
+#: The first key of the server locks of :func:`lock_ids` (the second is the table's).
+_IDS_LOCK = 0x6964_7321  # "ids!"
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
     3: _migrate_3_to_4,
+    4: _migrate_4_to_5,
 }
 
 
@@ -578,15 +885,18 @@ def backup(src: Path, dest: Path) -> Path:
     return dest
 
 
-def read_schema_version(conn: Connection) -> int:
-    has_meta = conn.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+def _has_table(conn: Connection, name: str) -> bool:
+    if _on_server(conn.dialect.name):
+        return inspect(conn).has_table(name)
+    found = conn.exec_driver_sql(
+        f"SELECT 1 FROM sqlite_master WHERE type='table' AND name='{name}'"
     ).first()
-    if not has_meta:
-        has_tracks = conn.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='tracks'"
-        ).first()
-        if has_tracks:
+    return found is not None
+
+
+def read_schema_version(conn: Connection) -> int:
+    if not _has_table(conn, "meta"):
+        if _has_table(conn, "tracks"):
             raise CatalogueError("this file is not a musicorg catalogue (it has no schema version)")
         return 0
     row = conn.execute(text("SELECT value FROM meta WHERE key='schema_version'")).first()
@@ -615,12 +925,24 @@ class Catalogue:
     A catalogue this process cannot write opens read-only (``read_only`` forces it): reads
     work, and :meth:`begin` raises :class:`CatalogueReadOnlyError`. ``checked`` says whether
     opening it ran ``PRAGMA quick_check`` (it was not closed cleanly: :func:`closed_cleanly`).
+
+    ``location`` is a file, or a PostgreSQL URL (or its connection file): ``server`` is True
+    then, ``url`` holds the URL, and ``path`` is the connection file (see the module's note).
     """
 
     checked: bool
+    #: The server's URL (None for a SQLite file).
+    url: str | None = None
+    #: This machine's folders of the catalogue's roots (read on open; see :class:`Mounts`).
+    mounts: Mounts = Mounts()
 
-    def __init__(self, path: Path | str, *, migrate: bool = True, read_only: bool = False) -> None:
-        self.path = Path(path)
+    def __init__(
+        self, location: Path | str, *, migrate: bool = True, read_only: bool = False
+    ) -> None:
+        if is_server(location):
+            self._open_server(location, migrate=migrate, read_only=read_only)
+            return
+        self.path = Path(location)
         _make_folder(self.path)
         self.read_only = read_only or not writable(self.path)
         if not self.read_only and not self.path.exists():
@@ -641,6 +963,7 @@ class Catalogue:
         try:
             self._check()
             self._prepare(migrate)
+            self._load_mounts()
         except Exception as exc:
             self.engine.dispose()
             if isinstance(exc, CatalogueError):
@@ -650,6 +973,93 @@ class Catalogue:
                 raise
             raise err from exc
         self._healthy = True
+
+    @property
+    def server(self) -> bool:
+        """Whether the catalogue is a database on a PostgreSQL server."""
+        return self.url is not None
+
+    @property
+    def where(self) -> str:
+        """The catalogue as messages name it: its file, or its URL without the password."""
+        return shown_url(self.url) if self.url is not None else str(self.path)
+
+    def _open_server(self, location: Path | str, *, migrate: bool, read_only: bool) -> None:
+        """Open the database at a URL (or the connection file's): no file machinery."""
+        if is_server_url(location):
+            url = str(location)
+            self.path = write_connection_file(url)
+        else:
+            self.path = Path(location)
+            url = read_connection_file(self.path)
+        self.url = url
+        self.read_only = read_only
+        self.checked = False
+        self._healthy = True
+        self._mark_seen = None
+        self._had_shm = False
+        # A server that does not answer fails the open within seconds, not minutes.
+        wait = {} if "connect_timeout" in url else {"connect_args": {"connect_timeout": 10}}
+        self.engine = create_engine(server_url(url), pool_pre_ping=True, **wait)
+        try:
+            self._prepare_server(migrate)
+            self._load_mounts()
+        except Exception as exc:
+            self.engine.dispose()
+            if isinstance(exc, CatalogueError):
+                raise
+            err = translate_error(self.where, exc)
+            if err is None:
+                raise
+            raise err from exc
+
+    def _load_mounts(self) -> None:
+        """Read this machine's mounts: from now on this catalogue's paths go through them.
+        Only on open: SQLAlchemy keeps the column type's converters of an engine once made,
+        so a mount recorded later applies from the catalogue's next open."""
+        with self.read() as conn:
+            self.mounts = read_mounts(conn, machine_id())
+        if self.mounts:
+            _MOUNTS[self.engine.dialect] = self.mounts
+        else:
+            _MOUNTS.pop(self.engine.dialect, None)
+
+    def _prepare_server(self, migrate: bool) -> None:
+        """Create or migrate the schema, one process at a time: each holds a lock of the
+        server's for its transaction (two desktops opening a new database at once)."""
+        with self.engine.connect() as conn:
+            version = read_schema_version(conn)
+        if version == SCHEMA_VERSION:
+            return
+        self._refuse(version, migrate)
+        with self.engine.connect() as conn, conn.begin():
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+            version = read_schema_version(conn)
+            if version == 0:
+                Base.metadata.create_all(conn)
+                self._set_version(conn, SCHEMA_VERSION)
+                return
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](conn)
+                version += 1
+                self._set_version(conn, version)
+                log.info("migrated catalogue %s to schema %d", self.where, version)
+
+    def _refuse(self, version: int, migrate: bool) -> None:
+        """A :class:`CatalogueError` when a catalogue of ``version`` cannot be made current."""
+        if version > SCHEMA_VERSION:
+            raise CatalogueError(
+                f"{self.where} was written by a newer musicorg (schema {version}; "
+                f"this one knows {SCHEMA_VERSION})"
+            )
+        if self.read_only:
+            what = "is empty" if version == 0 else f"has schema {version} and needs a migration"
+            raise CatalogueReadOnlyError(
+                f"the catalogue {self.where} is read-only and {what}; make the file and its "
+                "folder writable and run the command again"
+            )
+        if version and not migrate:
+            raise CatalogueError(f"{self.where} has schema {version} and needs a migration")
 
     def _check(self) -> None:
         """``PRAGMA quick_check`` unless the catalogue was closed cleanly (free then)."""
@@ -668,24 +1078,12 @@ class Catalogue:
             version = read_schema_version(conn)
         if version == SCHEMA_VERSION:
             return
-        if version > SCHEMA_VERSION:
-            raise CatalogueError(
-                f"{self.path} was written by a newer musicorg (schema {version}; "
-                f"this one knows {SCHEMA_VERSION})"
-            )
-        if self.read_only:
-            what = "is empty" if version == 0 else f"has schema {version} and needs a migration"
-            raise CatalogueReadOnlyError(
-                f"the catalogue {self.path} is read-only and {what}; make the file and its "
-                "folder writable and run the command again"
-            )
+        self._refuse(version, migrate)
         if version == 0:
             with self.begin() as conn:
                 Base.metadata.create_all(conn)
                 self._set_version(conn, SCHEMA_VERSION)
             return
-        if not migrate:
-            raise CatalogueError(f"{self.path} has schema {version} and needs a migration")
         self._migrate(version)
 
     def _migrate(self, version: int) -> None:
@@ -715,17 +1113,18 @@ class Catalogue:
         )
 
     def _translated(self, exc: Exception, busy: str = "") -> CatalogueError | None:
-        err = translate_error(self.path, exc, busy=busy)
-        if isinstance(err, CatalogueDamagedError):
+        err = translate_error(self.where, exc, busy=busy)
+        if isinstance(err, CatalogueDamagedError) and not self.server:
             self._healthy = False
             forget_clean_mark(self.path)
         return err
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A write transaction (BEGIN IMMEDIATE)."""
+        """A write transaction (BEGIN IMMEDIATE on SQLite; the server's own on PostgreSQL,
+        where several writers work at once)."""
         if self.read_only:
-            raise CatalogueReadOnlyError(read_only_message(self.path))
+            raise CatalogueReadOnlyError(read_only_message(self.where))
         busy = (
             f"another musicorg process has been writing to {self.path} for over "
             f"{BUSY_TIMEOUT_S:.0f} s; try again when it is done"
@@ -768,6 +1167,9 @@ class Catalogue:
             )
 
     def integrity_ok(self) -> bool:
+        if self.server:  # the server keeps its own files whole; it answers, or it does not
+            with self.read() as conn:
+                return conn.exec_driver_sql("SELECT 1").scalar() == 1
         with self.read() as conn:
             row = conn.exec_driver_sql("PRAGMA integrity_check").first()
         return row is not None and row[0] == "ok"
@@ -776,6 +1178,8 @@ class Catalogue:
         """Close every connection, then mark the catalogue closed cleanly (see
         :func:`closed_cleanly`) unless it was found damaged meanwhile."""
         self.engine.dispose()
+        if self.server:
+            return
         if self.read_only:
             tidy_read_only(self.path, self._had_shm)
         if self._healthy and fingerprint(self.path) != self._mark_seen:

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from sqlalchemy import Connection, func, select, text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from musicorg.store.db import Catalogue, GeniusCache, Lyrics, Track
+from musicorg.store.db import upsert as dialect_upsert
 
 # One track's lyrics, written or replaced (the scanner writes a batch with executemany).
 _UPSERT = text(
@@ -106,7 +106,7 @@ def save_genius(
     with cat.begin() as conn:
         if query is not None:
             conn.execute(
-                sqlite_insert(GeniusCache)
+                dialect_upsert(conn, GeniusCache)
                 .values(query=query, lyrics=lyrics, fetched_at=now)
                 .on_conflict_do_update(
                     index_elements=[GeniusCache.query], set_={"lyrics": lyrics, "fetched_at": now}
@@ -115,7 +115,7 @@ def save_genius(
         exists = conn.execute(select(Track.id).where(Track.id == track_id)).first()
         if lyrics and exists is not None:
             res = conn.execute(
-                sqlite_insert(Lyrics)
+                dialect_upsert(conn, Lyrics)
                 .values(track_id=track_id, text=lyrics, source=source, updated_at=now)
                 .on_conflict_do_nothing(index_elements=[Lyrics.track_id])
             )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 
-from musicorg.store.db import Catalogue, MapCoord, Track
+from musicorg.store.db import Catalogue, MapCoord, Track, upsert
 
 _BATCH = 5000
 
@@ -35,7 +35,12 @@ def store(
                 delete(MapCoord).where(MapCoord.model_version == version, MapCoord.method == method)
             )
         for lo in range(0, len(rows), _BATCH):
-            conn.execute(insert(MapCoord).prefix_with("OR REPLACE"), rows[lo : lo + _BATCH])
+            new = upsert(conn, MapCoord)
+            replacing = new.on_conflict_do_update(
+                index_elements=[MapCoord.model_version, MapCoord.method, MapCoord.content_key],
+                set_={"x": new.excluded.x, "y": new.excluded.y},
+            )
+            conn.execute(replacing, rows[lo : lo + _BATCH])
 
 
 def track_coords(

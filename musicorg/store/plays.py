@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.sqlite import insert as upsert
 
-from musicorg.store.db import Catalogue, Play, Track
+from musicorg.store.db import Catalogue, Play, Track, upsert
 
 # SQLite's limit on bound parameters is far above this; it keeps each statement small.
 _CHUNK: Final = 500
@@ -47,14 +46,14 @@ def _record(cat: Catalogue, track_id: int, at: float | None, *, skip: bool) -> b
     count, last = Play.play_count, Play.last_played
     if skip:
         count, last = Play.skip_count, Play.last_skipped
-    new = upsert(Play).values(
-        track_id=track_id,
-        play_count=0 if skip else 1,
-        last_played=None if skip else when,
-        skip_count=1 if skip else 0,
-        last_skipped=when if skip else None,
-    )
     with cat.begin() as conn:
+        new = upsert(conn, Play).values(
+            track_id=track_id,
+            play_count=0 if skip else 1,
+            last_played=None if skip else when,
+            skip_count=1 if skip else 0,
+            last_skipped=when if skip else None,
+        )
         # A track pruned since it was queued has no row to count against: nothing to record.
         if conn.execute(select(Track.id).where(Track.id == track_id)).first() is None:
             return False

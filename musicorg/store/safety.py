@@ -22,17 +22,28 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import create_engine, select
+from sqlalchemy.exc import DBAPIError
+
 from musicorg.store.db import (
     CLEAN_MARK_SUFFIX,
     SCHEMA_VERSION,
     CatalogueDamagedError,
     CatalogueError,
+    Meta,
     backup,
     closed_cleanly,
     create_private,
     damaged_message,
+    is_server,
+    is_server_url,
     quick_check,
     raw_connect,
+    read_connection_file,
+    read_schema_version,
+    server_url,
+    shown_url,
+    translate_error,
     write_clean_mark,
 )
 
@@ -62,9 +73,9 @@ def rotate_backups(db_path: Path, *, keep: int = KEEP, every_s: float = EVERY_S)
 
     Raises :class:`CatalogueDamagedError` (and backs up nothing, removes nothing) when the
     catalogue fails ``PRAGMA quick_check``. A backup that cannot be made (no room, a read-only
-    folder) is logged and skipped: None.
+    folder) is logged and skipped: None. A catalogue on a server is ``pg_dump``'s to back up.
     """
-    if not db_path.exists():
+    if is_server(db_path) or not db_path.exists():
         return None
     existing = backups(db_path)
     if existing and time.time() - existing[0].stat().st_mtime < every_s:
@@ -182,6 +193,49 @@ def inspect(db_path: Path) -> CatalogueState:
     state.schema_version = int(meta.get("schema_version", 0))
     state.active_model = meta.get("active_model")
     if state.schema_version > SCHEMA_VERSION:
+        state.problem = f"written by a newer musicorg (schema {state.schema_version})"
+    return state
+
+
+@dataclass
+class ServerState:
+    """What can be told about a catalogue on a PostgreSQL server: whether it answers, its
+    server's version, its schema version and active model."""
+
+    where: str  # the URL without its password
+    problem: str | None = None  # cannot connect, or not a musicorg catalogue (None: fine)
+    server_version: str | None = None
+    schema_version: int | None = None  # 0: an empty database (the first command fills it)
+    active_model: str | None = None
+
+
+def inspect_server(location: str | os.PathLike[str]) -> ServerState:
+    """Connect to the catalogue at ``location`` (a URL or its connection file) and read its
+    schema version and active model, changing nothing."""
+    url = str(location) if is_server_url(location) else ""
+    try:
+        url = url or read_connection_file(Path(location))
+    except CatalogueError as exc:
+        return ServerState(str(location), problem=str(exc))
+    state = ServerState(shown_url(url))
+    engine = create_engine(server_url(url))
+    try:
+        with engine.connect() as conn:
+            state.server_version = str(conn.exec_driver_sql("SHOW server_version").scalar())
+            state.schema_version = read_schema_version(conn)
+            if state.schema_version:
+                rows = conn.execute(select(Meta.key, Meta.value)).all()
+                state.active_model = dict((str(k), str(v)) for k, v in rows).get("active_model")
+    except CatalogueError as exc:
+        state.problem = str(exc)
+    except DBAPIError as exc:
+        err = translate_error(state.where, exc)
+        if err is None:
+            raise
+        state.problem = str(err)
+    finally:
+        engine.dispose()
+    if state.schema_version is not None and state.schema_version > SCHEMA_VERSION:
         state.problem = f"written by a newer musicorg (schema {state.schema_version})"
     return state
 

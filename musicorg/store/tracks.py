@@ -3,10 +3,15 @@
 The writes stay bulk: a batch of new and changed files is one executemany UPDATE, one
 executemany INSERT ... RETURNING and one lyrics upsert, in one transaction (statements per row
 cost more than reading the files). Tracks are never deleted, only marked missing.
+
+Paths here are this machine's: on a catalogue shared by several machines, a root that another
+machine added is read and written through this machine's mount of it (``db.Mounts``, recorded
+with :func:`add_mount`), so scanning the same music at another folder catalogues nothing twice.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,19 +20,21 @@ from typing import Final, cast
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Executable,
+    LargeBinary,
     and_,
     bindparam,
     false,
     func,
     or_,
     select,
+    type_coerce,
     update,
 )
-from sqlalchemy.dialects.sqlite import insert as upsert
 
 from musicorg import paths
 from musicorg.store import lyrics, problems
-from musicorg.store.db import Catalogue, Root, Track
+from musicorg.store.db import Catalogue, Root, RootMount, Track, machine_id, upsert
 from musicorg.store.problems import ProblemNote
 
 #: The problems table's stage of the scanner.
@@ -65,14 +72,18 @@ _UPDATE = (
     .where(Track.id == bindparam("_id"))
     .values({c: bindparam(c) for c in ("path", "display", "root_id", *TRACK_FIELDS)})
 )
-_NEW = upsert(Track)
-# A path another writer catalogued since this scan read the catalogue (another process, or
-# the same folder scanned twice at once) is updated, never inserted twice; it keeps its id,
-# its analyses and its added_at.
-_INSERT = _NEW.on_conflict_do_update(
-    index_elements=[Track.path],
-    set_={c: _NEW.excluded[c] for c in ("display", "root_id", *TRACK_FIELDS)},
-).returning(Track.id, Track.path)
+
+
+def _inserting(conn: Connection) -> Executable:
+    """The INSERT of new tracks, in the dialect of ``conn``. A path another writer catalogued
+    since this scan read the catalogue (another process or machine, or the same folder scanned
+    twice at once) is updated, never inserted twice; it keeps its id, its analyses and its
+    added_at."""
+    new = upsert(conn, Track)
+    return new.on_conflict_do_update(
+        index_elements=[Track.path],
+        set_={c: new.excluded[c] for c in ("display", "root_id", *TRACK_FIELDS)},
+    ).returning(Track.id, Track.path)
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ def ensure_roots(cat: Catalogue, folders: Iterable[bytes]) -> dict[bytes, int]:
     with cat.begin() as conn:
         for folder in folders:
             conn.execute(  # another writer may add the same root at the same moment
-                upsert(Root)
+                upsert(conn, Root)
                 .values(path=folder, display=paths.fs_display(folder), added_at=time.time())
                 .on_conflict_do_nothing(index_elements=[Root.path])
             )
@@ -127,16 +138,20 @@ def under(folder: bytes, path: bytes) -> bool:
     return path.startswith(_prefix(folder))
 
 
-def _in_roots(root_ids: Iterable[int], folders: Iterable[bytes]) -> ColumnElement[bool]:
+def _in_roots(
+    cat: Catalogue, root_ids: Iterable[int], folders: Iterable[bytes]
+) -> ColumnElement[bool]:
     """Tracks of these roots, or whose path lies in one of these folders whatever their root
-    (a folder nested in another root, or holding one): a range on the path's unique index."""
+    (a folder nested in another root, or holding one): a range on the path's unique index (of
+    the stored paths: the folders go through this machine's mounts first)."""
     clauses: list[ColumnElement[bool]] = []
     ids = list(root_ids)
     if ids:
         clauses.append(Track.root_id.in_(ids))
+    stored = type_coerce(Track.path, LargeBinary)  # the path as stored: no mount applies
     for folder in folders:
-        prefix = _prefix(folder)
-        clauses.append(and_(Track.path >= prefix, Track.path < prefix[:-1] + b"0"))
+        prefix = _prefix(cat.mounts.to_stored(folder))
+        clauses.append(and_(stored >= prefix, stored < prefix[:-1] + b"0"))
     return or_(false(), *clauses)
 
 
@@ -158,7 +173,7 @@ def known(
                 Track.mtime_ns,
                 Track.content_key,
                 Track.missing,
-            ).where(_in_roots(root_ids, folders))
+            ).where(_in_roots(cat, root_ids, folders))
         )
         return {
             path: KnownTrack(tid, root, size, mtime, key, bool(missing))
@@ -195,7 +210,7 @@ def mark_missing_under(
     lost_displays: list[str] = []
     with cat.begin() as conn:
         for folder in folders:
-            prefix = folder + b"/"
+            prefix = cat.mounts.to_stored(folder) + b"/"  # compared with the stored paths
             under = conn.execute(
                 select(Track.id, Track.path, Track.display).where(
                     func.substr(Track.path, 1, len(prefix)) == prefix,
@@ -217,7 +232,7 @@ def mark_roots_missing(
     paths of those that were not."""
     if not root_ids and not folders:
         return []
-    where = _in_roots(root_ids, folders)
+    where = _in_roots(cat, root_ids, folders)
     with cat.begin() as conn:
         now_missing = conn.execute(
             select(Track.display).where(where, Track.missing.is_(False))
@@ -228,6 +243,8 @@ def mark_roots_missing(
 
 def write_batch(cat: Catalogue, batch: TrackBatch) -> None:
     """Write one batch of the scan in one transaction, with a few executemany statements."""
+    if cat.mounts:
+        _stored_displays(cat, batch)
     with cat.begin() as conn:
         problems.note(conn, SCAN_STAGE, batch.problems)
         ids_by_path: dict[bytes, int] = {}
@@ -236,7 +253,7 @@ def write_batch(cat: Catalogue, batch: TrackBatch) -> None:
             conn.execute(_UPDATE, [{"_id": tid, **values} for tid, values in updates])
             ids_by_path.update((cast(bytes, values["path"]), tid) for tid, values in updates)
         if batch.inserts:
-            rows = conn.execute(_INSERT, batch.inserts).all()
+            rows = conn.execute(_inserting(conn), batch.inserts).all()
             ids_by_path.update({bytes(path): int(tid) for tid, path in rows})
         problems.forget(conn, SCAN_STAGE, batch.solved)
         lyrics.upsert(conn, ((ids_by_path[p], t, src) for p, (t, src) in batch.lyrics.items()))
@@ -260,3 +277,76 @@ def _retarget(
     for tid, values in updates:
         out[holders.get(cast(bytes, values["path"]), tid)] = values
     return list(out.items())
+
+
+def _stored_displays(cat: Catalogue, batch: TrackBatch) -> None:
+    """Give the tracks of ``batch`` the display of their stored path: the catalogue shows each
+    track by one name, whichever machine read it last."""
+    for values in (*(v for _, v in batch.updates), *batch.inserts):
+        stored = cat.mounts.to_stored(cast(bytes, values["path"]))
+        values["display"] = paths.fs_display(stored)
+
+
+# --- mounts: where this machine has a root ------------------------------------------------
+
+
+class MountError(ValueError):
+    """A mount that cannot be recorded, with a message for people."""
+
+
+@dataclass(frozen=True)
+class RootInfo:
+    """A root as the catalogue stores it, and where this machine has it (None: no mount)."""
+
+    id: int
+    stored: bytes
+    display: str
+    here: bytes | None
+
+
+def roots(cat: Catalogue) -> list[RootInfo]:
+    """The catalogue's roots, by their stored paths, each with this machine's mount if any."""
+    machine = machine_id()
+    stored = type_coerce(Root.path, LargeBinary)
+    with cat.read() as conn:
+        rows = conn.execute(
+            select(Root.id, stored, Root.display, RootMount.path)
+            .outerjoin(
+                RootMount, and_(RootMount.root_id == Root.id, RootMount.machine_id == machine)
+            )
+            .order_by(stored)
+        ).all()
+    return [
+        RootInfo(int(rid), bytes(path), str(disp), None if here is None else bytes(here))
+        for rid, path, disp, here in rows
+    ]
+
+
+def add_mount(cat: Catalogue, root: bytes, here: bytes) -> RootInfo:
+    """Record that this machine has the root stored as ``root`` (or a root this machine
+    already has a mount of, by that folder) at the folder ``here``; the root. Applies from the
+    catalogue's next open. :class:`MountError` when ``root`` names no root."""
+    root, here = os.path.abspath(root), os.path.abspath(here)
+    known = roots(cat)
+    found = next((r for r in known if root in (r.stored, r.here)), None)
+    if found is None:
+        names = ", ".join(paths.fs_display(r.stored) for r in known) or "none yet"
+        raise MountError(
+            f"{paths.fs_display(root)} is not a music folder of this catalogue (its folders: "
+            f"{names})"
+        )
+    clash = next((r for r in known if r.here == here and r.id != found.id), None)
+    if clash is not None:
+        raise MountError(
+            f"{paths.fs_display(here)} is already where this machine has "
+            f"{paths.fs_display(clash.stored)}"
+        )
+    values = {"path": here, "display": paths.fs_display(here), "added_at": time.time()}
+    with cat.begin() as conn:
+        new = upsert(conn, RootMount).values(root_id=found.id, machine_id=machine_id(), **values)
+        conn.execute(
+            new.on_conflict_do_update(
+                index_elements=[RootMount.root_id, RootMount.machine_id], set_=values
+            )
+        )
+    return RootInfo(found.id, found.stored, found.display, here)

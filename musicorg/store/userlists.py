@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Integer, cast, delete, func, insert, select, update
 
 from musicorg.keys import USER
-from musicorg.store.db import Catalogue, Playlist, PlaylistItem, Track
+from musicorg.store.db import Catalogue, Playlist, PlaylistItem, Track, follow_ids, lock_ids
 from musicorg.store.events import announces_playlists_change
 
 
@@ -138,6 +138,7 @@ def _write_items(conn: Connection, playlist_id: int, track_ids: Sequence[int]) -
 def insert_playlist(conn: Connection, name: str, kind: str = USER) -> int:
     """A new, empty playlist row, as it is (no check of the name); its id."""
     now = time.time()
+    lock_ids(conn, Playlist)  # a build on another desktop may be giving out ids of its own
     row = conn.execute(
         insert(Playlist)
         .values(name=name, kind=kind, created_at=now, updated_at=now)
@@ -261,13 +262,74 @@ def reorder(cat: Catalogue, playlist_id: int, order: Sequence[int]) -> None:
         _write_items(conn, playlist_id, [current[i] for i in order])
 
 
+@announces_playlists_change
+def set_tracks(cat: Catalogue, playlist_id: int, track_ids: Iterable[int]) -> None:
+    """Make the user playlist hold exactly these tracks in this order (an undo puts back
+    what an edit changed)."""
+    ids = [int(t) for t in track_ids]
+    with cat.begin() as conn:
+        _user_playlist(conn, playlist_id)
+        _check_tracks(conn, ids)
+        _write_items(conn, playlist_id, ids)
+
+
+@announces_playlists_change
+def restore(cat: Catalogue, playlist_id: int, name: str, track_ids: Iterable[int]) -> int:
+    """Bring back a deleted user playlist under its old id when that is free (so that it keeps
+    its place among the others), else under a new one; its name, or ``name (2)``… when another
+    playlist took it meanwhile. Returns the id it has."""
+    ids = [int(t) for t in track_ids]
+    with cat.begin() as conn:
+        _check_tracks(conn, ids)
+        final = free_name_in(conn, name)
+        lock_ids(conn, Playlist)  # no other writer takes the id between the look and the insert
+        taken = conn.execute(select(Playlist.id).where(Playlist.id == playlist_id)).first()
+        if taken is None:
+            now = time.time()
+            conn.execute(
+                insert(Playlist).values(
+                    id=playlist_id, name=final, kind=USER, created_at=now, updated_at=now
+                )
+            )
+            pid = playlist_id
+            follow_ids(conn, Playlist)
+        else:
+            pid = insert_playlist(conn, final)
+        _write_items(conn, pid, ids)
+    return pid
+
+
+def track_ids(cat: Catalogue, playlist_id: int) -> list[int]:
+    """The track ids of a playlist, in its order."""
+    with cat.read() as conn:
+        return _track_ids(conn, playlist_id)
+
+
+@dataclass
+class PlaylistState:
+    """What an undo of a rename, pin or delete needs to know of a playlist."""
+
+    name: str
+    kind: str
+    pinned: bool
+
+
+def state(cat: Catalogue, playlist_id: int) -> PlaylistState | None:
+    """The name, kind and pin of a playlist; None when there is none with this id."""
+    with cat.read() as conn:
+        row = conn.execute(
+            select(Playlist.name, Playlist.kind, Playlist.pinned).where(Playlist.id == playlist_id)
+        ).first()
+    return None if row is None else PlaylistState(str(row[0]), str(row[1]), bool(row[2]))
+
+
 def playlists(cat: Catalogue, kind: str | None = None) -> list[PlaylistInfo]:
     """Playlists (of one kind, or all), automatic ones first, with their item counts."""
     counts = (
         select(
             PlaylistItem.playlist_id.label("pid"),
             func.count().label("n"),
-            func.sum(Track.missing).label("gone"),
+            func.sum(cast(Track.missing, Integer)).label("gone"),
         )
         .join(Track, Track.id == PlaylistItem.track_id)
         .group_by(PlaylistItem.playlist_id)

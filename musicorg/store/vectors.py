@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import Select, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from musicorg.keys import ACTIVE_MODEL_KEY
 from musicorg.store.db import TRACK_ENTRY, Catalogue, Embedding, Track
@@ -104,7 +105,9 @@ def content_vectors(cat: Catalogue, model_version: str) -> tuple[list[str], np.n
         include_missing=True,
     )
     with cat.read() as conn:
-        rows = conn.execute(
-            query.group_by(Embedding.content_key).order_by(Embedding.content_key)
-        ).all()
+        # One row per key (copies of a song share it); PostgreSQL wants every column grouped.
+        group: list[InstrumentedAttribute[Any]] = [Embedding.content_key]
+        if cat.server:
+            group.append(Embedding.mu)
+        rows = conn.execute(query.group_by(*group).order_by(Embedding.content_key)).all()
     return [str(r[0]) for r in rows], stack_mu([r[1] for r in rows])

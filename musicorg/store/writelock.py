@@ -14,6 +14,9 @@ keeps *other processes* out; a process orders its own writers itself.
 
 Where ``fcntl`` is missing (Windows), or the lock file cannot be made (a read-only folder),
 ``hold`` does not lock: the catalogue's own busy timeout is then the only guard.
+
+A catalogue on a PostgreSQL server (its URL, or its connection file) takes no lock here: the
+server's transactions and row locks let several writers work at once, on several machines.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Final
 
 from musicorg.jobs import CancelFn, check, never
-from musicorg.store.db import CatalogueError
+from musicorg.store.db import CatalogueError, is_server
 
 try:
     import fcntl
@@ -147,8 +150,12 @@ def hold(
     call ``on_wait(holder_text)`` (``"musicorg scan (pid 1234)"``), then again only if another
     process takes the lock first, and try every :data:`POLL_S` seconds until it is free;
     ``cancel()`` stops the wait with :class:`musicorg.jobs.Cancelled`.
-    Re-entrant within a process (any thread): a nested ``hold`` returns at once.
+    Re-entrant within a process (any thread): a nested ``hold`` returns at once. A catalogue
+    on a server takes no lock (see the module's note).
     """
+    if is_server(db_path):
+        yield
+        return
     key = _acquire(db_path, command, wait, on_wait, cancel, hint)
     try:
         yield

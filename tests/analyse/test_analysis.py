@@ -81,6 +81,7 @@ def test_analyse_real_library(cat: Catalogue, music: Path, tmp_path: Path) -> No
     assert again.analysed == 0 and again.embedded == 0
 
 
+@pytest.mark.both_catalogues
 def test_cancel_then_resume_without_redoing(cat: Catalogue, music: Path) -> None:
     scanner.scan(cat, [music])
     seen = []
@@ -102,6 +103,7 @@ def test_cancel_then_resume_without_redoing(cat: Catalogue, music: Path) -> None
     assert _count(cat, Embedding) == _distinct_keys(cat)
 
 
+@pytest.mark.both_catalogues
 def test_features_of_an_older_version_are_replaced(cat: Catalogue, music: Path) -> None:
     """After a FEATURES_VERSION change every track is analysed again, and the old rows go."""
     scanner.scan(cat, [music])

@@ -18,6 +18,9 @@ from musicorg.ingest import scanner
 from musicorg.store import library
 from musicorg.store.db import Catalogue, Lyrics, Track
 
+# Each test runs on a SQLite file and on a PostgreSQL database (tests/pg.py).
+pytestmark = pytest.mark.both_catalogues
+
 EXPECTED_FORMATS = {
     ".mp3": "mp3",
     ".flac": "flac",

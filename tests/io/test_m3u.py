@@ -19,6 +19,7 @@ from musicorg.ingest.scanner import scan
 from musicorg.io import m3u
 from musicorg.store import userlists
 from musicorg.store.db import Catalogue, PlaylistItem, Track
+from tests import pg
 from tests.conftest import audio_files
 from tests.latent_fixtures import insert_track
 
@@ -97,8 +98,10 @@ def test_unique_filenames_are_deterministic_and_distinct() -> None:
 
 
 @pytest.fixture
-def export_setup(tmp_path: Path) -> tuple[Catalogue, Path, list[int]]:
-    cat = Catalogue(tmp_path / "cat.sqlite")
+def export_setup(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> tuple[Catalogue, Path, list[int]]:
+    cat = pg.new_catalogue(backend, request, tmp_path)
     out = tmp_path / "lists"
     inside = os.fsencode(out)
     paths = [
@@ -116,6 +119,7 @@ def export_setup(tmp_path: Path) -> tuple[Catalogue, Path, list[int]]:
     return cat, out, ids
 
 
+@pytest.mark.both_catalogues
 def test_export_format(
     export_setup: tuple[Catalogue, Path, list[int]], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -159,6 +163,7 @@ def test_export_format(
     assert parsed.segments[0].title == "Artist 0 - Title 0"
 
 
+@pytest.mark.both_catalogues
 def test_export_absolute_all_kinds_no_overwrite(
     export_setup: tuple[Catalogue, Path, list[int]],
 ) -> None:

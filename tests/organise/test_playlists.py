@@ -436,6 +436,7 @@ def members(cat: Catalogue) -> dict[int, list[int]]:
     return out
 
 
+@pytest.mark.both_catalogues
 def test_build_list_and_rebuild_is_stable(cat: Catalogue) -> None:
     x, _ = mixture(600, k=5)
     ids = add_tracks(cat, x)
@@ -496,6 +497,7 @@ def test_dedupe_by_length() -> None:
     assert [ids[i] for i in keep] == [1, 3]
 
 
+@pytest.mark.both_catalogues
 def test_rename_and_pin_survive_rebuilds(cat: Catalogue) -> None:
     x, _ = mixture(500, k=4, seed=2)
     add_tracks(cat, x)
@@ -592,6 +594,7 @@ def test_missing_tracks_shown_unavailable(cat: Catalogue) -> None:
     assert sum(p.size for p in lists) == 80
 
 
+@pytest.mark.both_catalogues
 def test_user_playlists_are_not_touched(cat: Catalogue) -> None:
     x, _ = mixture(80, k=2)
     ids = add_tracks(cat, x)

@@ -6,11 +6,14 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, insert
 
 from musicorg.store import plays
 from musicorg.store.db import SCHEMA_VERSION, Catalogue, Track
 from musicorg.store.plays import PlayStats
+
+pytestmark = pytest.mark.both_catalogues
 
 
 def add_track(cat: Catalogue, path: str, *, duration: float = 8.0, missing: bool = False) -> int:
@@ -81,7 +84,7 @@ def test_a_schema_3_catalogue_migrates_with_a_backup(tmp_path: Path) -> None:
             conn.exec_driver_sql("DROP TABLE plays")
             conn.exec_driver_sql("UPDATE meta SET value='3' WHERE key='schema_version'")
     with Catalogue(path) as cat:
-        assert cat.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"
+        assert cat.get_meta("schema_version") == str(SCHEMA_VERSION) == "5"
         assert plays.stats(cat) == {}
         plays.record_play(cat, a, at=1.0)
         assert plays.stats(cat)[a].play_count == 1

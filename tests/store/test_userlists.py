@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sqlalchemy import update
 
 from musicorg.store import userlists as ul
-from musicorg.store.db import Track
-from tests.latent_fixtures import add_tracks, new_catalogue
+from musicorg.store.db import Catalogue, Track
+from tests.latent_fixtures import add_tracks
+
+pytestmark = pytest.mark.both_catalogues
 
 
-def test_crud(tmp_path: Path) -> None:
-    cat = new_catalogue(tmp_path)
+def test_crud(cat: Catalogue) -> None:
     t = add_tracks(cat, np.zeros((6, 4)))
     pid = ul.create(cat, "  Road   trip ", [t[0], t[1], t[2]])
     assert [i.track_id for i in ul.items(cat, pid)] == t[:3]
@@ -52,8 +51,7 @@ def test_crud(tmp_path: Path) -> None:
     assert ul.find(cat, "Renamed") is None
 
 
-def test_missing_tracks_stay_and_auto_playlists_are_not_edited(tmp_path: Path) -> None:
-    cat = new_catalogue(tmp_path)
+def test_missing_tracks_stay_and_auto_playlists_are_not_edited(cat: Catalogue) -> None:
     t = add_tracks(cat, np.zeros((3, 4)))
     pid = ul.create(cat, "Mine", t)
     with cat.begin() as conn:

@@ -12,15 +12,18 @@ from sqlalchemy import insert
 
 from musicorg.keys import AUTO
 from musicorg.store import autolists, vectors
-from musicorg.store.db import Catalogue, Embedding, Track
+from musicorg.store.db import Catalogue, Embedding, Track, follow_ids
+from tests.pg import new_catalogue
+
+pytestmark = pytest.mark.both_catalogues
 
 
 @pytest.fixture
-def cat(tmp_path: Path) -> Iterator[Catalogue]:
+def cat(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalogue]:
     """Six tracks: 0-4 with a μ of "a" (2 missing; 3 and 4 copies of one content key), 5 with
     none; a μ of "b" for track 0, and one of "a" for a content key no track has."""
     now = time.time()
-    c = Catalogue(tmp_path / "cat.sqlite")
+    c = new_catalogue(backend, request, tmp_path)
     keys = ["k0", "k1", "k2", "k3", "k3", "k5"]
     with c.begin() as conn:
         for i, key in enumerate(keys):
@@ -49,6 +52,7 @@ def cat(tmp_path: Path) -> Iterator[Catalogue]:
                     content_key=key, model_version=version, mu=mu, created_at=now
                 )
             )
+        follow_ids(conn, Track)
     yield c
     c.close()
 
