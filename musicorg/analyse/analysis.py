@@ -5,6 +5,11 @@ and a change of feature code never mixes old and new numbers. Embeddings are key
 (content key, model version). Both are committed in small batches: a killed run keeps what it
 finished and the next run does only the rest. Files that fail to decode get a row in the
 problems list (stage "analyze") and are retried when they change.
+
+Where the per-track work runs is a seam (:data:`Runner`): by default a local pool of processes
+decodes and featurises while MusiCNN runs here; :mod:`musicorg.analyse.dask_backend` runs the
+whole track (decode, features, MusiCNN: :func:`analyse_here`) on Dask workers instead. Either
+way the results come back here and are written by the same batched writer.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -29,6 +35,8 @@ from musicorg.store.db import Catalogue
 from musicorg.store.problems import ProblemNote
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 COMMIT_EVERY_S = 2.0
 
@@ -111,6 +119,12 @@ def _results(
 # Tracks whose windows go through MusiCNN together (their patches form the batches).
 TEACHER_TRACKS = 16
 
+#: Where the per-track work runs: given the pending files and the cancel flag, it yields each
+#: file with its result as it finishes, in any order: ``TrackFeatures`` (MusiCNN then runs
+#: here), :class:`Taught` (MusiCNN ran there too) or the ``DecodeError`` that explains why not.
+#: None is the local pool of :func:`_results`.
+Runner = Callable[[list[AudioFile], CancelFn], Iterator[tuple[AudioFile, Any]]]
+
 
 def analyse_features(
     cat: Catalogue,
@@ -120,22 +134,28 @@ def analyse_features(
     progress: ProgressFn = no_progress,
     cancel: CancelFn = never,
     report: AnalyseReport | None = None,
+    runner: Runner | None = None,
 ) -> AnalyseReport:
     """Features of every pending content key: the matrix and descriptors in ``workers``
     processes, MusiCNN's vector and tags here, batched over ``TEACHER_TRACKS`` tracks on
-    ``device`` (CUDA when present with "auto")."""
+    ``device`` (CUDA when present with "auto"). A ``runner`` runs the per-track work
+    elsewhere instead (``workers`` is then unused); the results are written here all the
+    same, as they arrive."""
     report = report or AnalyseReport()
     todo = _pending_features(cat)
     total = len(todo)
     progress(0, total, f"Analysing {total} tracks…")
     if not todo:
         return report
-    teacher = _load_teacher(device)
+    # Locally MusiCNN is loaded before the pool starts; a runner's results come back taught
+    # (the loader is there for a result that still needs it).
+    teacher = _teacher_loader(device, now=runner is None)
+    results = runner(todo, cancel) if runner is not None else _results(todo, workers, cancel)
     batch: list[tuple[AudioFile, Any]] = []
     last_commit = time.monotonic()
     done = 0
     try:
-        for item, result in _results(todo, workers, cancel):
+        for item, result in results:
             batch.append((item, result))
             done += 1
             due = time.monotonic() - last_commit >= COMMIT_EVERY_S
@@ -158,6 +178,24 @@ def _load_teacher(device: str) -> Any:
     return Teacher(pick_device(device))
 
 
+def _teacher_loader(device: str, *, now: bool) -> Callable[[], Any]:
+    """MusiCNN on ``device``, loaded now (``now``) or at its first use."""
+    loaded: list[Any] = [_load_teacher(device)] if now else []
+
+    def get() -> Any:
+        if not loaded:
+            loaded.append(_load_teacher(device))
+        return loaded[0]
+
+    return get
+
+
+@cache
+def _process_teacher(device: str) -> Any:
+    """MusiCNN on ``device``, loaded once per process (a Dask worker runs many tracks)."""
+    return _load_teacher(device)
+
+
 @dataclass
 class _Teacher:
     """MusiCNN's outputs for one track."""
@@ -167,23 +205,47 @@ class _Teacher:
     n_patches: int
 
 
+@dataclass
+class Taught:
+    """A track's features with MusiCNN's outputs, both computed where its audio was read."""
+
+    features: feat.TrackFeatures
+    teacher: _Teacher
+
+
+def analyse_here(path: bytes, device: str = "auto") -> Taught | DecodeError:
+    """One track start to end in this process (what a Dask worker runs): decode and features
+    as a pool worker does (:func:`_analyse_one`), then MusiCNN on ``device``; the 16-kHz
+    window is dropped, so only the small outputs travel back."""
+    result = _analyse_one(path)
+    if isinstance(result, DecodeError):
+        return result
+    [(_, features, taught)] = _with_teacher(lambda: _process_teacher(device), [(None, result)])
+    assert taught is not None  # an analysed window always goes through MusiCNN
+    return Taught(features, taught)
+
+
 def _with_teacher(
-    teacher: Any, batch: list[tuple[AudioFile, Any]]
-) -> list[tuple[AudioFile, Any, _Teacher | None]]:
-    """The batch with MusiCNN's vector and tags of each analysed window (one pass for all)."""
+    teacher: Callable[[], Any], batch: list[tuple[T, Any]]
+) -> list[tuple[T, Any, _Teacher | None]]:
+    """The batch with MusiCNN's vector and tags of each analysed window (one pass for all);
+    a :class:`Taught` result brings its own, and MusiCNN is asked only when one is missing."""
     analysed = [r for _, r in batch if isinstance(r, feat.TrackFeatures)]
     audios = [
         r.teacher_audio if r.teacher_audio is not None else np.zeros(0, np.float32)
         for r in analysed
     ]
-    vectors, tags, counts = teacher.track_outputs(audios)
+    if analysed:
+        vectors, tags, counts = teacher().track_outputs(audios)
     taught = iter(range(len(analysed)))
-    out: list[tuple[AudioFile, Any, _Teacher | None]] = []
+    out: list[tuple[T, Any, _Teacher | None]] = []
     for item, result in batch:
         if isinstance(result, feat.TrackFeatures):
             i = next(taught)
             result.teacher_audio = None  # done with it: free the memory early
             out.append((item, result, _Teacher(vectors[i], tags[i], int(counts[i]))))
+        elif isinstance(result, Taught):
+            out.append((item, result.features, result.teacher))
         else:
             out.append((item, result, None))
     return out

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -36,6 +36,7 @@ from musicorg.store.vectors import active_model_version
 
 if TYPE_CHECKING:
     from musicorg.analyse.analysis import AnalyseReport
+    from musicorg.analyse.dask_backend import DaskOptions, DaskRunner
     from musicorg.app.models import UseReport
     from musicorg.ingest.scanner import ScanReport
     from musicorg.organise.mapping import MapReport
@@ -88,12 +89,14 @@ def analyse(
     *,
     device: str = "auto",
     workers: int = 1,
+    dask: DaskOptions | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelFn = never,
 ) -> AnalyseReport:
-    """Features of every track that lacks them, then embeddings with the active model
-    (bundled or retrained; the bundled one, with a warning, when the active one is refused),
-    then the data of model versions that are gone is dropped."""
+    """Features of every track that lacks them (in ``workers`` local processes, or on the
+    Dask cluster of ``dask``), then embeddings with the active model (bundled or retrained;
+    the bundled one, with a warning, when the active one is refused), then the data of model
+    versions that are gone is dropped."""
     # lazy: see the note at the top
     from musicorg.analyse import analysis
     from musicorg.analyse.analysis import AnalyseReport
@@ -102,9 +105,24 @@ def analyse(
     started = time.monotonic()
     report = AnalyseReport()
     with writing(cat, "analyse", progress, cancel):
-        analysis.analyse_features(
-            cat, device=device, workers=workers, progress=progress, cancel=cancel, report=report
-        )
+        with ExitStack() as cluster:
+            runner: DaskRunner | None = None
+            if dask is not None:
+                # lazy: dask is optional (the cluster extra), loaded only for a cluster run
+                from musicorg.analyse import dask_backend
+
+                runner = cluster.enter_context(
+                    dask_backend.connect(dask, device=device, progress=progress)
+                )
+            analysis.analyse_features(
+                cat,
+                device=device,
+                workers=workers,
+                progress=progress,
+                cancel=cancel,
+                report=report,
+                runner=runner,
+            )
         model, report.model_warning = models.load_active_model(cat, device)
         report.model_version = str(model.version)
         report.device = str(model.device)
