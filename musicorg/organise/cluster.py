@@ -45,6 +45,13 @@ and is deterministic for a given input and seed.
   room); ``min_size`` is ``playlist_min``, and in a small library ``max(3, ceil(N / 8))``
   when that is lower.
 
+**A big library** (``kmeans``, from :data:`LARGE_FROM` tracks) is first cut into blocks of
+about :data:`cuts.LEAF_BRANCH` playlists each by mini-batch K-Means (scikit-learn's
+``MiniBatchKMeans``, fitted on a sample of at most :data:`BLOCK_SAMPLE` tracks, every track
+then taking its nearest block), and each block is cut as above; the guards and the local
+search then run over the whole library, across the blocks. Nothing holds N × N, nor N × K
+beyond a chunk of rows. Smaller libraries are cut as before, with the same results.
+
 **Order.** Inside a playlist, tracks follow a smooth path through the latent space
 (:mod:`musicorg.organise.order`); groups are in order along the library's main axis
 (neighbouring colours are neighbours), and playlists inside a group likewise.
@@ -91,6 +98,8 @@ AGGLO_MICRO = 1_000
 DBSCAN_SAMPLE = 10_000
 DBSCAN_MIN_SAMPLES = 10
 GROUP_INITS = 4
+LARGE_FROM = 200_000  # from this many tracks, the kmeans method cuts blocks first
+BLOCK_SAMPLE = 100_000  # the mini-batch K-Means of the blocks is fitted on this many
 PLAN_THREADS = 1
 
 P = ParamSpec("P")
@@ -354,7 +363,11 @@ def plan_playlists(
     x = prepare(vectors)
     rng = np.random.default_rng(seed)
     progress(0, 4, "Finding groups…" if method != "kmeans" else "Finding playlists…")
-    if method == "kmeans":
+    if method == "kmeans" and n >= LARGE_FROM:
+        # Blocks, each cut on its own; groups of playlists from them below.
+        groups = _blocks(x, leaf_count(n, min_size, max_size), seed, rng)
+        timings["blocks"] = time.perf_counter() - t0
+    elif method == "kmeans":
         groups = np.zeros(n, dtype=np.intp)  # playlists first; groups from them below
     elif method == "agglomerative":
         groups = _groups_agglomerative(x, min_size, max_size, seed, rng)
@@ -384,6 +397,29 @@ def plan_playlists(
     return Plan(playlists, group_of, n_groups, method, min_size, max_size, timings)
 
 
+def _blocks(x: FloatArray, leaves: int, seed: int, rng: np.random.Generator) -> IndexArray:
+    """Blocks of about LEAF_BRANCH playlists of a big library: mini-batch K-Means on a sample,
+    then each track in its nearest block (empty blocks dropped, numbers kept dense)."""
+    # Lazy (start-up time): scikit-learn takes seconds to import.
+    from sklearn.cluster import MiniBatchKMeans
+
+    k = max(1, math.ceil(leaves / cuts.LEAF_BRANCH))
+    if k == 1:
+        return np.zeros(len(x), dtype=np.intp)
+    mbk = MiniBatchKMeans(n_clusters=k, batch_size=4096, n_init=3, max_iter=50, random_state=seed)
+    mbk.fit(x[sample_rows(len(x), BLOCK_SAMPLE, rng)])
+    labels = nearest(x, np.asarray(mbk.cluster_centers_, dtype=np.float32))
+    _used, dense = np.unique(labels, return_inverse=True)
+    return dense.astype(np.intp)
+
+
+def _members(labels: IndexArray, k: int) -> list[IndexArray]:
+    """The rows of each label 0..k-1, in order: one sort, not one pass per label."""
+    order = np.argsort(labels, kind="stable").astype(np.intp)
+    bounds = np.searchsorted(labels[order], np.arange(k + 1))
+    return [order[bounds[j] : bounds[j + 1]] for j in range(k)]
+
+
 def _cut(
     x: FloatArray,
     groups: IndexArray,
@@ -399,8 +435,7 @@ def _cut(
     playlist. The playlists and the group of each."""
     parts: list[IndexArray] = []
     part_group: list[int] = []
-    for g in range(int(groups.max(initial=-1)) + 1):
-        idx = np.flatnonzero(groups == g).astype(np.intp)
+    for g, idx in enumerate(_members(groups, int(groups.max(initial=-1)) + 1)):
         if len(idx) == 0:
             continue
         for p in split(x, idx, min_size, max_size, seed + 101 * (g + 1), cancel, prev):
@@ -414,7 +449,7 @@ def _cut(
             lab[p] = j
         same = np.asarray(part_group, dtype=np.intp) if same_group else None
         lab = refine(x, lab, len(parts), min_size, max_size, same, cancel)
-        parts = [np.flatnonzero(lab == j).astype(np.intp) for j in range(len(parts))]
+        parts = _members(lab, len(parts))
     return parts, part_group
 
 

@@ -201,6 +201,24 @@ def _leaf_cut(
     return out
 
 
+#: Playlists whose neighbour lists refine() computes at once (rows of a distance matrix).
+_CENTRE_ROWS = 2048
+
+
+def _nearest_centres(
+    cent: FloatArray, ch: IndexArray, m: int, same: IndexArray | None
+) -> tuple[IndexArray, NDArray[np.bool_]]:
+    """The ``m`` playlists with the nearest centres to each playlist of ``ch`` (of its own
+    group when ``same`` gives groups), and which of them are real (a group may be smaller)."""
+    k = len(cent)
+    dc = sqdist(cent[ch], cent)
+    dc[np.arange(len(ch)), ch] = np.inf
+    if same is not None:
+        dc[same[ch][:, None] != same[None, :]] = np.inf
+    nb = np.argpartition(dc, m - 1, axis=1)[:, :m] if m < k - 1 else np.argsort(dc, 1)[:, :m]
+    return nb, np.isfinite(np.take_along_axis(dc, nb, 1))
+
+
 def refine(
     x: FloatArray,
     labels: IndexArray,
@@ -233,14 +251,12 @@ def refine(
         cent = (sums / np.maximum(sizes, 1)[:, None]).astype(np.float32)
         # Neighbour lists of the playlists that changed, then who must look again: tracks
         # of a changed playlist or of one with a changed neighbour.
-        ch = np.flatnonzero(touched)
-        dc = sqdist(cent[ch], cent)
-        dc[np.arange(len(ch)), ch] = np.inf
-        if same is not None:
-            dc[same[ch][:, None] != same[None, :]] = np.inf
-        nb = np.argpartition(dc, m - 1, axis=1)[:, :m] if m < k - 1 else np.argsort(dc, 1)[:, :m]
-        near[ch] = nb
-        valid[ch] = np.isfinite(np.take_along_axis(dc, nb, 1))
+        changed = np.flatnonzero(touched)
+        # In slices of playlists: 25,000 playlists (a million tracks) would make a 2.5 GB
+        # matrix of centre distances at once.
+        for lo in range(0, len(changed), _CENTRE_ROWS):
+            ch = changed[lo : lo + _CENTRE_ROWS]
+            near[ch], valid[ch] = _nearest_centres(cent, ch, m, same)
         active = touched | (touched[near] & valid).any(1)
         rows = np.flatnonzero(active[labels])
         best = np.empty(len(rows), dtype=np.intp)

@@ -25,6 +25,13 @@ list), ``similar A --minus B`` takes 14-18 points off B's label's share of the t
 held-out real songs while their mean distance to A grows by 10-14 % (``training/eval_ask.py``),
 and 14 points at +11 % on the demo library by its genre tags (the tests).
 
+**A big library** (from :data:`musicorg.organise.annindex.INDEX_FROM` tracks, with the
+``scale`` extra installed) asks its nearest-neighbour index (:mod:`musicorg.organise.annindex`)
+for the :data:`CANDIDATES` × n tracks nearest each seed and ranks those exactly as above; when
+they run out before the list is full (copies, missing tracks, one artist), it asks for four
+times as many, and at last searches exactly. A mix searches exactly: what it leaves out is
+counted over the whole library.
+
 :func:`arrange` is the order of a list picked by score (``ask``, "for you"): the playlists'
 smooth neighbour order (:mod:`musicorg.organise.order`), with no artist twice in a row.
 """
@@ -43,6 +50,7 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from musicorg.organise import annindex
 from musicorg.organise.order import order_path
 from musicorg.store import trackrefs
 from musicorg.store.db import Catalogue
@@ -55,6 +63,10 @@ MINUS_WEIGHT: Final = 0.5
 NEAR_SUBTRACTED: Final = 0.5
 #: A mix picks among this many times n tracks nearest the seeds.
 MIX_POOL: Final = 2
+#: A search through the index ranks this many times n candidates per seed (at least
+#: MIN_CANDIDATES).
+CANDIDATES: Final = 8
+MIN_CANDIDATES: Final = 200
 
 
 class SimilarError(ValueError):
@@ -66,9 +78,29 @@ class Space(TrackVectors):
     """Tracks with an embedding of one model version: ids, metadata and μ (N, d)."""
 
     _row: dict[int, int] = field(default_factory=dict, repr=False)
+    _near: annindex.NearIndex | None = field(default=None, repr=False)
+    _near_opened: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self._row = {int(t): i for i, t in enumerate(self.ids)}
+
+    def near_index(self) -> annindex.NearIndex | None:
+        """The nearest-neighbour index of a big library, opened (or built) the first time it
+        is asked for; None: search exactly."""
+        if not self._near_opened:
+            self._near = annindex.open_index(self.version, self.ids, self.mu)
+            self._near_opened = True
+        return self._near
+
+    def candidates(self, points: NDArray[Any], k: int) -> NDArray[np.intp] | None:
+        """Rows of about the ``k`` tracks nearest each of ``points`` (sorted, each once) by
+        the index; None when there is no index or ``k`` is a large part of the library."""
+        index = self.near_index()
+        if index is None or 4 * k >= len(self):
+            return None
+        found = np.concatenate(index.search(points, k))
+        rows = [self._row.get(int(t), -1) for t in found.tolist()]
+        return np.unique(np.asarray([r for r in rows if r >= 0], dtype=np.intp))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -194,12 +226,15 @@ def _seed_rows(space: Space, seeds: Sequence[int]) -> list[int]:
     return rows
 
 
-def distances_to(space: Space, rows: Sequence[int]) -> np.ndarray:
-    """(N,) Euclidean distance of every track to the nearest of these rows."""
-    mu = space.mu.astype(np.float64)
-    best = np.full(len(space), np.inf)
+def distances_to(
+    space: Space, rows: Sequence[int], among: NDArray[np.intp] | None = None
+) -> np.ndarray:
+    """(N,) Euclidean distance of every track (or of the rows ``among``) to the nearest of
+    these rows."""
+    mu = (space.mu if among is None else space.mu[among]).astype(np.float64)
+    best = np.full(len(mu), np.inf)
     for r in rows:
-        best = np.minimum(best, np.linalg.norm(mu - mu[r], axis=1))
+        best = np.minimum(best, np.linalg.norm(mu - space.mu[r].astype(np.float64), axis=1))
     return best
 
 
@@ -232,8 +267,9 @@ def nearest(
     *,
     minus: Sequence[int] = (),
     minus_weight: float = MINUS_WEIGHT,
+    exact: bool = False,
 ) -> SimilarResult:
-    """:func:`similar` in a space already read."""
+    """:func:`similar` in a space already read (``exact``: never through the index)."""
     if not seeds:
         raise SimilarError("give at least one seed track")
     if not math.isfinite(minus_weight) or not 0 <= minus_weight <= 1:
@@ -245,19 +281,27 @@ def nearest(
     if set(seed_rows) & set(minus_rows):
         raise SimilarError("a track cannot be both a seed and subtracted")
     near: list[int] = []
-    dist = distances_to(space, seed_rows)
-    order = dist
-    if minus_rows:
-        order, near = _mix(space, dist, [*seed_rows, *minus_rows], minus_rows, minus_weight, n)
-    counter = [0]
-    ranked = _unique(space, order, [*seed_rows, *minus_rows, *near], counter)
-    chosen, conflict = _no_artist_twice(space, ranked, n)
+    want = max(CANDIDATES * n, MIN_CANDIDATES)
+    while True:
+        among = None
+        if not exact and not minus_rows:
+            among = space.candidates(space.mu[seed_rows], want)
+        dist = distances_to(space, seed_rows, among)
+        order = dist
+        if minus_rows:
+            order, near = _mix(space, dist, [*seed_rows, *minus_rows], minus_rows, minus_weight, n)
+        walk = _Walk(among)
+        ranked = _unique(space, order, [*seed_rows, *minus_rows, *near], walk)
+        chosen, conflict = _no_artist_twice(space, ranked, n)
+        if among is None or not walk.exhausted:
+            break
+        want *= 4  # the candidates ran out before the list was full: ask for more
     return SimilarResult(
         seeds=[int(s) for s in seeds],
-        tracks=[_suggestion(space, i, dist[i]) for i in chosen],
+        tracks=[_suggestion(space, i, walk.value(dist, i)) for i in chosen],
         model_version=space.version,
         metric=MIX.format(pool=MIX_POOL, w=minus_weight) if minus_rows else NEAREST_SEED,
-        duplicates_collapsed=counter[0],
+        duplicates_collapsed=walk.collapsed,
         artist_conflict=conflict,
         minus=[int(t) for t in minus],
         minus_weight=float(minus_weight) if minus_rows else 0.0,
@@ -292,8 +336,31 @@ def _mix(
     return order, [int(r) for r in near if r not in subtracted]
 
 
+@dataclass
+class _Walk:
+    """A walk down the ranked rows: over every row, or over the candidate rows ``among``
+    (then ``order`` and ``dist`` are by candidate); copies collapsed, and whether the rows
+    ran out."""
+
+    among: NDArray[np.intp] | None
+    collapsed: int = 0
+    exhausted: bool = False
+    _pos: dict[int, int] = field(default_factory=dict)
+
+    def rows(self, order: np.ndarray) -> Iterator[int]:
+        ranked = np.argsort(order, kind="stable")
+        if self.among is None:
+            yield from ranked.tolist()
+            return
+        self._pos = {int(r): j for j, r in enumerate(self.among.tolist())}
+        yield from self.among[ranked].tolist()
+
+    def value(self, dist: np.ndarray, row: int) -> float:
+        return float(dist[row] if self.among is None else dist[self._pos[row]])
+
+
 def _unique(
-    space: Space, dist: np.ndarray, seed_rows: Collection[int], collapsed: list[int]
+    space: Space, order: np.ndarray, seed_rows: Collection[int], walk: _Walk
 ) -> Iterator[int]:
     """Available rows, nearest first, without the seeds and with one copy of each song."""
     seed_rows = set(seed_rows)
@@ -301,18 +368,19 @@ def _unique(
     seed_songs = {space.song_key(r) for r in seed_rows} - {None}
     seen_keys: set[str] = set(seed_keys)
     seen_songs: set[str | None] = set(seed_songs)
-    for i in np.argsort(dist, kind="stable").tolist():
+    for i in walk.rows(order):
         if space.missing[i] or i in seed_rows:
             continue
         key, song = space.keys[i], space.song_key(i)
         if key in seen_keys or (song is not None and song in seen_songs):
             if key not in seed_keys and song not in seed_songs:
-                collapsed[0] += 1
+                walk.collapsed += 1
             continue
         seen_keys.add(key)
         if song is not None:
             seen_songs.add(song)
         yield i
+    walk.exhausted = True
 
 
 def _no_artist_twice(space: Space, ranked: Iterator[int], n: int) -> tuple[list[int], str | None]:

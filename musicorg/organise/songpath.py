@@ -15,6 +15,11 @@ B, the path is built as follows:
    among those whose distance to B is **at most that of the previous track**. A waypoint with
    no such track is skipped, so a path can be shorter than asked.
 
+**A big library** (see :mod:`musicorg.organise.similar`) takes its tracks from the
+nearest-neighbour index: the ``24·(n-2)`` tracks nearest each of ``n`` points evenly spaced
+from A to B (the corridor is the union of small balls around the segment), and runs the steps
+above on those; the radius is then that of the candidates.
+
 Guarantees (checked by the tests): the path starts with A and ends with B, no track (nor a copy
 of one: same content key, or same artist and title) appears twice, the distance to B never
 increases from one track to the next, and every track between A and B lies within ``r`` of
@@ -109,84 +114,108 @@ def song_path(
         raise SimilarError(
             f"A or B has no embedding with model {space.version}: run `musicorg analyse` first"
         ) from None
-    mu = space.mu.astype(np.float64)
-    a, b = mu[ra], mu[rb]
+    among = _candidates(space, ra, rb, n)
+    mu = (space.mu if among is None else space.mu[among]).astype(np.float64)
+    # Positions in ``mu``: rows of the space, or of the candidates ``among``.
+    row = np.arange(len(space)) if among is None else among
+    pa, pb = (ra, rb) if among is None else (int(np.searchsorted(among, r)) for r in (ra, rb))
+    a, b = mu[pa], mu[pb]
     to_seg, t, to_b = segment_geometry(mu, a, b)
     length = float(np.linalg.norm(b - a))
 
     used_keys = {space.keys[ra], space.keys[rb]}
     used_songs = {space.song_key(ra), space.song_key(rb)} - {None}
-    eligible = ~space.missing & (to_b <= to_b[ra])
-    eligible[[ra, rb]] = False
-    for i in np.flatnonzero(eligible).tolist():
+    eligible = ~space.missing[row] & (to_b <= to_b[pa])
+    eligible[[pa, pb]] = False
+    for j in np.flatnonzero(eligible).tolist():
+        i = int(row[j])
         if space.keys[i] in used_keys or space.song_key(i) in used_songs:
-            eligible[i] = False
+            eligible[j] = False
     pool = np.sort(to_seg[eligible])
+    geometry = _Geometry(row, mu, a, b, to_b)
     if radius is not None:
-        rows = _walk(space, mu, a, b, to_b, eligible & (to_seg <= radius), ra, rb, n)
+        found = _walk(space, geometry, eligible & (to_seg <= radius), pa, pb, n)
     else:
         # The smallest of a few growing radii that gives a path of the length asked for.
-        rows, radius = [ra, rb], 0.0
+        found, radius = [pa, pb], 0.0
         for per_step in RADIUS_STEPS:
             want = min(per_step * max(n - 2, 0), len(pool))
             radius = float(pool[want - 1]) if want else 0.0
-            rows = _walk(space, mu, a, b, to_b, eligible & (to_seg <= radius), ra, rb, n)
-            if len(rows) == n or want == len(pool):
+            found = _walk(space, geometry, eligible & (to_seg <= radius), pa, pb, n)
+            if len(found) == n or want == len(pool):
                 break
 
     steps = [
         Step(
-            track_id=int(space.ids[i]),
-            path=space.displays[i],
-            artist=space.artists[i],
-            title=space.titles[i],
-            duration=space.durations[i],
-            to_b=float(to_b[i]),
-            to_segment=float(to_seg[i]),
-            t=round(float(t[i]), 4),
+            track_id=int(space.ids[row[j]]),
+            path=space.displays[row[j]],
+            artist=space.artists[row[j]],
+            title=space.titles[row[j]],
+            duration=space.durations[row[j]],
+            to_b=float(to_b[j]),
+            to_segment=float(to_seg[j]),
+            t=round(float(t[j]), 4),
         )
-        for i in rows
+        for j in found
     ]
     return PathResult(
         tracks=steps, radius=radius, length=length, model_version=space.version, asked=n
     )
 
 
+def _candidates(space: Space, ra: int, rb: int, n: int) -> np.ndarray | None:
+    """Rows near the segment from A to B by the index (A and B among them, sorted); None when
+    the library searches exactly."""
+    if space.near_index() is None:
+        return None
+    a, b = space.mu[ra], space.mu[rb]
+    points = a[None, :] + np.linspace(0.0, 1.0, max(n, 2))[:, None] * (b - a)[None, :]
+    found = space.candidates(points, max(RADIUS_STEPS) * max(n - 2, 1))
+    return None if found is None else np.union1d(found, [ra, rb]).astype(np.intp)
+
+
+@dataclass
+class _Geometry:
+    """Where the walk happens: ``row`` maps a position to the space's row; ``mu`` and
+    ``to_b`` are by position."""
+
+    row: np.ndarray
+    mu: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    to_b: np.ndarray
+
+
 def _walk(
-    space: Space,
-    mu: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    to_b: np.ndarray,
-    corridor_mask: np.ndarray,
-    ra: int,
-    rb: int,
-    n: int,
+    space: Space, g: _Geometry, corridor_mask: np.ndarray, pa: int, pb: int, n: int
 ) -> list[int]:
-    """Rows of the path: A, one track per waypoint that has a usable one, B."""
+    """Positions of the path: A, one track per waypoint that has a usable one, B."""
     corridor = np.flatnonzero(corridor_mask).tolist()
+    key_of = {j: space.keys[int(g.row[j])] for j in corridor}
+    song_of = {j: space.song_key(int(g.row[j])) for j in corridor}
+    ra, rb = int(g.row[pa]), int(g.row[pb])
     used_keys = {space.keys[ra], space.keys[rb]}
     used_songs = {space.song_key(ra), space.song_key(rb)} - {None}
-    rows = [ra]
+    found = [pa]
     for k in range(1, n - 1):
-        point = a + (k / (n - 1)) * (b - a)
-        limit = to_b[rows[-1]]
+        point = g.a + (k / (n - 1)) * (g.b - g.a)
+        limit = g.to_b[found[-1]]
         best, best_d = -1, np.inf
-        for i in corridor:
-            if to_b[i] > limit or space.keys[i] in used_keys:
+        for j in corridor:
+            if g.to_b[j] > limit or key_of[j] in used_keys:
                 continue
-            song = space.song_key(i)
+            song = song_of[j]
             if song is not None and song in used_songs:
                 continue
-            d = float(np.linalg.norm(mu[i] - point))
+            d = float(np.linalg.norm(g.mu[j] - point))
             if d < best_d:
-                best, best_d = i, d
+                best, best_d = j, d
         if best < 0:
             continue
-        rows.append(best)
-        used_keys.add(space.keys[best])
-        song = space.song_key(best)
+        found.append(best)
+        used_keys.add(key_of[best])
+        song = song_of[best]
         if song is not None:
             used_songs.add(song)
-    rows.append(rb)
-    return rows
+    found.append(pb)
+    return found
