@@ -19,6 +19,11 @@ Measures, with the real main window:
 
 Targets: first window <= 2 s, no stall > 100 ms, sort/filter <= 200 ms, panning >= 30 fps.
 
+``--playback-only`` leaves out the first window, sort/filter and the map (the scan and play
+phases only); ``--trace-stalls`` lists each UI stall over 40 ms of the play-and-scan phase, and
+what the other threads were doing when a watcher thread woke late (it waited for the GIL or a
+core): the thread that held the GIL is usually just past its long call.
+
     QT_QPA_PLATFORM=offscreen python scripts/bench_gui.py [--tracks 100000] [--files 200]
         [--play-files 100] [--analyse-s 60 | --no-analysis] [--json out.json]
 """
@@ -183,6 +188,7 @@ class Heartbeat:
         self.last = 0.0
         self.worst = 0.0
         self.beats = 0
+        self.gaps: list[tuple[float, float, float]] = []  # (when, gap, UI CPU) over 40 ms
 
     def start(self) -> None:
         self.last = time.perf_counter()
@@ -190,6 +196,7 @@ class Heartbeat:
         self.worst = 0.0
         self.worst_cpu = 0.0
         self.beats = 0
+        self.gaps = []
         self.timer.start()
 
     def _beat(self) -> None:
@@ -198,12 +205,77 @@ class Heartbeat:
         # CPU time the UI thread itself spent between two beats: a long gap with little CPU
         # is time spent waiting (for a core on a busy machine, or for the GIL).
         self.worst_cpu = max(self.worst_cpu, cpu - self.last_cpu)
+        if now - self.last - self.interval > 0.04:
+            self.gaps.append((self.last, now - self.last - self.interval, cpu - self.last_cpu))
         self.last, self.last_cpu = now, cpu
         self.beats += 1
 
     def stop(self) -> float:
         self.timer.stop()
         return self.worst
+
+
+class StallTracer:
+    """Where the time went when a thread had to wait long (``--trace-stalls``): a thread that
+    wakes every 5 ms and, when it wakes late (it waited for the GIL or for a core), notes the
+    stacks of the other threads; the one that held the GIL is usually just past its long
+    call."""
+
+    def __init__(self, late_ms: float = 40.0) -> None:
+        import threading
+
+        self.late = late_ms / 1000
+        self.events: list[tuple[float, float, dict[str, list[str]]]] = []
+        self._threading = threading
+        self._stop = threading.Event()
+        self._thread: Any = None
+        self.t0 = time.perf_counter()
+
+    def start(self) -> None:
+        self.t0 = time.perf_counter()
+        self._stop.clear()
+        self._thread = self._threading.Thread(target=self._run, name="stall-tracer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        import traceback
+
+        me = self._threading.get_ident()
+        while not self._stop.is_set():
+            t = time.perf_counter()
+            time.sleep(0.005)
+            late = time.perf_counter() - t - 0.005
+            if late < self.late:
+                continue
+            frames = sys._current_frames()
+            names = {th.ident: th.name for th in self._threading.enumerate()}
+            stacks = {
+                names.get(ident, str(ident)): [
+                    f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                    for f in traceback.extract_stack(frame)[-9:]
+                ]
+                for ident, frame in frames.items()
+                if ident != me
+            }
+            self.events.append((t - self.t0, late, stacks))
+
+    def report(self, gaps: list[tuple[float, float, float]], top: int = 6) -> None:
+        for at, gap, cpu in gaps:
+            print(
+                f"UI stall from {at - self.t0:.2f} s: {gap * 1000:.0f} ms "
+                f"({cpu * 1000:.0f} ms of UI-thread CPU)"
+            )
+        worst = sorted(self.events, key=lambda e: -e[1])[:top]
+        for at, late, stacks in sorted(worst):
+            print(f"--- at {at:.2f} s: the tracer woke {late * 1000:.0f} ms late")
+            for name, stack in stacks.items():
+                if stack and " wait" not in stack[-1] and "get" not in stack[-1]:
+                    print(f"  [{name}] " + " < ".join(reversed(stack)))
 
 
 class GcWatch:
@@ -287,6 +359,14 @@ def main() -> int:
     ap.add_argument("--dir", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--default-gc", action="store_true", help="without the app's GC policy")
+    ap.add_argument(
+        "--trace-stalls", action="store_true", help="show what ran when a thread waited long"
+    )
+    ap.add_argument(
+        "--playback-only",
+        action="store_true",
+        help="only the scan and play phases (no first window, sort, filter or map)",
+    )
     args = ap.parse_args()
 
     work = Path(args.dir or tempfile.mkdtemp(prefix="musicorg-bench-gui-"))
@@ -309,11 +389,10 @@ def main() -> int:
     if not more.exists():
         make_files(more, args.play_files, first=args.files)
 
-    results["first_window_s"] = [round(first_window_s(env), 3) for _ in range(2)]
-    print(f"first window (fresh process): {results['first_window_s']} s")
+    if not args.playback_only:
+        results["first_window_s"] = [round(first_window_s(env), 3) for _ in range(2)]
+        print(f"first window (fresh process): {results['first_window_s']} s")
 
-    from PySide6.QtCore import QPointF
-    from PySide6.QtGui import QImage
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -336,7 +415,7 @@ def main() -> int:
     results["library_on_screen_s"] = round(time.perf_counter() - t, 3)
     record_stalls(results, hb, gcw, "while_loading")
     print(
-        f"100k library on screen after {results['library_on_screen_s']} s "
+        f"{args.tracks} tracks on screen after {results['library_on_screen_s']} s "
         f"(longest UI stall meanwhile {results['stall_while_loading_ms']} ms)"
     )
     w.tabs.setCurrentIndex(1)  # the map is built and shown
@@ -344,7 +423,50 @@ def main() -> int:
     w.tabs.setCurrentIndex(0)
     app.processEvents()
 
-    # --- sort and filter --------------------------------------------------------------------
+    if not args.playback_only:
+        sort_and_filter(app, w, results)
+        map_phase(app, w, results, work)
+
+    # --- stalls while a scan, then an analysis run -------------------------------------------
+    w.folders = [str(music)]
+    gcw.take()
+    hb.start()
+    t = time.perf_counter()
+    w.pipeline.run(["scan"])
+    wait(app, lambda: w.idle(), 600)
+    results["scan_s"] = round(time.perf_counter() - t, 2)
+    record_stalls(results, hb, gcw, "during_scan")
+    print(
+        f"scan of {args.files} files into the {args.tracks}-track catalogue: "
+        f"{results['scan_s']} s, longest UI stall {results['stall_during_scan_ms']} ms"
+    )
+    tracer = StallTracer() if args.trace_stalls else None
+    play_while_scanning(app, w, hb, gcw, results, [music, more], tracer)
+    if args.no_analysis:
+        finish(w, results, args.json)
+        return 0
+    hb.start()
+    t = time.perf_counter()
+    w.pipeline.run(["analyse"])
+    jobs = w.runner.running("analyse")
+    wait(app, lambda: w.idle(), args.analyse_s)
+    done = max((j.done for j in jobs), default=0)
+    for job in w.runner.running("analyse"):
+        job.cancel()
+    wait(app, lambda: w.idle(), 120)
+    results["analyse_s"] = round(time.perf_counter() - t, 2)
+    results["analysed_before_cancel"] = done
+    record_stalls(results, hb, gcw, "during_analysis")
+    print(
+        f"analysis for {results['analyse_s']} s ({done} files, then cancelled): longest UI "
+        f"stall {results['stall_during_analysis_ms']} ms"
+    )
+    finish(w, results, args.json)
+    return 0
+
+
+def sort_and_filter(app: Any, w: Any, results: dict[str, Any]) -> None:
+    """Sort latency per column and filter latency for a few queries."""
     from PySide6.QtCore import Qt
 
     from musicorg.gui.snapshot import COLUMNS
@@ -364,7 +486,12 @@ def main() -> int:
         f"{max(filters.values()) * 1000:.0f} ms"
     )
 
-    # --- map: recolour and pan ------------------------------------------------------------------
+
+def map_phase(app: Any, w: Any, results: dict[str, Any], work: Path) -> None:
+    """Recolouring the map, and panning it (frame times)."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QImage
+
     m = w.map
     results["map_points"] = m.point_count()
     recolour = {}
@@ -398,45 +525,15 @@ def main() -> int:
     w.tabs.setCurrentIndex(0)
     app.processEvents()
 
-    # --- stalls while a scan, then an analysis run -------------------------------------------
-    w.folders = [str(music)]
-    gcw.take()
-    hb.start()
-    t = time.perf_counter()
-    w.pipeline.run(["scan"])
-    wait(app, lambda: w.idle(), 600)
-    results["scan_s"] = round(time.perf_counter() - t, 2)
-    record_stalls(results, hb, gcw, "during_scan")
-    print(
-        f"scan of {args.files} files into the 100k catalogue: {results['scan_s']} s, "
-        f"longest UI stall {results['stall_during_scan_ms']} ms"
-    )
-    play_while_scanning(app, w, hb, gcw, results, [music, more])
-    if args.no_analysis:
-        finish(w, results, args.json)
-        return 0
-    hb.start()
-    t = time.perf_counter()
-    w.pipeline.run(["analyse"])
-    jobs = w.runner.running("analyse")
-    wait(app, lambda: w.idle(), args.analyse_s)
-    done = max((j.done for j in jobs), default=0)
-    for job in w.runner.running("analyse"):
-        job.cancel()
-    wait(app, lambda: w.idle(), 120)
-    results["analyse_s"] = round(time.perf_counter() - t, 2)
-    results["analysed_before_cancel"] = done
-    record_stalls(results, hb, gcw, "during_analysis")
-    print(
-        f"analysis for {results['analyse_s']} s ({done} files, then cancelled): longest UI "
-        f"stall {results['stall_during_analysis_ms']} ms"
-    )
-    finish(w, results, args.json)
-    return 0
-
 
 def play_while_scanning(
-    app: Any, w: Any, hb: Heartbeat, gcw: GcWatch, results: dict[str, Any], folders: list[Path]
+    app: Any,
+    w: Any,
+    hb: Heartbeat,
+    gcw: GcWatch,
+    results: dict[str, Any],
+    folders: list[Path],
+    tracer: StallTracer | None = None,
 ) -> None:
     """Play the real files already scanned (null output), first alone, then while a scan adds
     the next folder; the longest UI stall of each."""
@@ -453,6 +550,8 @@ def play_while_scanning(
     record_stalls(results, hb, gcw, "while_playing")
     print(f"playing (null output), 10 s: longest UI stall {results['stall_while_playing_ms']} ms")
     w.folders = [str(f) for f in folders]
+    if tracer is not None:
+        tracer.start()
     hb.start()
     t = time.perf_counter()
     w.pipeline.run(["scan"])
@@ -464,6 +563,9 @@ def play_while_scanning(
     results["audio_out_s"] = round(session.player.received().frames / 48000, 1) if session else 0
     results["playing_at_end"] = w.playback.state
     record_stalls(results, hb, gcw, "while_playing_and_scanning")
+    if tracer is not None:
+        tracer.stop()
+        tracer.report(hb.gaps)
     w.playback.stop()
     app.processEvents()
     print(

@@ -1,15 +1,23 @@
 """A track's cover art: the picture embedded in the file (ID3 APIC, FLAC and Vorbis comment
 pictures, MP4 ``covr``, ASF ``WM/Picture``), else an image beside it (``cover.jpg``,
-``folder.jpg``, ``front.jpg``, also as ``.png``). Reads files: call it off the UI thread.
+``folder.jpg``, ``front.jpg``, also as ``.png``); and the cover as a file of its own in the
+cache folder, for those who want a path (the desktop's media controls, through MPRIS). Reads
+and writes files: call it off the UI thread.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import logging
 import os
 import struct
+import tempfile
+from pathlib import Path
 from typing import Any
+
+from musicorg import paths
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,65 @@ FOLDER_NAMES = (
 MAX_BYTES = 20 * 1024 * 1024
 #: The picture type of a front cover (ID3, FLAC and ASF use the same numbers).
 FRONT = 3
+#: How many cover files :func:`cover_file` keeps in its folder (the least recently used go).
+KEEP_FILES = 200
+#: The first bytes of the image formats a cover comes in, and their extensions.
+_MAGIC = (
+    (b"\xff\xd8\xff", ".jpg"),
+    (b"\x89PNG\r\n\x1a\n", ".png"),
+    (b"GIF8", ".gif"),
+    (b"BM", ".bmp"),
+)
+
+
+def covers_dir() -> Path:
+    """The cache folder of the cover files (made when first written to)."""
+    return paths.cache_dir() / "covers"
+
+
+def cover_file(path: str | bytes | os.PathLike[str], folder: Path | None = None) -> Path | None:
+    """The track's cover as a file in ``folder`` (:func:`covers_dir`), written when it is not
+    there yet; None when the track has no cover or it cannot be written. Files are named by
+    their content: a cover shared by an album is one file."""
+    data = cover_art(path)
+    if data is None:
+        return None
+    folder = folder or covers_dir()
+    ext = next((e for magic, e in _MAGIC if data.startswith(magic)), "")
+    if not ext:
+        ext = ".webp" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else ".img"
+    target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}{ext}"
+    try:
+        if target.exists():
+            os.utime(target)  # recently used: kept when the folder is trimmed
+            return target
+        paths.make_dir(folder)
+        fd, tmp = tempfile.mkstemp(prefix=".cover-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        log.warning("cannot write the cover of %s to %s: %s", os.fsdecode(path), folder, exc)
+        return None
+    _trim(folder, KEEP_FILES)
+    return target
+
+
+def _trim(folder: Path, keep: int) -> None:
+    """Delete all but the ``keep`` most recently used cover files of ``folder``."""
+    try:
+        with os.scandir(folder) as entries:
+            files = [(e.stat().st_mtime, e.path) for e in entries if not e.name.startswith(".")]
+    except OSError:
+        return
+    for _mtime, old in sorted(files, reverse=True)[keep:]:
+        with contextlib.suppress(OSError):
+            os.unlink(old)
 
 
 def cover_art(path: str | bytes | os.PathLike[str]) -> bytes | None:

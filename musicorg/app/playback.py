@@ -3,7 +3,8 @@
 :class:`PlaySession` is the whole API the window uses to play music::
 
     session = PlaySession(cat, on_track_changed=..., on_state_changed=..., on_failed=...,
-                          on_queue_changed=..., on_plays_changed=...)
+                          on_queue_changed=..., on_plays_changed=...,
+                          on_output_changed=...)
     if not session.available:
         ...  # say session.unavailable_reason once, disable Play
     session.play_tracks([12, 7, 40], start=1)   # a playlist, from its second track
@@ -29,6 +30,10 @@ Rules:
   current track of the queue when nothing plays.
 - Without an output device, :attr:`~PlaySession.available` is False with the reason in
   :attr:`~PlaySession.unavailable_reason`; the queue still works, nothing plays.
+- A device that goes away while playing stops the track (what was heard of it counts) and
+  calls ``on_output_changed(False, reason)``; the player looks for one again by itself, and
+  ``on_output_changed(True, None)`` follows once one opens. The track stays current: Play
+  starts it again.
 
 Threads: every method may be called from any thread and returns at once (a store read of
 the track's file at most; decoding runs on the player's own threads). The callbacks come on
@@ -47,6 +52,8 @@ from typing import Final
 from musicorg.playback.player import (
     Ended,
     Failed,
+    OutputBack,
+    OutputLost,
     Player,
     PlayerEvent,
     Progress,
@@ -68,6 +75,8 @@ StateChanged = Callable[[State], None]
 FailedMessage = Callable[[str], None]
 QueueChanged = Callable[[], None]
 PlaysChanged = Callable[[int], None]
+#: The output went away (False, why) or is back (True, None).
+OutputChanged = Callable[[bool, str | None], None]
 
 _MISSING: Final = "the file is missing (rescan the library, or relocate its folder)"
 
@@ -103,6 +112,7 @@ class PlaySession:
         on_failed: FailedMessage | None = None,
         on_queue_changed: QueueChanged | None = None,
         on_plays_changed: PlaysChanged | None = None,
+        on_output_changed: OutputChanged | None = None,
     ) -> None:
         self._cat = cat
         self._lock = threading.RLock()
@@ -111,6 +121,7 @@ class PlaySession:
         self._on_failed: FailedMessage = on_failed or _nothing
         self._on_queue: QueueChanged = on_queue_changed or _nothing
         self._on_plays: PlaysChanged = on_plays_changed or _nothing
+        self._on_output: OutputChanged = on_output_changed or _nothing
         self._queue = PlayQueue()
         self._tracker = PlayTracker(cat, on_recorded=self._recorded)
         self._serial = 0
@@ -351,7 +362,12 @@ class PlaySession:
     def _on_event(self, event: PlayerEvent) -> None:
         """The player's events (its event thread)."""
         with self._lock:
-            if self._closed or event.serial != self._serial:
+            if self._closed:
+                return
+            if isinstance(event, OutputLost | OutputBack):
+                self._output_changed(event)
+                return
+            if event.serial != self._serial:
                 return  # about a track this session has moved on from
             if isinstance(event, Progress):
                 self._tracker.progress(event.listened_s)
@@ -371,6 +387,17 @@ class PlaySession:
                 self._on_queue()
                 self._start_current()
             self._sync_state()
+
+    def _output_changed(self, event: OutputLost | OutputBack) -> None:
+        """The device went away (what was heard counts; the track stays current) or is
+        back."""
+        if isinstance(event, OutputLost):
+            if event.serial == self._serial and self._tracker.track_id is not None:
+                self._tracker.finish(event.listened_s)
+            self._sync_state()
+            self._on_output(False, event.message)
+        else:
+            self._on_output(True, None)
 
     def _recorded(self, track_id: int, _outcome: Outcome) -> None:
         self._on_plays(track_id)

@@ -5,6 +5,10 @@ The desktop (GNOME, KDE, a media-key daemon, ``playerctl``) calls PlayPause, Nex
 the adaptors below pass them to :class:`~musicorg.gui.playcontrol.PlayControl`, and tell the
 bus when the state, the track or the volume change. Without a session bus (a plain console,
 another platform) or offscreen, :meth:`Mpris.register` quietly does nothing.
+
+The metadata carries ``mpris:artUrl`` when the track has a cover: the cover is written to the
+cache folder (:func:`musicorg.app.covers.cover_file`, in the background) and the metadata
+changes again once it is there.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import ClassInfo, Property, QMetaType, QObject, QUrl, Signal, Slot
@@ -26,6 +31,7 @@ from PySide6.QtDBus import (
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 
+from musicorg.app.covers import cover_file
 from musicorg.gui.playcontrol import PlayControl
 
 log = logging.getLogger(__name__)
@@ -61,8 +67,9 @@ def track_path(track_id: int) -> str:
     return f"/org/musicorg/track/{track_id}" if track_id else NO_TRACK
 
 
-def metadata(control: PlayControl) -> dict[str, Any]:
-    """The MPRIS metadata of the current track (only the track id when there is none)."""
+def metadata(control: PlayControl, art_url: str | None = None) -> dict[str, Any]:
+    """The MPRIS metadata of the current track (only the track id when there is none), with
+    ``art_url`` (a file:// URL of its cover) when it has one."""
     track_id = control.current_id
     meta: dict[str, Any] = {"mpris:trackid": QDBusObjectPath(track_path(track_id))}
     info = control.info(track_id) if track_id else None
@@ -77,6 +84,8 @@ def metadata(control: PlayControl) -> dict[str, Any]:
     duration = control.duration()
     if duration:
         meta["mpris:length"] = round(duration * 1_000_000)
+    if art_url:
+        meta["mpris:artUrl"] = art_url
     return meta
 
 
@@ -87,8 +96,15 @@ class MprisObject(QObject):
         super().__init__()
         self.control = control
         self.window = window
+        #: (track id, file:// URL of its cover) once the cover file is written
+        self.art: tuple[int, str] | None = None
         self.root = RootAdaptor(self)
         self.player = PlayerAdaptor(self)
+
+    def art_url(self) -> str | None:
+        """The cover's URL of the current track, once known."""
+        art, current = self.art, self.control.current_id
+        return art[1] if art is not None and art[0] == current and current else None
 
 
 @interface(ROOT_INTERFACE)
@@ -128,6 +144,7 @@ class PlayerAdaptor(QDBusAbstractAdaptor):
 
     def __init__(self, owner: MprisObject) -> None:
         super().__init__(owner)
+        self.owner = owner
         self.control = owner.control
 
     # -- methods ----------------------------------------------------------------------------------
@@ -178,7 +195,7 @@ class PlayerAdaptor(QDBusAbstractAdaptor):
         return STATUS.get(self.control.state, "Stopped")
 
     def _metadata(self) -> dict[str, Any]:
-        return metadata(self.control)
+        return metadata(self.control, self.owner.art_url())
 
     def _position(self) -> int:
         return round(self.control.position() * 1_000_000)
@@ -232,6 +249,9 @@ class Mpris(QObject):
         self.object = MprisObject(control, window)
         self.connection = connection
         self.service: str | None = None  # the bus name it holds, once registered
+        #: Whether covers are written for the metadata (MPRIS is a Linux desktop's).
+        self.follow_art = sys.platform.startswith("linux")
+        control.track_changed.connect(self._find_art)
         control.state_changed.connect(lambda _s: self._changed("PlaybackStatus", "CanPause"))
         control.track_changed.connect(
             lambda _t: self._changed("Metadata", "CanGoNext", "CanPause", "CanSeek")
@@ -279,6 +299,21 @@ class Mpris(QObject):
         message = QDBusMessage.createSignal(OBJECT_PATH, PROPERTIES_INTERFACE, "PropertiesChanged")
         message.setArguments([PLAYER_INTERFACE, values, _empty_string_list()])
         self.connection.send(message)
+
+    def _find_art(self, track_id: int) -> None:
+        """Write the new track's cover to the cache folder (in the background); the metadata
+        changes once it is there."""
+        info = self.control.info(track_id) if track_id and self.follow_art else None
+        if info is None:
+            return
+        path = info.path
+
+        def found(file: Path | None) -> None:
+            if file is not None and track_id == self.control.current_id:
+                self.object.art = (track_id, QUrl.fromLocalFile(str(file)).toString())
+                self._changed("Metadata")
+
+        self.control.background.run("mpris-art", lambda: cover_file(path), found)
 
     def _sought(self, seconds: float) -> None:
         if self.service is not None:

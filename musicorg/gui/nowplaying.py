@@ -10,6 +10,8 @@ counter); the cover is read and scaled in the background.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from musicorg.app.covers import cover_art
+from musicorg.gui import theme
 from musicorg.gui.host import Host
 from musicorg.gui.mappanel import MapPanel
 from musicorg.gui.mpris import Mpris
@@ -128,13 +131,19 @@ class NowPlayingBar(QWidget):
         self.cover = QLabel()
         self.cover.setFixedSize(COVER_PX, COVER_PX)
         self.cover.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.cover.setStyleSheet("background: #e8e8e8; color: #888; font-size: 22px")
+        theme.style(
+            self.cover,
+            lambda: (
+                f"background: {theme.css(theme.placeholder())}; "
+                f"color: {theme.css(theme.muted())}; font-size: 22px"
+            ),
+        )
         self.title = ElidedLabel()
         bold = QFont(self.title.font())
         bold.setBold(True)
         self.title.setFont(bold)
         self.album = ElidedLabel()
-        self.album.setStyleSheet("color: #666")
+        theme.style(self.album, lambda: f"color: {theme.css(theme.muted())}")
         text = QVBoxLayout()
         text.setSpacing(0)
         text.addStretch(1)
@@ -329,9 +338,10 @@ class PlaybackParts:
         details: DetailsPane,
         map_panel: MapPanel,
         backend: str | None = None,
+        save_volume: Callable[[float], None] | None = None,
     ) -> None:
         library = host.library
-        self.control = PlayControl(host, backend, window)
+        self.control = PlayControl(host, backend, window, save_volume)
         self.bar = NowPlayingBar(self.control)
         self.toolbar = QToolBar("Now playing")
         self.toolbar.setObjectName("nowplaying-bar")

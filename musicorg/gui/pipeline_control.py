@@ -187,7 +187,8 @@ class PipelineControl(QObject):
         if name in ("analyse", "model") and result is not None:  # None: nothing to analyse
             self.device_in_use = str(getattr(result, "device", "") or "")
             self.model_changed.emit()
-        self.host.reload()
+        if self.pending:
+            self.host.reload()  # the last stage's is _end's: one read, not two
         if text:
             # A refused or uninstalled model is worth saying before the counts.
             warning = getattr(result, "model_warning", None)

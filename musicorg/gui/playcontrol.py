@@ -5,6 +5,11 @@ it (play these tracks, play next, next, pause, clear the play history).
 The session decodes and plays on threads of its own and calls back from them; here every
 callback only emits a signal, queued to the UI thread. Nothing here waits for audio, and the
 catalogue reads (the counts of plays) run in the background too.
+
+The volume starts as the settings last saved it, and is saved (through the window's
+``save_settings``) a moment after it stops changing, and when the session closes. An output
+device that goes away while playing is said once, Play is off until one is back (the player
+looks for one by itself), and that is said too.
 """
 
 from __future__ import annotations
@@ -33,9 +38,20 @@ R = TypeVar("R")
 
 #: What the window says, once, when there is nothing to play to.
 NO_DEVICE = "No audio output device was found; playback is off."
+#: What the window says, once, when the output device goes away while in use.
+LOST = "The audio output device went away; playback stopped until one is back."
+#: What it says when an output device is back after that.
+BACK = "An audio output device is back: press Play to go on."
 #: How long after a play or skip was recorded its counts are read again (several coming
 #: close together are read once).
 STATS_DELAY_MS = 250
+#: How long after the volume last moved it is saved.
+VOLUME_SAVE_MS = 700
+
+
+def saved_volume(value: float) -> float:
+    """The volume from the settings, kept within 0-1 (1 for nonsense)."""
+    return min(1.0, max(0.0, value)) if value == value else 1.0
 
 
 def off_message(reason: str | None) -> str:
@@ -118,9 +134,14 @@ class PlayControl(QObject):
     _failed = Signal(int, str)
     _queue = Signal(int)
     _plays = Signal(int, int)
+    _output = Signal(int, bool, object)
 
     def __init__(
-        self, host: Host, backend: str | None = None, parent: QObject | None = None
+        self,
+        host: Host,
+        backend: str | None = None,
+        parent: QObject | None = None,
+        save_volume: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.host = host
@@ -131,7 +152,13 @@ class PlayControl(QObject):
         self.unavailable_reason: str | None = None
         self.current_id = 0
         self.state = "stopped"
-        self.volume = 1.0
+        self.volume = saved_volume(host.settings.volume)
+        self._save_volume = save_volume
+        self._volume_saved = self.volume
+        self._volume_timer = QTimer(self)
+        self._volume_timer.setSingleShot(True)
+        self._volume_timer.setInterval(VOLUME_SAVE_MS)
+        self._volume_timer.timeout.connect(self.save_volume)
         self._number = 0
         self._told = False
         self._stats_asked = 0
@@ -146,6 +173,7 @@ class PlayControl(QObject):
         self._failed.connect(self._on_failed, queued)
         self._queue.connect(self._on_queue, queued)
         self._plays.connect(self._on_plays, queued)
+        self._output.connect(self._on_output, queued)
 
     # -- the session -----------------------------------------------------------------------------
 
@@ -167,12 +195,14 @@ class PlayControl(QObject):
             on_failed=lambda m: self._failed.emit(n, m),
             on_queue_changed=lambda: self._queue.emit(n),
             on_plays_changed=lambda t: self._plays.emit(n, t),
+            on_output_changed=lambda a, r: self._output.emit(n, a, r),
         )
         self.session.set_volume(self.volume)
         self._set_available(self.session.available, self.session.unavailable_reason)
 
     def close(self) -> None:
         """Stop, and close the session (its pending plays are written first)."""
+        self.save_volume()
         session, self.session, self.cat = self.session, None, None
         self._number += 1
         if session is not None:
@@ -188,6 +218,17 @@ class PlayControl(QObject):
             self._told = True  # said once, however often a library is opened
             log.warning("playback is off: %s", reason)
             self.host.flash(off_message(reason), 30000)
+
+    def _on_output(self, number: int, available: bool, reason: str | None) -> None:
+        """The output device went away, or one is back: said once each time."""
+        if number != self._number or available == self.available:
+            return
+        self.available, self.unavailable_reason = available, reason
+        self.available_changed.emit(available)
+        if available:
+            self.host.flash(BACK, 8000)
+        else:  # the player has logged it
+            self.host.flash(LOST, 30000)
 
     def off_message(self) -> str:
         return off_message(self.unavailable_reason)
@@ -408,6 +449,15 @@ class PlayControl(QObject):
         if self.session is not None:
             self.session.set_volume(volume)
         self.volume_changed.emit(volume)
+        if self._save_volume is not None:
+            self._volume_timer.start()
+
+    def save_volume(self) -> None:
+        """Save the volume now if it changed since it was last saved."""
+        self._volume_timer.stop()
+        if self._save_volume is not None and self.volume != self._volume_saved:
+            self._volume_saved = self.volume
+            self._save_volume(self.volume)
 
     def jump_to(self, index: int) -> None:
         """Play the queue's item at ``index`` (the queue stays as it is)."""

@@ -23,8 +23,13 @@ generation are dropped, and the position restarts from the target.
 
 Without an output device (no sound card, no sound server) the player is not
 :attr:`~Player.available`, says why in :attr:`~Player.unavailable_reason`, and its methods do
-nothing. ``backend="null"`` (or ``MUSICORG_AUDIO_BACKEND=null``) plays to miniaudio's null
-device, which consumes audio in real time and plays nothing: the tests use it, and
+nothing. A device that goes away while in use (unplugged, the sound server gone: miniaudio's
+stop callback, or a start that fails) stops the track and sends :class:`OutputLost`; the player
+is then unavailable and tries to open an output again every :data:`REOPEN_S`, sending
+:class:`OutputBack` once one opens.
+
+``backend="null"`` (or ``MUSICORG_AUDIO_BACKEND=null``) plays to miniaudio's null device,
+which consumes audio in real time and plays nothing: the tests use it, and
 :meth:`Player.received` tells what the device was handed.
 """
 
@@ -61,6 +66,10 @@ PROGRESS_S: Final = 0.25
 SILENCE: Final = 1e-4
 #: The environment variable that chooses the output backend ("null" for a silent device).
 BACKEND_ENV: Final = "MUSICORG_AUDIO_BACKEND"
+#: How often the player tries to open an output again after the device went away.
+REOPEN_S: Final = 3.0
+#: What :attr:`Player.unavailable_reason` says after the device went away.
+LOST: Final = "the audio output device went away"
 
 State = Literal["stopped", "playing", "paused"]
 FloatArray = decode.FloatArray
@@ -131,7 +140,28 @@ class Progress:
     serial: int = 0
 
 
-PlayerEvent = Started | Ended | Stopped | Failed | Paused | Resumed | Progress
+@dataclass(frozen=True)
+class OutputLost:
+    """The output device went away (unplugged, the sound server gone): the track stopped
+    after ``listened_s`` of it, and nothing plays until :class:`OutputBack`."""
+
+    track_id: int | None
+    listened_s: float
+    message: str
+    serial: int = 0
+
+
+@dataclass(frozen=True)
+class OutputBack:
+    """An output device opened again after :class:`OutputLost`; ``name`` is its backend."""
+
+    name: str
+    serial: int = 0
+
+
+PlayerEvent = (
+    Started | Ended | Stopped | Failed | Paused | Resumed | Progress | OutputLost | OutputBack
+)
 
 
 @dataclass(frozen=True)
@@ -181,12 +211,31 @@ def _pump(fill: Callable[[int], FloatArray]) -> Generator[FloatArray | bytes, in
 
 
 class _Output:
-    """The output device: started with a fill function, stopped, closed."""
+    """The output device: started with a fill function, stopped, closed. ``on_lost`` is
+    called (on miniaudio's thread) when the device stops without being asked to."""
 
     def __init__(self, device: Any) -> None:
         self._device = device
         self.name = str(device.backend)
         self.running = False
+        self.on_lost: Callable[[], None] | None = None
+        self._halting = threading.Lock()  # held while halt() stops the device
+        device.stop_callback = self._device_stopped
+
+    def _device_stopped(self) -> None:
+        """miniaudio's stop callback: after :meth:`stop` (``running`` is already False then),
+        or when the device stopped by itself. Only hands the news on: no locks here."""
+        if self.running:
+            self.running = False
+            if self.on_lost is not None:
+                self.on_lost()
+
+    def halt(self) -> None:
+        """Stop the device underneath, as an unplugged device does: what the tests use to
+        simulate a device going away (the null device cannot be unplugged)."""
+        with self._halting:
+            if self._device is not None:
+                miniaudio.lib.ma_device_stop(self._device._device)
 
     def start(self, fill: Callable[[int], FloatArray]) -> None:
         if not self.running:
@@ -204,8 +253,9 @@ class _Output:
                 log.warning("the audio device did not stop cleanly: %s", exc)
 
     def close(self) -> None:
-        self.stop()
-        self._device.close()
+        with self._halting:  # not while a halt is stopping it: miniaudio would wait forever
+            self.stop()
+            self._device.close()
 
 
 def _detail(exc: BaseException) -> str:
@@ -261,12 +311,18 @@ class _Request:
 
 _CLOSE: Final = object()
 
+#: What opens the output: a backend name (None: the platform's) → the output, or None and
+#: why not (:func:`open_output`).
+Opener = Callable[[str | None], tuple[_Output | None, str | None]]
+
 
 class Player:
     """Plays one track at a time to the audio output. See the module's docstring.
 
     ``on_event`` receives :data:`PlayerEvent` s on the player's event thread. A handler may
-    call the player back, but must not call :meth:`close`.
+    call the player back, but must not call :meth:`close`. ``open_device`` opens the output
+    (None: :func:`open_output`; tests pass one that fails for a while, as a machine whose
+    device is unplugged).
     """
 
     def __init__(
@@ -274,8 +330,13 @@ class Player:
         backend: str | None = None,
         *,
         on_event: Callable[[PlayerEvent], None] | None = None,
+        open_device: Opener | None = None,
     ) -> None:
         self._on_event = on_event
+        self._backend = backend
+        self._open_device: Opener = open_device or open_output
+        self._reopen_at: float | None = None  # when to try to open an output again
+        self._lost: list[_Output] = []  # outputs whose device went away, to close
         self._api = threading.RLock()  # one public call at a time; never taken by the output
         self._cond = threading.Condition(threading.Lock())  # the buffer and what it plays
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -307,7 +368,8 @@ class Player:
         self._frames_out = 0
         self._audible = 0
         self._peak = 0.0
-        self._output, self.unavailable_reason = open_output(backend)
+        self._output, self.unavailable_reason = self._open_device(backend)
+        self._attach(self._output)
         #: False when there is no output device; then nothing plays and the methods do nothing.
         self.available: bool = self._output is not None
         self._decoder = threading.Thread(
@@ -361,6 +423,13 @@ class Player:
         with self._cond:
             self._frames_out = self._audible = 0
             self._peak = 0.0
+
+    def halt_output_device(self) -> None:
+        """Stop the output device underneath the player, as unplugging it does (tests):
+        miniaudio's stop callback follows, and :class:`OutputLost`."""
+        output = self._output
+        if output is not None:
+            output.halt()
 
     # --- what callers do ----------------------------------------------------------------------
 
@@ -469,6 +538,7 @@ class Player:
                 self._cond.notify_all()
             if self._output is not None:
                 self._output.close()
+            self._close_lost()
             self._inbox.put(_CLOSE)
         for thread in (self._decoder, self._events):
             if thread is not threading.current_thread():
@@ -497,8 +567,42 @@ class Player:
         self._post(event(self._track_id, listened, self._serial))
 
     def _start_output(self) -> None:
-        if self._output is not None:
+        if self._output is None:
+            return
+        try:
             self._output.start(self._fill)
+        except miniaudio.MiniaudioError as exc:  # gone since it was last used
+            log.warning("the audio device did not start: %s", _detail(exc))
+            lost = self._drop_output(self._output)
+            if lost is not None:
+                self._post(lost)
+
+    def _attach(self, output: _Output | None) -> None:
+        """Have ``output`` report when its device goes away (to the event thread)."""
+        if output is not None:
+            output.on_lost = lambda: self._inbox.put(("lost", output))
+
+    def _drop_output(self, output: _Output) -> OutputLost | None:
+        """The device of ``output`` went away: stop, close it, and try again later; the event
+        to send (None when ``output`` is not the player's any more)."""
+        if output is not self._output or self._closed:
+            return None
+        with self._cond:
+            listened = self._listened / RATE if self._state != "stopped" else 0.0
+            self._end_sent = True  # the listen ends here, not with "ended" or "stopped"
+            self._state = "stopped"
+            self._gen += 1
+            self._request = None
+            self._flush()
+            self._origin = self._consumed = 0
+        # Closed later (before the next try to open one), not now: the stop that reported the
+        # loss may still be under way on miniaudio's side.
+        self._lost.append(output)
+        self._output = None
+        self.available, self.unavailable_reason = False, LOST
+        self._reopen_at = time.monotonic() + REOPEN_S
+        log.warning("playback stopped: %s", LOST)
+        return OutputLost(self._track_id, listened, LOST, self._serial)
 
     def _stop_output(self) -> None:
         if self._output is not None:
@@ -669,13 +773,16 @@ class Player:
     def _event_loop(self) -> None:
         tick = time.monotonic() + PROGRESS_S
         while True:
+            wake = tick if self._reopen_at is None else min(tick, self._reopen_at)
             try:
-                item = self._inbox.get(timeout=max(0.0, tick - time.monotonic()))
+                item = self._inbox.get(timeout=max(0.0, wake - time.monotonic()))
             except queue.Empty:
                 item = None
             if item is _CLOSE:
                 return
             events = self._handle(item) if item is not None else []
+            if self._reopen_at is not None and time.monotonic() >= self._reopen_at:
+                events.extend(self._reopen())
             now = time.monotonic()
             if now >= tick:
                 tick = now + PROGRESS_S
@@ -687,6 +794,33 @@ class Player:
             for event in events:
                 self._deliver(event)
 
+    def _close_lost(self) -> None:
+        """Close the outputs whose device went away."""
+        while self._lost:
+            try:
+                self._lost.pop().close()
+            except miniaudio.MiniaudioError as exc:
+                log.warning("the lost audio device did not close cleanly: %s", _detail(exc))
+
+    def _reopen(self) -> list[PlayerEvent]:
+        """Try to open an output again after the device went away (the event thread)."""
+        with self._api:
+            self._close_lost()
+        output, _why = self._open_device(self._backend)  # not under _api: it may take a while
+        with self._api:
+            if self._closed or self._output is not None:
+                if output is not None:
+                    output.close()
+                return []
+            if output is None:
+                self._reopen_at = time.monotonic() + REOPEN_S
+                return []
+            self._attach(output)
+            self._output, self._reopen_at = output, None
+            self.available, self.unavailable_reason = True, None
+            log.info("an audio output is back: %s", output.name)
+            return [OutputBack(output.name, self._serial)]
+
     def _handle(self, item: Any) -> list[PlayerEvent]:
         """What an item of the inbox means: an event to pass on, or a note from the decoder
         or the output that changes the state first."""
@@ -696,6 +830,9 @@ class Player:
         with self._api:
             if self._closed:
                 return []
+            if kind == "lost":
+                lost = self._drop_output(number)  # here "number" is the output that was lost
+                return [] if lost is None else [lost]
             if kind == "ended":
                 with self._cond:
                     current = number == self._gen and self._state == "playing"

@@ -1,6 +1,7 @@
 """Playback in the window, on the null output device: the now-playing bar, the queue, the
 current track marked in the table and on the map, the Plays/Last played/Skips columns, the
-message when there is no output, and the MPRIS adaptor. Real files, the real session."""
+message when there is no output or it goes away, the volume kept between runs, and the MPRIS
+adaptor (with the cover's URL). Real files, the real session."""
 
 from __future__ import annotations
 
@@ -21,23 +22,27 @@ pytest.importorskip("pytestqt")
 
 import soundfile as sf
 from mutagen.flac import FLAC, Picture
-from PySide6.QtCore import QBuffer, QIODevice, Qt
+from PySide6.QtCore import QBuffer, QIODevice, Qt, QUrl
 from PySide6.QtDBus import QDBusConnection
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
+from musicorg import settings as settings_mod
 from musicorg.app import actions
+from musicorg.app.covers import cover_art, covers_dir
 from musicorg.gui import dialogs
 from musicorg.gui.mainwindow import MainWindow
 from musicorg.gui.menus import track_menu
 from musicorg.gui.mpris import NO_TRACK, Mpris, track_path
-from musicorg.gui.playcontrol import NO_DEVICE
+from musicorg.gui.playcontrol import BACK, LOST, NO_DEVICE
 from musicorg.gui.player import NullPlayer
 from musicorg.gui.snapshot import COLUMNS
+from musicorg.playback import player as player_mod
 from musicorg.store import library
 from musicorg.store.db import Catalogue
 from tests.conftest import DATA
 from tests.latent_fixtures import add_tracks
+from tests.playback.test_player import Socket
 
 #: Four real excerpts (8 s each) and a short tone (2 s: a play counts after 1 s).
 FILES = [
@@ -310,6 +315,58 @@ def test_no_output_device_says_so_once_and_disables_play(
     w.close()
 
 
+def test_the_volume_is_kept_between_runs(qtbot: Any, lib: tuple[Path, list[int]]) -> None:
+    w = open_window(qtbot, lib[0], "null")
+    assert w.playback.volume == 1.0 and w.playing.bar.volume.value() == 100
+    w.playing.bar.volume.setValue(35)
+    assert w.playback.volume == 0.35
+    qtbot.waitUntil(lambda: settings_mod.load().volume == 0.35, timeout=5000)  # a moment later
+    w.close()
+    w = open_window(qtbot, lib[0], "null")
+    session = w.playback.session
+    assert session is not None and session.volume == 0.35  # what the player plays at
+    assert w.playback.volume == 0.35 and w.playing.bar.volume.value() == 35
+    w.playing.bar.volume.setValue(80)
+    w.close()  # at once: saved on the way out
+    assert settings_mod.load().volume == 0.8
+
+
+def test_an_output_device_that_goes_away_is_said_once_and_play_comes_back(
+    qtbot: Any, lib: tuple[Path, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socket = Socket()  # the null device, behind a plug
+    monkeypatch.setattr(player_mod, "open_output", socket)
+    monkeypatch.setattr(player_mod, "REOPEN_S", 0.1)
+    w = open_window(qtbot, lib[0], "null")
+    messages: list[str] = []
+    original = w.flash
+    w.flash = lambda text, ms=5000: (messages.append(text), original(text, ms))  # type: ignore[method-assign]
+    bar, control = w.playing.bar, w.playback
+    a = int(w.data.snap.ids[0])
+    control.play_tracks([a])
+    qtbot.waitUntil(lambda: control.state == "playing" and control.position() >= 0.3, timeout=5000)
+    session = control.session
+    assert session is not None
+    socket.plugged = False
+    session.player.halt_output_device()  # as unplugging it does
+    qtbot.waitUntil(lambda: not control.available, timeout=5000)
+    assert control.state == "stopped" and control.current_id == a
+    assert messages == [LOST] and w.message_label.text() == LOST
+    assert not bar.play_button.isEnabled() and "went away" in bar.play_button.toolTip()
+    assert not {x.text(): x for x in w.actions()}["Play/Pause"].isEnabled()
+    qtbot.waitUntil(lambda: socket.tries >= 4, timeout=5000)  # it keeps looking, quietly
+    control.toggle()  # Space: plays nothing
+    assert control.state == "stopped" and messages.count(LOST) == 1
+    assert "Playing" not in said(w)
+    socket.plugged = True
+    qtbot.waitUntil(lambda: control.available, timeout=5000)
+    assert bar.play_button.isEnabled() and messages[-1] == BACK and messages.count(LOST) == 1
+    control.toggle()  # the track it was on, again
+    qtbot.waitUntil(lambda: control.state == "playing" and control.position() >= 0.2, timeout=5000)
+    assert control.current_id == a
+    w.close()
+
+
 def test_the_cover_shows_in_the_bar(qtbot: Any, window: MainWindow) -> None:
     w, bar, control = window, window.playing.bar, window.playback
     a, b = (int(t) for t in w.data.snap.ids[:2])
@@ -338,6 +395,7 @@ def test_mpris_adaptor_drives_the_session(qtbot: Any, window: MainWindow) -> Non
     assert meta["mpris:trackid"].path() == track_path(a)
     assert meta["xesam:title"] == "Vibe Ace" and meta["xesam:artist"] == ["Kevin MacLeod"]
     assert meta["mpris:length"] == 8_000_000 and meta["xesam:url"].startswith("file://")
+    assert "mpris:artUrl" not in meta  # a has no cover
     player.SetPosition(type(meta["mpris:trackid"])(track_path(a)), 3_000_000)
     qtbot.waitUntil(lambda: player.Position >= 3_000_000, timeout=5000)
     player.Pause()
@@ -352,6 +410,26 @@ def test_mpris_adaptor_drives_the_session(qtbot: Any, window: MainWindow) -> Non
     qtbot.waitUntil(lambda: player.PlaybackStatus == "Stopped", timeout=5000)
     # An offscreen window offers no media keys on the session bus (nor fails for want of one).
     assert w.playing.mpris.service is None and not w.playing.mpris.register()
+
+
+def test_mpris_metadata_has_the_cover_as_a_file(qtbot: Any, window: MainWindow) -> None:
+    w, control = window, window.playback
+    player = w.playing.mpris.object.player
+    a, b = (int(t) for t in w.data.snap.ids[:2])  # b has an embedded cover, a has none
+    control.play_tracks([b, a])
+    qtbot.waitUntil(lambda: "mpris:artUrl" in player.Metadata, timeout=10000)
+    url = player.Metadata["mpris:artUrl"]
+    assert url.startswith("file://")
+    file = Path(QUrl(url).toLocalFile())
+    assert file.parent == covers_dir() and file.suffix == ".png"
+    info = control.info(b)
+    assert info is not None and file.read_bytes() == cover_art(info.path)
+    control.next()
+    qtbot.waitUntil(lambda: control.current_id == a, timeout=5000)
+    assert "mpris:artUrl" not in player.Metadata
+    control.previous()  # the same cover again: the same file
+    qtbot.waitUntil(lambda: player.Metadata.get("mpris:artUrl") == url, timeout=10000)
+    assert len(list(covers_dir().iterdir())) == 1
 
 
 @pytest.fixture

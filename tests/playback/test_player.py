@@ -1,5 +1,6 @@
 """The player on miniaudio's null device, with real files: what the device is handed, the
-position, pause, seek, volume, ReplayGain, failures, the end of a track, and no device."""
+position, pause, seek, volume, ReplayGain, failures, the end of a track, no device, and a
+device that goes away while playing."""
 
 from __future__ import annotations
 
@@ -14,14 +15,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from musicorg.playback import player as player_mod
 from musicorg.playback.player import (
+    LOST,
     RATE,
     Ended,
     Failed,
+    OutputBack,
+    OutputLost,
     Player,
     PlayerEvent,
     Started,
     Stopped,
+    open_output,
 )
 from tests.conftest import DATA
 from tests.playback.test_replaygain import tag_gain
@@ -206,3 +212,46 @@ def test_other_backends(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MUSICORG_AUDIO_BACKEND", "null")
     with Player() as p:
         assert p.available and p.backend_name == "Null"
+
+
+class Socket:
+    """Where the output device plugs in: opens miniaudio's null device while plugged."""
+
+    def __init__(self) -> None:
+        self.plugged = True
+        self.tries = 0
+
+    def __call__(self, _backend: str | None) -> tuple[object, str | None]:
+        self.tries += 1
+        if not self.plugged:
+            return None, "no audio output device was found (unplugged)"
+        return open_output("null")
+
+
+def test_a_device_that_goes_away_stops_playback_until_one_is_back(
+    monkeypatch: pytest.MonkeyPatch, events: Events
+) -> None:
+    monkeypatch.setattr(player_mod, "REOPEN_S", 0.1)
+    socket = Socket()
+    with Player(on_event=events, open_device=socket) as p:  # type: ignore[arg-type]
+        p.load(str(DATA / "kevin_macleod_vibe_ace.wav"), track_id=4)
+        assert wait_until(lambda: p.listened() >= 0.3)
+        socket.plugged = False
+        p.halt_output_device()  # as unplugging it does: miniaudio's stop callback
+        assert wait_until(lambda: bool(events.of(OutputLost)))
+        (lost,) = events.of(OutputLost)
+        assert lost.track_id == 4 and lost.listened_s >= 0.3 and lost.message == LOST
+        assert p.state == "stopped" and not p.available and p.unavailable_reason == LOST
+        handed = p.received().frames
+        p.play()
+        p.load(str(DATA / "kevin_macleod_vibe_ace.mp3"), track_id=5)
+        assert wait_until(lambda: socket.tries >= 4)  # it looks for a device again, quietly
+        assert p.state == "stopped" and p.received().frames == handed
+        assert len(events.of(OutputLost)) == 1 and not events.of(OutputBack)
+        socket.plugged = True
+        assert wait_until(lambda: bool(events.of(OutputBack)))
+        assert p.available and p.unavailable_reason is None and p.backend_name == "Null"
+        p.play()  # the track it was on, from the start
+        assert wait_until(lambda: p.position() >= 0.2)
+        assert p.current_track_id == 4 and p.received().frames > handed
+        assert not events.of(Stopped) and not events.of(Ended)
