@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from musicorg.io import m3u, mirror
-from musicorg.io.m3u import ExportReport, ImportReport
+from musicorg.io.m3u import ExportPlan, ExportReport, ImportReport
 from musicorg.io.mirror import RestoreReport
 from musicorg.organise import ask, foryou, mapping, similar, songpath
 from musicorg.organise.ask import AskIndex, AskResult
@@ -32,6 +32,7 @@ from musicorg.store.vectors import active_model_version
 __all__ = [
     "AskIndex",
     "AskResult",
+    "ExportPlan",
     "ExportReport",
     "ForYouResult",
     "ImportReport",
@@ -249,11 +250,23 @@ def pin_auto_playlist(cat: Catalogue, playlist_id: int, pinned: bool) -> None:
 # -- M3U -------------------------------------------------------------------------------------
 
 
+def plan_export(cat: Catalogue, folder: str, ids: list[int]) -> ExportPlan:
+    """What exporting the playlists ``ids`` into ``folder`` would write, replace and remove
+    (call it off the UI thread: it looks at the folder)."""
+    return m3u.plan_export(cat, folder, ids=ids)
+
+
 def export_playlists(
-    cat: Catalogue, folder: str, *, absolute: bool, names: list[str] | None
+    cat: Catalogue,
+    folder: str,
+    *,
+    absolute: bool,
+    names: list[str] | None = None,
+    ids: list[int] | None = None,
 ) -> ExportReport:
-    """One ``.m3u8`` per playlist (those in ``names``; all with None) into ``folder``."""
-    return m3u.export_playlists(cat, folder, absolute=absolute, names=names)
+    """One ``.m3u8`` per playlist (those in ``names`` or ``ids``; all with neither) into
+    ``folder``; the files musicorg wrote there for them under older names go."""
+    return m3u.export_playlists(cat, folder, absolute=absolute, names=names, ids=ids)
 
 
 def import_playlist(cat: Catalogue, file: str) -> ImportReport:

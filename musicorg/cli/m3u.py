@@ -19,7 +19,7 @@ from musicorg.paths import fs_display
 from musicorg.store.db import Catalogue
 
 HELP: Final = {
-    "export": "write playlists as .m3u8 files",
+    "export": "write playlists as .m3u8 files (and remove those of renamed playlists)",
     "import": "read an .m3u/.m3u8 file into a user playlist",
 }
 
@@ -55,6 +55,8 @@ def cmd_export(args: argparse.Namespace, cat: Catalogue) -> int:
         print(printable(f"warning: {playlist}: skipped missing track {track}"), file=sys.stderr)
     for name, path, count in report.files:
         print(printable(f"{path}  ({count} tracks, {name})"))
+    for path in report.removed:
+        print(printable(f"removed {path} (written earlier under the playlist's old name)"))
     print(printable(report.summary()))
     return 0
 

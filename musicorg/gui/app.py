@@ -18,8 +18,9 @@ from PySide6.QtWidgets import QApplication
 
 from musicorg import paths
 from musicorg.app import listeners
-from musicorg.gui import gcpolicy, startup
+from musicorg.gui import gcpolicy, startup, theme
 from musicorg.gui.mainwindow import MainWindow
+from musicorg.store.db import is_server_url
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ def _app() -> QApplication:
     assert isinstance(app, QApplication)
     app.setApplicationName("musicorg")
     app.setOrganizationName("musicorg")
+    app.setWindowIcon(theme.app_icon())
+    theme.install(app)  # a dark desktop gets a dark window
     return app
 
 
@@ -58,12 +61,17 @@ def run_gui(
     if smoke:
         return _smoke(app, window, demo=demo, db=db, screenshot=screenshot)
     if db:
-        window.open_library(Path(db), None)  # its own folders, never the saved ones
+        window.open_library(_location(db), None)  # its own folders, never the saved ones
     elif demo:
         window.open_demo()
     else:
         window.restore_last()
     return int(app.exec())
+
+
+def _location(db: str) -> Path | str:
+    """``--db``: a catalogue file, or a shared catalogue's ``postgresql://`` URL as it is."""
+    return db if is_server_url(db) else Path(db)
 
 
 def _smoke(
@@ -105,7 +113,7 @@ def _smoke(
 
     window.pipeline_finished.connect(finish)
     if db:
-        window.open_library(Path(db), None)  # its own folders, never the saved ones
+        window.open_library(_location(db), None)  # its own folders, never the saved ones
     elif demo or not window.restore_last():
         window.open_demo()
     QTimer.singleShot(SMOKE_TIMEOUT_S * 1000, app.quit)

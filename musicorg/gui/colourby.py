@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from musicorg.app import actions
+from musicorg.gui import theme
 
 #: The colours of a scale, low to high (perceptually even, readable on white; the five
 #: anchor colours of the "viridis" scale, a public-domain colour map).
@@ -96,7 +97,6 @@ class ColourBar(QWidget):
         self.setFixedWidth(130)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
         self.setAutoFillBackground(True)
-        self.setStyleSheet("background: white")
 
     def set_scale(self, s: Scale | None) -> None:
         self.scale = s
@@ -111,14 +111,14 @@ class ColourBar(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("white"))
+        painter.fillRect(self.rect(), theme.background())
         title, top, bottom = self.labels()
         if not title:
             return
         fm = painter.fontMetrics()
         line = fm.height()
         text_rect = QRectF(6, 4, self.width() - 10, 3 * line)
-        painter.setPen(QColor("#222"))
+        painter.setPen(theme.ink())
         flags = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop) | int(
             Qt.TextFlag.TextWordWrap
         )
@@ -129,9 +129,9 @@ class ColourBar(QWidget):
         for i, c in enumerate(reversed(colours)):
             gradient.setColorAt(i / (len(colours) - 1), QColor(c))
         painter.fillRect(bar, gradient)
-        painter.setPen(QColor("#888"))
+        painter.setPen(theme.muted())
         painter.drawRect(bar)
-        painter.setPen(QColor("#222"))
+        painter.setPen(theme.ink())
         painter.drawText(int(bar.right()) + 6, int(bar.top()) + fm.ascent(), top)
         painter.drawText(int(bar.right()) + 6, int(bar.bottom()), bottom)
         # The grey of tracks with no value, below the bar.

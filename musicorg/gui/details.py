@@ -6,7 +6,7 @@ selected playlist's explanation)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from html import escape
 from pathlib import Path
@@ -33,8 +33,11 @@ R = TypeVar("R")
 NEIGHBOURS = 10
 
 
-def track_html(details: library.TrackDetails | None, length: str) -> str:
-    """A track's fields, heard tags and lyrics as the pane shows them."""
+def track_html(
+    details: library.TrackDetails | None, length: str, copies: Sequence[str] = ()
+) -> str:
+    """A track's fields, heard tags and lyrics as the pane shows them; ``copies`` are the
+    other files of the same audio."""
     if details is None:
         return "<p>This track is no longer in the catalogue.</p>"
     t = details.track
@@ -55,9 +58,10 @@ def track_html(details: library.TrackDetails | None, length: str) -> str:
         ("Bit rate", f"{details.bitrate // 1000} kbit/s" if details.bitrate else None),
         ("File", t.path),
         ("Status", "missing (its folder or file is not there)" if t.missing else None),
+        ("Same audio as", "\n".join(copies) if copies else None),
     ]
     rows = "".join(
-        f"<tr><td><b>{k}</b></td><td>{escape(str(v))}</td></tr>"
+        f"<tr><td><b>{k}</b></td><td>{escape(str(v)).replace(chr(10), '<br>')}</td></tr>"
         for k, v in fields
         if v not in (None, "")
     )
@@ -128,7 +132,8 @@ class DetailsDock(HostedDock):
         pane.title.setText(snap.label(row))
         cat = self.host.cat
         found = library.track_details(cat, track_id) if cat is not None else None
-        pane.text.setHtml(track_html(found, snap.text("duration", row)))
+        copies = [snap.file_path(int(r)) for r in snap.copies_of(row)]
+        pane.text.setHtml(track_html(found, snap.text("duration", row), copies))
         self._show_neighbours(track_id)
 
     def refresh(self) -> None:
@@ -187,12 +192,15 @@ class DetailsDock(HostedDock):
             self.pane.set_neighbours([], "after analysis" if space is None else found)
             return
         self.pane.set_neighbours(
-            [
-                (s.track_id, f"{s.artist or '?'} – {s.title or Path(s.path).stem}")
-                for s in found.tracks
-            ]
+            [(s.track_id, self._label(s.track_id, s.path)) for s in found.tracks]
         )
         self.neighbours_shown.emit(track_id)
+
+    def _label(self, track_id: int, path: str) -> str:
+        """A track as the table names it (its file name when the snapshot lacks it)."""
+        snap = self.host.library.snap
+        row = snap.row_of(track_id)
+        return snap.label(row) if row is not None else Path(path).stem
 
     # -- more like this, path ------------------------------------------------------------------
 

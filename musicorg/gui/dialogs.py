@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from musicorg import settings as settings_mod
+from musicorg.gui import theme
 
 
 class FolderList(QWidget):
@@ -159,8 +160,16 @@ class SettingsDialog(QDialog):
             "Write full paths (otherwise paths relative to the playlist file)"
         )
         self.export_absolute.setChecked(settings.export_absolute)
+        self.watch = QCheckBox("Notice new, moved and deleted files while musicorg is open")
+        self.watch.setChecked(settings.watch_folders)
+        self.watch_note = QLabel(
+            "Changes in your music folders are read in a few seconds after they stop, "
+            "and new tracks join their playlists. Off: press F5 (Rescan) after a change."
+        )
+        self.watch_note.setWordWrap(True)
+        theme.style(self.watch_note, lambda: f"color: {theme.css(theme.muted())}")
         self.error = QLabel("")
-        self.error.setStyleSheet("color: #b00020")
+        theme.style(self.error, lambda: f"color: {theme.css(theme.error())}")
         self.error.setWordWrap(True)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -172,6 +181,7 @@ class SettingsDialog(QDialog):
         device_row.addWidget(self.device_note, 1)
         form = QFormLayout()
         form.addRow("Music folders", self.folders)
+        form.addRow("Watch for changes", _with_note(self.watch, self.watch_note))
         form.addRow("Run the model on", device_row)
         form.addRow("Playlist length", _with_note(self.length_row, self.length_note))
         form.addRow("Forming playlists", _with_note(self.method, self.method_note))
@@ -229,7 +239,7 @@ class SettingsDialog(QDialog):
         self.length_note.setText(
             problem or "A small library gets shorter playlists than the minimum."
         )
-        self.length_note.setStyleSheet("color: #b00020" if problem else "")
+        self.length_note.setStyleSheet(f"color: {theme.css(theme.error())}" if problem else "")
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(not problem)
         ok.setToolTip(problem)
@@ -249,6 +259,7 @@ class SettingsDialog(QDialog):
         s.genius_token = self.token.text().strip()
         s.export_dir = self.export_dir.text().strip()
         s.export_absolute = self.export_absolute.isChecked()
+        s.watch_folders = self.watch.isChecked()
         return s
 
     def accept(self) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from musicorg.app import explain
+from musicorg.gui import theme
 from musicorg.gui.maplabels import Region
 from musicorg.keys import AUTO
 from musicorg.store.db import Catalogue
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from musicorg.gui.mappanel import MapPanel
     from musicorg.gui.sidebar import Sidebar
 
-BAR_COLOUR, BAR_REST = "#4e79a7", "#e3e6ea"
+BAR_COLOUR = "#4e79a7"
 BAR_PX = 70
 
 
@@ -48,6 +49,16 @@ def label_words(why: dict[str, Any], most: int = 2) -> str:
     return " · ".join(words)
 
 
+def _muted() -> str:
+    """Secondary text in the explanation, readable on a light or a dark palette."""
+    return theme.css(theme.muted())
+
+
+def _bar_rest() -> str:
+    """The empty part of a share bar: a step from the background towards the text."""
+    return theme.css(theme.mix(theme.background(), theme.text(), 0.15))
+
+
 def _level(name: str, level: dict[str, Any] | None, extra: str = "") -> str:
     if not level:
         return ""
@@ -55,7 +66,7 @@ def _level(name: str, level: dict[str, Any] | None, extra: str = "") -> str:
     shown = f"{value:,.0f} {unit}" if unit in ("Hz", "BPM") else f"{value:.1f} {unit}"
     return (
         f"<tr><td><b>{name}</b></td><td>{escape(str(level['word']))}{extra} "
-        f"<span style='color:#666'>(median {escape(shown)})</span></td></tr>"
+        f"<span style='color:{_muted()}'>(median {escape(shown)})</span></td></tr>"
     )
 
 
@@ -68,16 +79,17 @@ def why_html(why: dict[str, Any]) -> str:
         bar = (
             "<table cellspacing='0' cellpadding='0'><tr>"
             f"<td bgcolor='{BAR_COLOUR}' width='{filled}' height='10'></td>"
-            f"<td bgcolor='{BAR_REST}' width='{BAR_PX - filled}' height='10'></td>"
+            f"<td bgcolor='{_bar_rest()}' width='{BAR_PX - filled}' height='10'></td>"
             "</tr></table>"
         )
         rows.append(
             f"<tr><td nowrap>{escape(str(w['word']))}</td><td valign='middle'>{bar}</td>"
             f"<td nowrap align='right'>{round(100 * share)} %</td>"
-            f"<td nowrap style='color:#777'>({round(100 * float(w['library_share']))} %)</td></tr>"
+            f"<td nowrap style='color:{_muted()}'>"
+            f"({round(100 * float(w['library_share']))} %)</td></tr>"
         )
     words = (
-        "<p><b>Its words</b> <span style='color:#777'>share of its tracks (of the "
+        f"<p><b>Its words</b> <span style='color:{_muted()}'>share of its tracks (of the "
         f"library)</span></p><table cellspacing='3'>{''.join(rows)}</table>"
         if rows
         else "<p><i>No word is true of most of its tracks.</i></p>"

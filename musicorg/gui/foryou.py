@@ -6,6 +6,7 @@ Why column says which of them each track is like. With no plays yet it says so p
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,9 +26,18 @@ FOR_YOU_N = 30
 NAMED_SEEDS = 3
 
 
+def seed_name(seed: Any) -> str:
+    """ "Artist – Title"; without tags, as the table reads an untagged file: its file name and
+    folder."""
+    if seed.artist:
+        return f"{seed.artist} – {seed.title or Path(seed.path).stem}"
+    path = Path(seed.path)
+    return f"{seed.title or path.stem} ({path.parent.name})" if path.parent.name else path.stem
+
+
 def seed_line(seeds: list[Any], named: int = NAMED_SEEDS) -> str:
     """ "from your plays of A, B, C and 7 more"."""
-    names = [f"{s.artist or '?'} – {s.title or 'untitled'}" for s in seeds]
+    names = [seed_name(s) for s in seeds]
     if not names:
         return ""
     shown = ", ".join(names[:named])
@@ -38,9 +48,7 @@ def seed_line(seeds: list[Any], named: int = NAMED_SEEDS) -> str:
 def seed_list(seeds: list[Any]) -> str:
     """Every seed with its plays, one a line (the bar's tooltip)."""
     lines = [
-        f"{s.artist or '?'} – {s.title or 'untitled'}: {s.play_count} "
-        f"play{'s' if s.play_count != 1 else ''}"
-        for s in seeds
+        f"{seed_name(s)}: {s.play_count} play{'s' if s.play_count != 1 else ''}" for s in seeds
     ]
     return "Made from the tracks you played most and lately:\n" + "\n".join(lines)
 
@@ -74,7 +82,7 @@ class ForYou(QObject):
             self.shown.emit(found)
             return
         snap = self.host.data.snap
-        like = {s.track_id: f"{s.artist or '?'} – {s.title or 'untitled'}" for s in found.seeds}
+        like = {s.track_id: seed_name(s) for s in found.seeds}
         picks = [p.track_id for p in found.tracks]
         library.show_results(
             TITLE,

@@ -1,7 +1,12 @@
 """The Library tab: the track table over the snapshot, the search box, the selection, and the
 bar of a result list ("More like this", "Path to…", a pick on the map, a question in words,
 a mix, "For you") shown in the table, with a note (words not understood, the plays used) and
-why each track is in it when the list says so."""
+why each track is in it when the list says so.
+
+The table's columns are the user's: a right click on the header shows or hides them, they
+move and resize, and a click on a header sorts (a third click gives the rows their own order
+back, with no arrow). :meth:`LibraryView.layout_state` is what the window keeps in the
+settings across restarts."""
 
 from __future__ import annotations
 
@@ -9,23 +14,76 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QHideEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSizePolicy,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from musicorg.gui.snapshot import COLUMNS, PLAY_COLUMNS, Snapshot
+from musicorg.gui.snapshot import COLUMNS, FILTERS, PLAY_COLUMNS, Snapshot
 from musicorg.gui.tablemodel import TrackTableModel
 from musicorg.store.plays import PlayStats
+
+#: The columns' widths until the user changes them: at 1280 by 800 pixels the title to the
+#: file fit beside the side panels.
+DEFAULT_WIDTHS = {
+    "title": 170,
+    "artist": 115,
+    "album": 125,
+    "duration": 52,
+    "fmt": 54,
+    "path": 160,
+    "genre": 110,
+    "year": 48,
+    "copies": 70,
+    "plays": 48,
+    "last_played": 120,
+    "skips": 48,
+}
+KEYS = [k for k, _ in COLUMNS]
+#: A sort as the settings keep it: the column's key, "-" before it when descending ("": none).
+SortState = tuple[str | None, bool]
+
+
+def sort_text(key: str | None, descending: bool) -> str:
+    return "" if key is None else ("-" if descending else "") + key
+
+
+def parse_sort(text: str) -> SortState:
+    key = text.lstrip("-")
+    return (key, text.startswith("-")) if key in KEYS else (None, False)
+
+
+class ElideMiddle(QStyledItemDelegate):
+    """Long paths keep their start and their file name: the middle gives way."""
+
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle  # type: ignore[attr-defined]
 
 
 class LibraryTable(QTableView):
@@ -34,13 +92,17 @@ class LibraryTable(QTableView):
 
     #: view rows dropped at a view row (the playlist is reordered)
     rows_moved = Signal(object, int)
+    #: the user showed or hid columns, or put them back
+    columns_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.reorderable = False
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        # No arrow until the user sorts: the rows come in the catalogue's (or a list's) order.
+        self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.horizontalHeader().setSortIndicatorClearable(True)
         self.setSortingEnabled(True)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
@@ -51,19 +113,13 @@ class LibraryTable(QTableView):
         self.verticalHeader().setDefaultSectionSize(22)
         self.horizontalHeader().setStretchLastSection(True)
         self.horizontalHeader().setSortIndicatorShown(True)
+        self.horizontalHeader().setSectionsMovable(True)
+        self.horizontalHeader().setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.horizontalHeader().customContextMenuRequested.connect(self._header_menu)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        widths = {
-            "title": 220,
-            "artist": 150,
-            "album": 160,
-            "genre": 110,
-            "year": 48,
-            "fmt": 56,
-            "plays": 48,
-            "last_played": 120,
-            "skips": 48,
-        }
-        self._widths = [widths.get(k, 70) for k, _ in COLUMNS]
+        self._elide_middle = ElideMiddle(self)
+        self.setItemDelegateForColumn(KEYS.index("path"), self._elide_middle)
+        self._widths = [DEFAULT_WIDTHS.get(k, 70) for k in KEYS]
 
     def set_reorderable(self, on: bool) -> None:
         self.reorderable = on
@@ -109,6 +165,71 @@ class LibraryTable(QTableView):
         for i, w in enumerate(self._widths[:-1]):
             self.setColumnWidth(i, w)
 
+    # -- the columns -----------------------------------------------------------------------
+
+    def column_menu(self) -> QMenu:
+        """Show or hide each column (the last one shown stays), or put them back as they were."""
+        menu = QMenu(self)
+        shown = [c for c in range(len(COLUMNS)) if not self.isColumnHidden(c)]
+        for column, (_key, header) in enumerate(COLUMNS):
+            action = menu.addAction(header)
+            action.setCheckable(True)
+            action.setChecked(column in shown)
+            action.setEnabled(shown != [column])
+            action.toggled.connect(lambda on, c=column: self.show_column(c, on))
+        menu.addSeparator()
+        menu.addAction("Reset columns", self.reset_columns)
+        return menu
+
+    def _header_menu(self, pos: QPoint) -> None:
+        self.column_menu().popup(self.horizontalHeader().mapToGlobal(pos))
+
+    def show_column(self, column: int, on: bool) -> None:
+        self.setColumnHidden(column, not on)
+        if on and self.columnWidth(column) < 20:
+            self.setColumnWidth(column, self._widths[column])
+        self.columns_changed.emit()
+
+    def reset_columns(self) -> None:
+        """Every column shown, in the first order, at the first widths."""
+        header = self.horizontalHeader()
+        for column in range(len(COLUMNS)):
+            header.moveSection(header.visualIndex(column), column)
+            self.setColumnHidden(column, False)
+        self.apply_widths()
+        self.columns_changed.emit()
+
+    def column_state(self) -> list[str]:
+        """The columns in the order shown: "key:width", with ":hidden" for those hidden."""
+        header = self.horizontalHeader()
+        out: list[str] = []
+        for visual in range(header.count()):
+            column = header.logicalIndex(visual)
+            if column >= len(COLUMNS):
+                continue  # the Why column of a result list
+            entry = f"{KEYS[column]}:{self.columnWidth(column)}"
+            out.append(entry + ":hidden" if self.isColumnHidden(column) else entry)
+        return out
+
+    def restore_columns(self, state: list[str]) -> None:
+        """Order, widths and shown columns from :meth:`column_state` (columns it does not
+        name keep their place; what it cannot read is passed over)."""
+        header = self.horizontalHeader()
+        target = 0
+        for entry in state:
+            key, _, rest = entry.partition(":")
+            width, _, hidden = rest.partition(":")
+            if key not in KEYS:
+                continue
+            column = KEYS.index(key)
+            header.moveSection(header.visualIndex(column), target)
+            target += 1
+            if width.isdigit() and int(width) > 0:
+                self.setColumnWidth(column, int(width))
+            self.setColumnHidden(column, hidden == "hidden")
+        if all(self.isColumnHidden(c) for c in range(len(COLUMNS))):
+            self.setColumnHidden(0, False)
+
 
 class ElidedLabel(QLabel):
     """One line of text that takes the room it is given, cut with "…" when it needs more
@@ -143,6 +264,8 @@ class LibraryView(QWidget):
     results_shown = Signal(str)
     #: the result list was closed: show what the sidebar selects again
     results_closed = Signal()
+    #: the user changed the columns or the sort (a moment later, once): see layout_state
+    layout_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -150,6 +273,18 @@ class LibraryView(QWidget):
         self.table = LibraryTable()
         self.table.setModel(self.model)
         self.table.apply_widths()
+        #: The sort the user chose, which the whole library is shown in (a playlist opens in
+        #: its own order without changing it).
+        self.chosen_sort: SortState = (None, False)
+        self._layout_timer = QTimer(self)
+        self._layout_timer.setSingleShot(True)
+        self._layout_timer.setInterval(500)
+        self._layout_timer.timeout.connect(self.layout_changed)
+        header = self.table.horizontalHeader()
+        header.sectionResized.connect(self._layout_edited)
+        header.sectionMoved.connect(self._layout_edited)
+        header.sortIndicatorChanged.connect(self._sort_chosen)
+        self.table.columns_changed.connect(self._layout_edited)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         # A reset (new snapshot, search, playlist) drops the selection without a signal.
         self.model.modelReset.connect(self._selection_changed)
@@ -167,7 +302,24 @@ class LibraryView(QWidget):
     def _build_search(self) -> None:
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search title, artist, album, genre, file  (Ctrl+F)")
+        self.search.setToolTip(
+            "Words to find in the title, artist, album, genre or file; and filters: "
+            + "; ".join(f"{word} for {what}" for word, what in FILTERS.items())
+        )
         self.search.setClearButtonEnabled(True)
+        self.filter_menu = QMenu(self.search)
+        self.filter_menu.aboutToShow.connect(self._check_filters)
+        for word, what in FILTERS.items():
+            action = self.filter_menu.addAction(f"Only {what}  ({word})")
+            action.setCheckable(True)
+            action.setData(word)
+            action.toggled.connect(lambda on, w=word: self.set_filter(w, on))
+        icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView)
+        self.filter_button: QAction = self.search.addAction(
+            icon, QLineEdit.ActionPosition.TrailingPosition
+        )
+        self.filter_button.setToolTip("Show only duplicates, untagged or missing files")
+        self.filter_button.triggered.connect(self._filter_menu)
         self.search.setMaximumWidth(420)
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -235,21 +387,88 @@ class LibraryView(QWidget):
             self.select_track_ids(keep, scroll=False)
         self.shown_changed.emit()
 
+    def _filter_menu(self) -> None:
+        self.filter_menu.popup(self.search.mapToGlobal(self.search.rect().bottomRight()))
+
+    def _check_filters(self) -> None:
+        """Tick the filters the search holds."""
+        words = self.search.text().lower().split()
+        for action in self.filter_menu.actions():
+            action.blockSignals(True)
+            action.setChecked(action.data() in words)
+            action.blockSignals(False)
+
+    def set_filter(self, word: str, on: bool) -> None:
+        """Add a filter of :data:`FILTERS` to the search, or take it out."""
+        words = [w for w in self.search.text().split() if w.lower() != word]
+        self.search.setText(" ".join([*words, word] if on else words))
+        self._search_timer.stop()
+        self._apply_search()
+
+    # -- the columns and the sort --------------------------------------------------------------
+
+    def _layout_edited(self, *_args: Any) -> None:
+        self._layout_timer.start()
+
+    def _sort_chosen(self, column: int, order: Qt.SortOrder) -> None:
+        """A click on a header (or a sort asked for by code): the library's sort from now.
+        The Why column of a result list sorts that list only."""
+        if column >= len(COLUMNS):
+            return
+        key = KEYS[column] if column >= 0 else None
+        self.chosen_sort = (key, key is not None and order == Qt.SortOrder.DescendingOrder)
+        self._layout_timer.start()
+
+    def layout_state(self) -> tuple[list[str], str]:
+        """The columns (:meth:`LibraryTable.column_state`) and the sort chosen, as the
+        settings keep them."""
+        return self.table.column_state(), sort_text(*self.chosen_sort)
+
+    def restore_layout(self, columns: list[str], sort: str) -> None:
+        """The columns and the sort of :meth:`layout_state` (from the settings)."""
+        self.table.restore_columns(columns)
+        self.chosen_sort = parse_sort(sort)
+        self._show_sort(*self.chosen_sort)
+        self.model.set_query(self.model.query)  # sort what is shown
+        self._layout_timer.stop()
+
+    def flush_layout(self) -> None:
+        """Say now what changed, when a change is waiting to be said."""
+        if self._layout_timer.isActive():
+            self._layout_timer.stop()
+            self.layout_changed.emit()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self.flush_layout()  # the window closes (or the map is shown): nothing is lost
+        super().hideEvent(event)
+
+    def _show_sort(self, key: str | None, descending: bool) -> None:
+        """Sort by KEY (None: the rows' own order) from the next refresh, with its arrow."""
+        self.model.sort_key = key
+        self.model.descending = descending
+        order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+        header = self.table.horizontalHeader()
+        header.blockSignals(True)
+        header.setSortIndicator(-1 if key is None else KEYS.index(key), order)
+        header.blockSignals(False)
+
     # -- what is shown -------------------------------------------------------------------------
 
     def set_scope(self, track_ids: list[int] | None, *, own_order: bool = False) -> None:
-        """Show only these tracks (all with None); in their own order when ``own_order``."""
+        """Show only these tracks (all with None, in the sort chosen); in their own order when
+        ``own_order``."""
         if own_order:
             self.clear_sort()
+        elif track_ids is None and (self.model.sort_key, self.model.descending) != (
+            self.chosen_sort
+        ):
+            self._show_sort(*self.chosen_sort)
         self.model.set_scope_ids(track_ids)
         self.shown_changed.emit()
 
     def clear_sort(self) -> None:
-        self.model.sort_key = None
-        header = self.table.horizontalHeader()
-        header.blockSignals(True)
-        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        header.blockSignals(False)
+        """The rows in their own order, with no arrow (the sort chosen is kept for later)."""
+        self._show_sort(None, False)
 
     def show_results(
         self,

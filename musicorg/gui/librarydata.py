@@ -10,7 +10,7 @@ import numpy as np
 
 from musicorg.app import actions
 from musicorg.gui.snapshot import Snapshot
-from musicorg.store import plays
+from musicorg.store import duplicates, plays
 from musicorg.store.db import Catalogue
 from musicorg.store.library import ProblemRow
 
@@ -65,6 +65,7 @@ def load_library(cat: Catalogue, map_method: str = "umap") -> LibraryData:
     read = actions.read_library(cat, map_method)
     snap = Snapshot.build(read.tracks)
     snap.set_plays(plays.stats(cat))
+    snap.set_duplicates(duplicates.same_audio(cat))
     return LibraryData(
         snap=snap,
         model_version=read.model_version,

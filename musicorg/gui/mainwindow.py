@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from musicorg import __version__, paths
 from musicorg import settings as settings_mod
 from musicorg.app import actions
-from musicorg.gui import dialogs, recent, sizes, unmatched
+from musicorg.gui import accessibility, dialogs, gcpolicy, recent, sizes, theme, unmatched
 from musicorg.gui.ask import AskBox, WordIndex
 from musicorg.gui.details import DetailsDock
 from musicorg.gui.explanations import Explanations
@@ -43,7 +43,7 @@ from musicorg.gui.foryou import ForYou
 from musicorg.gui.library_view import LibraryView
 from musicorg.gui.librarydata import LibraryData, load_library
 from musicorg.gui.mapcolours import ColourBy
-from musicorg.gui.mappanel import MapPanel
+from musicorg.gui.mappanel import PICKED, MapPanel
 from musicorg.gui.menus import build_menus, table_menu
 from musicorg.gui.mix import MINUS, PLUS, Mix, MixPanel
 from musicorg.gui.nowplaying import PlaybackParts
@@ -52,6 +52,7 @@ from musicorg.gui.playcontrol import PlayControl
 from musicorg.gui.player import Player, default_player
 from musicorg.gui.sidebar import Sidebar
 from musicorg.gui.tasks import TaskRunner, label
+from musicorg.gui.watcher import LibraryWatch
 from musicorg.gui.widgets import JobsPanel, ProblemsPanel, WelcomePage
 from musicorg.store import library, safety, tracks
 from musicorg.store.db import Catalogue, CatalogueError
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         self.pipeline = PipelineControl(self, self)
         self.pipeline.finished.connect(self.pipeline_finished)
         self.pipeline.model_changed.connect(self.details_dock.forget_space)
+        self.watch = LibraryWatch(self, self)  # the music folders, while a library is open
         self._build_discovery()
         self.toolbar = QToolBar("Main")
         self.toolbar.setObjectName("toolbar")
@@ -108,11 +110,14 @@ class MainWindow(QMainWindow):
         )
         self.runner.job_added.connect(partial(unmatched.follow_import, self))
         self.show_welcome()
+        accessibility.install(self)  # names for every control, tab order between the areas
 
     # ==== construction ========================================================================
 
     def _build_pages(self) -> None:
         self.library = LibraryView()
+        self.library.restore_layout(self.settings.table_columns, self.settings.table_sort)
+        self.library.layout_changed.connect(self._library_layout_changed)
         self.model = self.library.model
         self.table = self.library.table
         self.library.selection_changed.connect(self._selection_changed)
@@ -121,10 +126,11 @@ class MainWindow(QMainWindow):
         self.map_panel = MapPanel()
         self.map_panel.point_clicked.connect(lambda row: self.reveal(int(self.data.snap.ids[row])))
         self.map_panel.area_selected.connect(self._map_area_selected)
+        self.map_panel.rows_clicked.connect(self._map_rows_clicked)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.library, "Library")
         self.tabs.addTab(self.map_panel, "Map")
-        self.library.results_shown.connect(lambda _title: self.tabs.setCurrentIndex(0))
+        self.library.results_shown.connect(self._results_shown)
         self.welcome = WelcomePage()
         self.welcome.choose_folder.connect(lambda: self.choose_music_folder())
         self.welcome.open_demo.connect(self.open_demo)
@@ -137,6 +143,7 @@ class MainWindow(QMainWindow):
         self.sidebar = Sidebar(self, self)
         self.tree = self.sidebar.tree
         self.table.rows_moved.connect(self.sidebar.move_rows_to)
+        self.sidebar.export_folder_chosen.connect(lambda f: self.save_settings(export_dir=f))
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.sidebar)
         self.details_dock = DetailsDock(self, self)
         self.details = self.details_dock.pane
@@ -151,7 +158,13 @@ class MainWindow(QMainWindow):
 
     def _build_playback(self, audio_backend: str | None) -> None:
         self.playing = PlaybackParts(
-            self, self, self.sidebar, self.details, self.map_panel, audio_backend
+            self,
+            self,
+            self.sidebar,
+            self.details,
+            self.map_panel,
+            audio_backend,
+            save_volume=lambda volume: self.save_settings(volume=volume),
         )
         self.playback: PlayControl = self.playing.control
         self.queue_dock: QDockWidget = self.playing.queue_dock
@@ -173,6 +186,11 @@ class MainWindow(QMainWindow):
         self.colour_by = ColourBy(self, self.map_panel, self.words)
         self.library.results_shown.connect(lambda _title: self.map_panel.clear_preview())
         self.library.results_closed.connect(self.map_panel.clear_preview)
+        ids = lambda row: [int(self.data.snap.ids[row])]  # noqa: E731 (a snapshot row's track)
+        self.map_panel.more_like_requested.connect(
+            lambda row: self.details_dock.more_like_this(ids(row))
+        )
+        self.map_panel.play_requested.connect(lambda row: self.playback.play_tracks(ids(row)))
         for changed in (self.pipeline.model_changed, self.pipeline.finished):
             changed.connect(lambda *_a: self.words.forget())
             changed.connect(lambda *_a: self.colour_by.forget())
@@ -184,7 +202,7 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel("")
         self.status_label.setContentsMargins(6, 0, 12, 0)
         self.message_label = QLabel("")
-        self.message_label.setStyleSheet("color: #444")
+        theme.style(self.message_label, lambda: f"color: {theme.css(theme.muted())}")
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(self.message_label.clear)
@@ -233,6 +251,8 @@ class MainWindow(QMainWindow):
         parts = [f"{s['tracks']} tracks"]
         if s.get("missing"):
             parts.append(f"{s['missing']} missing")
+        if self.data.snap.duplicates():  # the search's is:duplicate lists them
+            parts.append(f"{self.data.snap.duplicates()} duplicates")
         shown = self.model.rowCount()
         if shown != s["tracks"]:
             parts.insert(0, f"{shown} shown")
@@ -254,6 +274,12 @@ class MainWindow(QMainWindow):
             settings_mod.save(current, self.settings_file)
         except (OSError, ValueError) as exc:
             self.problems.add_job_error("settings", f"could not save the settings: {exc}")
+
+    def _library_layout_changed(self) -> None:
+        """Keep the table's columns and sort for the next start."""
+        columns, sort = self.library.layout_state()
+        if (columns, sort) != (self.settings.table_columns, self.settings.table_sort):
+            self.save_settings(table_columns=columns, table_sort=sort)
 
     def show_welcome(self) -> None:
         self.stack.setCurrentWidget(self.welcome)
@@ -290,10 +316,16 @@ class MainWindow(QMainWindow):
         self.open_library(db, folders, rescan=True)
 
     def open_library(
-        self, db: Path, folders: list[str] | None, *, demo: bool = False, rescan: bool = True
+        self,
+        db: Path | str,
+        folders: list[str] | None,
+        *,
+        demo: bool = False,
+        rescan: bool = True,
     ) -> None:
         """Open the catalogue ``db`` on ``folders`` (None: the folders it already holds, as for
-        a catalogue named with ``--db``, whose folders are not the saved settings')."""
+        a catalogue named with ``--db``, whose folders are not the saved settings'); ``db`` is
+        a file, or a shared catalogue's ``postgresql://`` URL."""
         self.close_library()
         try:
             self.cat = Catalogue(db)
@@ -316,6 +348,7 @@ class MainWindow(QMainWindow):
             dock.show()
         self.status_label.setText("Opening the library…")
         self.playback.open(self.cat)
+        self.watch.follow()
         self.reload()
         if rescan:
             self.pipeline.rescan()
@@ -357,8 +390,10 @@ class MainWindow(QMainWindow):
         self.pipeline_finished.connect(bring_back)
 
     def close_library(self) -> None:
+        self.watch.stop()
         self.runner.cancel_all()
         self.pipeline.clear()
+        self.sidebar.undo.clear()  # its steps belong to the catalogue that closes
         self.playback.close()  # its last plays are written before the catalogue closes
         if self.cat is not None:
             self.cat.close()
@@ -413,6 +448,7 @@ class MainWindow(QMainWindow):
         self._update_status()
         self.library.loaded()
         self.library_loaded.emit()
+        gcpolicy.adopt()  # the new read is kept: out of the collector's walks
         if self._reload_pending:
             self._reload_pending = False
             QTimer.singleShot(0, self.reload)
@@ -432,11 +468,30 @@ class MainWindow(QMainWindow):
             self.sidebar.show_library()
         self.library.select_track_ids([track_id])
 
+    def _results_shown(self, title: str) -> None:
+        if title != PICKED:  # what the map picked is selected; the map stays in front
+            self.tabs.setCurrentIndex(0)
+
     def _map_area_selected(self, snap_rows: np.ndarray) -> None:
+        """A lasso or a rectangle: the tracks as a result list, all selected; the map stays."""
         ids = [int(t) for t in self.data.snap.ids[snap_rows]]
         if ids:
-            self.library.show_results("Picked on the map", ids)
+            self.library.show_results(PICKED, ids)
+        self.library.select_track_ids(ids, scroll=False)
+
+    def _map_rows_clicked(self, snap_rows: np.ndarray) -> None:
+        """A Shift or Ctrl click on the map: these tracks selected, in the library when the
+        table does not show them all; the map stays."""
+        ids = [int(t) for t in self.data.snap.ids[snap_rows]]
+        if self.library.select_track_ids(ids, scroll=False) < len(ids):
+            self.sidebar.show_library()
+            self.sidebar.show_current()
             self.library.select_track_ids(ids, scroll=False)
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        """Tab and Shift+Tab go from area to area: playlists, search, the Library or Map tab,
+        details, then the rest (see :mod:`~musicorg.gui.accessibility`)."""
+        return accessibility.move_focus(self, next) or super().focusNextPrevChild(next)
 
     def focus_search(self) -> None:
         if self.stack.currentWidget() is self.tabs:
@@ -471,6 +526,8 @@ class MainWindow(QMainWindow):
             self.pipeline.run(["rebuild"])
         elif {"playlist_min", "playlist_max"} & set(changes):
             self.pipeline.run(["resize"])  # split and merge; names and members stay
+        if {"watch_folders", "music_folders"} & set(changes):
+            self.watch.follow()
 
     def about_info(self) -> dict[str, Any]:
         s = self.data.stats
@@ -479,7 +536,7 @@ class MainWindow(QMainWindow):
             bundled = ", ".join(p.name for p in paths.models_dir().iterdir() if p.is_dir())
         return {
             "Version": __version__,
-            "Library": "demo library" if self.demo else (str(self.cat.path) if self.cat else ""),
+            "Library": "demo library" if self.demo else (self.cat.where if self.cat else ""),
             "Folders": ", ".join(self.folders),
             "Tracks": s.get("tracks"),
             "Missing": s.get("missing"),

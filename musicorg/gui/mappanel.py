@@ -1,7 +1,11 @@
 """The Map tab. Its view (:class:`~musicorg.gui.mapview.MapView`, pyqtgraph) is built when first
 needed, so that the window shows sooner, and brought up to date only when it is looked at: a
 hidden map is not redrawn at every reload. What the window gives it in between (the regions'
-words, a previewed mix, numbers to colour by) is kept here until then."""
+words, a previewed mix, numbers to colour by) is kept here until then.
+
+What the user picks on the map is a selection, not a trip elsewhere: the window shows it in
+the details pane and selects it in the table (a lasso or a rectangle as the result list
+:data:`PICKED`), while the map stays in front with the focus."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QMetaMethod, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -21,10 +25,19 @@ if TYPE_CHECKING:
     from musicorg.gui.maplabels import Region
     from musicorg.gui.mapview import MapView
 
+#: The title of the result list of what a lasso or a rectangle picked.
+PICKED = "Picked on the map"
+
 
 class MapPanel(QWidget):
     #: a snapshot row picked by a click
     point_clicked = Signal(int)
+    #: a click with Shift or Ctrl: the snapshot rows selected now
+    rows_clicked = Signal(object)
+    #: "More like this" for a snapshot row (the map's menu offers it when connected)
+    more_like_requested = Signal(int)
+    #: "Play" for a snapshot row (the map's menu offers it when connected)
+    play_requested = Signal(int)
     #: snapshot rows picked by a lasso or a rectangle
     area_selected = Signal(object)
     #: colour by a number: the mode (tempo, brightness, energy, word) and the word's key
@@ -58,6 +71,10 @@ class MapPanel(QWidget):
 
             self._view = MapView()
             self._view.point_clicked.connect(self.point_clicked)
+            self._view.rows_clicked.connect(self.rows_clicked)
+            self._view.more_like_requested.connect(self.more_like_requested)
+            self._view.play_requested.connect(self.play_requested)
+            self._view.offered = self.offers
             self._view.area_selected.connect(self.area_selected)
             self._view.colour_requested.connect(self.colour_requested)
             self._view.words_wanted.connect(self.words_wanted)
@@ -68,6 +85,10 @@ class MapPanel(QWidget):
         if self._dirty:
             self._refresh(self._view)
         return self._view
+
+    def offers(self, signal: str) -> bool:
+        """Whether the window listens to this signal of the panel (an action it offers)."""
+        return self.isSignalConnected(QMetaMethod.fromSignal(getattr(self, signal)))
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

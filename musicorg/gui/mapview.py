@@ -1,33 +1,52 @@
 """The library map: one point per track (pyqtgraph ScatterPlotItem), coloured by group, genre or
 year, with a legend of at most 20 entries, or by a number (a word's probability, tempo,
-brightness, energy) with a colour bar. Hover names the track and its region; a click picks
-it; a lasso or a rectangle picks many. Points of the table's selection, and of the shown
+brightness, energy) with a colour bar; unknown values ("No genre", "Unknown year") are grey,
+and the legend is in natural order with them last. Hover names the track and its region; a
+click picks it; a lasso or a rectangle picks many. As in image editors, Shift adds to the
+selection, Ctrl takes away from it (a Ctrl+click toggles one point), both together keep what
+is in both. "Fit all" (F, Home) shows every point; "Reset" (0) also goes back to panning; a
+right click offers these, the region's tracks, the track's "More like this" and "Play" (when
+the window offers them) and the colourings. Points of the table's selection, and of the shown
 playlist or search hits, are drawn on top; missing tracks are grey. Each automatic playlist's
-region is labelled with its top words (:mod:`musicorg.gui.maplabels`), and a mix being
-previewed rings its + seeds, − seeds and picks, each with its own mark.
+region is labelled with its top words, or its group's when zoomed out
+(:mod:`musicorg.gui.maplabels`), and a mix being previewed rings its + seeds, − seeds and
+picks, each with its own mark.
 """
 
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtCore import QEvent, QMetaMethod, QObject, QPoint, QPointF, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QContextMenuEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainterPath,
+    QPen,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QGraphicsPathItem,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 from scipy.spatial import cKDTree
 
+from musicorg.gui import shortcuts, theme
 from musicorg.gui.colourby import (
     MEASURE_MODES,
     NO_VALUE_COLOUR,
@@ -37,7 +56,7 @@ from musicorg.gui.colourby import (
     Scale,
     ramp,
 )
-from musicorg.gui.maplabels import MapLabels, Region
+from musicorg.gui.maplabels import GROUP, MapLabels, Region
 from musicorg.gui.snapshot import Snapshot
 
 MAX_LEGEND = 20
@@ -59,12 +78,29 @@ PALETTE = [
     "#e377c2",
     "#17becf",
     "#bcbd22",
-    "#7f7f7f",
+    "#637939",
     "#aec7e8",
     "#393b79",
 ]
+OTHER = "Other"
 OTHER_COLOUR = "#c9c9c9"
 MISSING_COLOUR = "#e4e4e4"
+
+
+def missing_colour() -> str:
+    """Missing tracks: faint on a light map, and dim rather than bright on a dark one."""
+    return theme.dimmed().name() if theme.is_dark() else MISSING_COLOUR
+
+
+#: The categories that say a value is not known: grey, never a palette colour, and last.
+UNKNOWN = frozenset({"No genre", "Unknown year", "No group", "No group yet"})
+UNKNOWN_COLOUR = "#9e9e9e"
+#: Tag values that stand for no value (compared without case and brackets).
+PLACEHOLDERS = frozenset({"", "none", "unknown", "n/a", "na", "null", "-", "?", "genre"})
+#: What a drag or a click does to the selection, by the keys held (as in image editors).
+REPLACE, ADD, REMOVE, INTERSECT = "replace", "add", "remove", "intersect"
+#: The pen of the lasso or rectangle being drawn, by what it will do.
+SHAPE_COLOURS = {REPLACE: "#0060c0", ADD: "#1a7f37", REMOVE: "#c62828", INTERSECT: "#7b3fb0"}
 COLOUR_MODES = [("group", "Group"), ("genre", "Genre tag"), ("year", "Year")]
 #: The colourings by a number (a colour bar, not a legend).
 SCALE_MODES = {key for key, _label in [*MEASURE_MODES, WORD_MODE]}
@@ -92,41 +128,105 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     return inside
 
 
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Sorts as people read: "Group 2" before "Group 10", "track3" before "track30", any case."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part.casefold())
+        for part in re.split(r"(\d+)", text)
+        if part
+    )
+
+
+def selection_op(modifiers: Qt.KeyboardModifier) -> str:
+    """What a pick does with these keys held: Shift adds, Ctrl takes away, both intersect."""
+    shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+    ctrl = bool(modifiers & Qt.KeyboardModifier.ControlModifier)
+    if shift and ctrl:
+        return INTERSECT
+    return ADD if shift else REMOVE if ctrl else REPLACE
+
+
+def combine(current: np.ndarray, picked: np.ndarray, op: str) -> np.ndarray:
+    """The selection after a pick of ``picked`` rows with ``op`` (sorted, unique rows)."""
+    current = np.asarray(current, dtype=np.int64)
+    picked = np.asarray(picked, dtype=np.int64)
+    if op == ADD:
+        out = np.union1d(current, picked)
+    elif op == REMOVE:
+        out = np.setdiff1d(current, picked)
+    elif op == INTERSECT:
+        out = np.intersect1d(current, picked)
+    else:
+        out = np.unique(picked)
+    return out.astype(np.int64)
+
+
+def unknown_tag(value: str) -> bool:
+    """Whether a tag's value says nothing: blank, "(None)", "Unknown", "N/A"…"""
+    return value.strip().strip("()[]<>").strip().casefold() in PLACEHOLDERS
+
+
 def categories(
     snap: Snapshot, mode: str, groups: np.ndarray | None
 ) -> tuple[np.ndarray, list[str]]:
-    """Per-row category index into the returned names (at most MAX_LEGEND - 1 named, then
-    'Other' as the last name when needed)."""
+    """Per-row category index into the returned names: the known ones in natural order (the
+    biggest MAX_LEGEND - 1 when there are more, then 'Other'), then the unknown ones."""
     n = len(snap)
-    if mode == "year":
-        years = snap.cols["year"]
-        decade = np.where(years > 0, (years // 10) * 10, 0)
-        labels = np.where(decade > 0, np.char.add(decade.astype(str), "s"), "Unknown year")
-    elif mode == "group" and groups is not None:
-        labels = np.where(groups == "", "No group", groups)
-    elif mode == "group":
-        labels = np.full(n, "No group yet")
-    else:
-        genre = snap.cols["genre"]
-        labels = np.where(genre == "", "No genre", genre)
     if not n:
         return np.zeros(0, dtype=np.int64), []
-    names, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     if mode == "year":
-        order = np.arange(len(names))  # chronological (and "Unknown year" last)
-        if len(names) > MAX_LEGEND:
-            order = np.argsort(-counts, kind="stable")
+        years = snap.cols["year"]
+        raw, inverse = np.unique(np.where(years > 0, (years // 10) * 10, 0), return_inverse=True)
+        shown = [f"{d}s" if d > 0 else "Unknown year" for d in raw.tolist()]
+    elif mode == "group" and groups is not None:
+        raw, inverse = np.unique(groups, return_inverse=True)
+        shown = [str(g) or "No group" for g in raw.tolist()]
+    elif mode == "group":
+        inverse, shown = np.zeros(n, dtype=np.int64), ["No group yet"]
     else:
-        order = np.argsort(-counts, kind="stable")
-    keep = order if len(names) <= MAX_LEGEND else order[: MAX_LEGEND - 1]
-    if mode == "year":
-        keep = np.sort(keep)
-    remap = np.full(len(names), len(keep), dtype=np.int64)
+        raw, inverse = np.unique(snap.cols["genre"], return_inverse=True)
+        shown = ["No genre" if unknown_tag(str(g)) else str(g) for g in raw.tolist()]
+    # Values shown alike ("", "(None)", "Unknown" as "No genre") are one category.
+    index: dict[str, int] = {}
+    merged = np.array([index.setdefault(name, len(index)) for name in shown], dtype=np.int64)
+    names = list(index)
+    inverse = merged[np.asarray(inverse).reshape(-1)]
+    counts = np.bincount(inverse, minlength=len(names))
+    unknown = [i for i, name in enumerate(names) if name in UNKNOWN]
+    known = [i for i, name in enumerate(names) if name not in UNKNOWN]
+    room = MAX_LEGEND - len(unknown)
+    other = len(known) > room
+    if other:  # the biggest keep their own colour
+        known = sorted(known, key=lambda i: -int(counts[i]))[: room - 1]
+    keep = sorted(known, key=lambda i: natural_key(names[i]))
+    remap = np.full(len(names), len(keep), dtype=np.int64)  # the rest: "Other"
     remap[keep] = np.arange(len(keep))
-    out_names = [str(names[k]) for k in keep]
-    if len(keep) < len(names):
-        out_names.append("Other")
-    return remap[inverse.reshape(-1)], out_names
+    remap[unknown] = len(keep) + int(other) + np.arange(len(unknown))
+    out_names = [names[k] for k in keep] + [OTHER] * other + [names[u] for u in unknown]
+    return remap[inverse], out_names
+
+
+def legend_colours(names: list[str]) -> list[str]:
+    """The colour of each category: the palette in turn for the known ones, grey for the
+    unknown ones and for "Other"."""
+    out, i = [], 0
+    for name in names:
+        if name in UNKNOWN:
+            out.append(UNKNOWN_COLOUR)
+        elif name == OTHER:
+            out.append(OTHER_COLOUR)
+        else:
+            out.append(PALETTE[i % len(PALETTE)])
+            i += 1
+    return out
+
+
+class _Points(pg.ScatterPlotItem):  # type: ignore[misc]
+    """Points that leave clicks to the map, which picks the nearest point itself (a point
+    that took the click would swallow it)."""
+
+    def mouseClickEvent(self, ev: Any) -> None:
+        ev.ignore()
 
 
 class _MapViewBox(pg.ViewBox):
@@ -141,7 +241,9 @@ class _MapViewBox(pg.ViewBox):
         ev.accept()
         pos = self.mapSceneToView(ev.scenePos())
         if ev.isStart():
-            self.owner._shape_begin(self.mapSceneToView(ev.buttonDownScenePos()))
+            # The keys held when the button went down (or now) say what the shape does.
+            keys = ev.modifiers() | self.owner.press_modifiers
+            self.owner._shape_begin(self.mapSceneToView(ev.buttonDownScenePos()), keys)
         self.owner._shape_extend(pos)
         if ev.isFinish():
             self.owner._shape_finish()
@@ -149,7 +251,11 @@ class _MapViewBox(pg.ViewBox):
     def mouseClickEvent(self, ev: Any) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            self.owner._clicked(self.mapSceneToView(ev.scenePos()))
+            self.owner._clicked(self.mapSceneToView(ev.scenePos()), ev.modifiers())
+            return
+        if ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            self.owner.open_menu(ev.scenePos(), ev.screenPos().toPoint())
             return
         super().mouseClickEvent(ev)
 
@@ -159,6 +265,12 @@ class MapView(QWidget):
     area_selected = Signal(object)
     #: snapshot row picked by a click
     point_clicked = Signal(int)
+    #: a click with Shift or Ctrl: the snapshot rows selected now
+    rows_clicked = Signal(object)
+    #: "More like this" for a snapshot row (offered when connected)
+    more_like_requested = Signal(int)
+    #: "Play" for a snapshot row (offered when connected)
+    play_requested = Signal(int)
     #: colour by a number: the mode (tempo, brightness, energy, word) and the word's key
     colour_requested = Signal(str, str)
     #: the list of words to colour by is wanted
@@ -182,14 +294,22 @@ class MapView(QWidget):
         self.scale: Scale | None = None  # the colouring by a number, per snapshot row
         self.word = ""  # the word key coloured by
         self.regions: list[Region] = []
+        self.press_modifiers = Qt.KeyboardModifier.NoModifier  # when a button last went down
+        self._shape_op = REPLACE
+        self.menu: QMenu | None = None  # the context menu last opened
+        #: Whether the window offers an action of a point (its signal's name).
+        self.offered: Callable[[str], bool] = self._connected
 
+        self._build_actions()
         bar = self._build_bar()
         self._build_plot()
         # The legend sits beside the plot, so it never hides points.
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.legend.setStyleSheet("background: white; padding: 6px")
+        theme.style(
+            self.legend, lambda: f"background: {theme.css(theme.background())}; padding: 6px"
+        )
         self.legend_colours: list[str] = []
         self.empty_label = QLabel(
             "No map yet. It appears once the library is analysed (Library → Analyse)."
@@ -201,6 +321,7 @@ class MapView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
+        layout.setSpacing(4)
         body = QHBoxLayout()
         body.setSpacing(0)
         body.addWidget(self.plot, 1)
@@ -212,8 +333,23 @@ class MapView(QWidget):
         self.legend.hide()
         self.colour_bar.hide()
 
-    def _build_bar(self) -> QHBoxLayout:
-        """Colour by, the picking modes (pan, lasso, rectangle), and the count of points."""
+    def _build_actions(self) -> None:
+        """Fit all and Reset, with their keys while the map has the focus."""
+        self.fit_action = QAction("Fit all", self)
+        self.fit_action.setShortcuts([QKeySequence(k) for k in shortcuts.MAP_KEYS["Fit all"]])
+        self.fit_action.setToolTip("Show every point (F or Home)")
+        self.fit_action.triggered.connect(self.fit_all)
+        self.reset_action = QAction("Reset", self)
+        self.reset_action.setShortcuts([QKeySequence(k) for k in shortcuts.MAP_KEYS["Reset"]])
+        self.reset_action.setToolTip("Show every point and go back to panning (0)")
+        self.reset_action.triggered.connect(self.reset_view)
+        for action in (self.fit_action, self.reset_action):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+
+    def _build_bar(self) -> QVBoxLayout:
+        """Colour by, the picking modes (pan, lasso, rectangle), fit and reset, and the count
+        of points."""
         self.colour_box = QComboBox()
         for key, label in [*COLOUR_MODES, *MEASURE_MODES, WORD_MODE]:
             self.colour_box.addItem(label, key)
@@ -237,17 +373,36 @@ class MapView(QWidget):
         self.words_check.toggled.connect(lambda on: self.labels.set_enabled(on))
         self.preview_label = QLabel("")
         self.preview_label.setTextFormat(Qt.TextFormat.RichText)
+        self.info = QLabel("")
+        self.tools = self._build_tools()
+        # One row; the tools go to a second one when the map is too narrow for both.
+        self.bar_row, self.tools_row = QHBoxLayout(), QHBoxLayout()
+        self.colour_label = QLabel("Colour by")
+        for w in (self.colour_label, self.colour_box, self.word_box, self.words_check):
+            self.bar_row.addWidget(w)
+        self.bar_row.addSpacing(12)
+        self.bar_row.addWidget(self.tools)
+        self.bar_row.addStretch(1)
+        self.bar_row.addWidget(self.preview_label)
+        self.bar_row.addSpacing(8)
+        self.bar_row.addWidget(self.info)
+        self.tools_row.addStretch(1)
+        bar = QVBoxLayout()
+        bar.addLayout(self.bar_row)
+        bar.addLayout(self.tools_row)
+        return bar
+
+    def _build_tools(self) -> QWidget:
+        """The picking modes (pan, lasso, rectangle), fit all and reset."""
+        tools = QWidget()
+        row = QHBoxLayout(tools)
+        row.setContentsMargins(0, 0, 0, 0)
         self.mode_buttons: dict[str, QToolButton] = {}
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Colour by"))
-        bar.addWidget(self.colour_box)
-        bar.addWidget(self.word_box)
-        bar.addWidget(self.words_check)
-        bar.addSpacing(12)
+        add = "; Shift adds to the selection, Ctrl takes away"
         for key, label, tip in [
-            ("pan", "Pan", "Drag to move, wheel to zoom"),
-            ("lasso", "Lasso", "Draw around tracks to pick them"),
-            ("rect", "Rectangle", "Drag a rectangle to pick tracks"),
+            ("pan", "Pan", "Drag to move, wheel to zoom; Shift+click adds a track"),
+            ("lasso", "Lasso", "Draw around tracks to pick them" + add),
+            ("rect", "Rectangle", "Drag a rectangle to pick tracks" + add),
         ]:
             b = QToolButton()
             b.setText(label)
@@ -255,21 +410,45 @@ class MapView(QWidget):
             b.setCheckable(True)
             b.setAutoExclusive(True)
             b.clicked.connect(lambda _c=False, k=key: self.set_mode(k))
-            bar.addWidget(b)
+            row.addWidget(b)
             self.mode_buttons[key] = b
         self.mode_buttons["pan"].setChecked(True)
-        bar.addStretch(1)
-        bar.addWidget(self.preview_label)
-        bar.addSpacing(8)
-        self.info = QLabel("")
-        bar.addWidget(self.info)
-        return bar
+        row.addSpacing(12)
+        self.view_buttons: dict[str, QToolButton] = {}
+        for key, action in (("fit", self.fit_action), ("reset", self.reset_action)):
+            b = QToolButton()
+            b.setDefaultAction(action)
+            row.addWidget(b)
+            self.view_buttons[key] = b
+        return tools
+
+    def _arrange_bar(self) -> None:
+        """The tools in the first row when it has room for them, else in a second row."""
+        parts = (self.colour_label, self.colour_box, self.word_box, self.words_check)
+        shown = [w for w in (*parts, self.preview_label, self.info) if not w.isHidden()]
+        need = sum(w.sizeHint().width() + 6 for w in shown) + self.tools.sizeHint().width() + 40
+        one_row = need <= self.width()
+        if one_row == (self.bar_row.indexOf(self.tools) >= 0):
+            return
+        if one_row:
+            self.tools_row.removeWidget(self.tools)
+            self.bar_row.insertWidget(self.bar_row.indexOf(self.words_check) + 2, self.tools)
+        else:
+            self.bar_row.removeWidget(self.tools)
+            self.tools_row.insertWidget(0, self.tools)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._arrange_bar()
 
     def _build_plot(self) -> None:
         """The plot, its overlays (highlight, selection), the hover label and the lasso."""
         self.view_box = _MapViewBox(self)
-        self.plot = pg.PlotWidget(viewBox=self.view_box, background="w")
+        self.plot = pg.PlotWidget(viewBox=self.view_box, background=theme.background())
+        theme.follow(self.plot, lambda _w: self.plot.setBackground(theme.background()))
         self.plot.setMenuEnabled(False)
+        self.plot.installEventFilter(self)
+        self.plot.viewport().installEventFilter(self)
         self.plot.hideButtons()
         self.plot.setAspectLocked(False)
         for axis in ("left", "bottom"):
@@ -278,14 +457,14 @@ class MapView(QWidget):
         # cheaper to fill and to recolour than one brush per point.
         self.layers: list[pg.ScatterPlotItem] = []
         self._signature: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self.high_scatter = pg.ScatterPlotItem(
-            size=9, pxMode=True, pen=pg.mkPen("#222222", width=1.2), brush=pg.mkBrush(0, 0, 0, 0)
+        self.high_scatter = _Points(
+            size=9, pxMode=True, pen=pg.mkPen(theme.ink(), width=1.2), brush=pg.mkBrush(0, 0, 0, 0)
         )
-        self.sel_scatter = pg.ScatterPlotItem(
+        self.sel_scatter = _Points(
             size=11, pxMode=True, pen=pg.mkPen("#000000", width=2), brush=pg.mkBrush("#ffd400")
         )
         # The track playing: a wide red ring around its point, above the selection.
-        self.play_scatter = pg.ScatterPlotItem(
+        self.play_scatter = _Points(
             size=20, pxMode=True, pen=pg.mkPen("#e0001b", width=3), brush=pg.mkBrush(0, 0, 0, 0)
         )
         self.high_scatter.setZValue(10)
@@ -297,7 +476,7 @@ class MapView(QWidget):
         self.preview: dict[str, pg.ScatterPlotItem] = {}
         self.preview_rows: dict[str, np.ndarray] = {}
         for z, (key, (colour, symbol, size, width)) in enumerate(PREVIEW_MARKS.items()):
-            item = pg.ScatterPlotItem(
+            item = _Points(
                 size=size,
                 symbol=symbol,
                 pxMode=True,
@@ -308,7 +487,9 @@ class MapView(QWidget):
             self.plot.addItem(item)
             self.preview[key] = item
             self.preview_rows[key] = np.zeros(0, dtype=np.int64)
-        self.hover_label = pg.TextItem("", anchor=(0, 1), color="#000", fill=(255, 255, 224, 230))
+        self.hover_label = pg.TextItem(
+            "", anchor=(0, 1), color=theme.tooltip_text(), fill=theme.tooltip_fill()
+        )
         self.hover_label.setZValue(100)
         self.hover_label.hide()
         self.plot.addItem(self.hover_label, ignoreBounds=True)
@@ -362,7 +543,7 @@ class MapView(QWidget):
         if first:
             self.plot.getPlotItem().autoRange()
         self.info.setText(f"{len(rows)} tracks on the map" if has else "")
-        self.labels.set_regions(self.regions, self.snap.ids, self.xy)
+        self.labels.set_regions(self.regions, self.snap.ids, self.xy, self.groups)
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
@@ -382,6 +563,7 @@ class MapView(QWidget):
             self.colour_box.setCurrentIndex(i)
             self.colour_box.blockSignals(False)
         self.word_box.setVisible(mode == "word")
+        self._arrange_bar()
         if word is not None:
             self.word = word
         if mode not in SCALE_MODES:
@@ -428,17 +610,19 @@ class MapView(QWidget):
         colours by index (the last one for missing tracks)."""
         if self.colour_mode in SCALE_MODES:
             if self.scale is None:
-                return np.zeros(len(self.snap), dtype=np.int64), [], [OTHER_COLOUR, MISSING_COLOUR]
+                return (
+                    np.zeros(len(self.snap), dtype=np.int64),
+                    [],
+                    [OTHER_COLOUR, missing_colour()],
+                )
             colours = [*ramp(STEPS), NO_VALUE_COLOUR]
             cats = np.where(self.scale.steps < 0, STEPS, self.scale.steps)
             self.legend_names = []
-            return cats, [], [*colours, MISSING_COLOUR]
+            return cats, [], [*colours, missing_colour()]
         cats, names = categories(self.snap, self.colour_mode, self.groups)
         self.legend_names = names
-        colours = [PALETTE[i % len(PALETTE)] for i in range(len(names))]
-        if names and names[-1] == "Other" and len(names) == MAX_LEGEND:
-            colours[-1] = OTHER_COLOUR
-        return cats, list(zip(names, colours, strict=True)), [*colours, MISSING_COLOUR]
+        colours = legend_colours(names)
+        return cats, list(zip(names, colours, strict=True)), [*colours, missing_colour()]
 
     def recolour(self) -> None:
         cats, entries, colours_all = self._categories()
@@ -452,7 +636,7 @@ class MapView(QWidget):
         idx = cats[self.rows] if len(self.rows) else np.zeros(0, dtype=np.int64)
         idx = np.where(self.snap.missing[self.rows], len(colours_all) - 1, idx)
         while len(self.layers) < len(colours_all):
-            layer = pg.ScatterPlotItem(size=6, pxMode=True, pen=None)
+            layer = _Points(size=6, pxMode=True, pen=None)
             self.plot.addItem(layer)
             self.layers.append(layer)
         order = np.argsort(idx, kind="stable")
@@ -474,7 +658,7 @@ class MapView(QWidget):
         self.colour_bar.setVisible(has and scaled)
         self.legend.setVisible(has and not scaled)
         if len(self.rows) and self.snap.missing[self.rows].any():
-            entries.append(("Missing", MISSING_COLOUR))
+            entries.append(("Missing", missing_colour()))
         self.legend.setText(
             "".join(
                 f"<div style='white-space:nowrap'><span style='color:{c}; font-size:15px'>●"
@@ -527,6 +711,7 @@ class MapView(QWidget):
                 mark = "□" if symbol == "s" else "○"
                 marks.append(f"<span style='color:{colour}'><b>{mark}</b> {text}</span>")
         self.preview_label.setText("Preview: " + " &nbsp;".join(marks) if marks else "")
+        self._arrange_bar()  # the preview's key may leave no room for the tools in one row
 
     def clear_preview(self) -> None:
         empty = np.zeros(0, dtype=np.int64)
@@ -542,9 +727,107 @@ class MapView(QWidget):
     def set_regions(self, regions: list[Region]) -> None:
         """The automatic playlists' regions, labelled with their words."""
         self.regions = list(regions)
-        self.labels.set_regions(self.regions, self.snap.ids, self.xy)
+        self.labels.set_regions(self.regions, self.snap.ids, self.xy, self.groups)
+
+    # --- the view: fit all, reset -----------------------------------------------------------
+
+    def fit_all(self) -> None:
+        """Show every point."""
+        self.plot.getPlotItem().autoRange()
+
+    def reset_view(self) -> None:
+        """Back to how the map opens: every point shown, the Pan tool, the words on."""
+        self._shape = []
+        self.shape_item.setPath(QPainterPath())
+        self.hover_label.hide()
+        self.set_mode("pan")
+        self.words_check.setChecked(True)
+        self.fit_all()
+
+    # --- the context menu -------------------------------------------------------------------
+
+    def _connected(self, signal: str) -> bool:
+        return self.isSignalConnected(QMetaMethod.fromSignal(getattr(self, signal)))
+
+    def open_menu(self, scene_pos: QPointF, screen_pos: QPoint) -> QMenu:
+        """The context menu for what lies at this scene point, opened at this screen point."""
+        menu = self.context_menu(scene_pos)
+        menu.popup(screen_pos)
+        return menu
+
+    def _menu_key(self) -> None:
+        """The menu key (or Shift+F10) on the plot: the menu of the middle of the view."""
+        viewport = self.plot.viewport()
+        centre = viewport.rect().center()
+        self.open_menu(self.plot.mapToScene(centre), viewport.mapToGlobal(centre))
+
+    def region_at(self, scene_pos: QPointF) -> Region | None:
+        """The region under this scene point: its label's, or that of the point there."""
+        region = self.labels.at(scene_pos.x(), scene_pos.y())
+        if region is not None:
+            return region
+        row = self.row_at(scene_pos)
+        return None if row is None else self.labels.region_of_row(row)
+
+    def row_at(self, scene_pos: QPointF) -> int | None:
+        """The snapshot row of the point under this scene point, if any."""
+        if not self.view_box.sceneBoundingRect().contains(scene_pos):
+            return None
+        pos = self.view_box.mapSceneToView(scene_pos)
+        return self.nearest(pos.x(), pos.y(), self._pick_radius())
+
+    def context_menu(self, scene_pos: QPointF) -> QMenu:
+        """The menu for this scene point: fit and reset, the region's tracks, the track's
+        actions the window offers, the words and the colourings."""
+        if self.menu is not None:
+            self.menu.deleteLater()
+        menu = self.menu = QMenu(self)
+        menu.addAction(self.fit_action)
+        menu.addAction(self.reset_action)
+        region, row = self.region_at(scene_pos), self.row_at(scene_pos)
+        if region is not None:
+            what = "the group" if region.kind == GROUP else ""
+            text = f"Select all in {what} “{_short(region.text)}”".replace("  ", " ")
+            rows = self.snap.rows_of(region.track_ids)
+            menu.addSeparator()
+            menu.addAction(text).triggered.connect(
+                lambda _c=False, r=rows: self.area_selected.emit(np.unique(r))
+            )
+        if row is not None:
+            name = _short(self.snap.label(row))
+            for signal, text in (
+                ("more_like_requested", f"More like “{name}”"),
+                ("play_requested", f"Play “{name}”"),
+            ):
+                if self.offered(signal):
+                    emit = getattr(self, signal).emit
+                    menu.addAction(text).triggered.connect(lambda _c=False, e=emit: e(row))
+        menu.addSeparator()
+        words = menu.addAction("Show words")
+        words.setCheckable(True)
+        words.setChecked(self.words_check.isChecked())
+        words.toggled.connect(self.words_check.setChecked)
+        colours = menu.addMenu("Colour by")
+        for i in range(self.colour_box.count()):
+            key = self.colour_box.itemData(i)
+            if key is None:
+                continue  # the separator
+            action = colours.addAction(self.colour_box.itemText(i))
+            action.setCheckable(True)
+            action.setChecked(i == self.colour_box.currentIndex())
+            action.triggered.connect(lambda _c=False, k=i: self.colour_box.setCurrentIndex(k))
+        return menu
 
     # --- picking --------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if isinstance(event, QMouseEvent) and event.type() == QEvent.Type.MouseButtonPress:
+            self.press_modifiers = event.modifiers()  # what a drag from here will do
+        if isinstance(event, QContextMenuEvent):
+            if event.reason() == QContextMenuEvent.Reason.Keyboard:
+                self._menu_key()
+            return True  # a right click opens it through the view box, once
+        return super().eventFilter(watched, event)
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
@@ -562,10 +845,21 @@ class MapView(QWidget):
         px = self.view_box.viewPixelSize()
         return float(max(px[0], px[1]) * 8)
 
-    def _clicked(self, pos: QPointF) -> None:
+    def _clicked(
+        self, pos: QPointF, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier
+    ) -> None:
+        """A click picks the point under it; with Shift it is added to the selection, with
+        Ctrl it is taken out of it, or added when it was not in it."""
         row = self.nearest(pos.x(), pos.y(), self._pick_radius())
-        if row is not None:
+        if row is None:
+            return
+        op = selection_op(modifiers)
+        if op == REPLACE:
             self.point_clicked.emit(row)
+            return
+        if op == REMOVE and row not in set(self.selected_rows.tolist()):
+            op = ADD
+        self.rows_clicked.emit(combine(self.selected_rows, np.array([row]), op))
 
     def _mouse_moved(self, event: Any) -> None:
         scene_pos = event[0]
@@ -613,21 +907,35 @@ class MapView(QWidget):
         out: np.ndarray = self.rows[points_in_polygon(self.xy[self.rows], poly)]
         return out
 
-    def select_rect(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
-        rows = self.rows_in_rect(x0, y0, x1, y1)
+    def select_rect(
+        self, x0: float, y0: float, x1: float, y1: float, op: str = REPLACE
+    ) -> np.ndarray:
+        """Pick the points in this rectangle (``op``: with the selection, see
+        :func:`combine`); returns the rows selected now."""
+        rows = combine(self.selected_rows, self.rows_in_rect(x0, y0, x1, y1), op)
         self.area_selected.emit(rows)
         return rows
 
-    def select_polygon(self, polygon: list[tuple[float, float]]) -> np.ndarray:
-        rows = self.rows_in_polygon(polygon)
+    def select_polygon(self, polygon: list[tuple[float, float]], op: str = REPLACE) -> np.ndarray:
+        """Pick the points in this polygon (``op``: with the selection, see
+        :func:`combine`); returns the rows selected now."""
+        rows = combine(self.selected_rows, self.rows_in_polygon(polygon), op)
         self.area_selected.emit(rows)
         return rows
 
-    def _shape_begin(self, pos: QPointF) -> None:
+    def _shape_begin(
+        self, pos: QPointF, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier
+    ) -> None:
         self._shape_kind = self.mode
+        self._shape_op = selection_op(modifiers)
         self._shape = [(pos.x(), pos.y())]
+        pen = self.shape_item.pen()
+        pen.setColor(QColor(SHAPE_COLOURS[self._shape_op]))
+        self.shape_item.setPen(pen)
 
     def _shape_extend(self, pos: QPointF) -> None:
+        if not self._shape:
+            return  # reset while drawing
         if self._shape_kind == "rect":
             self._shape = [self._shape[0], (pos.x(), pos.y())]
             (x0, y0), (x1, y1) = self._shape
@@ -645,6 +953,11 @@ class MapView(QWidget):
         self.shape_item.setPath(QPainterPath())
         if self._shape_kind == "rect" and len(shape) == 2:
             (x0, y0), (x1, y1) = shape
-            self.select_rect(x0, y0, x1, y1)
+            self.select_rect(x0, y0, x1, y1, self._shape_op)
         elif len(shape) >= 3:
-            self.select_polygon(shape)
+            self.select_polygon(shape, self._shape_op)
+
+
+def _short(text: str, n: int = 40) -> str:
+    """``text`` cut to ``n`` characters, with an ellipsis when cut."""
+    return text if len(text) <= n else text[: n - 1] + "…"

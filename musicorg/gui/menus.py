@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from musicorg.gui import theme
 from musicorg.gui.ask import AskBox
 from musicorg.gui.details import DetailsDock
 from musicorg.gui.library_view import LibraryView
@@ -87,6 +88,7 @@ def build_menus(window: QMainWindow, host: MenuHost) -> None:
     m = bar.addMenu("&File")
     add(m, "Choose music folder…", lambda: host.choose_music_folder(), "Ctrl+O")
     add(m, "Open the demo library", host.open_demo)
+    add(m, "Open a shared catalogue (PostgreSQL)…", lambda: host.recent.open_shared(window))
     m.addMenu(host.recent.menu(m))
     m.addSeparator()
     export = add(m, "Export playlist as M3U8…", lambda: sidebar.export(), "Ctrl+E")
@@ -95,6 +97,8 @@ def build_menus(window: QMainWindow, host: MenuHost) -> None:
     add(m, "Settings…", host.open_settings, QKeySequence.StandardKey.Preferences)
     m.addSeparator()
     add(m, "Quit", window.close, QKeySequence.StandardKey.Quit)
+
+    sidebar.undo.fill_menu(bar.addMenu("&Edit"), window)  # Undo/Redo of playlist edits
 
     m = bar.addMenu("&Library")
     rescan = add(m, "Rescan", pipeline.rescan, "F5")
@@ -133,8 +137,10 @@ def build_menus(window: QMainWindow, host: MenuHost) -> None:
     add(m, "Keyboard shortcuts", lambda: show_shortcuts(window), KEYS[0]).setShortcuts(list(KEYS))
     add(m, "About musicorg", host.show_about)
 
-    for action in (rescan, export):
+    for action, icon in ((rescan, "rescan"), (export, "export")):
+        action.setIcon(theme.icon(icon))  # SVG: sharp at any scale
         host.toolbar.addAction(action)
+    host.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     spacer = QWidget()
     spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     host.toolbar.addWidget(spacer)

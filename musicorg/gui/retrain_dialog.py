@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from musicorg.gui import theme
 from musicorg.jobs import Cancelled, CancelToken
 from musicorg.store.db import Catalogue
 
@@ -180,7 +181,7 @@ class RetrainDialog(QDialog):
 
     def _build_plots(self) -> None:
         self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setBackground("w")
+        self.plots.setBackground(theme.background())
         self.loss_plot = self.plots.addPlot(
             row=0, col=0, title="Loss per epoch (log scale)", axisItems={"left": LossAxis("left")}
         )

@@ -1,5 +1,5 @@
 """Help → Keyboard shortcuts: every action of the window that has a shortcut, grouped by its
-menu.
+menu; then the map's own keys.
 
 The page is read from the window's actions each time it opens, so it lists what the keys do
 now and cannot go stale when an action or a key is added or changed.
@@ -28,6 +28,16 @@ KEYS = (QKeySequence(Qt.Key.Key_F1), QKeySequence("Ctrl+/"))
 OTHER = "Elsewhere"
 
 Row = tuple[str, str]  # what the action does, its keys
+#: The map's own keys, which work while it has the focus: its actions take them from here, so
+#: the page lists them even before the map is first shown.
+MAP = "Map"
+MAP_KEYS: dict[str, tuple[str, ...]] = {"Fit all": ("F", "Home"), "Reset": ("0",)}
+#: What the keys held with the mouse do on the map.
+MAP_MOUSE: list[Row] = [
+    ("Add to the selection (lasso, rectangle, click)", "Shift"),
+    ("Take from the selection", "Ctrl"),
+    ("Keep only the overlap", "Ctrl+Shift"),
+]
 
 
 def plain(text: str) -> str:
@@ -76,6 +86,8 @@ def shortcut_groups(window: QMainWindow) -> list[tuple[str, list[Row]]]:
     ]
     if other:
         groups.append((OTHER, other))
+    groups.append((MAP, [(text, " or ".join(keys)) for text, keys in MAP_KEYS.items()]))
+    groups[-1][1].extend(MAP_MOUSE)
     return groups
 
 

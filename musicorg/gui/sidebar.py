@@ -1,16 +1,20 @@
 """The Playlists dock: the library, "For you", automatic playlists by group and the user's
 own; what it selects is shown in the table. Playlist edits (new, add, remove, reorder, rename, pin,
-delete) and M3U export and import start here."""
+delete) and M3U export and import start here. Each edit goes on the undo stack
+(:mod:`~musicorg.gui.undo`); export asks what and where first
+(:mod:`~musicorg.gui.exportdialog`)."""
 
 from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QWidget
 
 from musicorg.app import actions
+from musicorg.gui import undo
+from musicorg.gui.exportdialog import ExportDialog
 from musicorg.gui.host import Host, HostedDock
 from musicorg.gui.tasks import Job
 from musicorg.gui.widgets import PlaylistTree
@@ -23,6 +27,8 @@ class Sidebar(HostedDock):
     play_requested = Signal(object)
     #: "For you" was opened (or asked to refresh): make it
     for_you_requested = Signal()
+    #: an export was asked for into this folder: the next export starts there (settings)
+    export_folder_chosen = Signal(str)
 
     def __init__(self, host: Host, parent: QWidget | None = None) -> None:
         self.tree = PlaylistTree()
@@ -33,6 +39,7 @@ class Sidebar(HostedDock):
         host.library.results_closed.connect(self._results_closed)
         host.library.results_save.clicked.connect(lambda: self.save_results())
         self.last_export: actions.ExportReport | None = None
+        self.undo = undo.PlaylistUndo(host, self)
         self._shown: tuple[str, int] | None = None
 
     # -- what is shown ---------------------------------------------------------------------------
@@ -110,13 +117,11 @@ class Sidebar(HostedDock):
             name, ok = QInputDialog.getText(self, "New playlist", "Name:", text="New playlist")
             if not ok or not name.strip():
                 return None
-        final = name.strip()
-        pid = self.host.edit(
-            "playlist", lambda: userlists.create(cat, userlists.free_name(cat, final), ids)
-        )
-        if pid is not None:
-            self.host.flash(f"Playlist created with {len(ids)} tracks.", 5000)
-        return pid
+        command = undo.Create(self.undo, name.strip(), ids)
+        if not self.undo.run(command):
+            return None
+        self.host.flash(f"Playlist created with {undo.tracks(len(ids))}.", 5000)
+        return int(command.result)
 
     def save_results(self, name: str | None = None) -> int | None:
         """The result list shown, as a new user playlist."""
@@ -131,24 +136,32 @@ class Sidebar(HostedDock):
         return self.new_playlist(name, ids)
 
     def add_to_playlist(self, playlist_id: int, track_ids: list[int]) -> None:
-        cat = self.host.cat
-        if cat is not None:
-            self.host.edit("playlist", lambda: userlists.add_tracks(cat, playlist_id, track_ids))
+        ids = list(track_ids)
+        self.undo.run(
+            undo.TracksEdit(
+                self.undo, playlist_id, "Add", lambda c, p: userlists.add_tracks(c, p, ids)
+            )
+        )
 
     def add_selection_to(self, playlist_id: int) -> None:
         self.add_to_playlist(playlist_id, self.host.library.selected_track_ids())
 
     def remove_selected(self) -> None:
         """Take the selected tracks out of the user playlist shown."""
-        pid, cat, library = self._current_user_playlist(), self.host.cat, self.host.library
-        if pid is None or cat is None:
+        pid, library = self._current_user_playlist(), self.host.library
+        if pid is None:
             return
         if library.in_own_order():
             positions = library.selected_view_rows()
-            self.host.edit("playlist", lambda: userlists.remove_positions(cat, pid, positions))
+            edit = undo.TracksEdit(
+                self.undo, pid, "Remove", lambda c, p: userlists.remove_positions(c, p, positions)
+            )
         else:
             ids = library.selected_track_ids()
-            self.host.edit("playlist", lambda: userlists.remove_tracks(cat, pid, ids))
+            edit = undo.TracksEdit(
+                self.undo, pid, "Remove", lambda c, p: userlists.remove_tracks(c, p, ids)
+            )
+        self.undo.run(edit)
 
     def _reorderable(self) -> int | None:
         """The user playlist shown, when its rows are in its own order (else a message)."""
@@ -169,7 +182,10 @@ class Sidebar(HostedDock):
         if not 0 <= dest < library.model.rowCount():
             return
         library.select_after_load([library.model.track_id(src)])
-        self.host.edit("playlist", lambda: userlists.move(cat, pid, src, dest))
+        move = undo.TracksEdit(
+            self.undo, pid, "Move", lambda c, p: userlists.move(c, p, src, dest), count=1
+        )
+        self.undo.run(move)
 
     def move_rows_to(self, view_rows: list[int], target: int) -> None:
         """Move these rows of the user playlist shown (in its own order) before row TARGET."""
@@ -185,7 +201,10 @@ class Sidebar(HostedDock):
         if order == list(range(n)):
             return
         library.select_after_load([library.model.track_id(r) for r in moving])
-        self.host.edit("playlist", lambda: userlists.reorder(cat, pid, order))
+        reorder = undo.TracksEdit(
+            self.undo, pid, "Move", lambda c, p: userlists.reorder(c, p, order), len(moving)
+        )
+        self.undo.run(reorder)
 
     def rename_playlist(self, playlist_id: int, kind: str, name: str | None = None) -> None:
         cat = self.host.cat
@@ -195,20 +214,15 @@ class Sidebar(HostedDock):
             name, ok = QInputDialog.getText(self, "Rename playlist", "New name:")
             if not ok or not name.strip():
                 return
-        final = name.strip()
-        rename = userlists.rename if kind == USER else actions.rename_auto_playlist
-        self.host.edit("rename", lambda: rename(cat, playlist_id, final))
+        self.undo.run(undo.Rename(self.undo, playlist_id, kind, name.strip()))
 
     def pin_playlist(self, playlist_id: int, pinned: bool = True) -> None:
-        cat = self.host.cat
-        if cat is not None:
-            self.host.edit("pin", lambda: actions.pin_auto_playlist(cat, playlist_id, pinned))
+        self.undo.run(undo.Pin(self.undo, playlist_id, pinned))
 
     def delete_playlist(self, playlist_id: int) -> None:
-        cat = self.host.cat
-        if cat is None:
+        if self.host.cat is None:
             return
-        self.host.edit("delete", lambda: userlists.delete_playlist(cat, playlist_id))
+        self.undo.run(undo.Delete(self.undo, playlist_id))
         self.show_library()
 
     def _menu(self, pos: QPoint) -> None:
@@ -237,25 +251,37 @@ class Sidebar(HostedDock):
 
     # -- M3U -----------------------------------------------------------------------------------
 
-    def export(self, playlist_id: int | None = None, folder: str | None = None) -> Job | None:
-        """Write a playlist (default: the one shown; all of them when none is) as .m3u8 into
-        a folder the user picks, in the background. The only write near music folders."""
-        cat, settings = self.host.cat, self.host.settings
-        if cat is None:
+    def export(
+        self, playlist_id: int | None = None, folder: str | None = None
+    ) -> ExportDialog | Job | None:
+        """Ask what to export (the playlist given or shown, or those the user ticks; nothing
+        is ticked when the library is shown) and where, say what that writes, then write it
+        in the background; returns the dialog. Given a folder and a playlist (or one shown),
+        writes that playlist there without asking (scripts and tests); returns the job."""
+        if self.host.cat is None:
             return None
         if playlist_id is None:
             pl = self.current_playlist()
             playlist_id = None if pl is None else pl[1]
-        names = None
-        if playlist_id is not None:
-            names = [p.name for p in self.host.data.playlists if p.id == playlist_id]
-        if folder is None:
-            what = names[0] if names else "all playlists"
-            start = settings.export_dir or str(Path.home())
-            folder = QFileDialog.getExistingDirectory(self, f"Export {what} to…", start)
-            if not folder:
-                return None
+        if folder is not None and playlist_id is not None:
+            return self.export_to(folder, [playlist_id])
+        start = folder or self.host.settings.export_dir or str(Path.home() / "Playlists")
+        dialog = ExportDialog(self.host, playlist_id, start, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.chosen.connect(lambda dest, ids: self.export_to(dest, list(ids)))
+        dialog.open()
+        return dialog
+
+    def export_to(self, folder: str, ids: list[int]) -> Job | None:
+        """Write these playlists as .m3u8 into FOLDER, in the background, and remember the
+        folder for the next export. The only write near music folders."""
+        cat, settings = self.host.cat, self.host.settings
+        if cat is None or not ids:
+            return None
         dest, absolute = folder, settings.export_absolute
+        if settings.export_dir != dest:
+            settings.export_dir = dest
+            self.export_folder_chosen.emit(dest)
 
         def done(report: actions.ExportReport) -> None:
             self.last_export = report
@@ -263,7 +289,7 @@ class Sidebar(HostedDock):
 
         return self.host.runner.submit(
             "export",
-            lambda _p, _c: actions.export_playlists(cat, dest, absolute=absolute, names=names),
+            lambda _p, _c: actions.export_playlists(cat, dest, absolute=absolute, ids=ids),
             on_result=done,
             on_error=self.host.job_failed("export"),
         )

@@ -5,13 +5,18 @@ column, sorted by track id. Sorting and filtering then work on whole arrays (arg
 precomputed keys, vectorised substring search on precomputed lowercase text), never with a
 Python call per row, so they stay fast at 100,000 tracks. This module does not import Qt: it
 is loaded off the UI thread and tested on its own.
+
+A track without tags still reads as something: its file name (without the extension) is its
+title and its folder its album, both marked as guessed. Text columns sort naturally ("track3"
+before "track30", case ignored), on keys made once per snapshot. The search box also takes
+filters: ``is:duplicate`` (the same audio as another file), ``is:untagged``, ``is:missing``.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,29 +25,102 @@ import numpy as np
 from musicorg.store.library import TrackColumns
 from musicorg.store.plays import PlayStats
 
-# (key, header) of the table's columns, in order.
+# (key, header) of the table's columns, in order: what a window 1280 pixels wide shows first
+# (the title to the file), then the rest.
 COLUMNS: list[tuple[str, str]] = [
     ("title", "Title"),
     ("artist", "Artist"),
     ("album", "Album"),
-    ("genre", "Genre"),
-    ("year", "Year"),
     ("duration", "Length"),
     ("fmt", "Format"),
+    ("path", "File"),
+    ("genre", "Genre"),
+    ("year", "Year"),
+    ("copies", "Duplicate"),
     ("plays", "Plays"),
     ("last_played", "Last played"),
     ("skips", "Skips"),
-    ("path", "File"),
 ]
 TEXT_COLUMNS = ("title", "artist", "album", "genre", "fmt", "path")
 #: The columns of what the player recorded (:meth:`Snapshot.set_plays` fills them).
 PLAY_COLUMNS = ("plays", "last_played", "skips")
 #: Columns of numbers, aligned to the right.
 NUMBER_COLUMNS = ("year", "duration", "plays", "skips")
+#: The search box's filters (a word of the search), and what each keeps.
+FILTERS = {
+    "is:duplicate": "duplicates: the same audio as another file",
+    "is:untagged": "untagged files: no title and no artist",
+    "is:missing": "missing files: gone from the disk",
+}
+# Runs of digits are padded with zeros to this many, so that they compare as numbers (two
+# longer runs of different lengths are the only ones that may not).
+_PAD = 8
+# Rows made into natural keys at a time (bounds the memory the padding takes).
+_CHUNK = 8192
+
+
+def _natural_chunk(lower: np.ndarray) -> np.ndarray:
+    """:func:`natural_keys` of some rows, on their characters as a (rows, width) array."""
+    n, width = len(lower), lower.dtype.itemsize // 4
+    chars = np.ascontiguousarray(lower).view(np.uint32).reshape(n, width)
+    digit = (chars >= ord("0")) & (chars <= ord("9"))
+    starts = digit.copy()
+    starts[:, 1:] &= ~digit[:, :-1]
+    if not starts.any():
+        return lower
+    # The length of each run of digits, in the order of their starts.
+    run = np.cumsum(starts.ravel(), dtype=np.int64) * digit.ravel()
+    lengths = np.bincount(run)[1:]
+    pads = np.maximum(_PAD - lengths, 0)
+    sr, sc = np.nonzero(starts)
+    pad_at = np.zeros((n, width), dtype=np.int32)
+    pad_at[sr, sc] = pads
+    shift = np.cumsum(pad_at, axis=1, dtype=np.int32)  # where each character moves to
+    out_width = width + int(shift[:, -1].max())
+    out = np.zeros((n, out_width), dtype=np.uint32)
+    out[np.arange(n)[:, None], np.arange(width)[None, :] + shift] = chars
+    total = int(pads.sum())
+    if total:
+        first = np.repeat(sc + shift[sr, sc] - pads, pads)
+        offsets = np.arange(total) - np.repeat(np.cumsum(pads) - pads, pads)
+        out[np.repeat(sr, pads), first + offsets] = ord("0")
+    keys: np.ndarray = out.view(f"<U{out_width}").reshape(n)
+    return keys
+
+
+def natural_keys(lower: np.ndarray) -> np.ndarray:
+    """Keys that sort lowercase text naturally: every run of digits padded with zeros in
+    front, so "track3" sorts before "track30" (in numpy, a chunk of rows at a time)."""
+    if not len(lower):
+        return lower
+    return _in_chunks(_natural_chunk, lower)
 
 
 def _str_array(values: Sequence[Any]) -> np.ndarray:
-    return np.array(["" if v is None else str(v) for v in values], dtype=np.str_)
+    return _in_chunks(
+        lambda part: np.array(["" if v is None else str(v) for v in part], dtype=np.str_),
+        values,
+    )
+
+
+def _in_chunks(fn: Callable[..., np.ndarray], *columns: Any) -> np.ndarray:
+    """``fn`` of the columns, a slice of :data:`_CHUNK` rows at a time, joined. One numpy call
+    over 100,000 strings holds the GIL for tens of milliseconds; the snapshot is built in a
+    worker thread while the window (another thread) must stay responsive."""
+    n = len(columns[0])
+    if n <= _CHUNK:
+        return fn(*columns)
+    parts = []
+    for i in range(0, n, _CHUNK):
+        parts.append(fn(*(c[i : i + _CHUNK] for c in columns)))
+        time.sleep(0)  # let the other threads run between slices
+    # Joined a slice at a time too: one np.concatenate of 100,000 wide strings (the search
+    # text) held the GIL for 100-200 ms.
+    out = np.empty(n, dtype=np.result_type(*parts))
+    for i, part in zip(range(0, n, _CHUNK), parts, strict=True):
+        out[i : i + len(part)] = part
+        time.sleep(0)
+    return out
 
 
 @dataclass
@@ -55,6 +133,13 @@ class Snapshot:
     content_keys: np.ndarray  # str
     lower: dict[str, np.ndarray] = field(default_factory=dict)
     haystack: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.str_))
+    #: Per text column, the rows whose value is guessed from the file (no tag): bool.
+    guessed: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Whether a track has neither a title nor an artist tag: bool.
+    untagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: The group of files with the same audio each row is in (-1: none; see set_duplicates).
+    same_audio: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _natural: dict[str, np.ndarray] = field(default_factory=dict)
     _ranks: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -68,15 +153,22 @@ class Snapshot:
     def build(cls, tracks: TrackColumns) -> Snapshot:
         """From the columns of every track, ordered by id."""
         display = _str_array(tracks.displays)
-        # A track without a title shows its file name.
+        # A track without a title shows its file name, one without an album its folder.
         titles = [
-            t or os.path.splitext(os.path.basename(str(d)))[0]
+            t or os.path.splitext(os.path.basename(d))[0]
             for t, d in zip(tracks.titles, tracks.displays, strict=True)
         ]
+        albums = [
+            a or os.path.basename(os.path.dirname(d))
+            for a, d in zip(tracks.albums, tracks.displays, strict=True)
+        ]
+        no_title = np.array([not t for t in tracks.titles], dtype=bool)
+        no_album = np.array([not a for a in tracks.albums], dtype=bool)
+        no_artist = np.array([not a for a in tracks.artists], dtype=bool)
         cols = {
             "title": _str_array(titles),
             "artist": _str_array(tracks.artists),
-            "album": _str_array(tracks.albums),
+            "album": _str_array(albums),
             "genre": _str_array(tracks.genres),
             "year": np.array([y or 0 for y in tracks.years], dtype=np.int32),
             "duration": np.array(
@@ -87,6 +179,7 @@ class Snapshot:
             "last_played": np.full(len(display), np.nan, dtype=np.float64),
             "skips": np.zeros(len(display), dtype=np.int32),
             "path": display,
+            "copies": np.zeros(len(display), dtype=np.int32),
         }
         snap = cls(
             ids=np.asarray(tracks.ids, dtype=np.int64),
@@ -95,13 +188,19 @@ class Snapshot:
             missing=np.asarray([bool(m) for m in tracks.missing], dtype=bool),
             content_keys=_str_array(tracks.content_keys),
             has_lyrics=np.asarray([bool(h) for h in tracks.has_lyrics], dtype=bool),
+            guessed={"title": no_title, "album": no_album & (cols["album"] != "")},
+            untagged=no_title & no_artist,
+            same_audio=np.full(len(display), -1, dtype=np.int64),
         )
-        snap.lower = {k: np.strings.lower(cols[k]) for k in TEXT_COLUMNS}
+        snap.lower = {k: _in_chunks(np.strings.lower, cols[k]) for k in TEXT_COLUMNS}
+        snap._natural = {k: natural_keys(snap.lower[k]) for k in TEXT_COLUMNS}
         if len(snap.ids):
             sep = "\x1f"
             hay = snap.lower["title"]
             for k in ("artist", "album", "genre", "path"):
-                hay = np.strings.add(np.strings.add(hay, sep), snap.lower[k])
+                hay = _in_chunks(
+                    lambda a, b: np.strings.add(np.strings.add(a, sep), b), hay, snap.lower[k]
+                )
             snap.haystack = hay
         return snap
 
@@ -143,8 +242,38 @@ class Snapshot:
         for key in PLAY_COLUMNS:
             self._ranks.pop(key, None)
 
+    def set_duplicates(self, groups: Sequence[Sequence[int]]) -> None:
+        """The groups of track ids with the same audio (:func:`musicorg.store.duplicates
+        .same_audio`): each row learns its group and how many files the audio is in."""
+        same = np.full(len(self), -1, dtype=np.int64)
+        copies = np.zeros(len(self), dtype=np.int32)
+        for number, ids in enumerate(groups):
+            rows = self.rows_of(ids)
+            if len(rows) > 1:
+                same[rows] = number
+                copies[rows] = len(rows)
+        self.same_audio = same
+        self.cols["copies"] = copies
+        self._ranks.pop("copies", None)
+
+    def copies_of(self, row: int) -> np.ndarray:
+        """The other rows with the same audio as ROW (none when it is the only file)."""
+        group = int(self.same_audio[row]) if len(self.same_audio) else -1
+        if group < 0:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.flatnonzero(self.same_audio == group)
+        out: np.ndarray = rows[rows != row]
+        return out
+
+    def duplicates(self) -> int:
+        """How many files are copies, beyond one file per audio (two files of one audio: one)."""
+        grouped = self.same_audio[self.same_audio >= 0]
+        return int(len(grouped) - len(np.unique(grouped)))
+
     def text(self, key: str, row: int) -> str:
         value = self.cols[key][row]
+        if key == "copies":
+            return f"{int(value)} files" if value else ""
         if key == "year":
             return str(int(value)) if value else ""
         if key in ("plays", "skips"):
@@ -163,9 +292,15 @@ class Snapshot:
         return str(value)
 
     def label(self, row: int) -> str:
+        """How a track is named outside the table: "artist – title"; without an artist, the
+        title (the file name, untagged) and the album (or folder) it is in, so that two
+        untagged "track10" in two folders read differently."""
         artist = str(self.cols["artist"][row])
         title = str(self.cols["title"][row])
-        return f"{artist} – {title}" if artist else title
+        if artist:
+            return f"{artist} – {title}"
+        album = str(self.cols["album"][row])
+        return f"{title} ({album})" if album else title
 
     def file_path(self, row: int) -> str:
         """The file's path as a str the OS accepts (undecodable bytes survive)."""
@@ -177,7 +312,9 @@ class Snapshot:
         """Position of each row in the ascending order of column KEY (cached)."""
         r = self._ranks.get(key)
         if r is None:
-            values = self.lower[key] if key in self.lower else self.cols[key]
+            values = self._natural[key] if key in self._natural else self.cols[key]
+            if key == "copies":  # the files of one audio together, the others after
+                values = np.where(self.same_audio >= 0, self.same_audio, len(self))
             if key in ("duration", "last_played"):
                 values = np.nan_to_num(values, nan=-1.0)
             order = np.argsort(values, kind="stable")
@@ -187,12 +324,20 @@ class Snapshot:
         return r
 
     def match(self, query: str) -> np.ndarray:
-        """Boolean mask of rows whose title, artist, album, genre or file contains every word."""
+        """Boolean mask of rows whose title, artist, album, genre or file contains every word,
+        and that pass every filter of :data:`FILTERS` in the query."""
         mask = np.ones(len(self), dtype=bool)
         for word in query.lower().split():
             if not len(self):
                 break
-            mask &= np.strings.find(self.haystack, word) >= 0
+            if word == "is:duplicate":
+                mask &= self.same_audio >= 0
+            elif word == "is:untagged":
+                mask &= self.untagged
+            elif word == "is:missing":
+                mask &= self.missing
+            else:
+                mask &= np.strings.find(self.haystack, word) >= 0
         return mask
 
     def view(
@@ -203,7 +348,8 @@ class Snapshot:
         descending: bool = False,
     ) -> np.ndarray:
         """Rows to show: in SCOPE (rows, kept in their order when unsorted), matching QUERY,
-        sorted by SORT_KEY."""
+        sorted by SORT_KEY. The duplicates filter, unsorted, puts the files of one audio
+        together."""
         if scope is not None:
             rows = scope.astype(np.int64, copy=False)
             if query.strip():
@@ -212,6 +358,8 @@ class Snapshot:
             rows = np.flatnonzero(self.match(query))
         else:
             rows = np.arange(len(self), dtype=np.int64)
+        if sort_key is None and scope is None and "is:duplicate" in query.lower().split():
+            sort_key = "copies"
         if sort_key is not None and len(rows):
             order = np.argsort(self.rank(sort_key)[rows], kind="stable")
             if descending:

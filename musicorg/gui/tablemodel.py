@@ -4,7 +4,9 @@ Qt asks only for the visible cells; sorting and filtering replace the view array
 Rows drag out as file URLs (other apps accept them) plus the track ids (our playlists do).
 The track the player is on is shown in bold with a play mark. A result list that says why
 each track is in it (a query in words, "for you") has one more column, "Why", after the
-others; sorting by it gives the list's own order back.
+others; sorting by it gives the list's own order back. A value guessed from the file (the
+file name as title, the folder as album) is grey and slanted; a file with the same audio as
+others says which in its Duplicate cell.
 """
 
 from __future__ import annotations
@@ -21,13 +23,24 @@ from PySide6.QtCore import (
     Qt,
     QUrl,
 )
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon
+from PySide6.QtGui import QBrush, QFont, QIcon
 from PySide6.QtWidgets import QApplication, QStyle
 
+from musicorg.gui import theme
 from musicorg.gui.snapshot import COLUMNS, NUMBER_COLUMNS, Snapshot
 
 TRACK_IDS_MIME = "application/x-musicorg-track-ids"
 WHY_HEADER = "Why"
+#: What a column's header says when hovered.
+HEADER_TIPS = {
+    "copies": "How many files hold this audio, when it is more than one. "
+    "Search for is:duplicate to list them together.",
+}
+#: What a value guessed from the file says when hovered, per column.
+GUESSED = {
+    "title": "No title tag: this is the file's name.",
+    "album": "No album tag: this is the folder's name.",
+}
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -53,7 +66,10 @@ class TrackTableModel(QAbstractTableModel):
         self.sort_key: str | None = None
         self.descending = False
         self.highlight: np.ndarray | None = None  # bool per snapshot row (e.g. map picks)
-        self._missing_brush = QBrush(QColor(150, 150, 150))
+        self._missing_brush = QBrush(theme.dimmed())
+        self._guessed_brush = QBrush(theme.muted())
+        self._italic = QFont()
+        self._italic.setItalic(True)
         self.current_id = 0  # the track the player is on (0: none)
         self._current_row = -1  # its snapshot row
         self._bold = QFont()
@@ -91,16 +107,32 @@ class TrackTableModel(QAbstractTableModel):
             return self.why.get(int(self.snap.ids[row]), "")
         if role == Qt.ItemDataRole.DisplayRole:
             return self.snap.text(key, row)
-        if role == Qt.ItemDataRole.ToolTipRole and key == "path":
-            return self.snap.text("path", row)
-        if role == Qt.ItemDataRole.ForegroundRole and self.snap.missing[row]:
-            return self._missing_brush
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(key, row)
+        guessed = key in self.snap.guessed and bool(self.snap.guessed[key][row])
+        if role == Qt.ItemDataRole.ForegroundRole and (self.snap.missing[row] or guessed):
+            return self._missing_brush if self.snap.missing[row] else self._guessed_brush
+        if role == Qt.ItemDataRole.FontRole and guessed and row != self._current_row:
+            return self._italic
         if role == Qt.ItemDataRole.TextAlignmentRole and key in NUMBER_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.UserRole:
             return int(self.snap.ids[row])
         if row == self._current_row:
             return self._current_data(index.column(), role)
+        return None
+
+    def _tooltip(self, key: str, row: int) -> str | None:
+        """The whole path of a file; where a guessed value comes from; the other files of
+        the same audio."""
+        if key == "path":
+            return self.snap.text("path", row)
+        if key in self.snap.guessed and self.snap.guessed[key][row]:
+            return GUESSED.get(key)
+        if key == "copies":
+            others = self.snap.copies_of(row)
+            if len(others):
+                return "Same audio as: " + ", ".join(self.snap.text("path", r) for r in others)
         return None
 
     def _current_data(self, column: int, role: int) -> Any:
@@ -117,8 +149,12 @@ class TrackTableModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section][1] if section < len(COLUMNS) else WHY_HEADER
+        if role == Qt.ItemDataRole.ToolTipRole and section < len(COLUMNS):
+            return HEADER_TIPS.get(COLUMNS[section][0])
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:

@@ -48,6 +48,7 @@ LABELS = {
     "foryou": "For you",
     "explain": "Playlist words",
     "colour": "Map colours",
+    "preview": "Export preview",
 }
 
 

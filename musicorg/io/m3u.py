@@ -1,4 +1,4 @@
-"""M3U and M3U8 playlists: export every playlist to ``.m3u8`` files, import one as a user list.
+"""M3U and M3U8 playlists: export playlists to ``.m3u8`` files, import one as a user list.
 
 Export writes, per playlist, a UTF-8 file (no BOM, ``\\n`` line ends)::
 
@@ -20,6 +20,10 @@ Export writes, per playlist, a UTF-8 file (no BOM, ``\\n`` line ends)::
 - File names are safe on Windows, macOS and Linux (see :func:`safe_filename`), and two
   playlists never share one: names equal but for case or Unicode normal form get ``" (2)"``,
   ``" (3)"``… in the order of the playlists' ids, whether all or only some are exported.
+- :func:`plan_export` says beforehand which files an export writes and which of them replace
+  a file already there. The catalogue records what each export wrote (``musicorg.io.exported``),
+  so that the next export of a renamed playlist removes the file musicorg wrote under its old
+  name, as long as that file still holds just what musicorg wrote; no other file is removed.
 
 Import reads M3U and M3U8: a UTF-8 (or UTF-16) BOM, UTF-8 first and strictly, then cp1252,
 then Latin-1; ``\\r\\n`` line ends; backslashes as separators; ``file://`` URIs
@@ -44,6 +48,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from musicorg.io import exported
 from musicorg.store import exports, trackrefs, userlists
 from musicorg.store.db import Catalogue
 
@@ -212,20 +217,119 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``"1 playlist"``, ``"6 playlists"``."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
 @dataclass
 class ExportReport:
     files: list[tuple[str, Path, int]] = field(default_factory=list)  # name, file, entries
     skipped: list[tuple[str, str]] = field(default_factory=list)  # playlist, missing track
+    #: Files musicorg had written for these playlists under their old names, now removed.
+    removed: list[Path] = field(default_factory=list)
 
     def summary(self) -> str:
-        text = f"Wrote {len(self.files)} playlists"
+        text = f"Wrote {plural(len(self.files), 'playlist')}"
+        if self.removed:
+            text += f"; removed {plural(len(self.removed), 'old file')} of renamed playlists"
         if self.skipped:
-            text += f"; skipped {len(self.skipped)} missing tracks"
+            text += f"; skipped {plural(len(self.skipped), 'missing track')}"
         return text + "."
 
 
 class PlaylistNotFound(LookupError):
     pass
+
+
+@dataclass
+class PlannedFile:
+    """One file an export writes."""
+
+    playlist_id: int
+    name: str
+    path: Path
+    #: A file of this name is there already, and will be replaced.
+    replaces: bool
+    #: ... and musicorg wrote that file (for this playlist, or one of the name), unchanged since.
+    ours: bool
+
+
+@dataclass
+class Stale:
+    """A file musicorg wrote for a playlist under its old name, which the export removes."""
+
+    path: Path
+    old_name: str  # the name the playlist had then
+    name: str  # its name now
+
+
+@dataclass
+class ExportPlan:
+    """What an export into ``folder`` writes and removes, before it does."""
+
+    folder: Path
+    files: list[PlannedFile] = field(default_factory=list)
+    removes: list[Stale] = field(default_factory=list)
+
+    @property
+    def replaces(self) -> list[PlannedFile]:
+        return [f for f in self.files if f.replaces]
+
+
+def _selected(
+    lists: list[tuple[int, str, str]],
+    names: Sequence[str] | None,
+    ids: Sequence[int] | None,
+) -> set[int]:
+    """The ids of the playlists asked for (every one when neither names nor ids are given)."""
+    if names is None and ids is None:
+        return {pid for pid, _name, _kind in lists}
+    known = {pid for pid, _name, _kind in lists}
+    unknown = [n for n in names or () if n not in {name for _pid, name, _kind in lists}]
+    unknown += [f"id {i}" for i in ids or () if i not in known]
+    if unknown:
+        raise PlaylistNotFound(", ".join(unknown))
+    wanted = set(ids or ())
+    return wanted | {pid for pid, name, _kind in lists if names and name in names}
+
+
+def plan_export(
+    cat: Catalogue,
+    dest: str | os.PathLike[str],
+    *,
+    names: Sequence[str] | None = None,
+    ids: Sequence[int] | None = None,
+) -> ExportPlan:
+    """What :func:`export_playlists` with the same arguments would write into ``dest``: one
+    file per playlist (those named, or with these ids; all when neither is given), whether it
+    replaces a file, and which files it removes: those musicorg wrote for these playlists
+    under a name they no longer have, and only while they still hold just what it wrote."""
+    folder = Path(os.path.abspath(dest))
+    lists = exports.exportable(cat)
+    filenames = unique_filenames([name for _id, name, _kind in lists])
+    chosen = _selected(lists, names, ids)
+    record = exported.load(cat, folder)
+    plan = ExportPlan(folder)
+    for (pid, name, _kind), filename in zip(lists, filenames, strict=True):
+        if pid not in chosen:
+            continue
+        target = folder / filename
+        before = record.get(filename)
+        exists = os.path.lexists(target)
+        ours = exists and before is not None and exported.still_ours(target, before)
+        plan.files.append(PlannedFile(pid, name, target, exists, ours))
+    writing = {_collision_key(f.path.name) for f in plan.files}
+    now = {f.playlist_id: f.name for f in plan.files}
+    for filename, written in sorted(record.items()):
+        stale = folder / filename
+        if (
+            written.playlist_id in now
+            and _collision_key(filename) not in writing
+            and exported.still_ours(stale, written)
+        ):
+            plan.removes.append(Stale(stale, written.name, now[written.playlist_id]))
+    return plan
 
 
 def export_playlists(
@@ -234,34 +338,41 @@ def export_playlists(
     *,
     absolute: bool = False,
     names: Sequence[str] | None = None,
+    ids: Sequence[int] | None = None,
 ) -> ExportReport:
-    """Write one ``.m3u8`` per playlist (or per playlist named in ``names``) into ``dest``."""
+    """Write one ``.m3u8`` per playlist (or per playlist named in ``names``, or with an id in
+    ``ids``) into ``dest``, and remove the files musicorg wrote there earlier for these
+    playlists under their old names (see :func:`plan_export`). What it wrote is recorded in
+    the catalogue for the next export."""
     folder = Path(os.path.abspath(dest))
     folder.mkdir(parents=True, exist_ok=True)
     folder_bytes = os.fsencode(folder)
-    lists = exports.exportable(cat)
-    filenames = unique_filenames([name for _id, name, _kind in lists])
-    if names is not None:
-        known = {name for _id, name, _kind in lists}
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise PlaylistNotFound(", ".join(unknown))
+    plan = plan_export(cat, folder, names=names, ids=ids)
+    written: exported.Record = {}
     report = ExportReport()
-    for (pid, name, _kind), filename in zip(lists, filenames, strict=True):
-        if names is not None and name not in names:
-            continue
-        entries: list[tuple[str, str]] = []
-        for item in userlists.items(cat, pid):
-            if item.missing:
-                log.warning("playlist %s: skipped missing track %s", name, item.display)
-                report.skipped.append((name, item.display))
-                continue
-            stem = os.path.splitext(os.path.basename(item.display))[0]
-            info = extinf(item.duration, item.artist, item.title, stem)
-            entries.append((info, location(item.path, folder_bytes, absolute=absolute)))
-        target = folder / filename
-        write_atomic(target, render(name, entries))
-        report.files.append((name, target, len(entries)))
+    try:
+        for planned in plan.files:
+            name, entries = planned.name, []
+            for item in userlists.items(cat, planned.playlist_id):
+                if item.missing:
+                    log.warning("playlist %s: skipped missing track %s", name, item.display)
+                    report.skipped.append((name, item.display))
+                    continue
+                stem = os.path.splitext(os.path.basename(item.display))[0]
+                info = extinf(item.duration, item.artist, item.title, stem)
+                entries.append((info, location(item.path, folder_bytes, absolute=absolute)))
+            text = render(name, entries)
+            write_atomic(planned.path, text)
+            written[planned.path.name] = exported.Written(
+                planned.playlist_id, name, exported.digest(text.encode("utf-8"))
+            )
+            report.files.append((name, planned.path, len(entries)))
+        for stale in plan.removes:
+            with contextlib.suppress(FileNotFoundError):
+                stale.path.unlink()
+            report.removed.append(stale.path)
+    finally:
+        exported.update(cat, folder, written, gone=[p.name for p in report.removed])
     return report
 
 

@@ -67,7 +67,7 @@ def test_map_export_import(db: str, tmp_path: Path, capsys: pytest.CaptureFixtur
     cat.close()
     out = tmp_path / "out"
     assert main(["--db", db, "export", str(out), "--playlist", "Mine"]) == 0
-    assert "Wrote 1 playlists" in capsys.readouterr().out
+    assert "Wrote 1 playlist." in capsys.readouterr().out
     lines = (out / "Mine.m3u8").read_text("utf-8").splitlines()
     assert lines[:3] == ["#EXTM3U", "#PLAYLIST:Mine", "#EXTINF:100,Band 0 - Title 0"]
     assert main(["--db", db, "export", str(out), "--playlist", "Nope"]) == 1

@@ -18,6 +18,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractButton
 
 from musicorg.app import actions, explain, pipeline
 from musicorg.gui.colourby import scale
@@ -171,6 +172,10 @@ def test_mix_adds_and_subtracts_and_the_map_previews_it(qtbot, window) -> None: 
     assert len(picks) == len(mixed)
     assert {m.preview[k].opts["symbol"] for k in ("plus", "minus")} == {"o", "s"}
     assert "− seeds" in m.preview_label.text()
+    # With the preview's key in the bar, no tool is squeezed below its size ("R…e").
+    settle(qtbot, w)
+    for button in m.tools.findChildren(QAbstractButton):
+        assert button.width() >= button.sizeHint().width(), button.text()
     shot(w, "alchemy")
     # A heavier − weight makes the list again; removing B gives plain "more like this".
     with qtbot.waitSignal(w.mix.shown, timeout=30000):

@@ -322,7 +322,10 @@ def test_keyboard_shortcuts_page_lists_every_shortcut_by_menu(qtbot, window) -> 
     with_keys = {a.text() for a in window.actions() if not a.shortcut().isEmpty()}
     assert with_keys <= listed
     groups = [g for g, _rows in dialog.groups]
-    assert groups[0] == "File" and groups[-1] == "Help"
+    assert groups[0] == "File" and groups[-2:] == ["Help", "Map"]
+    # The map's own keys and its mouse keys, under "Map".
+    assert ("Map", "Fit all", "F or Home") in rows and ("Map", "Reset", "0") in rows
+    assert ("Map", "Add to the selection (lasso, rectangle, click)", "Shift") in rows
     assert dialog.tree.topLevelItemCount() == len(groups)
     dialog.close()
     # Read from the actions each time: a new one shows the next time the page opens.
