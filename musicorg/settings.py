@@ -32,9 +32,20 @@ class Settings:
     genius_token: str = ""
     export_dir: str = ""
     export_absolute: bool = False
+    #: Watch the music folders while the app runs, and read changes in a few seconds.
+    watch_folders: bool = True
     last_library: str = ""
+    #: The player's volume, 0 (silent) to 1, as it was last set.
+    volume: float = 1.0
     #: The libraries opened lately, newest first (catalogue paths, "demo"); the GUI keeps 8.
     recent_libraries: list[str] = field(default_factory=list)
+    #: The library table's columns in the order shown, "key:width" (":hidden" after those
+    #: hidden), and its sort: a column's key, "-" before it when descending, "" for none.
+    table_columns: list[str] = field(default_factory=list)
+    table_sort: str = ""
+    #: The catalogue when no ``--db`` names one: "" for the file in the data folder, or a
+    #: ``postgresql://USER@HOST/DATABASE`` URL (a catalogue shared by several desktops).
+    catalogue_url: str = ""
 
     def validate(self) -> None:
         if self.device not in DEVICES:
@@ -55,6 +66,7 @@ _ENV = {
     "playlist_min": "MUSICORG_PLAYLIST_MIN",
     "playlist_max": "MUSICORG_PLAYLIST_MAX",
     "export_dir": "MUSICORG_EXPORT_DIR",
+    "catalogue_url": "MUSICORG_CATALOGUE_URL",
 }
 
 
@@ -62,6 +74,8 @@ def _coerce(name: str, raw: Any) -> Any:
     kind = {f.name: f.type for f in fields(Settings)}[name]
     if kind == "int":
         return int(raw)
+    if kind == "float":
+        return float(raw)
     if kind == "bool":
         return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
     if kind == "list[str]":

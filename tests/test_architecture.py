@@ -176,9 +176,16 @@ def test_tests_mirror_the_packages() -> None:
 @pytest.mark.parametrize(
     ("module", "absent"),
     [
-        ("musicorg.cli", ("numpy", "torch", "PySide6", "scipy", "librosa", "sklearn")),
+        (
+            "musicorg.cli",
+            ("numpy", "torch", "PySide6", "scipy", "librosa", "sklearn", "dask", "psycopg"),
+        ),
         ("musicorg.io.m3u", ("librosa", "scipy", "soundfile", "soxr", "torch", "PySide6")),
-        ("musicorg.app.pipeline", ("torch", "PySide6", "librosa", "scipy", "sklearn")),
+        (
+            "musicorg.app.pipeline",
+            ("torch", "PySide6", "librosa", "scipy", "sklearn", "dask", "distributed", "faiss"),
+        ),
+        ("musicorg.store.db", ("psycopg", "dask", "faiss")),
     ],
 )
 def test_light_imports(module: str, absent: tuple[str, ...]) -> None:
