@@ -28,7 +28,6 @@ from musicorg.app import actions
 from musicorg.gui import accessibility, explanations, theme
 from musicorg.gui.colourby import ColourBar
 from musicorg.gui.mainwindow import MainWindow
-from musicorg.gui.player import NullPlayer
 from musicorg.gui.shortcuts import show_shortcuts
 from musicorg.gui.watcher import DEBOUNCE_MS, FolderWatcher, list_folders, recently_written
 from musicorg.store import library
@@ -50,15 +49,6 @@ def open_with_map(qtbot, window: MainWindow, tmp_path: Path, monkeypatch, n: int
         actions, "map_coordinates", lambda cat, *_a: (list(library.track_columns(cat).ids), xy)
     )
     open_synthetic(qtbot, window, tmp_path, n)
-
-
-@pytest.fixture
-def window(qtbot):  # type: ignore[no-untyped-def]
-    w = MainWindow(player=NullPlayer(), audio_backend="null")
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 # --- the music folders, watched ---------------------------------------------------------------

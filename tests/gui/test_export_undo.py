@@ -4,8 +4,6 @@ edits can be undone and redone. Real window, real catalogue; each test fails on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 pytest.importorskip("PySide6")
@@ -19,18 +17,8 @@ from musicorg import settings as settings_mod
 from musicorg.app.actions import PlaylistEntry
 from musicorg.gui.exportdialog import ExportDialog
 from musicorg.gui.mainwindow import MainWindow
-from musicorg.gui.player import NullPlayer
 from musicorg.store import userlists
 from tests.gui.test_gui import open_synthetic, settled
-
-
-@pytest.fixture
-def window(qtbot) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
-    w = MainWindow(player=NullPlayer(), audio_backend="null")
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 @pytest.fixture(autouse=True)

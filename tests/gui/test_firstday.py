@@ -272,17 +272,6 @@ def test_settings_speak_plainly_and_check_lengths_as_typed(qtbot) -> None:  # ty
 # --- minimum sizes ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def window(qtbot):  # type: ignore[no-untyped-def]
-    from musicorg.gui.player import NullPlayer
-
-    w = MainWindow(player=NullPlayer(), audio_backend="null")
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
-
-
 def test_at_800_by_560_the_sidebar_keeps_its_width(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Before: at 800×560 the playlists sidebar shrank to about 60 px, and the window could
     not be narrower than the welcome page's text."""

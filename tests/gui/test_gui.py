@@ -46,15 +46,6 @@ needs_model = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def window(qtbot):  # type: ignore[no-untyped-def]
-    w = MainWindow(player=NullPlayer(), audio_backend="null")
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
-
-
 @contextmanager
 def settled(qtbot, window: MainWindow) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Do something, then wait until every job and reload it started has landed."""

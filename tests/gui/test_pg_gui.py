@@ -15,20 +15,10 @@ pytest.importorskip("pytestqt")
 from musicorg import settings as settings_mod
 from musicorg.gui import recent
 from musicorg.gui.mainwindow import MainWindow
-from musicorg.gui.player import NullPlayer
 from musicorg.ingest import scanner
 from musicorg.store import library
 from musicorg.store.db import Catalogue
 from tests.conftest import audio_files
-
-
-@pytest.fixture
-def window(qtbot):  # type: ignore[no-untyped-def]
-    w = MainWindow(player=NullPlayer(), audio_backend="null")
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
 
 
 class _Asks:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from musicorg import settings as settings_mod
-from tests.gui.test_gui import open_synthetic, settled, window  # noqa: F401 (the fixture)
+from tests.gui.test_gui import open_synthetic, settled
 
 
 def _autos(w):  # type: ignore[no-untyped-def]
@@ -17,7 +17,7 @@ def _members(w):  # type: ignore[no-untyped-def]
     return {p.id: set(p.track_ids) for p in w.data.playlists if p.kind == "auto"}
 
 
-def test_shorter_lengths_split_without_renaming(qtbot, window, tmp_path: Path):  # type: ignore[no-untyped-def]  # noqa: F811
+def test_shorter_lengths_split_without_renaming(qtbot, window, tmp_path: Path):  # type: ignore[no-untyped-def]
     settings_mod.update(playlist_min=5, playlist_max=40)
     window.settings = settings_mod.load()
     open_synthetic(qtbot, window, tmp_path, 90)

@@ -15,7 +15,7 @@ from musicorg.ingest import scanner
 from musicorg.store import library
 from musicorg.store.db import Catalogue
 from tests.conftest import DATA
-from tests.gui.test_gui import open_synthetic, window  # noqa: F401 (the fixture)
+from tests.gui.test_gui import open_synthetic
 
 
 def _library(tmp_path: Path) -> Snapshot:
@@ -91,7 +91,7 @@ def test_the_keyboard_picks_and_the_start_track_is_left_out(qtbot, tmp_path):  #
     assert picker.chosen() == second
 
 
-def test_path_to_asks_with_the_picker_and_lists_the_path(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]  # noqa: F811
+def test_path_to_asks_with_the_picker_and_lists_the_path(qtbot, window, tmp_path):  # type: ignore[no-untyped-def]
     """In the window: "Path to…" with one track selected opens the picker; a word typed there
     chooses the end, and the path is listed (computed off the UI thread)."""
     ids = open_synthetic(qtbot, window, tmp_path, 60)
