@@ -31,6 +31,7 @@ from musicorg.store.db import (
     Playlist,
     PlaylistItem,
     Track,
+    all_rows,
     follow_ids,
     lock_ids,
     upsert,
@@ -374,7 +375,8 @@ def listed(
                 Playlist.renamed,
             ).where(cond)
         ).all()
-        items = conn.execute(
+        items = all_rows(
+            conn,
             select(
                 PlaylistItem.playlist_id,
                 Track.id,
@@ -386,8 +388,8 @@ def listed(
             )
             .join(Track, Track.id == PlaylistItem.track_id)
             .where(PlaylistItem.playlist_id.in_([int(p[0]) for p in pls]))
-            .order_by(PlaylistItem.playlist_id, PlaylistItem.position)
-        ).all()
+            .order_by(PlaylistItem.playlist_id, PlaylistItem.position),
+        )
     by_pl: dict[int, list[Any]] = {}
     for it in items:
         by_pl.setdefault(int(it[0]), []).append(it)

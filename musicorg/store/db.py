@@ -83,6 +83,22 @@ SCHEMA_VERSION = 5
 BUSY_TIMEOUT_S = float(os.environ.get("MUSICORG_BUSY_TIMEOUT", "15"))
 
 
+#: Rows fetched at a time by :func:`all_rows`.
+SLICE_ROWS = 5000
+
+
+def all_rows(conn: Connection, statement: Any) -> list[Any]:
+    """Every row of ``statement``, fetched :data:`SLICE_ROWS` at a time with a pause between
+    slices. For the window's reads of the whole library, made in a worker thread: one fetch
+    of 100,000 rows builds them all in one C call that holds the GIL, and the window (another
+    thread) stalls for as long (100-200 ms)."""
+    out: list[Any] = []
+    for part in conn.execute(statement).partitions(SLICE_ROWS):
+        out.extend(part)
+        time.sleep(0)  # let the other threads run between slices
+    return out
+
+
 class CatalogueError(RuntimeError):
     """A catalogue that cannot be opened or used, with a message for people."""
 

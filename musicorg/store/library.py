@@ -23,6 +23,7 @@ from musicorg.store.db import (
     Problem,
     Root,
     Track,
+    all_rows,
 )
 
 
@@ -230,7 +231,7 @@ def auto_playlist_groups(cat: Catalogue, version: str | None) -> tuple[list[int]
     if version:
         q = q.where(Playlist.model_version == version)
     with cat.read() as conn:
-        rows = conn.execute(q).all()
+        rows = all_rows(conn, q)
     return [int(r[0]) for r in rows], [str(r[1] or r[2] or "") for r in rows]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import delete, select
 
-from musicorg.store.db import Catalogue, MapCoord, Track, upsert
+from musicorg.store.db import Catalogue, MapCoord, Track, all_rows, upsert
 
 _BATCH = 5000
 
@@ -57,7 +57,7 @@ def track_coords(
     if not include_missing:
         query = query.where(Track.missing.is_(False))
     with cat.read() as conn:
-        rows = conn.execute(query).all()
+        rows = all_rows(conn, query)
     ids = [int(r[0]) for r in rows]
     xy = np.array([(r[1], r[2]) for r in rows], dtype=np.float32).reshape(-1, 2)
     return ids, xy
