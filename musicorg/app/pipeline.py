@@ -70,6 +70,14 @@ def writing(cat: Catalogue, what: str, progress: ProgressFn, cancel: CancelFn) -
         yield
 
 
+def load_scan_stage() -> None:
+    """Import the scanner and its tag readers now (call it off the UI thread, before the
+    first scan). Imported by the first scan's job instead, their ~0.3 s of module code ran
+    while the window painted, and every Qt call into Python on the UI thread waited for the
+    GIL behind it (a UI stall of 100-300 ms at the start of each session's first scan)."""
+    import musicorg.ingest.scanner  # noqa: F401  # lazy: the CLI's start-up stays light
+
+
 def scan(
     cat: Catalogue,
     folders: Iterable[str | bytes | os.PathLike[str]],

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from musicorg.app import actions
+from musicorg.app import actions, pipeline
 from musicorg.gui.snapshot import Snapshot
 from musicorg.store import duplicates, plays
 from musicorg.store.db import Catalogue
@@ -63,6 +63,7 @@ def xy_per_row(snap: Snapshot, track_ids: list[int], xy: np.ndarray) -> np.ndarr
 def load_library(cat: Catalogue, map_method: str = "umap") -> LibraryData:
     """Everything the window shows, read in one go (call off the UI thread)."""
     read = actions.read_library(cat, map_method)
+    pipeline.load_scan_stage()  # here, off the UI thread, before a scan needs it
     snap = Snapshot.build(read.tracks)
     snap.set_plays(plays.stats(cat))
     snap.set_duplicates(duplicates.same_audio(cat))
