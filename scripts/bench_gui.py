@@ -39,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +309,21 @@ class GcWatch:
         return out
 
 
+@contextmanager
+def traced(on: bool, hb: Heartbeat) -> Iterator[None]:
+    """With --trace-stalls (``on``): print what the other threads did during each UI stall
+    of the block (the heartbeat ``hb`` measures the stalls)."""
+    tracer = StallTracer() if on else None
+    if tracer is not None:
+        tracer.start()
+    try:
+        yield
+    finally:
+        if tracer is not None:
+            tracer.stop()
+            tracer.report(hb.gaps)
+
+
 def wait(app: Any, cond: Any, timeout: float) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -411,18 +428,13 @@ def main() -> int:
         gcpolicy.install(w, w.idle)  # as the app does (musicorg.gui.app.run_gui)
     hb = Heartbeat()
     gcw = GcWatch()
-    load_tracer = StallTracer() if args.trace_stalls else None
-    if load_tracer is not None:
-        load_tracer.start()
-    t = time.perf_counter()
-    hb.start()
-    w.open_library(db, [], rescan=False)
-    wait(app, lambda: len(w.data.snap) == args.tracks and w.idle(), 300)
-    results["library_on_screen_s"] = round(time.perf_counter() - t, 3)
-    record_stalls(results, hb, gcw, "while_loading")
-    if load_tracer is not None:
-        load_tracer.stop()
-        load_tracer.report(hb.gaps)
+    with traced(args.trace_stalls, hb):
+        t = time.perf_counter()
+        hb.start()
+        w.open_library(db, [], rescan=False)
+        wait(app, lambda: len(w.data.snap) == args.tracks and w.idle(), 300)
+        results["library_on_screen_s"] = round(time.perf_counter() - t, 3)
+        record_stalls(results, hb, gcw, "while_loading")
     print(
         f"{args.tracks} tracks on screen after {results['library_on_screen_s']} s "
         f"(longest UI stall meanwhile {results['stall_while_loading_ms']} ms)"
@@ -440,17 +452,12 @@ def main() -> int:
     w.folders = [str(music)]
     gcw.take()
     hb.start()
-    scan_tracer = StallTracer() if args.trace_stalls else None
-    if scan_tracer is not None:
-        scan_tracer.start()
-    t = time.perf_counter()
-    w.pipeline.run(["scan"])
-    wait(app, lambda: w.idle(), 600)
-    results["scan_s"] = round(time.perf_counter() - t, 2)
-    record_stalls(results, hb, gcw, "during_scan")
-    if scan_tracer is not None:
-        scan_tracer.stop()
-        scan_tracer.report(hb.gaps)
+    with traced(args.trace_stalls, hb):
+        t = time.perf_counter()
+        w.pipeline.run(["scan"])
+        wait(app, lambda: w.idle(), 600)
+        results["scan_s"] = round(time.perf_counter() - t, 2)
+        record_stalls(results, hb, gcw, "during_scan")
     print(
         f"scan of {args.files} files into the {args.tracks}-track catalogue: "
         f"{results['scan_s']} s, longest UI stall {results['stall_during_scan_ms']} ms"
