@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from musicorg import __version__, paths
 from musicorg import settings as settings_mod
 from musicorg.app import actions
-from musicorg.gui import accessibility, dialogs, gcpolicy, recent, sizes, theme, unmatched
+from musicorg.gui import accessibility, dialogs, gcpolicy, opening, recent, sizes, theme, unmatched
 from musicorg.gui.ask import AskBox, WordIndex
 from musicorg.gui.details import DetailsDock
 from musicorg.gui.explanations import Explanations
@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.player: Player = player or default_player()
         self.map_method = map_method
         self.cat: Catalogue | None = None
+        self._opening = 0  # which open_library the catalogue being opened belongs to
         self.demo = False
         self.folders: list[str] = []
         self.data = LibraryData.empty()
@@ -325,17 +326,55 @@ class MainWindow(QMainWindow):
     ) -> None:
         """Open the catalogue ``db`` on ``folders`` (None: the folders it already holds, as for
         a catalogue named with ``--db``, whose folders are not the saved settings'); ``db`` is
-        a file, or a shared catalogue's ``postgresql://`` URL."""
+        a file, or a shared catalogue's ``postgresql://`` URL. An existing catalogue opens in
+        the background (see :mod:`~musicorg.gui.opening`): the rest follows in :meth:`_opened`."""
         self.close_library()
-        try:
-            self.cat = Catalogue(db)
-        except CatalogueError as exc:
-            if "damaged" in str(exc) and self.recover_damaged(Path(db), folders, str(exc), demo):
+        number = self._opening
+        if opening.at_once(db):
+            self._opened(number, db, folders, demo, rescan, opening.open_catalogue(db))
+            return
+        self.stack.setCurrentWidget(self.tabs)
+        self.status_label.setText(opening.message(db))
+        self.toolbar.setEnabled(False)  # nothing to act on until it is open
+        self.runner.submit(
+            "open",
+            partial(opening.open_job, db),
+            on_result=partial(self._opened, number, db, folders, demo, rescan),
+            on_error=lambda message, _tb: self._opened(
+                number, db, folders, demo, rescan, CatalogueError(message)
+            ),
+            on_cancel=partial(self._opened, number, db, folders, demo, rescan, None),
+        )
+
+    def _opened(
+        self,
+        number: int,
+        db: Path | str,
+        folders: list[str] | None,
+        demo: bool,
+        rescan: bool,
+        result: opening.Opened | None,
+    ) -> None:
+        """The catalogue of an :meth:`open_library` is open (or could not be, or its opening
+        was cancelled: None): show it."""
+        if number != self._opening:  # another library was opened, or the window closed, since
+            if isinstance(result, Catalogue):
+                result.close()
+            return
+        if result is None:
+            self.show_welcome()
+            self.flash("The library was not opened.", 8000)
+            return
+        if isinstance(result, CatalogueError):
+            text = str(result)
+            if "damaged" in text and self.recover_damaged(Path(db), folders, text, demo):
                 return
-            self.problems.add_job_error("open", str(exc))
+            self.problems.add_job_error("open", text)
             self.problems_dock.show()
             self.show_welcome()
             return
+        self.cat = result
+        self.toolbar.setEnabled(True)
         self.demo = demo
         if folders is None:
             folders = [paths.fs_display(root) for root in tracks.root_paths(self.cat)]
@@ -390,6 +429,7 @@ class MainWindow(QMainWindow):
         self.pipeline_finished.connect(bring_back)
 
     def close_library(self) -> None:
+        self._opening += 1  # a catalogue still opening is closed when it arrives
         self.watch.stop()
         self.runner.cancel_all()
         self.pipeline.clear()

@@ -9,7 +9,9 @@ catalogue reads (the counts of plays) run in the background too.
 The volume starts as the settings last saved it, and is saved (through the window's
 ``save_settings``) a moment after it stops changing, and when the session closes. An output
 device that goes away while playing is said once, Play is off until one is back (the player
-looks for one by itself), and that is said too.
+looks for one by itself), and that is said too. So is a device that appears after the start
+found none (plugged in, a sound server started late): the player looks for one every few
+seconds on its own thread, and Play comes on when one opens.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ NO_DEVICE = "No audio output device was found; playback is off."
 LOST = "The audio output device went away; playback stopped until one is back."
 #: What it says when an output device is back after that.
 BACK = "An audio output device is back: press Play to go on."
+#: What it says when an output device appears after there was none at the start.
+FOUND = "An audio output device was found: playback is on."
 #: How long after a play or skip was recorded its counts are read again (several coming
 #: close together are read once).
 STATS_DELAY_MS = 250
@@ -161,6 +165,7 @@ class PlayControl(QObject):
         self._volume_timer.timeout.connect(self.save_volume)
         self._number = 0
         self._told = False
+        self._lost = False  # the device went away while in use (not: there was none)
         self._stats_asked = 0
         self.background = Background(self)
         self._stats_timer = QTimer(self)
@@ -213,6 +218,7 @@ class PlayControl(QObject):
 
     def _set_available(self, available: bool, reason: str | None) -> None:
         self.available, self.unavailable_reason = available, reason
+        self._lost = False
         self.available_changed.emit(available)
         if not available and not self._told:
             self._told = True  # said once, however often a library is opened
@@ -220,15 +226,17 @@ class PlayControl(QObject):
             self.host.flash(off_message(reason), 30000)
 
     def _on_output(self, number: int, available: bool, reason: str | None) -> None:
-        """The output device went away, or one is back: said once each time."""
+        """The output device went away, or one is back (or found, after there was none at
+        the start): said once each time."""
         if number != self._number or available == self.available:
             return
         self.available, self.unavailable_reason = available, reason
         self.available_changed.emit(available)
         if available:
-            self.host.flash(BACK, 8000)
+            self.host.flash(BACK if self._lost else FOUND, 8000)
         else:  # the player has logged it
             self.host.flash(LOST, 30000)
+        self._lost = not available
 
     def off_message(self) -> str:
         return off_message(self.unavailable_reason)

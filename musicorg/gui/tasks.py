@@ -39,6 +39,7 @@ LABELS = {
     "umap": "UMAP map",
     "reumap": "UMAP map",
     "load": "Loading",
+    "open": "Opening",
     "export": "Export",
     "import": "Import",
     "neighbours": "Nearest tracks",

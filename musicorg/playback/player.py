@@ -23,10 +23,11 @@ generation are dropped, and the position restarts from the target.
 
 Without an output device (no sound card, no sound server) the player is not
 :attr:`~Player.available`, says why in :attr:`~Player.unavailable_reason`, and its methods do
-nothing. A device that goes away while in use (unplugged, the sound server gone: miniaudio's
-stop callback, or a start that fails) stops the track and sends :class:`OutputLost`; the player
-is then unavailable and tries to open an output again every :data:`REOPEN_S`, sending
-:class:`OutputBack` once one opens.
+nothing; its event thread looks for one every :data:`PROBE_S` (a USB headset plugged in, a
+sound server started late) and sends :class:`OutputBack` once one opens. A device that goes
+away while in use (unplugged, the sound server gone: miniaudio's stop callback, or a start that
+fails) stops the track and sends :class:`OutputLost`; the player is then unavailable and tries
+to open an output again every :data:`REOPEN_S`, sending :class:`OutputBack` once one opens.
 
 ``backend="null"`` (or ``MUSICORG_AUDIO_BACKEND=null``) plays to miniaudio's null device,
 which consumes audio in real time and plays nothing: the tests use it, and
@@ -68,6 +69,8 @@ SILENCE: Final = 1e-4
 BACKEND_ENV: Final = "MUSICORG_AUDIO_BACKEND"
 #: How often the player tries to open an output again after the device went away.
 REOPEN_S: Final = 3.0
+#: How often a player that found no output device at its start looks for one again.
+PROBE_S: Final = 5.0
 #: What :attr:`Player.unavailable_reason` says after the device went away.
 LOST: Final = "the audio output device went away"
 
@@ -153,7 +156,8 @@ class OutputLost:
 
 @dataclass(frozen=True)
 class OutputBack:
-    """An output device opened again after :class:`OutputLost`; ``name`` is its backend."""
+    """An output device opened after :class:`OutputLost`, or after the player started without
+    one; ``name`` is its backend."""
 
     name: str
     serial: int = 0
@@ -295,6 +299,12 @@ def open_output(backend: str | None = None) -> tuple[_Output | None, str | None]
     return _Output(device), None
 
 
+def _may_appear(reason: str | None) -> bool:
+    """Whether an output may open later for this reason of :func:`open_output`'s: a device
+    that is not there yet, not a backend name that will never mean one."""
+    return reason is None or reason.startswith("no audio output device was found")
+
+
 # --- the player -------------------------------------------------------------------------------
 
 
@@ -372,6 +382,9 @@ class Player:
         self._attach(self._output)
         #: False when there is no output device; then nothing plays and the methods do nothing.
         self.available: bool = self._output is not None
+        self._retry_s = PROBE_S  # REOPEN_S once a device went away
+        if not self.available and _may_appear(self.unavailable_reason):
+            self._reopen_at = time.monotonic() + PROBE_S  # the event thread looks again
         self._decoder = threading.Thread(
             target=self._decode_loop, name="musicorg-decoder", daemon=True
         )
@@ -600,6 +613,7 @@ class Player:
         self._lost.append(output)
         self._output = None
         self.available, self.unavailable_reason = False, LOST
+        self._retry_s = REOPEN_S
         self._reopen_at = time.monotonic() + REOPEN_S
         log.warning("playback stopped: %s", LOST)
         return OutputLost(self._track_id, listened, LOST, self._serial)
@@ -803,7 +817,8 @@ class Player:
                 log.warning("the lost audio device did not close cleanly: %s", _detail(exc))
 
     def _reopen(self) -> list[PlayerEvent]:
-        """Try to open an output again after the device went away (the event thread)."""
+        """Try to open an output again after the device went away, or when there was none at
+        the start (the event thread)."""
         with self._api:
             self._close_lost()
         output, _why = self._open_device(self._backend)  # not under _api: it may take a while
@@ -813,7 +828,7 @@ class Player:
                     output.close()
                 return []
             if output is None:
-                self._reopen_at = time.monotonic() + REOPEN_S
+                self._reopen_at = time.monotonic() + self._retry_s
                 return []
             self._attach(output)
             self._output, self._reopen_at = output, None

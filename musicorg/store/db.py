@@ -75,6 +75,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from musicorg import paths
+from musicorg.jobs import CancelFn, Cancelled
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ class CatalogueFullError(CatalogueError):
 
 #: The mode of the catalogue's files (SQLite gives its -wal and -shm the mode of the file).
 FILE_MODE = 0o600
+#: How many SQLite steps of the opening check go by between two asks of its ``cancel``.
+_CANCEL_STEPS = 4_000
 #: Beside ``catalogue.sqlite``: ``catalogue.sqlite-clean``, the clean-close mark.
 CLEAN_MARK_SUFFIX = "-clean"
 _DAMAGE_WORDS = ("malformed", "not a database", "disk image")
@@ -941,6 +944,9 @@ class Catalogue:
     A catalogue this process cannot write opens read-only (``read_only`` forces it): reads
     work, and :meth:`begin` raises :class:`CatalogueReadOnlyError`. ``checked`` says whether
     opening it ran ``PRAGMA quick_check`` (it was not closed cleanly: :func:`closed_cleanly`).
+    That check reads the whole file (seconds at a million tracks): the window opens a catalogue
+    off its UI thread, and ``cancel`` (when it answers True) stops the check with
+    :class:`~musicorg.jobs.Cancelled`, the catalogue left closed and unchanged.
 
     ``location`` is a file, or a PostgreSQL URL (or its connection file): ``server`` is True
     then, ``url`` holds the URL, and ``path`` is the connection file (see the module's note).
@@ -953,7 +959,12 @@ class Catalogue:
     mounts: Mounts = Mounts()
 
     def __init__(
-        self, location: Path | str, *, migrate: bool = True, read_only: bool = False
+        self,
+        location: Path | str,
+        *,
+        migrate: bool = True,
+        read_only: bool = False,
+        cancel: CancelFn | None = None,
     ) -> None:
         if is_server(location):
             self._open_server(location, migrate=migrate, read_only=read_only)
@@ -977,7 +988,7 @@ class Catalogue:
         event.listen(self.engine, "connect", on_connect)
         event.listen(self.engine, "begin", _on_begin)
         try:
-            self._check()
+            self._check(cancel)
             self._prepare(migrate)
             self._load_mounts()
         except Exception as exc:
@@ -1077,13 +1088,25 @@ class Catalogue:
         if version and not migrate:
             raise CatalogueError(f"{self.where} has schema {version} and needs a migration")
 
-    def _check(self) -> None:
-        """``PRAGMA quick_check`` unless the catalogue was closed cleanly (free then)."""
+    def _check(self, cancel: CancelFn | None = None) -> None:
+        """``PRAGMA quick_check`` unless the catalogue was closed cleanly (free then); SQLite
+        asks ``cancel`` every few thousand steps of it."""
         self.checked = self._mark_seen is None
         if not self.checked:
             return
         with self.engine.connect() as conn:
-            rows = conn.exec_driver_sql("PRAGMA quick_check").all()
+            raw = conn.connection.driver_connection
+            if cancel is not None and isinstance(raw, sqlite3.Connection):
+                raw.set_progress_handler(lambda: int(cancel()), _CANCEL_STEPS)
+            try:
+                rows = conn.exec_driver_sql("PRAGMA quick_check").all()
+            except Exception:
+                if cancel is not None and cancel():
+                    raise Cancelled() from None  # interrupted: nothing was found wrong
+                raise
+            finally:
+                if isinstance(raw, sqlite3.Connection):
+                    raw.set_progress_handler(None, 0)
         if rows != [("ok",)]:
             forget_clean_mark(self.path)
             detail = "; ".join(str(r[0]) for r in rows[:3])
