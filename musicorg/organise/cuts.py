@@ -36,6 +36,7 @@ LEAF_INITS = 10  # K-Means starts of a leaf cut (the best is kept) ...
 LEAF_BUDGET = 200_000  # ... fewer where rows x centres exceeds this (big libraries)
 REFINE_NEAR = 16  # a track may move to the playlists with the nearest centres
 REFINE_PASSES = 25
+NEAR_LOCAL_FROM = 4_096  # from this many playlists, later passes look for neighbours locally
 
 FloatArray = NDArray[np.float32]
 IndexArray = NDArray[np.intp]
@@ -219,6 +220,47 @@ def _nearest_centres(
     return nb, np.isfinite(np.take_along_axis(dc, nb, 1))
 
 
+def _nearer_centres(
+    cent: FloatArray, ch: IndexArray, near: IndexArray, m: int, same: IndexArray | None
+) -> tuple[IndexArray, NDArray[np.bool_]]:
+    """:func:`_nearest_centres` among the playlists of ``ch``'s last neighbour lists
+    (``near``) and of theirs: after a pass moves centres a little, the nearest ones are
+    still found there, at a cost that does not grow with the number of playlists."""
+    cand = np.concatenate([near[ch], near[near[ch]].reshape(len(ch), -1)], axis=1)
+    cand.sort(axis=1)
+    diff = cent[cand] - cent[ch][:, None, :]
+    d = np.einsum("ijk,ijk->ij", diff, diff)
+    d[cand == ch[:, None]] = np.inf
+    d[:, 1:][cand[:, 1:] == cand[:, :-1]] = np.inf  # each candidate once
+    if same is not None:
+        d[same[cand] != same[ch][:, None]] = np.inf
+    pick = np.argpartition(d, m - 1, axis=1)[:, :m]
+    nb = np.take_along_axis(cand, pick, 1)
+    return nb, np.isfinite(np.take_along_axis(d, pick, 1))
+
+
+def _neighbours(
+    cent: FloatArray,
+    changed: IndexArray,
+    near: IndexArray,
+    valid: NDArray[np.bool_],
+    same: IndexArray | None,
+    local: bool,
+) -> None:
+    """The neighbour lists (``near``, ``valid``: k × m) of the playlists ``changed``, in place.
+    In slices of playlists: 25,000 playlists (a million tracks) would make a 2.5 GB matrix of
+    centre distances at once. ``local`` (past the first pass of a big library, when the
+    centres have moved a little): a playlist's new neighbours are looked for among its
+    neighbours and theirs."""
+    m = near.shape[1]
+    for lo in range(0, len(changed), _CENTRE_ROWS):
+        ch = changed[lo : lo + _CENTRE_ROWS]
+        if local:
+            near[ch], valid[ch] = _nearer_centres(cent, ch, near, m, same)
+        else:
+            near[ch], valid[ch] = _nearest_centres(cent, ch, m, same)
+
+
 def refine(
     x: FloatArray,
     labels: IndexArray,
@@ -246,17 +288,16 @@ def refine(
     touched = np.ones(k, dtype=bool)
     near = np.zeros((k, m), dtype=np.intp)
     valid = np.zeros((k, m), dtype=bool)
+    first = True
     for _ in range(REFINE_PASSES):
         check(cancel)
         cent = (sums / np.maximum(sizes, 1)[:, None]).astype(np.float32)
         # Neighbour lists of the playlists that changed, then who must look again: tracks
         # of a changed playlist or of one with a changed neighbour.
-        changed = np.flatnonzero(touched)
-        # In slices of playlists: 25,000 playlists (a million tracks) would make a 2.5 GB
-        # matrix of centre distances at once.
-        for lo in range(0, len(changed), _CENTRE_ROWS):
-            ch = changed[lo : lo + _CENTRE_ROWS]
-            near[ch], valid[ch] = _nearest_centres(cent, ch, m, same)
+        _neighbours(
+            cent, np.flatnonzero(touched), near, valid, same, k > NEAR_LOCAL_FROM and not first
+        )
+        first = False
         active = touched | (touched[near] & valid).any(1)
         rows = np.flatnonzero(active[labels])
         best = np.empty(len(rows), dtype=np.intp)

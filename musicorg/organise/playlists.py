@@ -404,7 +404,11 @@ def _build(
         if j in kept:
             old = movable[kept[j]]
             return autolists.BuiltPlaylist(
-                tracks, where, keep_id=old.id, name=fresh_names.get(j, "")
+                tracks,
+                where,
+                keep_id=old.id,
+                name=fresh_names.get(j, ""),
+                same_tracks=old.track_ids == tracks,
             )
         if j in carried and j not in fresh_names:
             other = carried[j]

@@ -370,6 +370,9 @@ class Vocabulary:
     _phrases: dict[str, dict[str, float]] = field(repr=False)
     _artist_phrases: dict[str, str] = field(repr=False)
     _cache: dict[str, NDArray[np.float32]] = field(default_factory=dict, repr=False)
+    # Casefolded label -> key of the words not from the files (for :meth:`opposites`; built
+    # once: a million-track library has hundreds of thousands of artist words).
+    _heard_labels: dict[str, str] | None = field(default=None, repr=False)
 
     # -- building ------------------------------------------------------------------------
 
@@ -516,12 +519,15 @@ class Vocabulary:
             elif word.key == f"{DESCRIPTOR}:{high}":
                 out.add(f"{DESCRIPTOR}:{low}")
         if word.kind not in FILE_KINDS:
-            labels = {w.label.casefold(): k for k, w in self.words.items() if not w.from_files}
+            if self._heard_labels is None:
+                self._heard_labels = {
+                    w.label.casefold(): k for k, w in self.words.items() if not w.from_files
+                }
             for other in autotags.opposites_of(word.label):
-                found = labels.get(other.casefold())
+                found = self._heard_labels.get(other.casefold())
                 if found is not None:
                     out.add(found)
-        return out & set(self.words)
+        return {k for k in out if k in self.words}
 
     def _descriptor_score(self, label: str) -> NDArray[np.float32]:
         low, high, recipe = _PAIR_OF[label]

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, update
 
 from musicorg.keys import AUTO, BUILT_KEY, FEATURES_VERSION, USER
 from musicorg.model import autotags
@@ -230,6 +230,8 @@ class BuiltPlaylist:
     keep_id: int | None = None
     name: str = ""
     renamed: bool = False
+    # An old one whose tracks, in their order, are the same: its items stay as they are.
+    same_tracks: bool = False
 
 
 @dataclass
@@ -245,6 +247,11 @@ class Build:
     note: dict[str, Any] = field(default_factory=dict)
 
 
+#: Rows per statement when a build writes its playlists (a million items at once would hold
+#: hundreds of MB of parameters).
+_WRITE_ROWS = 50_000
+
+
 def write_build(cat: Catalogue, build: Build) -> None:
     """Replace the automatic playlists of ``build.version`` with the build, in one
     transaction; new playlists get fresh ids in the order given."""
@@ -257,26 +264,47 @@ def write_build(cat: Catalogue, build: Build) -> None:
         if build.removed:
             conn.execute(delete(PlaylistItem).where(PlaylistItem.playlist_id.in_(build.removed)))
             conn.execute(delete(Playlist).where(Playlist.id.in_(build.removed)))
-        for pid, group in build.pinned.items():
-            _regroup(conn, pid, group, now)
+        regroup = list(build.pinned.items())
+        renamed: list[dict[str, Any]] = []
+        created: list[dict[str, Any]] = []
+        ids: list[int] = []
         for p in build.playlists:
             if p.keep_id is not None:
-                pid = p.keep_id
-                _regroup(conn, pid, p.group, now)
+                ids.append(p.keep_id)
+                regroup.append((p.keep_id, p.group))
                 if p.name:  # a new name for a name that said nothing ("Mix 3")
-                    conn.execute(update(Playlist).where(Playlist.id == pid).values(name=p.name))
-                conn.execute(delete(PlaylistItem).where(PlaylistItem.playlist_id == pid))
+                    renamed.append({"pid": p.keep_id, "new_name": p.name})
             else:
-                pid = next_id
-                _insert_auto(conn, pid, p, build.version, now)
+                ids.append(next_id)
+                created.append(_auto_row(next_id, p, build.version, now))
                 next_id += 1
+        _regroup_all(conn, regroup, now)
+        if renamed:
             conn.execute(
-                insert(PlaylistItem),
-                [
-                    {"playlist_id": pid, "position": pos, "track_id": t}
-                    for pos, t in enumerate(p.track_ids)
-                ],
+                update(Playlist)
+                .where(Playlist.id == bindparam("pid"))
+                .values(name=bindparam("new_name")),
+                renamed,
             )
+        kept = [p.keep_id for p in build.playlists if p.keep_id is not None and not p.same_tracks]
+        for lo in range(0, len(kept), _ID_SLICE):
+            part = kept[lo : lo + _ID_SLICE]
+            conn.execute(delete(PlaylistItem).where(PlaylistItem.playlist_id.in_(part)))
+        if created:
+            conn.execute(insert(Playlist), created)
+        rows: list[dict[str, int]] = []
+        for pid, p in zip(ids, build.playlists, strict=True):
+            if p.keep_id is not None and p.same_tracks:
+                continue
+            rows.extend(
+                {"playlist_id": pid, "position": pos, "track_id": t}
+                for pos, t in enumerate(p.track_ids)
+            )
+            if len(rows) >= _WRITE_ROWS:
+                conn.execute(insert(PlaylistItem), rows)
+                rows = []
+        if rows:
+            conn.execute(insert(PlaylistItem), rows)
         _put_meta(conn, HIGH_ID_KEY, str(next_id - 1))
         follow_ids(conn, Playlist)
     cat.set_meta(BUILT_KEY + build.version, json.dumps({"built_at": now, **build.note}))
@@ -298,29 +326,35 @@ def set_members(cat: Catalogue, members: dict[int, list[int]]) -> None:
             conn.execute(update(Playlist).where(Playlist.id == pid).values(updated_at=now))
 
 
-def _regroup(conn: Connection, playlist_id: int, group: Grouped, now: float) -> None:
+def _regroup_all(conn: Connection, moves: Sequence[tuple[int, Grouped]], now: float) -> None:
+    """Put each playlist of ``moves`` in its group, in one statement."""
+    if not moves:
+        return
     conn.execute(
         update(Playlist)
-        .where(Playlist.id == playlist_id)
-        .values(group_index=group.group_index, group_name=group.group_name, updated_at=now)
-    )
-
-
-def _insert_auto(conn: Connection, pid: int, p: BuiltPlaylist, version: str, now: float) -> None:
-    conn.execute(
-        insert(Playlist).values(
-            id=pid,
-            name=p.name,
-            kind=AUTO,
-            model_version=version,
-            pinned=False,
-            renamed=p.renamed,
-            created_at=now,
-            group_index=p.group.group_index,
-            group_name=p.group.group_name,
+        .where(Playlist.id == bindparam("pid"))
+        .values(
+            group_index=bindparam("new_index"),
+            group_name=bindparam("new_group"),
             updated_at=now,
-        )
+        ),
+        [{"pid": pid, "new_index": g.group_index, "new_group": g.group_name} for pid, g in moves],
     )
+
+
+def _auto_row(pid: int, p: BuiltPlaylist, version: str, now: float) -> dict[str, Any]:
+    return {
+        "id": pid,
+        "name": p.name,
+        "kind": AUTO,
+        "model_version": version,
+        "pinned": False,
+        "renamed": p.renamed,
+        "created_at": now,
+        "group_index": p.group.group_index,
+        "group_name": p.group.group_name,
+        "updated_at": now,
+    }
 
 
 def _put_meta(conn: Connection, key: str, value: str) -> None:
@@ -354,6 +388,14 @@ class PlaylistInfo:
         return asdict(self)
 
 
+#: From this many tracks in the playlists listed, :func:`listed` reads the length and state of
+#: every track of the library in one scan instead of looking each one up (at a million
+#: tracks, a join of the items with the tracks takes 10 s; the two plain reads take 4).
+SCAN_TRACKS_FROM = 20_000
+#: Track ids per query when :func:`listed` looks tracks up by id.
+_ID_SLICE = 5_000
+
+
 def listed(
     cat: Catalogue, version: str | None, *, include_user: bool = False, examples: int = 3
 ) -> list[PlaylistInfo]:
@@ -377,26 +419,28 @@ def listed(
         ).all()
         items = all_rows(
             conn,
-            select(
-                PlaylistItem.playlist_id,
-                Track.id,
-                Track.artist,
-                Track.title,
-                Track.display,
-                Track.duration,
-                Track.missing,
-            )
-            .join(Track, Track.id == PlaylistItem.track_id)
-            .where(PlaylistItem.playlist_id.in_([int(p[0]) for p in pls]))
+            select(PlaylistItem.playlist_id, PlaylistItem.track_id)
+            .join(Playlist, Playlist.id == PlaylistItem.playlist_id)
+            .where(cond)
             .order_by(PlaylistItem.playlist_id, PlaylistItem.position),
         )
-    by_pl: dict[int, list[Any]] = {}
-    for it in items:
-        by_pl.setdefault(int(it[0]), []).append(it)
+        pl_of = np.fromiter((it[0] for it in items), dtype=np.int64, count=len(items))
+        tids = np.fromiter((it[1] for it in items), dtype=np.int64, count=len(items))
+        del items
+        facts = _TrackFacts.read(conn, np.unique(tids))
+        at = facts.rows(tids)
+        known = facts.ids[np.minimum(at, len(facts.ids) - 1)] == tids if len(facts.ids) else at < 0
+        if not known.all():  # as an inner join would: items of tracks that are not there
+            pl_of, tids, at = pl_of[known], tids[known], at[known]
+        gone = facts.missing[at]
+        lengths = facts.duration[at]
+        starts = np.searchsorted(pl_of, [int(p[0]) for p in pls], side="left")
+        ends = np.searchsorted(pl_of, [int(p[0]) for p in pls], side="right")
+        shown_ids = [tids[a:b][~gone[a:b]][:examples] for a, b in zip(starts, ends, strict=True)]
+        labels = _labels(conn, np.concatenate(shown_ids) if shown_ids else tids[:0])
     out: list[PlaylistInfo] = []
-    for p in pls:
-        its = by_pl.get(int(p[0]), [])
-        shown = [it for it in its if not it[6]]
+    for p, a, b, shown in zip(pls, starts, ends, shown_ids, strict=True):
+        present = ~gone[a:b]
         out.append(
             PlaylistInfo(
                 id=int(p[0]),
@@ -407,11 +451,11 @@ def listed(
                 group_index=p[5],
                 pinned=bool(p[6]),
                 renamed=bool(p[7]),
-                size=len(its),
-                duration=float(sum(it[5] or 0.0 for it in shown)),
-                unavailable=len(its) - len(shown),
-                track_ids=[int(it[1]) for it in its],
-                examples=[_label(it[2], it[3], it[4]) for it in shown[:examples]],
+                size=int(b - a),
+                duration=float(lengths[a:b][present].sum()),
+                unavailable=int(b - a - present.sum()),
+                track_ids=tids[a:b].tolist(),
+                examples=[labels[int(t)] for t in shown],
             )
         )
     out.sort(
@@ -422,6 +466,47 @@ def listed(
             i.id,
         )
     )
+    return out
+
+
+@dataclass
+class _TrackFacts:
+    """Length (0 where unknown) and missing flag of some tracks, by id (sorted)."""
+
+    ids: NDArray[np.int64]
+    duration: NDArray[np.float64]
+    missing: NDArray[np.bool_]
+
+    @classmethod
+    def read(cls, conn: Connection, wanted: NDArray[np.int64]) -> _TrackFacts:
+        query = select(Track.id, Track.duration, Track.missing)
+        if len(wanted) >= SCAN_TRACKS_FROM:
+            rows = all_rows(conn, query)
+        else:
+            rows = []
+            for lo in range(0, len(wanted), _ID_SLICE):
+                part = [int(t) for t in wanted[lo : lo + _ID_SLICE]]
+                rows.extend(conn.execute(query.where(Track.id.in_(part))).all())
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        duration = np.fromiter((r[1] or 0.0 for r in rows), dtype=np.float64, count=len(rows))
+        missing = np.fromiter((bool(r[2]) for r in rows), dtype=np.bool_, count=len(rows))
+        order = np.argsort(ids)
+        return cls(ids[order], duration[order], missing[order])
+
+    def rows(self, tids: NDArray[np.int64]) -> NDArray[np.intp]:
+        """Positions of ``tids`` (each of them read) in the arrays."""
+        return np.searchsorted(self.ids, tids).astype(np.intp)
+
+
+def _labels(conn: Connection, tids: NDArray[np.int64]) -> dict[int, str]:
+    """ "Artist – Title" (or what there is) of each track of ``tids``."""
+    out: dict[int, str] = {}
+    wanted = np.unique(tids)
+    for lo in range(0, len(wanted), _ID_SLICE):
+        part = [int(t) for t in wanted[lo : lo + _ID_SLICE]]
+        query = select(Track.id, Track.artist, Track.title, Track.display).where(Track.id.in_(part))
+        for r in conn.execute(query):
+            out[int(r[0])] = _label(r[1], r[2], r[3])
     return out
 
 

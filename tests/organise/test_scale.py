@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musicorg.organise import annindex, cluster, cuts
+from musicorg.organise import annindex, cluster, cuts, tracksets
 from musicorg.organise.similar import load_space, nearest
 from musicorg.organise.songpath import song_path
 from musicorg.store.analyses import save_embeddings
@@ -130,3 +130,70 @@ def test_small_library_or_no_faiss_searches_exactly(
     space = load_space(cat)
     assert space.near_index() is None
     assert nearest(space, [ids[0]], 10) == nearest(space, [ids[0]], 10, exact=True)
+
+
+def _partition(ids: np.ndarray, sizes: list[int]) -> list[set[int]]:
+    bounds = np.cumsum([0, *sizes])
+    return [set(ids[a:b].tolist()) for a, b in itertools.pairwise(bounds)]
+
+
+def test_big_match_solves_only_the_pairs_at_its_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two partitions of 3,000 tracks into 100 playlists, the second a shuffle of part of the
+    first: matched part by part past MATCH_DENSE_CELLS, the result is the whole matrix's."""
+    rng = np.random.default_rng(3)
+    ids = rng.permutation(3000) + 1
+    sizes = [30] * 100
+    old = _partition(ids, sizes)
+    moved = ids.copy()
+    swap = rng.choice(3000, 900, replace=False)  # 30 % of tracks change places
+    moved[swap] = moved[rng.permutation(swap)]
+    new = _partition(moved, sizes)
+    new[5] = new[5] | {99_999}  # a track the old build did not have
+    dense = tracksets.match(old, new)
+    monkeypatch.setattr(tracksets, "MATCH_DENSE_CELLS", 100)
+    assert tracksets.match(old, new) == dense
+    assert 50 <= len(dense) < 100  # some kept, some below the threshold
+    sim = tracksets.jaccard_matrix(old, new)
+    assert all(sim[i, j] >= tracksets.MATCH_MIN for j, i in dense.items())
+
+
+def test_jaccard_of_overlapping_new_sets() -> None:
+    """New sets that share tracks (not a partition) are counted one by one."""
+    old = [{1, 2, 3, 4}, {5, 6}]
+    new = [{1, 2, 5}, {2, 3, 4, 5, 6}]
+    assert np.allclose(tracksets.jaccard_matrix(old, new), [[2 / 5, 3 / 6], [1 / 4, 2 / 5]])
+
+
+def test_refine_of_many_playlists_looks_for_neighbours_locally(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past NEAR_LOCAL_FROM playlists, refine's later passes search neighbours among the
+    neighbours' neighbours: the cut it ends with is as good as the exact search's, and the
+    sizes hold."""
+    x = styles(6000, k=40)
+    k = 150  # runs of 40 along the first axis: within the sizes, far from a good cut
+    start = np.empty(len(x), dtype=np.intp)
+    start[np.argsort(x[:, 0], kind="stable")] = np.arange(len(x)) // 40
+
+    def cost(labels: np.ndarray) -> float:
+        cent = np.stack([x[labels == j].mean(0) for j in range(k)])
+        return float(((x - cent[labels]) ** 2).sum())
+
+    calls: list[int] = []
+    real = cuts._nearer_centres
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    exact = cuts.refine(x, start, k, 10, 90)
+    monkeypatch.setattr(cuts, "NEAR_LOCAL_FROM", 100)
+    monkeypatch.setattr(cuts, "_nearer_centres", counted)
+    local = cuts.refine(x, start, k, 10, 90)
+    assert calls  # the local search ran
+    sizes = np.bincount(local, minlength=k)
+    assert sizes.min() >= 10 and sizes.max() <= 90
+    assert cost(local) < cost(start)
+    assert cost(local) <= cost(exact) * 1.01
