@@ -10,7 +10,12 @@ just those rows, in batches of the size they have in a full run (their share of 
 64) with the loss scaled by that share, as many per epoch as ``text_samples_per_epoch``, and
 prints the genre kNN@5 precision of μ on the held-out lyrics against the TF-IDF+PCA vectors,
 per seed and on average: five seeds take about a minute on one core, against about half an
-hour for one full run. It is a screening tool: the full run decides (training.report).
+hour for one full run. It is a screening tool: the full run decides (training.report). Its
+last line is the report's check on these runs: the paired bootstrap over the held-out lyrics
+of μ's same-genre share (averaged over the seeds) minus the TF-IDF+PCA vector's.
+
+``--set text_skip=true`` screens the lyrics expert's linear path (VAEConfig.text_skip;
+training/TEXT_SKIP.md has the variants tried).
 
 ``--views-weight W`` adds a two-view contrastive term that the full trainer does not have (an
 experiment of this tool only): each lyric is also encoded from two random subsets of its lines
@@ -36,10 +41,11 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from musicorg.model.bundle import Normalizer
-from musicorg.model.metrics import knn_precision
+from musicorg.model.metrics import knn_neighbours, knn_precision, neighbour_share
 from musicorg.model.textpipe import fit as fit_textpipe
 from musicorg.model.vae import HybridVAE, Masks, VAEConfig, track_contrastive
 from training.data import load_audio, load_lyrics_split
+from training.report import bootstrap_knn
 
 
 def _text_masks(n: int) -> Masks:
@@ -112,6 +118,19 @@ def train_text_branch(
     return net
 
 
+def paired_line(shares: Sequence[np.ndarray], base: np.ndarray, genres: np.ndarray) -> str:
+    """The report's check on these runs: the paired bootstrap over the lyrics of μ's
+    same-genre share (averaged over the runs) minus that of the vectors ``base``."""
+    diff = bootstrap_knn(
+        np.mean(shares, axis=0), neighbour_share(knn_neighbours(base, 5), genres), 10000
+    )
+    verdict = "not significantly below" if diff[2] >= 0 else "significantly below"
+    return (
+        f"μ − TF-IDF+PCA {diff[0]:+.3f}, paired 95 % interval "
+        f"[{diff[1]:+.3f}, {diff[2]:+.3f}]: {verdict}"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--config", type=Path, required=True)
@@ -172,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     text_batch = max(1, round(batch * share))
 
     results = []
+    shares = []
     for seed in args.seeds:
         net = train_text_branch(
             cfg,
@@ -189,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             x = torch.from_numpy(x_held / scale)
             mu, _ = net.encode(None, None, x, _text_masks(x.shape[0]))
         results.append(knn_precision(mu.numpy(), genres, 5))
+        shares.append(neighbour_share(knn_neighbours(mu.numpy(), 5), genres))
         print(f"seed {seed}: text kNN@5 of μ {results[-1]:.3f}", flush=True)
     base = knn_precision(x_held, genres, 5)
     changes = list(args.set)
@@ -199,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{np.mean(results):.3f} ± {np.std(results, ddof=1) if len(results) > 1 else 0.0:.3f} "
         f"over seeds {args.seeds}; TF-IDF+PCA {base:.3f} ({len(held)} held-out lyrics)"
     )
+    print(paired_line(shares, x_held, genres))
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ _BAD_CHECKPOINT = (
 HISTORY = "history.jsonl"
 # Parameters of the lyrics branch: re-initialised when the lyrics pipeline is refitted (the
 # old weights mean nothing in a new TF-IDF/PCA basis).
-TEXT_BRANCH_PREFIXES = ("text_enc.", "text_mu.", "text_logvar.", "text_dec.")
+TEXT_BRANCH_PREFIXES = ("text_enc.", "text_mu.", "text_logvar.", "text_skip.", "text_dec.")
 
 
 @dataclass
