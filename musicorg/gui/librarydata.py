@@ -3,16 +3,23 @@ one-go read (:func:`musicorg.app.actions.read_library`), off the UI thread. No Q
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from musicorg.app import actions, pipeline
-from musicorg.gui.snapshot import Snapshot
+from musicorg.gui.snapshot import COLUMNS, Snapshot, in_slices
 from musicorg.store import duplicates, plays
 from musicorg.store.db import Catalogue
 from musicorg.store.library import ProblemRow
+
+#: From this many tracks on, the load ranks every column of the table ahead: at a million, the
+#: first sort by the artist or the file took 2-4 s on the UI thread. numpy sorts text without
+#: holding the GIL, so the window runs on meanwhile; a smaller library ranks a column when it
+#: is first sorted by, as before.
+RANK_AHEAD = 200_000
 
 
 @dataclass
@@ -31,21 +38,37 @@ class LibraryData:
 
 
 def _rows(snap: Snapshot, track_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """The snapshot rows of those track ids that it has, and a mask of which ids those are."""
-    ids = np.asarray(track_ids, dtype=np.int64)
-    known = np.isin(ids, snap.ids)
-    return snap.rows_of(ids[known]), known
+    """The snapshot rows of those track ids that it has, and a mask of which ids those are.
+    A slice of ids at a time (:func:`~musicorg.gui.snapshot.in_slices`): at a million tracks,
+    one call over them all held the GIL, and stalled the window, for a second."""
+    ids = in_slices(lambda part: np.asarray(part, dtype=np.int64), track_ids)
+    if not len(snap):
+        return np.zeros(0, dtype=np.int64), np.zeros(len(ids), dtype=bool)
+
+    def positions(part: np.ndarray) -> np.ndarray:
+        found: np.ndarray = np.clip(np.searchsorted(snap.ids, part), 0, len(snap) - 1)
+        return found
+
+    pos = in_slices(positions, ids)
+    known = snap.ids[pos] == ids
+    out: np.ndarray = pos[known].astype(np.int64)
+    return out, known
 
 
 def groups_per_row(snap: Snapshot, track_ids: list[int], names: list[str]) -> np.ndarray | None:
     """The group of each snapshot row ("" for none) from track ids and their groups; None when
-    no track has one."""
+    no track has one. The few names are numbered first, so that no numpy call converts a
+    million strings at once."""
     if not track_ids:
         return None
     rows, known = _rows(snap, track_ids)
-    groups = np.full(len(snap), "", dtype=object)
-    groups[rows] = np.asarray(names, dtype=object)[known]
-    out: np.ndarray = groups.astype(np.str_)
+    number: dict[str, int] = {"": 0}
+    codes = np.fromiter(
+        (number.setdefault(name, len(number)) for name in names), dtype=np.int64, count=len(names)
+    )
+    per_row = np.zeros(len(snap), dtype=np.int64)
+    per_row[rows] = codes[known]
+    out: np.ndarray = in_slices(np.asarray(list(number), dtype=np.str_).take, per_row)
     return out
 
 
@@ -67,6 +90,10 @@ def load_library(cat: Catalogue, map_method: str = "umap") -> LibraryData:
     snap = Snapshot.build(read.tracks)
     snap.set_plays(plays.stats(cat))
     snap.set_duplicates(duplicates.same_audio(cat))
+    if len(snap) >= RANK_AHEAD:
+        for key, _header in COLUMNS:
+            snap.rank(key)
+            time.sleep(0)  # let the other threads run between columns
     return LibraryData(
         snap=snap,
         model_version=read.model_version,

@@ -11,6 +11,12 @@ playlist or search hits, are drawn on top; missing tracks are grey. Each automat
 region is labelled with its top words, or its group's when zoomed out
 (:mod:`musicorg.gui.maplabels`), and a mix being previewed rings its + seeds, − seeds and
 picks, each with its own mark.
+
+A library of more than :data:`MAX_POINTS` tracks is drawn as a sample of that many points
+(:func:`sample_rows`: the same tracks from one reload to the next); the bar says so ("Showing
+200,000 of 1,000,000 tracks"). Clicks, lassos and the legend work on the points drawn, each
+still a real track; the selection, the highlight and the track playing are drawn wherever
+their tracks lie.
 """
 
 from __future__ import annotations
@@ -60,6 +66,10 @@ from musicorg.gui.maplabels import GROUP, MapLabels, Region
 from musicorg.gui.snapshot import Snapshot
 
 MAX_LEGEND = 20
+#: The most points the map draws; a bigger library is drawn as a sample (see sample_rows).
+MAX_POINTS = 200_000
+#: An odd 64-bit constant (the golden ratio's): multiplying a track id by it scatters the ids.
+_SCATTER = np.uint64(0x9E3779B97F4A7C15)
 PALETTE = [
     "#4e79a7",
     "#f28e2b",
@@ -128,6 +138,19 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     return inside
 
 
+def sample_rows(ids: np.ndarray, rows: np.ndarray, cap: int) -> np.ndarray:
+    """At most ``cap`` of ``rows`` (ascending snapshot rows; ``ids`` the track id per snapshot
+    row), in ascending order: all of them when they fit, else those whose track ids scatter
+    lowest. The choice depends on the track ids alone, so a reload draws the same tracks, and
+    a track added to the library changes the sample by at most one other track."""
+    if len(rows) <= cap:
+        return rows
+    scattered = ids[rows].astype(np.uint64) * _SCATTER
+    keep = np.argpartition(scattered, cap - 1)[:cap]
+    out: np.ndarray = rows[np.sort(keep)]
+    return out
+
+
 def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
     """Sorts as people read: "Group 2" before "Group 10", "track3" before "track30", any case."""
     return tuple(
@@ -167,24 +190,26 @@ def unknown_tag(value: str) -> bool:
 
 
 def categories(
-    snap: Snapshot, mode: str, groups: np.ndarray | None
+    snap: Snapshot, mode: str, groups: np.ndarray | None, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, list[str]]:
     """Per-row category index into the returned names: the known ones in natural order (the
-    biggest MAX_LEGEND - 1 when there are more, then 'Other'), then the unknown ones."""
-    n = len(snap)
+    biggest MAX_LEGEND - 1 when there are more, then 'Other'), then the unknown ones. With
+    ``rows``, of those snapshot rows only (one index per row given), counted among them."""
+    take = (lambda a: a) if rows is None else (lambda a: a[rows])
+    n = len(snap) if rows is None else len(rows)
     if not n:
         return np.zeros(0, dtype=np.int64), []
     if mode == "year":
-        years = snap.cols["year"]
+        years = take(snap.cols["year"])
         raw, inverse = np.unique(np.where(years > 0, (years // 10) * 10, 0), return_inverse=True)
         shown = [f"{d}s" if d > 0 else "Unknown year" for d in raw.tolist()]
     elif mode == "group" and groups is not None:
-        raw, inverse = np.unique(groups, return_inverse=True)
+        raw, inverse = np.unique(take(groups), return_inverse=True)
         shown = [str(g) or "No group" for g in raw.tolist()]
     elif mode == "group":
         inverse, shown = np.zeros(n, dtype=np.int64), ["No group yet"]
     else:
-        raw, inverse = np.unique(snap.cols["genre"], return_inverse=True)
+        raw, inverse = np.unique(take(snap.cols["genre"]), return_inverse=True)
         shown = ["No genre" if unknown_tag(str(g)) else str(g) for g in raw.tolist()]
     # Values shown alike ("", "(None)", "Unknown" as "No genre") are one category.
     index: dict[str, int] = {}
@@ -221,12 +246,42 @@ def legend_colours(names: list[str]) -> list[str]:
     return out
 
 
+#: What a point of a layer may set for itself; the map's layers set none (one style each).
+_STYLES = ("symbol", "size", "pen", "brush")
+#: pyqtgraph's parts the one-look-up path below uses (pyqtgraph 0.13 and 0.14 have them).
+_ATLAS_PARTS = ("fragmentAtlas", "_style", "_maybeRebuildAtlas", "_updateMaxSpotSizes")
+
+
 class _Points(pg.ScatterPlotItem):  # type: ignore[misc]
     """Points that leave clicks to the map, which picks the nearest point itself (a point
-    that took the click would swallow it)."""
+    that took the click would swallow it). All the points of one item share its style, so
+    their symbol's place in pyqtgraph's atlas is looked up once, not once per point (a Python
+    call each: a second for 200,000 points)."""
 
     def mouseClickEvent(self, ev: Any) -> None:
         ev.ignore()
+
+    def updateSpots(self, dataSet: Any = None) -> None:
+        data = self.data if dataSet is None else dataSet
+        todo = data["sourceRect"]["w"] == 0 if len(data) else np.zeros(0, dtype=bool)
+        shared = (
+            todo.any()
+            and self.opts["pxMode"]
+            and self.opts["useCache"]
+            and not self.opts["hoverable"]
+            and all(hasattr(self, part) for part in _ATLAS_PARTS)
+            and bool((data["size"] == -1).all())
+            and all((data[k] == None).all() for k in ("symbol", "pen", "brush"))  # noqa: E711
+        )
+        if not shared:
+            super().updateSpots(dataSet)
+            return
+        first = np.flatnonzero(todo)[:1]
+        style = list(zip(*self._style(list(_STYLES), data=data, idx=first), strict=True))
+        data["sourceRect"][todo] = self.fragmentAtlas[style][0]
+        self._maybeRebuildAtlas()
+        self._updateMaxSpotSizes(data=data)
+        self.invalidate()
 
 
 class _MapViewBox(pg.ViewBox):
@@ -280,7 +335,10 @@ class MapView(QWidget):
         super().__init__(parent)
         self.snap = Snapshot.empty()
         self.xy = np.zeros((0, 2), dtype=np.float64)  # per snapshot row; NaN: not on the map
-        self.rows = np.zeros(0, dtype=np.int64)  # snapshot rows that are on the map
+        self.rows = np.zeros(0, dtype=np.int64)  # snapshot rows drawn on the map
+        self.placed = 0  # tracks with a place on the map: more than drawn when sampled
+        self.drawn: np.ndarray | None = None  # per snapshot row, whether drawn (when sampled)
+        self._categories_memo: tuple[tuple[Any, ...], tuple[np.ndarray, list[str]]] | None = None
         self.groups: np.ndarray | None = None
         self.mode = "pan"
         self.colour_mode = "group"
@@ -510,15 +568,23 @@ class MapView(QWidget):
     def set_data(self, snap: Snapshot, xy: np.ndarray, groups: np.ndarray | None) -> None:
         """XY (len(snap), 2): coordinates per snapshot row, NaN where a track has none."""
         xy = np.asarray(xy, dtype=np.float64).reshape(len(snap), 2)
-        rows = np.flatnonzero(np.isfinite(xy).all(axis=1)).astype(np.int64)
-        cats, _names = categories(snap, self.colour_mode, groups)
-        signature = (snap.ids[rows], xy[rows], cats[rows] * 2 + snap.missing[rows])
+        placed = np.flatnonzero(np.isfinite(xy).all(axis=1)).astype(np.int64)
+        rows = sample_rows(snap.ids, placed, MAX_POINTS)
+        sampled = len(rows) < len(placed)
+        cats, _names = self._row_categories(snap, groups, rows if sampled else None)
+        row_cats = cats if sampled else cats[rows]
+        signature = (snap.ids[rows], xy[rows], row_cats * 2 + snap.missing[rows])
         same = self._signature is not None and all(
             a.shape == b.shape and np.array_equal(a, b)
             for a, b in zip(signature, self._signature, strict=True)
         )
         first = self._signature is None or not len(self._signature[0])
         self.snap, self.xy, self.groups, self.rows = snap, xy, groups, rows
+        self.placed = len(placed)
+        self.drawn = None
+        if sampled:
+            self.drawn = np.zeros(len(snap), dtype=bool)
+            self.drawn[rows] = True
         self._signature = signature
         self.selected_rows = np.zeros(0, dtype=np.int64)
         self.highlight_rows = np.zeros(0, dtype=np.int64)
@@ -542,7 +608,7 @@ class MapView(QWidget):
         self.recolour()
         if first:
             self.plot.getPlotItem().autoRange()
-        self.info.setText(f"{len(rows)} tracks on the map" if has else "")
+        self._show_count()
         self.labels.set_regions(self.regions, self.snap.ids, self.xy, self.groups)
 
     def showEvent(self, event: Any) -> None:
@@ -550,7 +616,24 @@ class MapView(QWidget):
         self.labels.layout_soon()
 
     def point_count(self) -> int:
+        """The points drawn (at most MAX_POINTS)."""
         return len(self.rows)
+
+    def _show_count(self) -> None:
+        """The count of tracks on the map in the bar; of a sample, how many are drawn."""
+        if not len(self.rows):
+            self.info.setText("")
+            self.info.setToolTip("")
+        elif self.drawn is None:
+            self.info.setText(f"{len(self.rows)} tracks on the map")
+            self.info.setToolTip("")
+        else:
+            self.info.setText(f"Showing {len(self.rows):,} of {self.placed:,} tracks")
+            self.info.setToolTip(
+                f"The map draws a sample of {len(self.rows):,} of the {self.placed:,} tracks on "
+                "it (the same ones each time). A click, a lasso or a rectangle picks among the "
+                "points drawn; the table lists every track."
+            )
 
     def set_colour_mode(self, mode: str, word: str | None = None) -> None:
         """Colour by a category (group, genre, year) or by a number (tempo, brightness,
@@ -603,7 +686,7 @@ class MapView(QWidget):
             return
         self.scale = scale
         self.recolour()
-        self.info.setText(f"{len(self.rows)} tracks on the map")
+        self._show_count()
 
     def _categories(self) -> tuple[np.ndarray, list[tuple[str, str]], list[str]]:
         """The colour index per snapshot row, the legend's (name, colour) entries and the
@@ -619,10 +702,30 @@ class MapView(QWidget):
             cats = np.where(self.scale.steps < 0, STEPS, self.scale.steps)
             self.legend_names = []
             return cats, [], [*colours, missing_colour()]
-        cats, names = categories(self.snap, self.colour_mode, self.groups)
+        if self.drawn is None:
+            cats, names = self._row_categories(self.snap, self.groups, None)
+        else:  # a sample: its own categories, counted among the points drawn
+            part, names = self._row_categories(self.snap, self.groups, self.rows)
+            cats = np.zeros(len(self.snap), dtype=np.int64)
+            cats[self.rows] = part
         self.legend_names = names
         colours = legend_colours(names)
         return cats, list(zip(names, colours, strict=True)), [*colours, missing_colour()]
+
+    def _row_categories(
+        self, snap: Snapshot, groups: np.ndarray | None, rows: np.ndarray | None
+    ) -> tuple[np.ndarray, list[str]]:
+        """:func:`categories` in the colouring shown, kept for the next call with the same
+        snapshot, groups and rows (``set_data`` and the ``recolour`` after it ask alike)."""
+        key = (snap, self.colour_mode, groups, rows)
+        memo = self._categories_memo
+        if memo is not None and all(
+            a is b or (isinstance(a, str) and a == b) for a, b in zip(memo[0], key, strict=True)
+        ):
+            return memo[1]
+        found = categories(snap, self.colour_mode, groups, rows)
+        self._categories_memo = (key, found)
+        return found
 
     def recolour(self) -> None:
         cats, entries, colours_all = self._categories()
@@ -668,6 +771,8 @@ class MapView(QWidget):
         )
 
     def _draw_overlay(self, item: pg.ScatterPlotItem, rows: np.ndarray) -> None:
+        if self.drawn is not None and len(rows) > MAX_POINTS:
+            rows = rows[self.drawn[rows]]  # no more marks than points: those drawn
         rows = rows[np.isfinite(self.xy[rows]).all(axis=1)] if len(rows) else rows
         if len(rows):
             item.setData(x=self.xy[rows, 0], y=self.xy[rows, 1])

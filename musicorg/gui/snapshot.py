@@ -93,20 +93,28 @@ def natural_keys(lower: np.ndarray) -> np.ndarray:
     front, so "track3" sorts before "track30" (in numpy, a chunk of rows at a time)."""
     if not len(lower):
         return lower
-    return _in_chunks(_natural_chunk, lower)
+    return in_slices(_natural_chunk, lower)
+
+
+def _array(values: Sequence[Any], dtype: Any) -> np.ndarray:
+    """``values`` as an array of ``dtype``, made a slice at a time (see :func:`in_slices`)."""
+    if not len(values):
+        return np.zeros(0, dtype=dtype)
+    return in_slices(lambda part: np.asarray(part, dtype=dtype), values)
 
 
 def _str_array(values: Sequence[Any]) -> np.ndarray:
-    return _in_chunks(
+    return in_slices(
         lambda part: np.array(["" if v is None else str(v) for v in part], dtype=np.str_),
         values,
     )
 
 
-def _in_chunks(fn: Callable[..., np.ndarray], *columns: Any) -> np.ndarray:
+def in_slices(fn: Callable[..., np.ndarray], *columns: Any) -> np.ndarray:
     """``fn`` of the columns, a slice of :data:`_CHUNK` rows at a time, joined. One numpy call
-    over 100,000 strings holds the GIL for tens of milliseconds; the snapshot is built in a
-    worker thread while the window (another thread) must stay responsive."""
+    over 100,000 strings holds the GIL for tens of milliseconds (over a million values, even
+    a list of numbers made an array, for hundreds); the snapshot is built in a worker thread
+    while the window (another thread) must stay responsive."""
     n = len(columns[0])
     if n <= _CHUNK:
         return fn(*columns)
@@ -162,17 +170,17 @@ class Snapshot:
             a or os.path.basename(os.path.dirname(d))
             for a, d in zip(tracks.albums, tracks.displays, strict=True)
         ]
-        no_title = np.array([not t for t in tracks.titles], dtype=bool)
-        no_album = np.array([not a for a in tracks.albums], dtype=bool)
-        no_artist = np.array([not a for a in tracks.artists], dtype=bool)
+        no_title = _array([not t for t in tracks.titles], bool)
+        no_album = _array([not a for a in tracks.albums], bool)
+        no_artist = _array([not a for a in tracks.artists], bool)
         cols = {
             "title": _str_array(titles),
             "artist": _str_array(tracks.artists),
             "album": _str_array(albums),
             "genre": _str_array(tracks.genres),
-            "year": np.array([y or 0 for y in tracks.years], dtype=np.int32),
-            "duration": np.array(
-                [np.nan if d is None else d for d in tracks.durations], dtype=np.float32
+            "year": _array([y or 0 for y in tracks.years], np.int32),
+            "duration": _array(
+                [np.nan if d is None else d for d in tracks.durations], np.float32
             ).reshape(-1),
             "fmt": _str_array(tracks.formats),
             "plays": np.zeros(len(display), dtype=np.int32),
@@ -182,23 +190,23 @@ class Snapshot:
             "copies": np.zeros(len(display), dtype=np.int32),
         }
         snap = cls(
-            ids=np.asarray(tracks.ids, dtype=np.int64),
+            ids=_array(tracks.ids, np.int64),
             cols=cols,
             raw_paths=[bytes(p) for p in tracks.paths],
-            missing=np.asarray([bool(m) for m in tracks.missing], dtype=bool),
+            missing=_array([bool(m) for m in tracks.missing], bool),
             content_keys=_str_array(tracks.content_keys),
-            has_lyrics=np.asarray([bool(h) for h in tracks.has_lyrics], dtype=bool),
+            has_lyrics=_array([bool(h) for h in tracks.has_lyrics], bool),
             guessed={"title": no_title, "album": no_album & (cols["album"] != "")},
             untagged=no_title & no_artist,
             same_audio=np.full(len(display), -1, dtype=np.int64),
         )
-        snap.lower = {k: _in_chunks(np.strings.lower, cols[k]) for k in TEXT_COLUMNS}
+        snap.lower = {k: in_slices(np.strings.lower, cols[k]) for k in TEXT_COLUMNS}
         snap._natural = {k: natural_keys(snap.lower[k]) for k in TEXT_COLUMNS}
         if len(snap.ids):
             sep = "\x1f"
             hay = snap.lower["title"]
             for k in ("artist", "album", "genre", "path"):
-                hay = _in_chunks(
+                hay = in_slices(
                     lambda a, b: np.strings.add(np.strings.add(a, sep), b), hay, snap.lower[k]
                 )
             snap.haystack = hay
