@@ -47,15 +47,14 @@ def dedupe(
     seen_keys: set[str] = set()
     seen_songs: dict[tuple[str, str], list[float | None]] = {}
     keep: list[int] = []
-    for row in sorted(range(len(track_ids)), key=lambda r: track_ids[r]):
+    for row in np.argsort(np.asarray(track_ids, dtype=np.int64), kind="stable").tolist():
         key = content_keys[row] if content_keys is not None else None
         if key and str(key) in seen_keys:
             continue
         song = song_key(artists[row], titles[row])
         length = durations[row] if durations is not None else None
-        if song is not None and any(
-            _same_length(length, other) for other in seen_songs.get(song, ())
-        ):
+        others = seen_songs.get(song) if song is not None else None
+        if others and _any_same_length(length, others):
             continue
         if key:
             seen_keys.add(str(key))
@@ -65,8 +64,10 @@ def dedupe(
     return np.asarray(sorted(keep), dtype=np.intp)
 
 
-def _same_length(a: float | None, b: float | None) -> bool:
-    return a is None or b is None or abs(a - b) <= COPY_SECONDS
+def _any_same_length(a: float | None, others: list[float | None]) -> bool:
+    if a is None:
+        return True
+    return any(b is None or abs(a - b) <= COPY_SECONDS for b in others)
 
 
 # --- matching across runs ---------------------------------------------------------------------

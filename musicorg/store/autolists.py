@@ -70,8 +70,11 @@ class Library:
     tag_probs: NDArray[np.float32]
 
     def subset(self, rows: NDArray[np.intp]) -> Library:
+        idx = np.asarray(rows, dtype=np.intp).tolist()
+        every = len(idx) == len(self.track_ids) and np.array_equal(rows, np.arange(len(idx)))
+
         def pick(seq: Sequence[Any]) -> list[Any]:
-            return [seq[int(r)] for r in rows]
+            return list(seq) if every else [seq[i] for i in idx]
 
         return Library(
             pick(self.track_ids),
