@@ -82,13 +82,20 @@ class Server:
         self.socket_dir = folder  # short: a socket path must stay under 108 bytes
 
     @classmethod
-    def make(cls, bins: Path | None = None) -> Server:
-        """A new cluster in a new folder of the system's temporary folder (not started)."""
+    def make(cls, bins: Path | None = None, folder: Path | None = None) -> Server:
+        """A new cluster in a new folder of the system's temporary folder (not started); or in
+        ``folder``, made there the first time and reused as it is afterwards (kept)."""
         bins = bins or bin_dir()
         if bins is None:
             raise ServerError("no PostgreSQL binaries (install Debian's postgresql package)")
-        folder = Path(tempfile.mkdtemp(prefix="musicorg-pg-", dir="/tmp"))
-        server = cls(folder, bins)
+        if folder is not None:
+            server = cls(folder, bins)
+            if (server.data / "PG_VERSION").exists():
+                return server
+            folder.mkdir(parents=True, exist_ok=True)
+        else:
+            folder = Path(tempfile.mkdtemp(prefix="musicorg-pg-", dir="/tmp"))
+            server = cls(folder, bins)
         try:
             if os.geteuid() == 0:
                 shutil.chown(folder, user=RUN_AS)
@@ -115,8 +122,9 @@ class Server:
             raise
         return server
 
-    def start(self) -> None:
-        options = f"-k {self.socket_dir} {SERVER_OPTIONS}"
+    def start(self, options: str = "") -> None:
+        """Start the server; ``options`` (``-c name=value``…) add to :data:`SERVER_OPTIONS`."""
+        options = f"-k {self.socket_dir} {SERVER_OPTIONS} {options}".strip()
         log = self.folder / "server.log"
         argv = [str(self.bins / "pg_ctl"), "-D", str(self.data), "-l", str(log)]
         _run("pg_ctl start", _as_user([*argv, "-o", options, "-w", "-t", "60", "start"]))
@@ -136,14 +144,17 @@ class Server:
     def drop_database(self, name: str) -> None:
         self._client("dropdb", "--force", name)
 
-    def stop(self) -> None:
-        """Stop the server (at once: its data is thrown away) and remove its folder."""
+    def stop(self, keep: bool = False) -> None:
+        """Stop the server (at once: its data is thrown away) and remove its folder; with
+        ``keep``, stop it cleanly and keep the folder for the next :meth:`make` there."""
         try:
-            argv = [str(self.bins / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]
+            mode = "fast" if keep else "immediate"
+            argv = [str(self.bins / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]
             if (self.data / "postmaster.pid").exists():
                 _run("pg_ctl stop", _as_user(argv))
         finally:
-            shutil.rmtree(self.folder, ignore_errors=True)
+            if not keep:
+                shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def start() -> Server:

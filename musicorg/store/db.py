@@ -216,6 +216,20 @@ def server_url(url: str) -> str:
     return url
 
 
+def _server_engine_args(connect: dict[str, Any]) -> dict[str, Any]:
+    """``create_engine``'s arguments for a server (``connect``: psycopg's own), for write speed:
+    SQLAlchemy writes ``$1`` placeholders and psycopg's ``RawCursor`` sends them as they are.
+    With psycopg's usual ``%(name)s``, every page of a many-row INSERT … RETURNING (1,000 rows
+    of some 20 values) is parsed anew in Python (psycopg caches short queries only): 7 s of
+    CPU per 40,000 tracks written, against 1 s this way. psycopg before 3.2 has no RawCursor."""
+    import psycopg  # lazy: SQLite never needs psycopg
+
+    raw = getattr(psycopg, "RawCursor", None)
+    if raw is None:
+        return {"connect_args": connect}
+    return {"paramstyle": "numeric_dollar", "connect_args": {**connect, "cursor_factory": raw}}
+
+
 def shown_url(url: str) -> str:
     """``url`` as messages and logs show it: without its password."""
     parts = urllib.parse.urlsplit(url)
@@ -1026,8 +1040,10 @@ class Catalogue:
         self._mark_seen = None
         self._had_shm = False
         # A server that does not answer fails the open within seconds, not minutes.
-        wait = {} if "connect_timeout" in url else {"connect_args": {"connect_timeout": 10}}
-        self.engine = create_engine(server_url(url), pool_pre_ping=True, **wait)
+        connect: dict[str, Any] = {} if "connect_timeout" in url else {"connect_timeout": 10}
+        self.engine = create_engine(
+            server_url(url), pool_pre_ping=True, **_server_engine_args(connect)
+        )
         try:
             self._prepare_server(migrate)
             self._load_mounts()
