@@ -76,20 +76,25 @@ class Library:
         def pick(seq: Sequence[Any]) -> list[Any]:
             return list(seq) if every else [seq[i] for i in idx]
 
+        def take(array: NDArray[Any]) -> NDArray[Any]:
+            # Every row: the same array, not a copy (a million tracks' tag probabilities
+            # alone are 200 MB; nothing writes into a Library's arrays).
+            return array if every else array[rows]
+
         return Library(
             pick(self.track_ids),
             pick(self.displays),
-            self.vectors[rows],
+            take(self.vectors),
             pick(self.artists),
             pick(self.titles),
             pick(self.genres),
             pick(self.years),
             pick(self.content_keys),
             pick(self.durations),
-            self.tempo[rows],
-            self.brightness[rows],
-            self.energy[rows],
-            self.tag_probs[rows],
+            take(self.tempo),
+            take(self.brightness),
+            take(self.energy),
+            take(self.tag_probs),
         )
 
 
@@ -117,27 +122,70 @@ def library(cat: Catalogue, version: str) -> Library:
         (Analysis.content_key == Track.content_key)
         & (Analysis.features_version == FEATURES_VERSION),
     )
+    cols: dict[str, list[Any]] = {k: [] for k in _LIBRARY_LISTS}
+    arrays: dict[str, list[NDArray[Any]]] = {k: [] for k in _LIBRARY_ARRAYS}
     with cat.read() as conn:
-        rows = conn.execute(query.order_by(Track.id)).all()
+        # In slices, each turned into columns at once: a million rows held whole (two blobs
+        # each) took about a gigabyte more at the peak.
+        for rows in conn.execute(query.order_by(Track.id)).partitions(_LIBRARY_SLICE):
+            _library_slice(rows, cols, arrays)
+            time.sleep(0)  # let other threads (the window) run between slices
+    return Library(
+        track_ids=cols["track_ids"],
+        displays=cols["displays"],
+        vectors=_joined(arrays["vectors"], np.zeros((0, 0), np.float32)),
+        artists=cols["artists"],
+        titles=cols["titles"],
+        genres=cols["genres"],
+        years=cols["years"],
+        content_keys=cols["content_keys"],
+        durations=cols["durations"],
+        tempo=_joined(arrays["tempo"], np.zeros(0)),
+        brightness=_joined(arrays["brightness"], np.zeros(0)),
+        energy=_joined(arrays["energy"], np.zeros(0)),
+        tag_probs=_joined(arrays["tag_probs"], np.zeros((0, autotags.N_TAGS), np.float32)),
+    )
+
+
+_LIBRARY_SLICE = 50_000
+_LIBRARY_LISTS = (
+    "track_ids",
+    "displays",
+    "artists",
+    "titles",
+    "genres",
+    "years",
+    "content_keys",
+    "durations",
+)
+_LIBRARY_ARRAYS = ("vectors", "tempo", "brightness", "energy", "tag_probs")
+
+
+def _library_slice(
+    rows: Sequence[Any], cols: dict[str, list[Any]], arrays: dict[str, list[NDArray[Any]]]
+) -> None:
+    """Add one slice of :func:`library`'s rows to its columns."""
 
     def floats(col: int) -> NDArray[np.float64]:
         return np.array([np.nan if r[col] is None else float(r[col] or 0.0) for r in rows])
 
-    return Library(
-        track_ids=[int(r[0]) for r in rows],
-        displays=[str(r[1]) for r in rows],
-        vectors=stack_mu([r[7] for r in rows]),
-        artists=[r[2] for r in rows],
-        titles=[r[3] for r in rows],
-        genres=[r[4] for r in rows],
-        years=[r[5] for r in rows],
-        content_keys=[str(r[6]) for r in rows],
-        durations=[None if r[12] is None else float(r[12]) for r in rows],
-        tempo=floats(8),
-        brightness=floats(9),
-        energy=floats(10),
-        tag_probs=_tag_probs([r[11] for r in rows]),
-    )
+    cols["track_ids"].extend(int(r[0]) for r in rows)
+    cols["displays"].extend(str(r[1]) for r in rows)
+    cols["artists"].extend(r[2] for r in rows)
+    cols["titles"].extend(r[3] for r in rows)
+    cols["genres"].extend(r[4] for r in rows)
+    cols["years"].extend(r[5] for r in rows)
+    cols["content_keys"].extend(str(r[6]) for r in rows)
+    cols["durations"].extend(None if r[12] is None else float(r[12]) for r in rows)
+    arrays["vectors"].append(stack_mu([r[7] for r in rows]))
+    arrays["tempo"].append(floats(8))
+    arrays["brightness"].append(floats(9))
+    arrays["energy"].append(floats(10))
+    arrays["tag_probs"].append(_tag_probs([r[11] for r in rows]))
+
+
+def _joined(parts: list[NDArray[Any]], empty: NDArray[Any]) -> NDArray[Any]:
+    return np.concatenate(parts) if parts else empty
 
 
 def _tag_probs(blobs: Sequence[bytes | None]) -> NDArray[np.float32]:
