@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from musicorg.app import explain
-from musicorg.gui import theme
+from musicorg.gui import gcpolicy, theme
 from musicorg.gui.maplabels import Region
 from musicorg.keys import AUTO
 from musicorg.store.db import Catalogue
@@ -168,6 +168,9 @@ class Explanations(QObject):
         self.map_panel.set_regions(self.regions())
         self.dock.refresh()
         self.updated.emit()
+        # Kept until the playlists change: out of the collector's walks, as a read of the
+        # library is (24,808 explanations at a million tracks, some 250,000 objects).
+        gcpolicy.adopt()
         if self._pending:
             self._pending = False
             self.library_loaded()

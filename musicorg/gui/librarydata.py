@@ -1,5 +1,5 @@
 """What the window shows of a library, per row of its snapshot: built from the app layer's
-one-go read (:func:`musicorg.app.actions.read_library`), off the UI thread. No Qt here."""
+one-go read (:func:`musicorg.app.actions.read_library`), off the UI thread. No Qt calls here."""
 
 from __future__ import annotations
 
@@ -83,10 +83,18 @@ def xy_per_row(snap: Snapshot, track_ids: list[int], xy: np.ndarray) -> np.ndarr
     return out
 
 
+def load_map_modules() -> None:
+    """Import the map's modules (pyqtgraph, scipy's k-d tree) now, off the UI thread: imported
+    when the map was first shown, their 0.6-0.7 s of module code ran on the UI thread (a stall
+    of up to 2.9 s at a million tracks, with the loading job's threads wanting the GIL)."""
+    import musicorg.gui.mapview  # noqa: F401  # lazy: the window's start-up stays light
+
+
 def load_library(cat: Catalogue, map_method: str = "umap") -> LibraryData:
     """Everything the window shows, read in one go (call off the UI thread)."""
     read = actions.read_library(cat, map_method)
     pipeline.load_scan_stage()  # here, off the UI thread, before a scan needs it
+    load_map_modules()
     snap = Snapshot.build(read.tracks)
     snap.set_plays(plays.stats(cat))
     snap.set_duplicates(duplicates.same_audio(cat))

@@ -137,7 +137,11 @@ def group_of_regions(
     ok = row_groups != ""
     if not ok.any():
         return out, []
-    pairs, counts = np.unique(np.column_stack([which[ok], codes[ok]]), axis=0, return_counts=True)
+    # Each (region, group) pair as one integer: np.unique over rows of a million tracks took
+    # a second, over their codes a tenth of that (the same sorted pairs).
+    n_names = max(len(names), 1)
+    keys, counts = np.unique(which[ok].astype(np.int64) * n_names + codes[ok], return_counts=True)
+    pairs = np.column_stack([keys // n_names, keys % n_names])
     # Most tracks first within each region; the first row per region wins.
     order = np.lexsort((-counts, pairs[:, 0]))
     pairs = pairs[order]

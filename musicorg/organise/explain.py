@@ -126,6 +126,7 @@ class Describer:
             values = _finite(getattr(tags, name), n)
             if values is not None:
                 self.values[name] = values
+        self._columns: dict[int, NDArray[np.float32]] = {}  # see _share
         # The descriptor words as names use them (the one vocabulary's halves).
         self.descriptor = {
             label: t
@@ -188,8 +189,15 @@ class Describer:
 
     def _share(self, token: int, rows: NDArray[np.intp]) -> float:
         """The share of ``rows`` that descriptor ``token`` is on for."""
-        column = self.vocab.incidence[:, token]
-        return float(column[rows].sum()) / max(len(rows), 1)
+        column = self._columns.get(token)
+        if column is None:
+            # Its column of the sparse matrix, dense, taken once: a column slice of the CSR
+            # matrix costs as much as the whole library, and at a million tracks taking one
+            # per playlist and descriptor was 85 % of explaining 24,808 playlists (9 min).
+            column = self._columns[token] = (
+                self.vocab.incidence[:, [token]].toarray().ravel().astype(np.float32)
+            )
+        return float(column[rows].sum(dtype=np.float64)) / max(len(rows), 1)
 
     def explain(
         self, rows: Sequence[int] | NDArray[np.intp], size: int, seconds: float, name: str = ""
