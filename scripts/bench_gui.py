@@ -393,12 +393,13 @@ class GcWatch:
         self.what: dict[str, str] = {}
         self.young = 0
         self._threading = threading
+        self._gc = gc  # kept: a collection during interpreter shutdown may not import it
         gc.callbacks.append(self._cb)
 
     def _cb(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self.started = time.perf_counter()
-            self.young = gc_count()
+            self.young = self._gc.get_count()[0]
             return
         where = "ui" if self._threading.current_thread() is self.main else "worker"
         took = time.perf_counter() - self.started
@@ -413,13 +414,6 @@ class GcWatch:
         self.worst = {"ui": 0.0, "worker": 0.0}
         self.what = {}
         return out
-
-
-def gc_count() -> int:
-    """The objects in the collector's young generation now."""
-    import gc
-
-    return gc.get_count()[0]
 
 
 @contextmanager
