@@ -126,6 +126,13 @@ class JobsPanel(QWidget):
         super().__init__(parent)
         self.layout_ = QHBoxLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
+        # As tall as a job's row from the start: a status bar that grows when the first job
+        # comes shrinks the window's middle, and the relayout and repaint of the whole window
+        # (the 100k-track table with it) held the UI thread for ~90 ms as a scan began.
+        probe = QToolButton()
+        probe.setText("✕")
+        probe.setAutoRaise(True)
+        self.setMinimumHeight(max(probe.sizeHint().height(), QProgressBar().sizeHint().height()))
         self.widgets: dict[int, JobWidget] = {}
         self.timer = QTimer(self)
         self.timer.setInterval(1000)
