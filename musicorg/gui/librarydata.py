@@ -38,21 +38,8 @@ class LibraryData:
 
 
 def _rows(snap: Snapshot, track_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """The snapshot rows of those track ids that it has, and a mask of which ids those are.
-    A slice of ids at a time (:func:`~musicorg.gui.snapshot.in_slices`): at a million tracks,
-    one call over them all held the GIL, and stalled the window, for a second."""
-    ids = in_slices(lambda part: np.asarray(part, dtype=np.int64), track_ids)
-    if not len(snap):
-        return np.zeros(0, dtype=np.int64), np.zeros(len(ids), dtype=bool)
-
-    def positions(part: np.ndarray) -> np.ndarray:
-        found: np.ndarray = np.clip(np.searchsorted(snap.ids, part), 0, len(snap) - 1)
-        return found
-
-    pos = in_slices(positions, ids)
-    known = snap.ids[pos] == ids
-    out: np.ndarray = pos[known].astype(np.int64)
-    return out, known
+    """The snapshot rows of those track ids that it has, and a mask of which ids those are."""
+    return snap.find(track_ids)
 
 
 def groups_per_row(snap: Snapshot, track_ids: list[int], names: list[str]) -> np.ndarray | None:

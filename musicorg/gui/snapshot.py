@@ -216,15 +216,27 @@ class Snapshot:
 
     def rows_of(self, track_ids: Any) -> np.ndarray:
         """Snapshot rows of the given track ids (unknown ids are dropped), in their order."""
-        tid = np.asarray(list(track_ids) if not isinstance(track_ids, np.ndarray) else track_ids)
-        tid = tid.astype(np.int64, copy=False).reshape(-1)
+        rows, _known = self.find(track_ids)
+        return rows
+
+    def find(self, track_ids: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The snapshot rows of those track ids that it has, and a mask of which ids those
+        are; a slice of ids at a time (:func:`in_slices`): at a million tracks, one call over
+        them all held the GIL, and stalled the window, for a second."""
+        given = track_ids if isinstance(track_ids, np.ndarray | list | tuple) else list(track_ids)
+        tid = in_slices(lambda part: np.asarray(part, dtype=np.int64).reshape(-1), given)
         if not len(self.ids) or not len(tid):
-            return np.zeros(0, dtype=np.int64)
-        pos = np.searchsorted(self.ids, tid)
-        pos = np.clip(pos, 0, len(self.ids) - 1)
-        ok = self.ids[pos] == tid
-        out: np.ndarray = pos[ok].astype(np.int64)
-        return out
+            return np.zeros(0, dtype=np.int64), np.zeros(len(tid), dtype=bool)
+        last = len(self.ids) - 1
+
+        def positions(part: np.ndarray) -> np.ndarray:
+            found: np.ndarray = np.clip(np.searchsorted(self.ids, part), 0, last)
+            return found
+
+        pos = in_slices(positions, tid)
+        known = self.ids[pos] == tid
+        out: np.ndarray = pos[known].astype(np.int64)
+        return out, known
 
     def row_of(self, track_id: int) -> int | None:
         rows = self.rows_of([track_id])
