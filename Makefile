@@ -57,7 +57,7 @@ $(REPORT_STAMP): $(STAMP)
 report: $(REPORT_STAMP)
 	$(PY) -m training.report --config training/configs/paper.toml \
 		--config training/configs/ours.toml --seeds $(REPORT_SEEDS) --out training/report
-	$(PY) -m training.realeval --ours ours-v8 --paper paper --seeds $(REPORT_SEEDS) \
+	$(PY) -m training.realeval --ours ours-v9 --paper paper --seeds $(REPORT_SEEDS) \
 		--baseline-bundle $(BASELINE_BUNDLE) --out training/report
 
 # One-folder desktop bundle (PyInstaller): dist/musicorg/musicorg. Heavy (torch): not run in CI.

@@ -1,7 +1,7 @@
 """Two configurations side by side: paired bootstrap intervals of new − old, seed for seed.
 
-    python -m training.compare_runs --old training/configs/ours.toml \\
-        --new training/configs/ours-v9.toml --seeds 1 2 3 --json /tmp/compare.json
+    python -m training.compare_runs --old training/configs/ablations/ours-v8.toml \\
+        --new training/configs/ours.toml --seeds 1 2 3 --json /tmp/compare.json
 
 Reads the runs ``<runs dir>/<config name>-seed<k>`` of both configurations and scores them as
 ``training.report`` (Debian held-out tracks, held-out lyrics) and ``training.realeval``

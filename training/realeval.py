@@ -1,6 +1,6 @@
 """Evaluation on held-out real songs (4Q and Emotify), and the MusiCNN patch-count study.
 
-    python -m training.realeval --runs-dir ~/.cache/musicorg/runs --ours ours-v8 \
+    python -m training.realeval --runs-dir ~/.cache/musicorg/runs --ours ours-v9 \
         --paper paper --seeds 1 2 3 --baseline-bundle resources/models/hvae-0.9.0 \
         --out training/report
 
@@ -310,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--realsongs", type=Path, default=None)
     ap.add_argument("--runs-dir", type=Path, default=None)
-    ap.add_argument("--ours", default="ours-v8")
+    ap.add_argument("--ours", default="ours-v9")
     ap.add_argument("--paper", default="paper")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--baseline-bundle", type=Path, action="append", default=[])

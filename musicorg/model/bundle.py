@@ -34,8 +34,8 @@ from musicorg.model.textpipe import TextPipeline
 from musicorg.model.vae import HybridVAE, Masks, VAEConfig
 
 # The bundled model and the SHA-256 of its manifest.json (printed by training/export.py).
-BUNDLED_VERSION = "hvae-1.0.0"
-BUNDLED_MANIFEST_SHA256 = "bf75a8c6f1b7e9e94757f50a15adf8a42c85f633631742d98f0d824be2f3cab3"
+BUNDLED_VERSION = "hvae-1.1.0"
+BUNDLED_MANIFEST_SHA256 = "2eb83b7be6c5470a257f3bc876b5505dd64a75928ee44fe7cf93841737653248"
 
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "model.safetensors"

@@ -1,7 +1,7 @@
 """A real library for the playlist tests: the 165 held-out tracks of the training corpus.
 
 ``data/heldout.npz`` holds, per track, what the app stores after an analysis: the latent
-mean μ of the bundled model (hvae-1.0.0), the descriptors (tempo, brightness, energy), the
+mean μ of the bundled model (hvae-1.1.0), the descriptors (tempo, brightness, energy), the
 mean MusiCNN tag probabilities over the default patches, and the file tags of the manifest
 (artist, title, genre; empty for most), with the Debian package it comes from. They are the
 middle clips of the corpus's test split (``training/prepare.py``), never seen in training.
@@ -27,7 +27,7 @@ from musicorg.store.db import Analysis, Catalogue, Embedding
 from tests.latent_fixtures import insert_track
 
 DATA = Path(__file__).parent / "data" / "heldout.npz"
-VERSION = "hvae-1.0.0"
+VERSION = "hvae-1.1.0"
 PREVIOUS = "hvae-0.9.0"  # the bundled model before it: a real model switch
 PREVIOUS_BUNDLE = Path.home() / ".cache/musicorg/baselines" / PREVIOUS
 CORPUS = Path(os.environ.get("MUSICORG_CORPUS_DIR", Path.home() / ".cache/musicorg/corpus"))

@@ -160,7 +160,7 @@ def test_a_quarter_new_clusters_again_and_matched_playlists_keep_their_names(
 def test_a_model_switch_clusters_again_and_keeps_the_names_it_matches(
     cat: Catalogue, lib: heldout.Heldout
 ) -> None:
-    """hvae-0.9.0 → hvae-1.0.0 and back, on real μ of both."""
+    """hvae-0.9.0 → hvae-1.1.0 and back, on real μ of both."""
     rows = np.random.default_rng(1).permutation(len(lib))[:155]
     heldout.add_to(cat, lib, rows, version=heldout.PREVIOUS, mu=lib.mu_previous[rows])
     first = pl.build_playlists(cat)
