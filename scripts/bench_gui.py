@@ -28,18 +28,21 @@ library on screen and the longest UI stall while it loads and for ``--settle-s``
 after (the background jobs the load starts go on: the default 180 s takes in the playlists'
 words, 2-3 minutes at a million tracks, and their landing on the sidebar and the map),
 the first showing of the map (how many points it draws: at most ``MAX_POINTS`` of
-:mod:`musicorg.gui.mapview`, a sample of a bigger library), sort and filter (wall and UI
-CPU), recolouring and panning, and the peak RSS. The scan, play and analysis phases are left
-out. Target at a million tracks: first window <= 5 s, no UI stall over 100 ms while loading.
+:mod:`musicorg.gui.mapview`, a sample of a bigger library; then until its regions' labels,
+worked out in a worker, are placed, with the longest UI stall meanwhile), sort and filter
+(wall and UI CPU), recolouring and panning, and the peak RSS. The scan, play and analysis
+phases are left out. Target at a million tracks: first window <= 5 s, no UI stall over
+100 ms while loading.
 
 ``--playback-only`` leaves out the first window, sort/filter and the map (the scan and play
-phases only); ``--trace-stalls`` lists each UI stall over 40 ms of the play-and-scan phase, and
-what the other threads were doing when a watcher thread woke late (it waited for the GIL or a
-core): the thread that held the GIL is usually just past its long call. Each stall is reported
-with the UI thread's CPU time in that gap (``ui_cpu_in_worst_*``: a long gap with little CPU
-was spent waiting, for the GIL or for a core), and the longest garbage collection with its
-generation and young count. ``--switch-interval-ms`` replaces the GIL's switch interval that
-the window's policy sets (:data:`musicorg.gui.gcpolicy.SWITCH_INTERVAL_S`, 1 ms), for A/B runs.
+phases only); ``--trace-stalls`` lists each UI stall over 40 ms of the loading, the scans and
+the analysis, and what the other threads were doing when a watcher thread woke late (it waited
+for the GIL or a core): the thread that held the GIL is usually just past its long call. Each
+stall is reported with the UI thread's CPU time in that gap (``ui_cpu_in_worst_*``: a long gap
+with little CPU was spent waiting, for the GIL or for a core), and the longest garbage
+collection with its generation and young count. ``--switch-interval-ms`` replaces the GIL's
+switch interval that the window's policy sets (:data:`musicorg.gui.gcpolicy.SWITCH_INTERVAL_S`,
+1 ms), for A/B runs.
 
 Measured at 100,000 tracks (``--playback-only``, our two cores shared with other jobs, load
 average 5-6, three back-to-back pairs): with a 1 ms switch interval against Python's 5 ms the
@@ -345,8 +348,6 @@ class StallTracer:
             self._thread.join()
 
     def _run(self) -> None:
-        import traceback
-
         me = self._threading.get_ident()
         while not self._stop.is_set():
             t = time.perf_counter()
@@ -357,10 +358,7 @@ class StallTracer:
             frames = sys._current_frames()
             names = {th.ident: th.name for th in self._threading.enumerate()}
             stacks = {
-                names.get(ident, str(ident)): [
-                    f"{Path(f.filename).name}:{f.lineno} {f.name}"
-                    for f in traceback.extract_stack(frame)[-9:]
-                ]
+                names.get(ident, str(ident)): innermost(frame)
                 for ident, frame in frames.items()
                 if ident != me
             }
@@ -378,6 +376,17 @@ class StallTracer:
             for name, stack in stacks.items():
                 if stack and " wait" not in stack[-1] and "get" not in stack[-1]:
                     print(f"  [{name}] " + " < ".join(reversed(stack)))
+
+
+def innermost(frame: Any, depth: int = 9) -> list[str]:
+    """The innermost ``depth`` frames of a stack, outermost first, from the frames alone:
+    ``traceback.extract_stack`` reads the source lines (linecache), and the tracer's own
+    reading and freeing of them held the GIL long enough to stall the window it measures."""
+    out: list[str] = []
+    while frame is not None and len(out) < depth:
+        out.append(f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}")
+        frame = frame.f_back
+    return out[::-1]
 
 
 class GcWatch:
@@ -598,17 +607,18 @@ def main() -> int:
         finish(w, results, args.json)
         return 0
     hb.start()
-    t = time.perf_counter()
-    w.pipeline.run(["analyse"])
-    jobs = w.runner.running("analyse")
-    wait(app, lambda: w.idle(), args.analyse_s)
-    done = max((j.done for j in jobs), default=0)
-    for job in w.runner.running("analyse"):
-        job.cancel()
-    wait(app, lambda: w.idle(), 120)
-    results["analyse_s"] = round(time.perf_counter() - t, 2)
-    results["analysed_before_cancel"] = done
-    record_stalls(results, hb, gcw, "during_analysis")
+    with traced(args.trace_stalls, hb):
+        t = time.perf_counter()
+        w.pipeline.run(["analyse"])
+        jobs = w.runner.running("analyse")
+        wait(app, lambda: w.idle(), args.analyse_s)
+        done = max((j.done for j in jobs), default=0)
+        for job in w.runner.running("analyse"):
+            job.cancel()
+        wait(app, lambda: w.idle(), 120)
+        results["analyse_s"] = round(time.perf_counter() - t, 2)
+        results["analysed_before_cancel"] = done
+        record_stalls(results, hb, gcw, "during_analysis")
     print(
         f"analysis for {results['analyse_s']} s ({done} files, then cancelled): longest UI "
         f"stall {results['stall_during_analysis_ms']} ms"
@@ -677,15 +687,24 @@ def bench_catalogue(
     )
     hb.start()
     ui_cpu = time.thread_time()
+    t = time.perf_counter()
     results["map_shown_ms"] = round(timed(app, lambda: w.tabs.setCurrentIndex(1)) * 1000, 1)
     results["map_shown_ui_cpu_ms"] = round((time.thread_time() - ui_cpu) * 1000, 1)
+    # The regions' labels are worked out in a worker (maplabels.BACKGROUND_FROM): until they
+    # are placed, with the heartbeat on.
+    wait(app, lambda: not w.map.labels.busy(), 120)
+    results["map_labels_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    results["map_labels_ui_cpu_ms"] = round((time.thread_time() - ui_cpu) * 1000, 1)
     results["stall_map_shown_ms"] = round(hb.stop() * 1000, 1)
     results["map_text"] = w.map.info.text()
     w.tabs.setCurrentIndex(0)
     app.processEvents()
     print(
         f"map shown in {results['map_shown_ms']} ms ({results['map_shown_ui_cpu_ms']} ms of "
-        f"UI CPU): {w.map.point_count()} points, “{results['map_text']}”"
+        f"UI CPU): {w.map.point_count()} points, “{results['map_text']}”; "
+        f"{len(w.map.labels.regions):,} regions labelled after {results['map_labels_ms']} ms "
+        f"({results['map_labels_ui_cpu_ms']} ms of UI CPU), longest UI stall "
+        f"{results['stall_map_shown_ms']} ms"
     )
     sort_and_filter(app, w, results)
     map_phase(app, w, results, work)

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from musicorg.app import explain
+from musicorg.app import actions, explain
 from musicorg.gui import gcpolicy, theme
+from musicorg.gui.librarydata import playlist_keys
 from musicorg.gui.maplabels import Region
 from musicorg.keys import AUTO
 from musicorg.store.db import Catalogue
@@ -112,11 +113,34 @@ def why_html(why: dict[str, Any]) -> str:
     return f"{words}<table cellspacing='3'>{sound}{size}</table>"
 
 
+def regions_of(
+    playlists: list[actions.PlaylistEntry], why: dict[int, dict[str, Any]]
+) -> list[Region]:
+    """The automatic playlists as map regions (see :mod:`musicorg.gui.maplabels`), from
+    their explanations ``why`` by id. No Qt here: the explaining job makes them."""
+    out = []
+    for p in playlists:
+        said = why.get(p.id)
+        if p.kind != AUTO or said is None or not p.track_ids:
+            continue
+        out.append(
+            Region(
+                p.id,
+                label_words(said) or p.name,
+                f"{p.name}\n{said['summary']}",
+                np.asarray(p.track_ids, dtype=np.int64),
+            )
+        )
+    return out
+
+
 def signature(host: Host) -> tuple[Any, ...]:
-    """What the explanations depend on: the model, and each playlist's id, name and tracks."""
+    """What the explanations depend on: the model, and each playlist's id, name and tracks
+    (as the load made them, off the UI thread)."""
+    keys = host.data.playlist_keys
     return (
         host.data.model_version,
-        tuple((p.id, p.name, p.size, hash(tuple(p.track_ids))) for p in host.data.playlists),
+        playlist_keys(host.data.playlists) if keys is None else keys,
     )
 
 
@@ -153,19 +177,29 @@ class Explanations(QObject):
             self._pending = True
             return
         self._signature = sig
+        playlists = self.host.data.playlists
+
+        def job(_p: Any, _c: Any) -> tuple[dict[int, dict[str, Any]], list[Region]]:
+            why = {pid: e.as_dict() for pid, e in explain.explain_playlists(cat).items()}
+            # The map's regions made here too: 24,808 of them took 90 ms of the UI thread.
+            return why, regions_of(playlists, why)
+
         self.host.runner.submit(
             "explain",
-            lambda _p, _c: {pid: e.as_dict() for pid, e in explain.explain_playlists(cat).items()},
+            job,
             on_result=partial(self._landed, cat),
             on_error=self.host.job_failed("explain"),
         )
 
-    def _landed(self, cat: Catalogue, why: dict[int, dict[str, Any]]) -> None:
+    def _landed(
+        self, cat: Catalogue, result: tuple[dict[int, dict[str, Any]], list[Region]]
+    ) -> None:
         if cat is not self.host.cat:
             return
+        why, regions = result
         self.why = why
         self.sidebar.tree.set_summaries({pid: str(w["summary"]) for pid, w in why.items()})
-        self.map_panel.set_regions(self.regions())
+        self.map_panel.set_regions(regions)
         self.dock.refresh()
         self.updated.emit()
         # Kept until the playlists change: out of the collector's walks, as a read of the
@@ -177,20 +211,7 @@ class Explanations(QObject):
 
     def regions(self) -> list[Region]:
         """The automatic playlists as map regions (see :mod:`musicorg.gui.maplabels`)."""
-        out = []
-        for p in self.host.data.playlists:
-            why = self.why.get(p.id)
-            if p.kind != AUTO or why is None or not p.track_ids:
-                continue
-            out.append(
-                Region(
-                    p.id,
-                    label_words(why) or p.name,
-                    f"{p.name}\n{why['summary']}",
-                    np.asarray(p.track_ids, dtype=np.int64),
-                )
-            )
-        return out
+        return regions_of(self.host.data.playlists, self.why)
 
     def current_note(self) -> tuple[str, str] | None:
         """What the details pane shows with no track selected: the explanation of the

@@ -12,7 +12,7 @@ import numpy as np
 from musicorg.app import actions, pipeline
 from musicorg.gui.snapshot import COLUMNS, Snapshot, in_slices
 from musicorg.store import duplicates, plays
-from musicorg.store.db import Catalogue
+from musicorg.store.db import Catalogue, drop_rows
 from musicorg.store.library import ProblemRow
 
 #: From this many tracks on, the load ranks every column of the table ahead: at a million, the
@@ -20,6 +20,8 @@ from musicorg.store.library import ProblemRow
 #: holding the GIL, so the window runs on meanwhile; a smaller library ranks a column when it
 #: is first sorted by, as before.
 RANK_AHEAD = 200_000
+#: Rows one numpy call of the load takes at a time (see :func:`~musicorg.gui.snapshot.in_slices`).
+_SLICE = 100_000
 
 
 @dataclass
@@ -31,6 +33,10 @@ class LibraryData:
     xy: np.ndarray | None = None  # (N, 2) per snapshot row, NaN = not on the map
     problems: list[ProblemRow] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    #: Each playlist's id, name, size and a hash of its tracks (what its explanation depends
+    #: on), made by the load: at a million tracks, hashing every playlist's tracks took
+    #: 20 ms of the UI thread as the read was shown. None: not made (the window makes it).
+    playlist_keys: tuple[tuple[int, str, int, int], ...] | None = None
 
     @classmethod
     def empty(cls) -> LibraryData:
@@ -66,8 +72,18 @@ def xy_per_row(snap: Snapshot, track_ids: list[int], xy: np.ndarray) -> np.ndarr
         return None
     rows, known = _rows(snap, track_ids)
     out = np.full((len(snap), 2), np.nan)
-    out[rows] = np.asarray(xy, dtype=np.float64).reshape(-1, 2)[known]
+    coords, picked = np.asarray(xy).reshape(-1, 2), np.flatnonzero(known)
+    for lo in range(0, len(rows), _SLICE):  # a slice at a time (see in_slices)
+        out[rows[lo : lo + _SLICE]] = coords[picked[lo : lo + _SLICE]]
+        time.sleep(0)  # let the other threads run between slices
     return out
+
+
+def playlist_keys(
+    playlists: list[actions.PlaylistEntry],
+) -> tuple[tuple[int, str, int, int], ...]:
+    """Each playlist's id, name, size and a hash of its tracks (see ``LibraryData``)."""
+    return tuple((p.id, p.name, p.size, hash(tuple(p.track_ids))) for p in playlists)
 
 
 def load_map_modules() -> None:
@@ -89,7 +105,7 @@ def load_library(cat: Catalogue, map_method: str = "umap") -> LibraryData:
         for key, _header in COLUMNS:
             snap.rank(key)
             time.sleep(0)  # let the other threads run between columns
-    return LibraryData(
+    data = LibraryData(
         snap=snap,
         model_version=read.model_version,
         playlists=read.playlists,
@@ -97,4 +113,12 @@ def load_library(cat: Catalogue, map_method: str = "umap") -> LibraryData:
         xy=xy_per_row(snap, *read.map),
         problems=read.problems,
         stats=read.stats,
+        playlist_keys=playlist_keys(read.playlists),
     )
+    # The read's columns, used up, let go of a slice at a time: a million tracks' lists (some
+    # ten million strings and numbers) freed at once as this returned held the GIL, and
+    # stalled the window, for ~0.3 s.
+    for column in (*vars(read.tracks).values(), *read.groups, read.map[0]):
+        if isinstance(column, list):
+            drop_rows(column)
+    return data

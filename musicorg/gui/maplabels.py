@@ -11,18 +11,30 @@ as drawn) meets one already placed, or leaves the view, is dropped. Zoomed out, 
 crowd together and only the biggest keep their words; zoomed in, more fit. The placement runs
 when the view stops moving (a short timer after the last range change), costs a few
 milliseconds even for thousands of playlists, and never touches the points.
+
+Where the regions lie (:func:`geometry`: each region's centre and group, each point's region)
+and how big their labels are is worked out once per change of the regions or the points. For
+a big library that is done in a worker thread (:data:`BACKGROUND_FROM`), a slice of the points
+at a time so that the window runs on meanwhile: at a million tracks in 24,808 playlists it
+held the UI thread for 1-3 s when the map was first shown. The labels appear when it is done
+(:attr:`MapLabels.ready`); until then the map shows those it had.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRectF, QTimer
+from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from PySide6.QtGui import QFont, QFontMetricsF
 
 from musicorg.gui import theme
+from musicorg.gui.snapshot import in_slices
 
 if TYPE_CHECKING:
     import pyqtgraph as pg
@@ -38,6 +50,15 @@ PLAYLISTS_SHARE = 1 / 3
 #: How many of a group's playlists its tooltip lists.
 GROUP_LISTED = 8
 PLAYLIST, GROUP = "playlist", "group"
+#: From this many tracks in the regions on, their geometry is worked out in a worker thread.
+BACKGROUND_FROM = 20_000
+#: The most cells (regions × group names) of the table :func:`group_of_codes` counts in;
+#: past it, it sorts the pairs instead.
+_TABLE_CELLS = 5_000_000
+#: Values one numpy call of :func:`geometry` takes at a time.
+_SLICE = 50_000
+#: Candidates :func:`place` checks at once against the labels kept before them.
+_BATCH = 512
 
 
 @dataclass
@@ -57,7 +78,12 @@ def place(
     """Indices of the boxes kept, by decreasing priority: ``boxes`` (N, 4) as x0, y0, x1, y1,
     ``bounds`` the view's (x0, y0, x1, y1). A box is kept when it lies inside the bounds and
     meets no box kept before it (MARGIN apart). The kept boxes are filed in a grid of cells
-    as big as the biggest box, so each candidate is checked against its neighbours only."""
+    as big as the biggest box, so each candidate is checked against its neighbours only.
+
+    The candidates are taken :data:`_BATCH` at a time: numpy sets aside at once those that
+    meet a box kept before the batch (most of them, zoomed out: of 24,808 playlists some
+    hundreds fit), and the others are checked in turn against the boxes the batch kept. The
+    same boxes are kept as checking each candidate in turn, in a fifth of the time."""
     if not len(boxes):
         return np.zeros(0, dtype=np.int64)
     inside = _inside(boxes, bounds)
@@ -65,22 +91,70 @@ def place(
     order = order[inside[order]]
     if not len(order):
         return np.zeros(0, dtype=np.int64)
-    cw = float((boxes[order, 2] - boxes[order, 0]).max()) + 2 * MARGIN
-    ch = float((boxes[order, 3] - boxes[order, 1]).max()) + 2 * MARGIN
-    grid: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+    cand = np.asarray(boxes, dtype=np.float64)[order]
+    cw = float((cand[:, 2] - cand[:, 0]).max()) + 2 * MARGIN
+    ch = float((cand[:, 3] - cand[:, 1]).max()) + 2 * MARGIN
+    # The cell of each candidate, one in from the edge so that its neighbours all exist.
+    gx = np.floor_divide(cand[:, 0], cw).astype(np.int64)
+    gy = np.floor_divide(cand[:, 1], ch).astype(np.int64)
+    gx, gy = gx - gx.min() + 1, gy - gy.min() + 1
+    kept = _Cells(int(gx.max()) + 2, int(gy.max()) + 2)
     out: list[int] = []
-    for i, (bx0, by0, bx1, by1) in zip(order.tolist(), boxes[order].tolist(), strict=True):
-        gx, gy = int(bx0 // cw), int(by0 // ch)
-        clash = any(
-            kx0 < bx1 + MARGIN and bx0 < kx1 + MARGIN and ky0 < by1 + MARGIN and by0 < ky1 + MARGIN
-            for cx in (gx - 1, gx, gx + 1)
-            for cy in (gy - 1, gy, gy + 1)
-            for kx0, ky0, kx1, ky1 in grid.get((cx, cy), ())
-        )
-        if not clash:
-            grid.setdefault((gx, gy), []).append((bx0, by0, bx1, by1))
-            out.append(i)
-    return np.asarray(out, dtype=np.int64)
+    for lo in range(0, len(order), _BATCH):
+        part = slice(lo, lo + _BATCH)
+        free = np.flatnonzero(~kept.meets(cand[part], gx[part], gy[part])) + lo
+        # In turn, against the boxes kept in this batch (as the grid of the whole once was).
+        grid: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+        for i, (bx0, by0, bx1, by1), x, y in zip(
+            free.tolist(), cand[free].tolist(), gx[free].tolist(), gy[free].tolist(), strict=True
+        ):
+            clash = any(
+                kx0 < bx1 + MARGIN
+                and bx0 < kx1 + MARGIN
+                and ky0 < by1 + MARGIN
+                and by0 < ky1 + MARGIN
+                for cx in (x - 1, x, x + 1)
+                for cy in (y - 1, y, y + 1)
+                for kx0, ky0, kx1, ky1 in grid.get((cx, cy), ())
+            )
+            if not clash:
+                grid.setdefault((x, y), []).append((bx0, by0, bx1, by1))
+                out.append(i)
+                kept.add(cand[i], x, y)
+    kept_rows: np.ndarray = order[np.asarray(out, dtype=np.int64)]
+    return kept_rows
+
+
+class _Cells:
+    """The boxes kept so far by :func:`place`, filed by grid cell in one array (cell x, cell y,
+    slot, x0 y0 x1 y1; NaN where a slot is empty), for checks of many candidates at once."""
+
+    def __init__(self, nx: int, ny: int) -> None:
+        self.boxes = np.full((nx, ny, 2, 4), np.nan)
+        self.count = np.zeros((nx, ny), dtype=np.int64)
+
+    def add(self, box: np.ndarray, x: int, y: int) -> None:
+        slot = int(self.count[x, y])
+        if slot == self.boxes.shape[2]:  # a full cell: room for more in every cell
+            more = np.full((*self.boxes.shape[:2], slot, 4), np.nan)
+            self.boxes = np.concatenate([self.boxes, more], axis=2)
+        self.boxes[x, y, slot] = box
+        self.count[x, y] = slot + 1
+
+    def meets(self, boxes: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        """Whether each of ``boxes`` (in the cells ``gx``, ``gy``) meets a box kept."""
+        dx, dy = np.meshgrid([-1, 0, 1], [-1, 0, 1], indexing="ij")
+        near = self.boxes[gx[:, None] + dx.ravel(), gy[:, None] + dy.ravel()]  # (n, 9, s, 4)
+        b = boxes[:, None, None, :]
+        with np.errstate(invalid="ignore"):
+            hit = (
+                (near[..., 0] < b[..., 2] + MARGIN)
+                & (b[..., 0] < near[..., 2] + MARGIN)
+                & (near[..., 1] < b[..., 3] + MARGIN)
+                & (b[..., 1] < near[..., 3] + MARGIN)
+            )
+        out: np.ndarray = hit.any(axis=(1, 2))
+        return out
 
 
 def _inside(boxes: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
@@ -120,7 +194,10 @@ def _rows_of(ids: np.ndarray, track_ids: np.ndarray) -> tuple[np.ndarray, np.nda
     ``track_ids`` those are (a mask)."""
     if not len(ids) or not len(track_ids):
         return np.zeros(0, dtype=np.int64), np.zeros(len(track_ids), dtype=bool)
-    pos = np.minimum(np.searchsorted(ids, track_ids), len(ids) - 1)
+    last = len(ids) - 1
+    # A slice at a time (in_slices): a million track ids, looked up at once, held the GIL for
+    # 100-200 ms.
+    pos = in_slices(lambda part: np.minimum(np.searchsorted(ids, part), last), track_ids)
     hit = ids[pos] == track_ids
     return pos[hit].astype(np.int64), hit
 
@@ -131,27 +208,180 @@ def group_of_regions(
     """The group of each of ``k`` regions (-1: none), the one most of its tracks are in
     (``which`` the region of each track, ``row_groups`` its group's name, "" for none),
     and the groups' names."""
+    names, codes = name_codes(row_groups)
+    return group_of_codes(which, codes, names, k)
+
+
+def name_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct strings of ``values``, sorted, and the index of each value among them: as
+    ``np.unique(values, return_inverse=True)``, but a slice of values at a time (the group
+    names of a million tracks, sorted at once, held the GIL for 0.2-0.4 s)."""
+    values = np.asarray(values).reshape(-1)
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    for part in _slices(values):
+        found, inverse = np.unique(part, return_inverse=True)
+        parts.append((found, inverse.reshape(-1)))
+    if not parts:
+        return values[:0], np.zeros(0, dtype=np.int64)
+    names = np.unique(np.concatenate([found for found, _inverse in parts]))
+    codes = np.empty(len(values), dtype=np.int64)
+    at = 0
+    for found, inverse in parts:
+        codes[at : at + len(inverse)] = np.searchsorted(names, found)[inverse]
+        at += len(inverse)
+    return names, codes
+
+
+def group_of_codes(
+    which: np.ndarray, codes: np.ndarray, names: np.ndarray, k: int
+) -> tuple[np.ndarray, list[str]]:
+    """:func:`group_of_regions`, with the group of each track given as its index into
+    ``names`` (the group names, sorted: :func:`name_codes`)."""
     out = np.full(k, -1, dtype=np.int64)
-    names, codes = np.unique(row_groups, return_inverse=True)
-    codes = codes.reshape(-1)
-    ok = row_groups != ""
+    blank = np.flatnonzero(names == "")
+    ok = codes != (int(blank[0]) if len(blank) else -1)
     if not ok.any():
         return out, []
-    # Each (region, group) pair as one integer: np.unique over rows of a million tracks took
-    # a second, over their codes a tenth of that (the same sorted pairs).
+    # Each (region, group) pair as one integer.
     n_names = max(len(names), 1)
-    keys, counts = np.unique(which[ok].astype(np.int64) * n_names + codes[ok], return_counts=True)
-    pairs = np.column_stack([keys // n_names, keys % n_names])
-    # Most tracks first within each region; the first row per region wins.
-    order = np.lexsort((-counts, pairs[:, 0]))
-    pairs = pairs[order]
-    first = np.r_[True, pairs[1:, 0] != pairs[:-1, 0]]
-    out[pairs[first, 0]] = pairs[first, 1]
+    pairs = which[ok].astype(np.int64) * n_names + codes[ok]
+    if k * n_names <= _TABLE_CELLS:
+        # Counted in a table of regions by groups (one pass), where sorting a million pairs
+        # (np.unique) held the GIL for a tenth of a second. Most tracks wins; of groups with
+        # as many, the first by name, as the sort below gives.
+        table = np.bincount(pairs, minlength=k * n_names).reshape(k, n_names)
+        has = table.max(axis=1) > 0
+        out[has] = table.argmax(axis=1)[has]
+    else:
+        keys, counts = np.unique(pairs, return_counts=True)
+        both = np.column_stack([keys // n_names, keys % n_names])
+        # Most tracks first within each region; the first row per region wins.
+        both = both[np.lexsort((-counts, both[:, 0]))]
+        first = np.r_[True, both[1:, 0] != both[:-1, 0]]
+        out[both[first, 0]] = both[first, 1]
     used = np.unique(out[out >= 0])
     remap = np.full(len(names), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     out = np.where(out >= 0, remap[np.maximum(out, 0)], -1)
     return out, [str(names[g]) for g in used]
+
+
+def _slices(values: np.ndarray) -> Iterator[np.ndarray]:
+    """``values`` a slice of :data:`_SLICE` at a time, with a pause for the other threads
+    after each (see :func:`~musicorg.gui.snapshot.in_slices`)."""
+    for lo in range(0, len(values), _SLICE):
+        yield values[lo : lo + _SLICE]
+        time.sleep(0)
+
+
+@dataclass
+class Geometry:
+    """Where the regions lie on a map, and how big their labels are: what
+    :meth:`MapLabels.apply` shows. Made by :func:`geometry` and :func:`measure`, in a worker
+    thread for a big library."""
+
+    regions: list[Region]  # the playlists
+    groups: list[Region]  # the groups of two or more of them
+    centres: np.ndarray  # per playlist (k, 2), data coordinates; NaN: not on the map
+    group_centres: np.ndarray
+    group_of: np.ndarray  # group per playlist (-1: none)
+    row_region: np.ndarray  # region per snapshot row (-1: none)
+    priority: np.ndarray  # the size of each playlist, then of each group
+    sizes: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # label w, h (px)
+
+
+def geometry(
+    regions: Sequence[Region],
+    ids: np.ndarray,
+    xy: np.ndarray,
+    row_groups: np.ndarray | None = None,
+) -> Geometry:
+    """The regions over the map's points: ``ids`` the track id per snapshot row, ``xy`` its
+    coordinates (NaN: not on the map) and ``row_groups`` its group's name ("": none). No Qt
+    here, and no numpy call over more than a slice of the points (a worker thread runs this
+    while the window goes on)."""
+    regions = list(regions)
+    k = len(regions)
+    row_region = np.full(len(ids), -1, dtype=np.int64)
+    lengths = np.array([len(r.track_ids) for r in regions], dtype=np.int64)
+    members = (
+        np.concatenate([r.track_ids for r in regions]).astype(np.int64)
+        if k
+        else np.zeros(0, dtype=np.int64)
+    )
+    which = np.repeat(np.arange(k, dtype=np.int64), lengths)
+    rows, hit = _rows_of(ids, members)
+    which = which[hit]
+    row_region[rows] = which
+    pts = xy[rows] if len(rows) else np.zeros((0, 2))
+    ok = np.isfinite(pts).all(axis=1)
+    centres = _means(which[ok], pts[ok], k)
+    group_of, groups = _groups(regions, which, rows, row_groups, len(ids))
+    in_group = row_region >= 0
+    group_rows = np.flatnonzero(in_group & np.isfinite(xy).all(axis=1))
+    row_group = group_of[row_region[group_rows]]
+    keep = row_group >= 0
+    group_centres = _means(row_group[keep], xy[group_rows[keep]], len(groups))
+    priority = np.array([len(r.track_ids) for r in (*regions, *groups)], dtype=np.float64)
+    return Geometry(regions, groups, centres, group_centres, group_of, row_region, priority)
+
+
+def _groups(
+    regions: list[Region],
+    which: np.ndarray,
+    rows: np.ndarray,
+    row_groups: np.ndarray | None,
+    n_rows: int,
+) -> tuple[np.ndarray, list[Region]]:
+    """The group of each region (-1: none) and the groups of two or more regions, from the
+    group most of each region's tracks are in."""
+    k = len(regions)
+    group_of = np.full(k, -1, dtype=np.int64)
+    groups: list[Region] = []
+    if row_groups is None or not len(rows) or len(row_groups) != n_rows:
+        return group_of, groups
+    # The names numbered over every row, then taken for the regions' rows: the same groups
+    # as numbering the names of those rows alone, without a copy of their strings.
+    names, codes = name_codes(row_groups)
+    found, used = group_of_codes(which, codes[rows], names, k)
+    counts = np.bincount(found[found >= 0], minlength=len(used))
+    big = np.flatnonzero(counts >= 2)  # a group of one playlist is that playlist
+    remap = np.full(len(used) + 1, -1, dtype=np.int64)
+    remap[big] = np.arange(len(big))
+    group_of = remap[np.where(found >= 0, found, len(used))]
+    for g, name in enumerate(used[i] for i in big):
+        members = [regions[int(i)] for i in np.flatnonzero(group_of == g)]
+        groups.append(
+            Region(
+                -1 - g,
+                name,
+                group_summary(name, members),
+                np.concatenate([r.track_ids for r in members]).astype(np.int64),
+                GROUP,
+            )
+        )
+        time.sleep(0)  # let the other threads run between groups
+    return group_of, groups
+
+
+def measure(
+    geo: Geometry, font: QFont, group_font: QFont, known: dict[tuple[str, bool], Any]
+) -> np.ndarray:
+    """The size of each label of ``geo`` (width, height in pixels, as drawn): the playlists',
+    then the groups'. ``known`` holds sizes measured before, by (text, whether a group's), and
+    gets the new ones (many regions share their words). Font metrics are reentrant: a worker
+    thread may measure, with fonts of its own."""
+    metrics = {False: QFontMetricsF(font), True: QFontMetricsF(group_font)}
+    out = np.empty((len(geo.regions) + len(geo.groups), 2), dtype=np.float64)
+    for i, region in enumerate((*geo.regions, *geo.groups)):
+        key = (region.text, region.kind == GROUP)
+        size = known.get(key)
+        if size is None:
+            m = metrics[key[1]]
+            # As a TextItem draws it: its document keeps 4 px around the text.
+            size = known[key] = (m.horizontalAdvance(region.text) + 8, m.height() + 8)
+        out[i] = size
+    return out
 
 
 def group_summary(name: str, members: list[Region]) -> str:
@@ -177,6 +407,11 @@ def overlapping(rects: list[QRectF]) -> list[tuple[int, int]]:
 
 class MapLabels(QObject):
     """The labels of the regions on one map (a pyqtgraph plot with its view box)."""
+
+    #: the labels of the regions last given are placed (at once, or once the worker is done)
+    ready = Signal()
+    #: a worker's geometry: its request's number, the Geometry
+    _computed = Signal(int, object)
 
     def __init__(self, plot: pg.PlotWidget, view_box: pg.ViewBox) -> None:
         super().__init__(plot)
@@ -204,6 +439,13 @@ class MapLabels(QObject):
         self._timer.timeout.connect(self.layout)
         view_box.sigRangeChanged.connect(lambda *_a: self.layout_soon())
         view_box.sigResized.connect(lambda *_a: self.layout_soon())
+        # The worker: one at a time; of the requests made meanwhile, the last one runs next.
+        self._number = 0  # of the last request
+        self._pending: tuple[Any, ...] | None = None  # a request waiting for the worker
+        self._working = False
+        self._ids: np.ndarray | None = None  # the track ids the regions were placed over
+        self._known: dict[tuple[str, bool], Any] = {}  # label sizes measured (see measure)
+        self._computed.connect(self._landed)
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -215,72 +457,68 @@ class MapLabels(QObject):
         row_groups: np.ndarray | None = None,
     ) -> None:
         """New regions over the map's points: ``ids`` the track id per snapshot row, ``xy``
-        its coordinates (NaN: not on the map) and ``row_groups`` its group's name ("": none)."""
-        self.regions = list(regions)
-        k = len(regions)
-        self.row_region = np.full(len(ids), -1, dtype=np.int64)
-        lengths = np.array([len(r.track_ids) for r in regions], dtype=np.int64)
-        members = (
-            np.concatenate([r.track_ids for r in regions]).astype(np.int64)
-            if k
-            else np.zeros(0, dtype=np.int64)
-        )
-        which = np.repeat(np.arange(k, dtype=np.int64), lengths)
-        rows, hit = _rows_of(ids, members)
-        which = which[hit]
-        self.row_region[rows] = which
-        pts = xy[rows] if len(rows) else np.zeros((0, 2))
-        ok = np.isfinite(pts).all(axis=1)
-        self.centres = _means(which[ok], pts[ok], k)
-        self._set_groups(which, rows, row_groups, k)
-        gk = len(self.groups)
-        in_group = self.row_region >= 0
-        group_rows = np.flatnonzero(in_group & np.isfinite(xy).all(axis=1))
-        row_group = self.group_of[self.row_region[group_rows]]
-        keep = row_group >= 0
-        self.group_centres = _means(row_group[keep], xy[group_rows[keep]], gk)
-        self.sizes = np.array(
-            [self._size(r.text, self.font) for r in regions]
-            + [self._size(g.text, self.group_font) for g in self.groups],
-            dtype=np.float64,
-        ).reshape(-1, 2)
-        self.priority = np.array(
-            [len(r.track_ids) for r in (*regions, *self.groups)], dtype=np.float64
-        )
-        self.layout()
-
-    def _set_groups(
-        self, which: np.ndarray, rows: np.ndarray, row_groups: np.ndarray | None, k: int
-    ) -> None:
-        """The groups of two or more regions, from the group most of each region's tracks
-        are in."""
-        self.group_of = np.full(k, -1, dtype=np.int64)
-        self.groups = []
-        if row_groups is None or not len(rows) or len(row_groups) != len(self.row_region):
+        its coordinates (NaN: not on the map) and ``row_groups`` its group's name ("": none).
+        Placed at once, or from :data:`BACKGROUND_FROM` tracks in the regions on by a worker
+        thread (:attr:`ready` says when)."""
+        self._number += 1
+        request = (self._number, list(regions), ids, xy, row_groups)
+        if sum(len(r.track_ids) for r in regions) < BACKGROUND_FROM:
+            self._pending = None  # what a worker brings now is stale
+            geo = geometry(*request[1:])
+            geo.sizes = measure(geo, self.font, self.group_font, self._known)
+            self.apply(geo, ids)
             return
-        group_of, names = group_of_regions(which, np.asarray(row_groups)[rows], k)
-        counts = np.bincount(group_of[group_of >= 0], minlength=len(names))
-        big = np.flatnonzero(counts >= 2)  # a group of one playlist is that playlist
-        remap = np.full(len(names) + 1, -1, dtype=np.int64)
-        remap[big] = np.arange(len(big))
-        self.group_of = remap[np.where(group_of >= 0, group_of, len(names))]
-        for g, name in enumerate(names[i] for i in big):
-            members = [self.regions[int(i)] for i in np.flatnonzero(self.group_of == g)]
-            self.groups.append(
-                Region(
-                    -1 - g,
-                    name,
-                    group_summary(name, members),
-                    np.concatenate([r.track_ids for r in members]).astype(np.int64),
-                    GROUP,
-                )
-            )
+        if ids is not self._ids:  # other points: no point's region is known until it lands
+            self.row_region = np.full(len(ids), -1, dtype=np.int64)
+            self._ids = ids
+        self._pending = request
+        if not self._working:
+            self._start()
 
-    @staticmethod
-    def _size(text: str, font: QFont) -> tuple[float, float]:
-        metrics = QFontMetricsF(font)
-        # As a TextItem draws it: its document keeps 4 px around the text.
-        return metrics.horizontalAdvance(text) + 8, metrics.height() + 8
+    def busy(self) -> bool:
+        """Whether the labels of the regions last given are still being worked out."""
+        return self._working or self._pending is not None
+
+    def _start(self) -> None:
+        request, self._pending = self._pending, None
+        if request is None:
+            return
+        self._working = True
+        fonts = (QFont(self.font), QFont(self.group_font))  # the worker's own copies
+        threading.Thread(
+            target=self._work,
+            args=(request, fonts, dict(self._known)),
+            name="map-labels",
+            daemon=True,
+        ).start()
+
+    def _work(
+        self, request: tuple[Any, ...], fonts: tuple[QFont, QFont], known: dict[Any, Any]
+    ) -> None:
+        """In the worker thread: the geometry of ``request`` and its labels' sizes."""
+        number, *args = request
+        geo = geometry(*args)
+        geo.sizes = measure(geo, *fonts, known)
+        with contextlib.suppress(RuntimeError):  # the map is gone
+            self._computed.emit(number, (geo, args[1], known))
+
+    def _landed(self, number: int, result: tuple[Geometry, np.ndarray, dict[Any, Any]]) -> None:
+        self._working = False
+        geo, ids, known = result
+        self._known.update(known)
+        if number == self._number:
+            self.apply(geo, ids)
+        self._start()  # the request made meanwhile, if any
+
+    def apply(self, geo: Geometry, ids: np.ndarray | None = None) -> None:
+        """Show the regions of ``geo`` (over the points of the track ids ``ids``)."""
+        self.regions, self.groups = geo.regions, geo.groups
+        self.centres, self.group_centres = geo.centres, geo.group_centres
+        self.group_of, self.row_region = geo.group_of, geo.row_region
+        self.sizes, self.priority = geo.sizes.reshape(-1, 2), geo.priority
+        self._ids = ids
+        self.layout()
+        self.ready.emit()
 
     def set_enabled(self, on: bool) -> None:
         self.enabled = on

@@ -96,11 +96,10 @@ class MapPanel(QWidget):
 
     def _refresh(self, view: MapView) -> None:
         self._dirty = False
-        view.set_data(self._snap, self._xy, self._groups)
+        view.set_data(self._snap, self._xy, self._groups, self._regions)
         view.set_highlight(self._highlight)
         view.set_selected(self._selected)
         view.set_playing(self._snap.row_of(self._playing) if self._playing else None)
-        view.set_regions(self._regions)
         view.set_preview(*self._preview)
 
     def set_data(

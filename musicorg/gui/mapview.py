@@ -565,8 +565,17 @@ class MapView(QWidget):
 
     # --- data -----------------------------------------------------------------------------
 
-    def set_data(self, snap: Snapshot, xy: np.ndarray, groups: np.ndarray | None) -> None:
-        """XY (len(snap), 2): coordinates per snapshot row, NaN where a track has none."""
+    def set_data(
+        self,
+        snap: Snapshot,
+        xy: np.ndarray,
+        groups: np.ndarray | None,
+        regions: list[Region] | None = None,
+    ) -> None:
+        """XY (len(snap), 2): coordinates per snapshot row, NaN where a track has none; the
+        regions to label over them, when they change too (their labels are placed once)."""
+        if regions is not None:
+            self.regions = list(regions)
         xy = np.asarray(xy, dtype=np.float64).reshape(len(snap), 2)
         placed = np.flatnonzero(np.isfinite(xy).all(axis=1)).astype(np.int64)
         rows = sample_rows(snap.ids, placed, MAX_POINTS)
@@ -593,8 +602,10 @@ class MapView(QWidget):
         self._draw_overlay(self.high_scatter, self.highlight_rows)
         self._draw_overlay(self.play_scatter, self.playing_rows)
         self.clear_preview()
-        if same:
-            return  # e.g. a rescan added tracks that are not on the map yet: nothing to redraw
+        if same:  # e.g. a rescan added tracks that are not on the map yet: nothing to redraw
+            if regions is not None:  # but the regions given are placed again
+                self.labels.set_regions(self.regions, self.snap.ids, self.xy, self.groups)
+            return
         self._tree = None
         if len(rows):
             self._tree = cKDTree(xy[rows])

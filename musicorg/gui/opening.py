@@ -11,6 +11,7 @@ it opens at once, and a scan can follow straight away.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from musicorg.jobs import CancelFn, ProgressFn
@@ -50,6 +51,18 @@ def open_catalogue(location: Path | str, cancel: CancelFn | None = None) -> Open
         return exc
 
 
+def load_playback_modules() -> None:
+    """Import the audio stack (miniaudio, soundfile, soxr, mutagen and the player) now, off the
+    UI thread: the window's playback session is made as soon as the catalogue is open, and
+    imported there, their module code held the UI thread for ~40 ms as the library opened (a
+    stall of 80-160 ms with the opening's threads wanting the GIL)."""
+    import musicorg.app.playback  # noqa: F401  # lazy: the window's start-up stays light
+
+
 def open_job(location: Path | str, _progress: ProgressFn, cancel: CancelFn) -> Opened:
-    """:func:`open_catalogue` as a stage of the task runner."""
-    return open_catalogue(location, cancel)
+    """:func:`open_catalogue` as a stage of the task runner; the modules the open library
+    needs next are imported here too (:func:`load_playback_modules`)."""
+    opened = open_catalogue(location, cancel)
+    with contextlib.suppress(ImportError):  # then it fails where it is used, as before
+        load_playback_modules()
+    return opened

@@ -44,6 +44,32 @@ GUESSED = {
 
 Index = QModelIndex | QPersistentModelIndex
 
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_USER = int(Qt.ItemDataRole.UserRole.value)
+_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+#: The roles :meth:`TrackTableModel.data` may answer; it answers None to the others at once.
+#: A view asks for seven roles of every cell it paints, each a call into Python on the UI
+#: thread (a few thousand per repaint of a big window), so the ones never answered cost
+#: the least they can.
+_ANSWERED = frozenset(
+    int(r.value)
+    for r in (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.FontRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        Qt.ItemDataRole.UserRole,
+        Qt.ItemDataRole.DecorationRole,
+    )
+)
+#: The key of each column, by index.
+_KEYS = [key for key, _header in COLUMNS]
+
 
 def encode_ids(ids: list[int]) -> QByteArray:
     return QByteArray(",".join(str(i) for i in ids).encode("ascii"))
@@ -92,35 +118,36 @@ class TrackTableModel(QAbstractTableModel):
         return None if self.why is None else len(COLUMNS)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if role not in _ANSWERED or not index.isValid():
             return None
         row = int(self.rows[index.row()])
-        if index.column() >= len(COLUMNS):  # the Why column of a result list
-            if self.why is None or role not in (
-                Qt.ItemDataRole.DisplayRole,
-                Qt.ItemDataRole.ToolTipRole,
-            ):
+        column = index.column()
+        if column >= len(COLUMNS):  # the Why column of a result list
+            if self.why is None or role not in (_DISPLAY, _TOOLTIP):
                 return None
             return self.why.get(int(self.snap.ids[row]), "")
-        key = COLUMNS[index.column()][0]
-        if self.why is not None and role == Qt.ItemDataRole.ToolTipRole and key != "path":
-            return self.why.get(int(self.snap.ids[row]), "")
-        if role == Qt.ItemDataRole.DisplayRole:
+        key = _KEYS[column]
+        if role == _DISPLAY:
             return self.snap.text(key, row)
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _DECORATION:  # the play mark of the track the player is on
+            return self._current_data(column, role) if row == self._current_row else None
+        if self.why is not None and role == _TOOLTIP and key != "path":
+            return self.why.get(int(self.snap.ids[row]), "")
+        if role == _TOOLTIP:
             return self._tooltip(key, row)
-        guessed = key in self.snap.guessed and bool(self.snap.guessed[key][row])
-        if role == Qt.ItemDataRole.ForegroundRole and (self.snap.missing[row] or guessed):
-            return self._missing_brush if self.snap.missing[row] else self._guessed_brush
-        if role == Qt.ItemDataRole.FontRole and guessed and row != self._current_row:
-            return self._italic
-        if role == Qt.ItemDataRole.TextAlignmentRole and key in NUMBER_COLUMNS:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.UserRole:
+        if role == _ALIGNMENT:
+            return _RIGHT if key in NUMBER_COLUMNS else None
+        if role == _USER:
             return int(self.snap.ids[row])
-        if row == self._current_row:
-            return self._current_data(index.column(), role)
-        return None
+        guessed = key in self.snap.guessed and bool(self.snap.guessed[key][row])
+        if role == _FOREGROUND:
+            if self.snap.missing[row]:
+                return self._missing_brush
+            return self._guessed_brush if guessed else None
+        # The font: slanted for a guessed value, bold for the track the player is on.
+        if guessed and row != self._current_row:
+            return self._italic
+        return self._current_data(column, role) if row == self._current_row else None
 
     def _tooltip(self, key: str, row: int) -> str | None:
         """The whole path of a file; where a guessed value comes from; the other files of

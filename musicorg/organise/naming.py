@@ -48,8 +48,9 @@ something else qualifies: :func:`contradicted` finds those words.
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,77 @@ def _clashes(labels: list[str], kinds: list[str], opposite: dict[int, set[int]])
             opposite.setdefault(tb, set()).add(ta)
 
 
+#: Entries of the incidence matrix :func:`_incidence` places with one numpy call at most.
+_SLICE = 200_000
+
+
+def _incidence(
+    rows: list[NDArray[np.intp]], n: int
+) -> tuple[sparse.csr_matrix, NDArray[np.float64]]:
+    """The N × T matrix of which tracks carry each token (``rows[t]``: the tracks of token
+    t), with a 1 for each, and how many tracks carry each token (its column's sum).
+
+    The naming of the playlists (the window's explaining job, in a worker thread) builds it
+    for the whole library: at a million tracks 29 million entries of 55,000 tokens, which
+    scipy's one conversion from (row, column) pairs took 0.3-2 s to sort, holding the GIL
+    all along (the window stalled as long). With each token's tracks ascending and distinct,
+    as the vocabulary gives them, the rows are counted and the entries placed a token (or
+    :data:`_SLICE` of its tracks) at a time instead, in the same order: the same matrix, in
+    canonical form. Otherwise, scipy's conversion (duplicates summed)."""
+    t_count = len(rows)
+    if any(len(r) > 1 and not bool((r[1:] > r[:-1]).all()) for r in rows):
+        data_rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.intp)
+        data_cols = np.repeat(np.arange(t_count, dtype=np.intp), [len(r) for r in rows])
+        matrix = sparse.csr_matrix(
+            (np.ones(len(data_rows)), (data_rows, data_cols)), shape=(n, t_count)
+        )
+        return matrix, np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
+    sizes = [len(r) for r in rows]
+    nnz = sum(sizes)
+    index: type[np.signedinteger[Any]] = (
+        np.int32 if max(n, t_count, nnz) < np.iinfo(np.int32).max else np.int64
+    )
+    per_row: NDArray[np.signedinteger[Any]] = np.zeros(n, dtype=index)
+    for part in _parts(rows):
+        for _t, r in part:
+            per_row[r] += 1
+    indptr = np.zeros(n + 1, dtype=index)
+    np.cumsum(per_row, out=indptr[1:])
+    indices = np.empty(nnz, dtype=index)
+    filled: NDArray[np.signedinteger[Any]] = indptr[:-1].copy()  # each row's next entry
+    for part in _parts(rows):
+        for t, r in part:
+            indices[filled[r]] = t
+            filled[r] += 1
+    data = np.empty(nnz, dtype=np.float64)
+    for lo in range(0, nnz, _SLICE * 5):
+        data[lo : lo + _SLICE * 5] = 1.0
+        time.sleep(0)  # let the other threads (the window) run between slices
+    matrix = sparse.csr_matrix((data, indices, indptr), shape=(n, t_count))
+    matrix.has_canonical_format = True  # each row's tokens ascending, none twice
+    return matrix, np.asarray(sizes, dtype=np.float64)
+
+
+def _parts(
+    rows: list[NDArray[np.intp]],
+) -> Iterator[list[tuple[int, NDArray[np.intp]]]]:
+    """The tokens' tracks in order, as (token, tracks) pieces of at most :data:`_SLICE`
+    tracks, in batches of about as many, with a pause for the other threads between."""
+    batch: list[tuple[int, NDArray[np.intp]]] = []
+    size = 0
+    for t, r in enumerate(rows):
+        for lo in range(0, len(r), _SLICE):
+            piece = r[lo : lo + _SLICE]
+            batch.append((t, piece))
+            size += len(piece)
+            if size >= _SLICE:
+                yield batch
+                time.sleep(0)  # let the other threads (the window) run between batches
+                batch, size = [], 0
+    if batch:
+        yield batch
+
+
 @dataclass
 class Vocabulary:
     """Every token of a library, and which tracks carry it (a sparse N × T 0/1 matrix)."""
@@ -146,14 +218,8 @@ class Vocabulary:
         on = {key: words.rows(key) for key in words.keys(tuple(NAME_KINDS))}
         keys = [key for key, chosen in on.items() if len(chosen)]
         column = {key: t for t, key in enumerate(keys)}
-        rows = [on[key] for key in keys]
-        cols = [np.full(len(on[key]), t, dtype=np.intp) for t, key in enumerate(keys)]
-        data_rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.intp)
-        data_cols = np.concatenate(cols) if cols else np.zeros(0, dtype=np.intp)
-        incidence = sparse.csr_matrix(
-            (np.ones(len(data_rows)), (data_rows, data_cols)), shape=(n, len(keys))
-        )
-        share = np.asarray(incidence.sum(axis=0)).ravel() / max(n, 1)
+        incidence, counts = _incidence([on[key] for key in keys], n)
+        share = counts / max(n, 1)
         labels = [words.words[key].label for key in keys]
         kinds = [words.words[key].kind for key in keys]
         opposite: dict[int, set[int]] = {}

@@ -654,10 +654,16 @@ def explain_playlists(
     lists = autolists.listed(cat, version, include_user=include_user, examples=0)
     if version is None or not lists:
         return {}
-    whole = _songs(autolists.library(cat, version))
+    every = autolists.library(cat, version)
+    whole = _songs(every)
+    # The libraries, used up, freed a slice at a time (the window's explaining job runs this;
+    # a million tracks' columns let go at once held the GIL for 60-300 ms).
+    every.let_go()
     describer = Describer(track_tags(whole))
     rows = _rows_of(whole)
-    return {p.id: describer.explain(rows(p.track_ids), p.size, p.duration, p.name) for p in lists}
+    out = {p.id: describer.explain(rows(p.track_ids), p.size, p.duration, p.name) for p in lists}
+    whole.let_go()
+    return out
 
 
 # --- lists and the user's edits ----------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,21 +48,40 @@ def dedupe(
     seen_keys: set[str] = set()
     seen_songs: dict[tuple[str, str], list[float | None]] = {}
     keep: list[int] = []
-    for row in np.argsort(np.asarray(track_ids, dtype=np.int64), kind="stable").tolist():
-        key = content_keys[row] if content_keys is not None else None
-        if key and str(key) in seen_keys:
-            continue
-        song = song_key(artists[row], titles[row])
-        length = durations[row] if durations is not None else None
-        others = seen_songs.get(song) if song is not None else None
-        if others and _any_same_length(length, others):
-            continue
-        if key:
-            seen_keys.add(str(key))
-        if song is not None:
-            seen_songs.setdefault(song, []).append(length)
-        keep.append(row)
-    return np.asarray(sorted(keep), dtype=np.intp)
+    order = np.argsort(_array(track_ids, np.int64), kind="stable")
+    # A slice at a time, as the numbers made arrays and the songs let go below: the window's
+    # explaining job runs this over the whole library in a worker thread, and one numpy call
+    # over a million tracks (or their songs freed at once) held the GIL for 20-100 ms.
+    for lo in range(0, len(order), _SLICE):
+        for row in order[lo : lo + _SLICE].tolist():
+            key = content_keys[row] if content_keys is not None else None
+            if key and str(key) in seen_keys:
+                continue
+            song = song_key(artists[row], titles[row])
+            length = durations[row] if durations is not None else None
+            others = seen_songs.get(song) if song is not None else None
+            if others and _any_same_length(length, others):
+                continue
+            if key:
+                seen_keys.add(str(key))
+            if song is not None:
+                seen_songs.setdefault(song, []).append(length)
+            keep.append(row)
+    while seen_songs:
+        seen_songs.popitem()
+    return np.sort(_array(keep, np.intp))
+
+
+#: Values one numpy call of :func:`dedupe` takes at most.
+_SLICE = 100_000
+
+
+def _array(values: Sequence[int], dtype: type[np.signedinteger[Any]]) -> NDArray[Any]:
+    """``values`` as an array of ``dtype``, made a slice at a time."""
+    out = np.empty(len(values), dtype=dtype)
+    for lo in range(0, len(values), _SLICE):
+        out[lo : lo + _SLICE] = values[lo : lo + _SLICE]
+    return out
 
 
 def _any_same_length(a: float | None, others: list[float | None]) -> bool:

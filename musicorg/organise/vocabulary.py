@@ -39,6 +39,7 @@ split of the real-song sets only; ``training/eval_ask.py`` reports them on the h
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -271,6 +272,23 @@ def decade(year: int | None) -> str | None:
     return f"{year // 10 * 10}s"
 
 
+#: Values :func:`_int_array` converts with one numpy call at most.
+_SLICE = 100_000
+
+
+def _int_array(values: list[int]) -> NDArray[np.intp]:
+    """``values`` as an array, a slice at a time: the tracks of a word of half of a million
+    tracks (a genre), made an array at once, held the GIL for 20-30 ms, and the window's
+    explaining job builds a vocabulary in a worker thread."""
+    if len(values) <= _SLICE:
+        return np.asarray(values, dtype=np.intp)
+    out = np.empty(len(values), dtype=np.intp)
+    for lo in range(0, len(values), _SLICE):
+        out[lo : lo + _SLICE] = values[lo : lo + _SLICE]
+        time.sleep(0)  # let the other threads (the window) run between slices
+    return out
+
+
 def library_rank(values: NDArray[np.floating[Any]]) -> NDArray[np.float32]:
     """Each value's place in the library, in (0, 1): its mid-rank among the finite values
     (equal values share the middle of their ranks), + 0.5, / their count; 0.5 for a NaN (no
@@ -396,7 +414,9 @@ class Vocabulary:
         vocab = cls(
             n_tracks=n,
             words=words,
-            _rows={k: np.asarray(v, dtype=np.intp) for k, v in rows.items()},
+            # Each list let go as soon as it is an array: the lists of a million tracks (29
+            # million entries) freed at once as this returned held the GIL for 60-100 ms.
+            _rows={k: _int_array(rows.pop(k)) for k in list(rows)},
             _signals=signals,
             _heard=heard,
             _phrases={},

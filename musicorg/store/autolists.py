@@ -32,6 +32,7 @@ from musicorg.store.db import (
     PlaylistItem,
     Track,
     all_rows,
+    drop_rows,
     follow_ids,
     lock_ids,
     upsert,
@@ -96,6 +97,22 @@ class Library:
             take(self.energy),
             take(self.tag_probs),
         )
+
+    def let_go(self) -> None:
+        """Empty the lists, a slice at a time (:func:`~musicorg.store.db.drop_rows`), once
+        done with them: a million tracks' names and ids, freed at once as the last reference
+        went, held the GIL for ~0.3 s (the window, in another thread, stalled as long)."""
+        for column in (
+            self.track_ids,
+            self.displays,
+            self.artists,
+            self.titles,
+            self.genres,
+            self.years,
+            self.content_keys,
+            self.durations,
+        ):
+            drop_rows(column)
 
 
 def library(cat: Catalogue, version: str) -> Library:
@@ -445,6 +462,10 @@ class PlaylistInfo:
 SCAN_TRACKS_FROM = 20_000
 #: Track ids per query when :func:`listed` looks tracks up by id.
 _ID_SLICE = 5_000
+#: Values one numpy call of :func:`listed` takes at a time. It runs in the window's loading
+#: job: at a million playlist items, ``np.unique`` of their track ids (a hash table) and
+#: ``np.searchsorted`` of them held the GIL, and stalled the window, for 60-170 ms each.
+_SLICE = 50_000
 
 
 def listed(
@@ -456,7 +477,8 @@ def listed(
     if include_user:
         cond = cond | (Playlist.kind == USER)
     with cat.read() as conn:
-        pls = conn.execute(
+        pls = all_rows(
+            conn,
             select(
                 Playlist.id,
                 Playlist.name,
@@ -466,8 +488,8 @@ def listed(
                 Playlist.group_index,
                 Playlist.pinned,
                 Playlist.renamed,
-            ).where(cond)
-        ).all()
+            ).where(cond),
+        )
         items = all_rows(
             conn,
             select(PlaylistItem.playlist_id, PlaylistItem.track_id)
@@ -477,8 +499,8 @@ def listed(
         )
         pl_of = np.fromiter((it[0] for it in items), dtype=np.int64, count=len(items))
         tids = np.fromiter((it[1] for it in items), dtype=np.int64, count=len(items))
-        del items
-        facts = _TrackFacts.read(conn, np.unique(tids))
+        drop_rows(items)
+        facts = _TrackFacts.read(conn, _distinct(tids))
         at = facts.rows(tids)
         known = facts.ids[np.minimum(at, len(facts.ids) - 1)] == tids if len(facts.ids) else at < 0
         if not known.all():  # as an inner join would: items of tracks that are not there
@@ -541,12 +563,33 @@ class _TrackFacts:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         duration = np.fromiter((r[1] or 0.0 for r in rows), dtype=np.float64, count=len(rows))
         missing = np.fromiter((bool(r[2]) for r in rows), dtype=np.bool_, count=len(rows))
+        drop_rows(rows)
+        if len(ids) > 1 and bool((ids[1:] > ids[:-1]).all()):
+            return cls(ids, duration, missing)  # read in id order (a scan): sorted already
         order = np.argsort(ids)
         return cls(ids[order], duration[order], missing[order])
 
     def rows(self, tids: NDArray[np.int64]) -> NDArray[np.intp]:
-        """Positions of ``tids`` (each of them read) in the arrays."""
-        return np.searchsorted(self.ids, tids).astype(np.intp)
+        """Positions of ``tids`` (each of them read) in the arrays (:data:`_SLICE` at a
+        time)."""
+        out = np.empty(len(tids), dtype=np.intp)
+        for lo in range(0, len(tids), _SLICE):
+            out[lo : lo + _SLICE] = np.searchsorted(self.ids, tids[lo : lo + _SLICE])
+            time.sleep(0)  # let the other threads (the window) run between slices
+        return out
+
+
+def _distinct(ids: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The distinct values of ``ids`` (track ids: none negative), ascending, as ``np.unique``
+    gives them; marked in a table of flags a slice at a time (:data:`_SLICE`) when the ids are
+    many and not spread far apart, so that no one call holds the GIL for long."""
+    if len(ids) <= _SLICE or int(ids.min()) < 0 or int(ids.max()) > 8 * len(ids):
+        return np.unique(ids)
+    seen = np.zeros(int(ids.max()) + 1, dtype=bool)
+    for lo in range(0, len(ids), _SLICE):
+        seen[ids[lo : lo + _SLICE]] = True
+        time.sleep(0)  # let the other threads (the window) run between slices
+    return np.flatnonzero(seen).astype(np.int64, copy=False)
 
 
 def _labels(conn: Connection, tids: NDArray[np.int64]) -> dict[int, str]:

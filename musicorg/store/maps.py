@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from sqlalchemy import delete, select
 
-from musicorg.store.db import Catalogue, MapCoord, Track, all_rows, upsert
+from musicorg.store.db import Catalogue, MapCoord, Track, all_rows, drop_rows, upsert
 
 _BATCH = 5000
+#: Rows :func:`track_coords` makes into coordinates at a time: one ``np.array`` over a million
+#: rows' pairs held the GIL, and stalled the window in another thread, for 150-400 ms.
+_SLICE = 50_000
 
 
 def stored(cat: Catalogue, version: str, method: str) -> dict[str, tuple[float, float]]:
@@ -59,7 +64,12 @@ def track_coords(
     with cat.read() as conn:
         rows = all_rows(conn, query)
     ids = [int(r[0]) for r in rows]
-    xy = np.array([(r[1], r[2]) for r in rows], dtype=np.float32).reshape(-1, 2)
+    xy = np.empty((len(rows), 2), dtype=np.float32)
+    for lo in range(0, len(rows), _SLICE):
+        part = rows[lo : lo + _SLICE]
+        xy[lo : lo + len(part)] = np.array([(r[1], r[2]) for r in part], dtype=np.float32)
+        time.sleep(0)  # let the other threads (the window) run between slices
+    drop_rows(rows)
     return ids, xy
 
 

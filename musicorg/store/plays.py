@@ -14,7 +14,7 @@ from typing import Final
 
 from sqlalchemy import delete, select
 
-from musicorg.store.db import Catalogue, Play, Track, upsert
+from musicorg.store.db import Catalogue, Play, Track, all_rows, drop_rows, upsert
 
 # SQLite's limit on bound parameters is far above this; it keeps each statement small.
 _CHUNK: Final = 500
@@ -95,8 +95,10 @@ def stats(cat: Catalogue) -> dict[int, PlayStats]:
     """Track id → its plays and skips, for every track played or skipped at least once."""
     q = select(Play.track_id, Play.play_count, Play.last_played, Play.skip_count, Play.last_skipped)
     with cat.read() as conn:
-        rows = conn.execute(q).all()
-    return {int(r[0]): PlayStats(int(r[1]), r[2], int(r[3]), r[4]) for r in rows}
+        rows = all_rows(conn, q)  # a slice at a time: the window loads this in a worker
+    out = {int(r[0]): PlayStats(int(r[1]), r[2], int(r[3]), r[4]) for r in rows}
+    drop_rows(rows)
+    return out
 
 
 def track_files(cat: Catalogue, track_ids: Sequence[int]) -> dict[int, TrackFile]:
