@@ -26,19 +26,24 @@ print("scipy.spatial" in sys.modules, "musicorg.gui.mapview" in sys.modules)
 """
 
 
-def test_the_load_imports_the_maps_modules(tmp_path: Path) -> None:
-    """The map's modules (pyqtgraph, scipy's k-d tree: 0.6-0.7 s) are imported by the load,
-    in its worker, not on the UI thread when the map is first shown."""
+def _run_fresh(code: str, tmp_path: Path) -> list[str]:
+    """What ``code`` prints, run in a fresh interpreter on an empty catalogue (its argv[1])."""
     db = tmp_path / "c.sqlite"
     Catalogue(db).close()
     out = subprocess.run(
-        [sys.executable, "-c", CODE, str(db)],
+        [sys.executable, "-c", code, str(db)],
         capture_output=True,
         text=True,
         check=True,
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
-    assert out.stdout.split() == ["True", "True"]
+    return out.stdout.split()
+
+
+def test_the_load_imports_the_maps_modules(tmp_path: Path) -> None:
+    """The map's modules (pyqtgraph, scipy's k-d tree: 0.6-0.7 s) are imported by the load,
+    in its worker, not on the UI thread when the map is first shown."""
+    assert _run_fresh(CODE, tmp_path) == ["True", "True"]
 
 
 OPEN = """
@@ -55,16 +60,7 @@ def test_the_open_job_imports_the_audio_stack(tmp_path: Path) -> None:
     """The player's modules (the audio stack: ~40 ms of module code) are imported by the job
     that opens the catalogue, in its worker: the window makes its playback session as soon
     as the catalogue is open, on the UI thread."""
-    db = tmp_path / "c.sqlite"
-    Catalogue(db).close()
-    out = subprocess.run(
-        [sys.executable, "-c", OPEN, str(db)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
-    )
-    assert out.stdout.split() == ["Catalogue", "True", "True"]
+    assert _run_fresh(OPEN, tmp_path) == ["Catalogue", "True", "True"]
 
 
 def test_map_coordinates_per_row_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
