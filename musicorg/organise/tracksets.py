@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,7 +47,7 @@ def dedupe(
     seen_keys: set[str] = set()
     seen_songs: dict[tuple[str, str], list[float | None]] = {}
     keep: list[int] = []
-    order = np.argsort(_array(track_ids, np.int64), kind="stable")
+    order = np.argsort(vocabulary.int_array(track_ids, np.int64), kind="stable")
     # A slice at a time, as the numbers made arrays and the songs let go below: the window's
     # explaining job runs this over the whole library in a worker thread, and one numpy call
     # over a million tracks (or their songs freed at once) held the GIL for 20-100 ms.
@@ -69,19 +68,11 @@ def dedupe(
             keep.append(row)
     while seen_songs:
         seen_songs.popitem()
-    return np.sort(_array(keep, np.intp))
+    return np.sort(vocabulary.int_array(keep))
 
 
-#: Values one numpy call of :func:`dedupe` takes at most.
+#: Rows :func:`dedupe` walks between two pauses of its loop.
 _SLICE = 100_000
-
-
-def _array(values: Sequence[int], dtype: type[np.signedinteger[Any]]) -> NDArray[Any]:
-    """``values`` as an array of ``dtype``, made a slice at a time."""
-    out = np.empty(len(values), dtype=dtype)
-    for lo in range(0, len(values), _SLICE):
-        out[lo : lo + _SLICE] = values[lo : lo + _SLICE]
-    return out
 
 
 def _any_same_length(a: float | None, others: list[float | None]) -> bool:

@@ -272,17 +272,17 @@ def decade(year: int | None) -> str | None:
     return f"{year // 10 * 10}s"
 
 
-#: Values :func:`_int_array` converts with one numpy call at most.
+#: Values :func:`int_array` converts with one numpy call at most.
 _SLICE = 100_000
 
 
-def _int_array(values: list[int]) -> NDArray[np.intp]:
-    """``values`` as an array, a slice at a time: the tracks of a word of half of a million
-    tracks (a genre), made an array at once, held the GIL for 20-30 ms, and the window's
-    explaining job builds a vocabulary in a worker thread."""
+def int_array(values: Sequence[int], dtype: Any = np.intp) -> NDArray[Any]:
+    """``values`` as an integer array, a slice at a time: the tracks of a word of half of a
+    million tracks (a genre), made an array at once, held the GIL for 20-30 ms, and the
+    window's explaining job builds a vocabulary (and dedupes the library) in a worker thread."""
     if len(values) <= _SLICE:
-        return np.asarray(values, dtype=np.intp)
-    out = np.empty(len(values), dtype=np.intp)
+        return np.asarray(values, dtype=dtype)
+    out = np.empty(len(values), dtype=dtype)
     for lo in range(0, len(values), _SLICE):
         out[lo : lo + _SLICE] = values[lo : lo + _SLICE]
         time.sleep(0)  # let the other threads (the window) run between slices
@@ -416,7 +416,7 @@ class Vocabulary:
             words=words,
             # Each list let go as soon as it is an array: the lists of a million tracks (29
             # million entries) freed at once as this returned held the GIL for 60-100 ms.
-            _rows={k: _int_array(rows.pop(k)) for k in list(rows)},
+            _rows={k: int_array(rows.pop(k)) for k in list(rows)},
             _signals=signals,
             _heard=heard,
             _phrases={},

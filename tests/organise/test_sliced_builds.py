@@ -55,9 +55,9 @@ def test_the_incidence_matrix_placed_in_slices_is_scipys(
 
 def test_vocabulary_rows_made_arrays_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     values = list(range(0, 30, 2))
-    whole = vocabulary._int_array(values)
+    whole = vocabulary.int_array(values)
     monkeypatch.setattr(vocabulary, "_SLICE", 4)
-    sliced = vocabulary._int_array(values)
+    sliced = vocabulary.int_array(values)
     assert sliced.dtype == whole.dtype == np.intp
     assert sliced.tolist() == whole.tolist() == values
 
