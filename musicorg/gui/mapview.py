@@ -1,4 +1,4 @@
-"""The library map: one point per track (pyqtgraph ScatterPlotItem), coloured by group, genre or
+"""The library map: one point per track (a pyqtgraph plot), coloured by group, genre or
 year, with a legend of at most 20 entries, or by a number (a word's probability, tempo,
 brightness, energy) with a colour bar; unknown values ("No genre", "Unknown year") are grey,
 and the legend is in natural order with them last. Hover names the track and its region; a
@@ -12,17 +12,21 @@ region is labelled with its top words, or its group's when zoomed out
 (:mod:`musicorg.gui.maplabels`), and a mix being previewed rings its + seeds, − seeds and
 picks, each with its own mark.
 
-A library of more than :data:`MAX_POINTS` tracks is drawn as a sample of that many points
-(:func:`sample_rows`: the same tracks from one reload to the next); the bar says so ("Showing
-200,000 of 1,000,000 tracks"). Clicks, lassos and the legend work on the points drawn, each
-still a real track; the selection, the highlight and the track playing are drawn wherever
-their tracks lie.
+A library of more than :data:`~musicorg.gui.mapframe.MAX_POINTS` tracks is drawn as a sample
+of that many points (:func:`~musicorg.gui.mapframe.sample_rows`: the same tracks from one
+reload to the next); the bar says so ("Showing 200,000 of 1,000,000 tracks"). Clicks, lassos
+and the legend work on the points drawn, each still a real track; the selection, the
+highlight and the track playing are drawn wherever their tracks lie.
+
+What is drawn (the sample, the k-d tree that finds the point under the mouse, the colour of
+each point) is worked out by :mod:`musicorg.gui.mapframe`, in a worker thread from
+:data:`BACKGROUND_FROM` tracks on; each colour is one layer of points that look alike
+(:class:`~musicorg.gui.mappoints.PointCloud`), so the UI thread only hands arrays over.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +54,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from scipy.spatial import cKDTree
 
 from musicorg.gui import shortcuts, theme
 from musicorg.gui.colourby import (
@@ -62,39 +65,24 @@ from musicorg.gui.colourby import (
     Scale,
     ramp,
 )
+from musicorg.gui.latest import Latest
+from musicorg.gui.mapframe import (
+    MISSING_COLOUR,
+    OTHER_COLOUR,
+    SCALE_MODES,
+    Frame,
+    Layers,
+    Points,
+    frame,
+    legend_colours,
+)
 from musicorg.gui.maplabels import GROUP, MapLabels, Region
+from musicorg.gui.mappoints import PointCloud
 from musicorg.gui.snapshot import Snapshot
 
-MAX_LEGEND = 20
-#: The most points the map draws; a bigger library is drawn as a sample (see sample_rows).
-MAX_POINTS = 200_000
-#: An odd 64-bit constant (the golden ratio's): multiplying a track id by it scatters the ids.
-_SCATTER = np.uint64(0x9E3779B97F4A7C15)
-PALETTE = [
-    "#4e79a7",
-    "#f28e2b",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#bcbd22",
-    "#637939",
-    "#aec7e8",
-    "#393b79",
-]
-OTHER = "Other"
-OTHER_COLOUR = "#c9c9c9"
-MISSING_COLOUR = "#e4e4e4"
+#: From this many tracks on, the map's points and colours are worked out in a worker thread
+#: (:func:`~musicorg.gui.mapframe.frame`), and the map draws them when they are ready.
+BACKGROUND_FROM = 50_000
 
 
 def missing_colour() -> str:
@@ -102,18 +90,11 @@ def missing_colour() -> str:
     return theme.dimmed().name() if theme.is_dark() else MISSING_COLOUR
 
 
-#: The categories that say a value is not known: grey, never a palette colour, and last.
-UNKNOWN = frozenset({"No genre", "Unknown year", "No group", "No group yet"})
-UNKNOWN_COLOUR = "#9e9e9e"
-#: Tag values that stand for no value (compared without case and brackets).
-PLACEHOLDERS = frozenset({"", "none", "unknown", "n/a", "na", "null", "-", "?", "genre"})
 #: What a drag or a click does to the selection, by the keys held (as in image editors).
 REPLACE, ADD, REMOVE, INTERSECT = "replace", "add", "remove", "intersect"
 #: The pen of the lasso or rectangle being drawn, by what it will do.
 SHAPE_COLOURS = {REPLACE: "#0060c0", ADD: "#1a7f37", REMOVE: "#c62828", INTERSECT: "#7b3fb0"}
 COLOUR_MODES = [("group", "Group"), ("genre", "Genre tag"), ("year", "Year")]
-#: The colourings by a number (a colour bar, not a legend).
-SCALE_MODES = {key for key, _label in [*MEASURE_MODES, WORD_MODE]}
 #: The marks of a previewed mix: + seeds, − seeds, picks (colour, symbol, size, pen width).
 PREVIEW_MARKS = {
     "plus": ("#1a7f37", "o", 22, 3.0),
@@ -138,28 +119,6 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     return inside
 
 
-def sample_rows(ids: np.ndarray, rows: np.ndarray, cap: int) -> np.ndarray:
-    """At most ``cap`` of ``rows`` (ascending snapshot rows; ``ids`` the track id per snapshot
-    row), in ascending order: all of them when they fit, else those whose track ids scatter
-    lowest. The choice depends on the track ids alone, so a reload draws the same tracks, and
-    a track added to the library changes the sample by at most one other track."""
-    if len(rows) <= cap:
-        return rows
-    scattered = ids[rows].astype(np.uint64) * _SCATTER
-    keep = np.argpartition(scattered, cap - 1)[:cap]
-    out: np.ndarray = rows[np.sort(keep)]
-    return out
-
-
-def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
-    """Sorts as people read: "Group 2" before "Group 10", "track3" before "track30", any case."""
-    return tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part.casefold())
-        for part in re.split(r"(\d+)", text)
-        if part
-    )
-
-
 def selection_op(modifiers: Qt.KeyboardModifier) -> str:
     """What a pick does with these keys held: Shift adds, Ctrl takes away, both intersect."""
     shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
@@ -182,106 +141,6 @@ def combine(current: np.ndarray, picked: np.ndarray, op: str) -> np.ndarray:
     else:
         out = np.unique(picked)
     return out.astype(np.int64)
-
-
-def unknown_tag(value: str) -> bool:
-    """Whether a tag's value says nothing: blank, "(None)", "Unknown", "N/A"…"""
-    return value.strip().strip("()[]<>").strip().casefold() in PLACEHOLDERS
-
-
-def categories(
-    snap: Snapshot, mode: str, groups: np.ndarray | None, rows: np.ndarray | None = None
-) -> tuple[np.ndarray, list[str]]:
-    """Per-row category index into the returned names: the known ones in natural order (the
-    biggest MAX_LEGEND - 1 when there are more, then 'Other'), then the unknown ones. With
-    ``rows``, of those snapshot rows only (one index per row given), counted among them."""
-    take = (lambda a: a) if rows is None else (lambda a: a[rows])
-    n = len(snap) if rows is None else len(rows)
-    if not n:
-        return np.zeros(0, dtype=np.int64), []
-    if mode == "year":
-        years = take(snap.cols["year"])
-        raw, inverse = np.unique(np.where(years > 0, (years // 10) * 10, 0), return_inverse=True)
-        shown = [f"{d}s" if d > 0 else "Unknown year" for d in raw.tolist()]
-    elif mode == "group" and groups is not None:
-        raw, inverse = np.unique(take(groups), return_inverse=True)
-        shown = [str(g) or "No group" for g in raw.tolist()]
-    elif mode == "group":
-        inverse, shown = np.zeros(n, dtype=np.int64), ["No group yet"]
-    else:
-        raw, inverse = np.unique(take(snap.cols["genre"]), return_inverse=True)
-        shown = ["No genre" if unknown_tag(str(g)) else str(g) for g in raw.tolist()]
-    # Values shown alike ("", "(None)", "Unknown" as "No genre") are one category.
-    index: dict[str, int] = {}
-    merged = np.array([index.setdefault(name, len(index)) for name in shown], dtype=np.int64)
-    names = list(index)
-    inverse = merged[np.asarray(inverse).reshape(-1)]
-    counts = np.bincount(inverse, minlength=len(names))
-    unknown = [i for i, name in enumerate(names) if name in UNKNOWN]
-    known = [i for i, name in enumerate(names) if name not in UNKNOWN]
-    room = MAX_LEGEND - len(unknown)
-    other = len(known) > room
-    if other:  # the biggest keep their own colour
-        known = sorted(known, key=lambda i: -int(counts[i]))[: room - 1]
-    keep = sorted(known, key=lambda i: natural_key(names[i]))
-    remap = np.full(len(names), len(keep), dtype=np.int64)  # the rest: "Other"
-    remap[keep] = np.arange(len(keep))
-    remap[unknown] = len(keep) + int(other) + np.arange(len(unknown))
-    out_names = [names[k] for k in keep] + [OTHER] * other + [names[u] for u in unknown]
-    return remap[inverse], out_names
-
-
-def legend_colours(names: list[str]) -> list[str]:
-    """The colour of each category: the palette in turn for the known ones, grey for the
-    unknown ones and for "Other"."""
-    out, i = [], 0
-    for name in names:
-        if name in UNKNOWN:
-            out.append(UNKNOWN_COLOUR)
-        elif name == OTHER:
-            out.append(OTHER_COLOUR)
-        else:
-            out.append(PALETTE[i % len(PALETTE)])
-            i += 1
-    return out
-
-
-#: What a point of a layer may set for itself; the map's layers set none (one style each).
-_STYLES = ("symbol", "size", "pen", "brush")
-#: pyqtgraph's parts the one-look-up path below uses (pyqtgraph 0.13 and 0.14 have them).
-_ATLAS_PARTS = ("fragmentAtlas", "_style", "_maybeRebuildAtlas", "_updateMaxSpotSizes")
-
-
-class _Points(pg.ScatterPlotItem):  # type: ignore[misc]
-    """Points that leave clicks to the map, which picks the nearest point itself (a point
-    that took the click would swallow it). All the points of one item share its style, so
-    their symbol's place in pyqtgraph's atlas is looked up once, not once per point (a Python
-    call each: a second for 200,000 points)."""
-
-    def mouseClickEvent(self, ev: Any) -> None:
-        ev.ignore()
-
-    def updateSpots(self, dataSet: Any = None) -> None:
-        data = self.data if dataSet is None else dataSet
-        todo = data["sourceRect"]["w"] == 0 if len(data) else np.zeros(0, dtype=bool)
-        shared = (
-            todo.any()
-            and self.opts["pxMode"]
-            and self.opts["useCache"]
-            and not self.opts["hoverable"]
-            and all(hasattr(self, part) for part in _ATLAS_PARTS)
-            and bool((data["size"] == -1).all())
-            and all((data[k] == None).all() for k in ("symbol", "pen", "brush"))  # noqa: E711
-        )
-        if not shared:
-            super().updateSpots(dataSet)
-            return
-        first = np.flatnonzero(todo)[:1]
-        style = list(zip(*self._style(list(_STYLES), data=data, idx=first), strict=True))
-        data["sourceRect"][todo] = self.fragmentAtlas[style][0]
-        self._maybeRebuildAtlas()
-        self._updateMaxSpotSizes(data=data)
-        self.invalidate()
 
 
 class _MapViewBox(pg.ViewBox):
@@ -333,17 +192,20 @@ class MapView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.snap = Snapshot.empty()
-        self.xy = np.zeros((0, 2), dtype=np.float64)  # per snapshot row; NaN: not on the map
-        self.rows = np.zeros(0, dtype=np.int64)  # snapshot rows drawn on the map
-        self.placed = 0  # tracks with a place on the map: more than drawn when sampled
-        self.drawn: np.ndarray | None = None  # per snapshot row, whether drawn (when sampled)
-        self._categories_memo: tuple[tuple[Any, ...], tuple[np.ndarray, list[str]]] | None = None
-        self.groups: np.ndarray | None = None
+        #: What is drawn (the points of a snapshot); its snapshot, coordinates, groups, rows
+        #: drawn, sample and k-d tree are the properties below.
+        self.points: Points = frame(Snapshot.empty(), np.zeros((0, 2)), None, "group", None).points
+        #: The data last given (snapshot, xy, groups): drawn, or being worked out.
+        self._want: tuple[Snapshot, np.ndarray, np.ndarray | None] = (
+            self.points.snap,
+            self.points.xy,
+            None,
+        )
+        self._waiting = False  # the points of the data last given are not drawn yet
+        self._frames = Latest(self, "map-frame", self._show)
         self.mode = "pan"
         self.colour_mode = "group"
         self.legend_names: list[str] = []
-        self._tree: Any = None
         self._shape: list[tuple[float, float]] = []
         self._shape_kind = "lasso"
         self.selected_rows = np.zeros(0, dtype=np.int64)
@@ -511,19 +373,18 @@ class MapView(QWidget):
         self.plot.setAspectLocked(False)
         for axis in ("left", "bottom"):
             self.plot.getPlotItem().hideAxis(axis)
-        # One ScatterPlotItem per colour (legend entry), each with one shared brush: far
-        # cheaper to fill and to recolour than one brush per point.
-        self.layers: list[pg.ScatterPlotItem] = []
-        self._signature: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self.high_scatter = _Points(
-            size=9, pxMode=True, pen=pg.mkPen(theme.ink(), width=1.2), brush=pg.mkBrush(0, 0, 0, 0)
+        # One layer per colour (legend entry), each with one look for all its points: far
+        # cheaper to fill and to recolour than a look per point.
+        self.layers: list[PointCloud] = []
+        self.high_scatter = PointCloud(
+            size=9, pen=pg.mkPen(theme.ink(), width=1.2), brush=pg.mkBrush(0, 0, 0, 0)
         )
-        self.sel_scatter = _Points(
-            size=11, pxMode=True, pen=pg.mkPen("#000000", width=2), brush=pg.mkBrush("#ffd400")
+        self.sel_scatter = PointCloud(
+            size=11, pen=pg.mkPen("#000000", width=2), brush=pg.mkBrush("#ffd400")
         )
         # The track playing: a wide red ring around its point, above the selection.
-        self.play_scatter = _Points(
-            size=20, pxMode=True, pen=pg.mkPen("#e0001b", width=3), brush=pg.mkBrush(0, 0, 0, 0)
+        self.play_scatter = PointCloud(
+            size=20, pen=pg.mkPen("#e0001b", width=3), brush=pg.mkBrush(0, 0, 0, 0)
         )
         self.high_scatter.setZValue(10)
         self.sel_scatter.setZValue(11)
@@ -534,10 +395,9 @@ class MapView(QWidget):
         self.preview: dict[str, pg.ScatterPlotItem] = {}
         self.preview_rows: dict[str, np.ndarray] = {}
         for z, (key, (colour, symbol, size, width)) in enumerate(PREVIEW_MARKS.items()):
-            item = _Points(
+            item = PointCloud(
                 size=size,
                 symbol=symbol,
-                pxMode=True,
                 pen=pg.mkPen(colour, width=width),
                 brush=pg.mkBrush(0, 0, 0, 0),
             )
@@ -573,54 +433,90 @@ class MapView(QWidget):
         regions: list[Region] | None = None,
     ) -> None:
         """XY (len(snap), 2): coordinates per snapshot row, NaN where a track has none; the
-        regions to label over them, when they change too (their labels are placed once)."""
+        regions to label over them, when they change too (their labels are placed once). A
+        map of :data:`BACKGROUND_FROM` tracks or more is worked out in a worker thread and
+        drawn when it is ready (:meth:`busy` until then): the points drawn before stay, and
+        what is picked on them waits."""
         if regions is not None:
             self.regions = list(regions)
-        xy = np.asarray(xy, dtype=np.float64).reshape(len(snap), 2)
-        placed = np.flatnonzero(np.isfinite(xy).all(axis=1)).astype(np.int64)
-        rows = sample_rows(snap.ids, placed, MAX_POINTS)
-        sampled = len(rows) < len(placed)
-        cats, _names = self._row_categories(snap, groups, rows if sampled else None)
-        row_cats = cats if sampled else cats[rows]
-        signature = (snap.ids[rows], xy[rows], row_cats * 2 + snap.missing[rows])
-        same = self._signature is not None and all(
-            a.shape == b.shape and np.array_equal(a, b)
-            for a, b in zip(signature, self._signature, strict=True)
-        )
-        first = self._signature is None or not len(self._signature[0])
-        self.snap, self.xy, self.groups, self.rows = snap, xy, groups, rows
-        self.placed = len(placed)
-        self.drawn = None
-        if sampled:
-            self.drawn = np.zeros(len(snap), dtype=bool)
-            self.drawn[rows] = True
-        self._signature = signature
-        self.selected_rows = np.zeros(0, dtype=np.int64)
-        self.highlight_rows = np.zeros(0, dtype=np.int64)
-        self.playing_rows = np.zeros(0, dtype=np.int64)
-        self._draw_overlay(self.sel_scatter, self.selected_rows)
-        self._draw_overlay(self.high_scatter, self.highlight_rows)
-        self._draw_overlay(self.play_scatter, self.playing_rows)
+        self._want = (snap, xy, groups)
+        self._waiting = True
+        empty = np.zeros(0, dtype=np.int64)
+        self.selected_rows = self.highlight_rows = self.playing_rows = empty
         self.clear_preview()
-        if same:  # e.g. a rescan added tracks that are not on the map yet: nothing to redraw
-            if regions is not None:  # but the regions given are placed again
-                self.labels.set_regions(self.regions, self.snap.ids, self.xy, self.groups)
-            return
-        self._tree = None
-        if len(rows):
-            self._tree = cKDTree(xy[rows])
-        has = bool(len(rows))
-        self.plot.setVisible(has)
-        self.legend.setVisible(has)
-        self.empty_label.setVisible(not has)
         if self.colour_mode in SCALE_MODES:
             self.scale = None  # for the rows of the old snapshot: asked for again
             self.colour_requested.emit(self.colour_mode, self.word)
-        self.recolour()
-        if first:
+        self._request(None)
+
+    def busy(self) -> bool:
+        """Whether what was last given is still being worked out in the worker."""
+        return self._frames.busy()
+
+    def _request(self, known: Points | None) -> None:
+        """Work out the frame of the data last given in the colouring shown (``known``: its
+        points, when they are drawn already): at once for a small map, else in the worker."""
+        snap, xy, groups = self._want
+        args = (snap, xy, groups, self.colour_mode, self.scale, known)
+        if len(snap) < BACKGROUND_FROM:
+            self._frames.drop()  # what the worker brings now is stale
+            self._show(frame(*args))
+        else:
+            self._frames.submit(frame, *args)
+
+    def _show(self, fr: Frame) -> None:
+        """Draw ``fr``: its colours, and when its points are new, them with the marks and the
+        regions' labels over them."""
+        new = fr.points is not self.points
+        first = new and not len(self.points.rows)
+        self.points = fr.points
+        if new:
+            self._waiting = False
+            has = bool(len(self.rows))
+            self.plot.setVisible(has)
+            self.legend.setVisible(has)
+            self.empty_label.setVisible(not has)
+            self._draw_overlay(self.sel_scatter, self.selected_rows)
+            self._draw_overlay(self.high_scatter, self.highlight_rows)
+            self._draw_overlay(self.play_scatter, self.playing_rows)
+            for key, item in self.preview.items():
+                self._draw_overlay(item, self.preview_rows[key])
+        self._draw_layers(fr.layers)
+        if first and len(self.rows):
             self.plot.getPlotItem().autoRange()
         self._show_count()
-        self.labels.set_regions(self.regions, self.snap.ids, self.xy, self.groups)
+        if new:
+            self.labels.set_regions(self.regions, self.snap.ids, self.xy, self.groups)
+
+    # The points drawn, as the rest of the map reads them.
+
+    @property
+    def snap(self) -> Snapshot:
+        return self.points.snap
+
+    @property
+    def xy(self) -> np.ndarray:
+        """Per snapshot row; NaN: not on the map."""
+        return self.points.xy
+
+    @property
+    def groups(self) -> np.ndarray | None:
+        return self.points.groups
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The snapshot rows drawn."""
+        return self.points.rows
+
+    @property
+    def placed(self) -> int:
+        """The tracks on the map: more than drawn when sampled."""
+        return self.points.placed
+
+    @property
+    def drawn(self) -> np.ndarray | None:
+        """Per snapshot row, whether drawn (only when sampled)."""
+        return self.points.drawn
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
@@ -699,67 +595,32 @@ class MapView(QWidget):
         self.recolour()
         self._show_count()
 
-    def _categories(self) -> tuple[np.ndarray, list[tuple[str, str]], list[str]]:
-        """The colour index per snapshot row, the legend's (name, colour) entries and the
-        colours by index (the last one for missing tracks)."""
-        if self.colour_mode in SCALE_MODES:
-            if self.scale is None:
-                return (
-                    np.zeros(len(self.snap), dtype=np.int64),
-                    [],
-                    [OTHER_COLOUR, missing_colour()],
-                )
-            colours = [*ramp(STEPS), NO_VALUE_COLOUR]
-            cats = np.where(self.scale.steps < 0, STEPS, self.scale.steps)
-            self.legend_names = []
-            return cats, [], [*colours, missing_colour()]
-        if self.drawn is None:
-            cats, names = self._row_categories(self.snap, self.groups, None)
-        else:  # a sample: its own categories, counted among the points drawn
-            part, names = self._row_categories(self.snap, self.groups, self.rows)
-            cats = np.zeros(len(self.snap), dtype=np.int64)
-            cats[self.rows] = part
-        self.legend_names = names
-        colours = legend_colours(names)
-        return cats, list(zip(names, colours, strict=True)), [*colours, missing_colour()]
-
-    def _row_categories(
-        self, snap: Snapshot, groups: np.ndarray | None, rows: np.ndarray | None
-    ) -> tuple[np.ndarray, list[str]]:
-        """:func:`categories` in the colouring shown, kept for the next call with the same
-        snapshot, groups and rows (``set_data`` and the ``recolour`` after it ask alike)."""
-        key = (snap, self.colour_mode, groups, rows)
-        memo = self._categories_memo
-        if memo is not None and all(
-            a is b or (isinstance(a, str) and a == b) for a, b in zip(memo[0], key, strict=True)
-        ):
-            return memo[1]
-        found = categories(snap, self.colour_mode, groups, rows)
-        self._categories_memo = (key, found)
-        return found
-
     def recolour(self) -> None:
-        cats, entries, colours_all = self._categories()
-        self.legend_colours = [c for _n, c in entries]
-        if len(self.rows):
-            self._signature = (
-                self.snap.ids[self.rows],
-                self.xy[self.rows],
-                cats[self.rows] * 2 + self.snap.missing[self.rows],
-            )
-        idx = cats[self.rows] if len(self.rows) else np.zeros(0, dtype=np.int64)
-        idx = np.where(self.snap.missing[self.rows], len(colours_all) - 1, idx)
+        """Colour the points in the colouring shown (worked out as :meth:`set_data` does)."""
+        self._request(self.points)
+
+    def _draw_layers(self, layers: Layers) -> None:
+        """Give each colour layer its points, and show the legend or the colour bar."""
+        scaled = layers.mode in SCALE_MODES
+        if not scaled:
+            colours = legend_colours(layers.names)
+        elif layers.scale is not None:
+            colours = [*ramp(STEPS), NO_VALUE_COLOUR]
+        else:
+            colours = [OTHER_COLOUR]
+        self.legend_names = list(layers.names)
+        self.legend_colours = [] if scaled else colours
+        entries = list(zip(layers.names, colours, strict=False))
+        colours_all = [*colours, missing_colour()]
         while len(self.layers) < len(colours_all):
-            layer = _Points(size=6, pxMode=True, pen=None)
+            layer = PointCloud(size=6, pen=None)
             self.plot.addItem(layer)
             self.layers.append(layer)
-        order = np.argsort(idx, kind="stable")
-        bounds = np.searchsorted(idx[order], np.arange(len(self.layers) + 1))
-        pts = self.xy[self.rows[order]]
-        scaled = self.colour_mode in SCALE_MODES
         for i, layer in enumerate(self.layers):
-            part = pts[bounds[i] : bounds[i + 1]]
-            if i < len(colours_all) and len(part):
+            part = (
+                layers.xy[layers.bounds[i] : layers.bounds[i + 1]] if i < len(colours_all) else None
+            )
+            if part is not None and len(part):
                 layer.setData(x=part[:, 0], y=part[:, 1], brush=pg.mkBrush(colours_all[i]))
                 # Numbers: the high ones on top (what the colour picks out); the grey below.
                 layer.setZValue(i - len(colours_all) if scaled else -i)
@@ -768,10 +629,10 @@ class MapView(QWidget):
         if scaled and len(self.layers) > STEPS:
             self.layers[STEPS].setZValue(-len(colours_all) - 1)
         has = bool(len(self.rows))
-        self.colour_bar.set_scale(self.scale if scaled else None)
+        self.colour_bar.set_scale(layers.scale if scaled else None)
         self.colour_bar.setVisible(has and scaled)
         self.legend.setVisible(has and not scaled)
-        if len(self.rows) and self.snap.missing[self.rows].any():
+        if layers.missing:
             entries.append(("Missing", missing_colour()))
         self.legend.setText(
             "".join(
@@ -781,8 +642,10 @@ class MapView(QWidget):
             )
         )
 
-    def _draw_overlay(self, item: pg.ScatterPlotItem, rows: np.ndarray) -> None:
-        if self.drawn is not None and len(rows) > MAX_POINTS:
+    def _draw_overlay(self, item: PointCloud, rows: np.ndarray) -> None:
+        if self._waiting:
+            return  # drawn with the points they are of
+        if self.drawn is not None and len(rows) > len(self.rows):
             rows = rows[self.drawn[rows]]  # no more marks than points: those drawn
         rows = rows[np.isfinite(self.xy[rows]).all(axis=1)] if len(rows) else rows
         if len(rows):
@@ -843,7 +706,8 @@ class MapView(QWidget):
     def set_regions(self, regions: list[Region]) -> None:
         """The automatic playlists' regions, labelled with their words."""
         self.regions = list(regions)
-        self.labels.set_regions(self.regions, self.snap.ids, self.xy, self.groups)
+        if not self._waiting:  # else placed once the points are drawn
+            self.labels.set_regions(self.regions, self.snap.ids, self.xy, self.groups)
 
     # --- the view: fit all, reset -----------------------------------------------------------
 
@@ -901,6 +765,8 @@ class MapView(QWidget):
         menu.addAction(self.fit_action)
         menu.addAction(self.reset_action)
         region, row = self.region_at(scene_pos), self.row_at(scene_pos)
+        if self._waiting:  # the points drawn are not those of the data given
+            region = row = None
         if region is not None:
             what = "the group" if region.kind == GROUP else ""
             text = f"Select all in {what} “{_short(region.text)}”".replace("  ", " ")
@@ -950,9 +816,9 @@ class MapView(QWidget):
         self.mode_buttons[mode].setChecked(True)
 
     def nearest(self, x: float, y: float, radius: float) -> int | None:
-        if self._tree is None:
-            return None
-        dist, i = self._tree.query([x, y], distance_upper_bound=radius)
+        if self.points.tree is None or self._waiting:
+            return None  # nothing drawn, or the points drawn are not of the data given
+        dist, i = self.points.tree.query([x, y], distance_upper_bound=radius)
         if not np.isfinite(dist):
             return None
         return int(self.rows[int(i)])
@@ -1014,7 +880,8 @@ class MapView(QWidget):
         inside = (
             (pts[:, 0] >= lo_x) & (pts[:, 0] <= hi_x) & (pts[:, 1] >= lo_y) & (pts[:, 1] <= hi_y)
         )
-        return self.rows[inside]
+        out: np.ndarray = self.rows[inside]
+        return out
 
     def rows_in_polygon(self, polygon: list[tuple[float, float]]) -> np.ndarray:
         poly = np.asarray(polygon, dtype=np.float64)
@@ -1067,6 +934,8 @@ class MapView(QWidget):
     def _shape_finish(self) -> None:
         shape, self._shape = self._shape, []
         self.shape_item.setPath(QPainterPath())
+        if self._waiting:
+            return  # the points drawn are not those of the data given: picked when drawn
         if self._shape_kind == "rect" and len(shape) == 2:
             (x0, y0), (x1, y1) = shape
             self.select_rect(x0, y0, x1, y1, self._shape_op)

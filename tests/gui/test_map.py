@@ -22,16 +22,12 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from musicorg.app import actions
+from musicorg.gui import mapview
 from musicorg.gui.mainwindow import MainWindow
+from musicorg.gui.mapframe import PALETTE, UNKNOWN_COLOUR, categories, natural_key
 from musicorg.gui.maplabels import GROUP, SETTLE_MS, Region, overlapping
 from musicorg.gui.mappanel import PICKED
-from musicorg.gui.mapview import (
-    PALETTE,
-    UNKNOWN_COLOUR,
-    MapView,
-    categories,
-    natural_key,
-)
+from musicorg.gui.mapview import MapView
 from musicorg.gui.player import NullPlayer
 from musicorg.gui.snapshot import Snapshot
 from musicorg.store import library
@@ -102,9 +98,23 @@ def box(x: float, y: float, r: float = 3.5) -> list[tuple[float, float]]:
 # --- the window over a synthetic library with a map -----------------------------------------
 
 
-@pytest.fixture
-def window(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    """The window on 60 tracks in three clusters, the Map tab in front."""
+#: How the map's frames are worked out: at once (a small library), or in its worker thread
+#: (a big one; here by lowering the size it starts at).
+HOW = ["at once", "in a worker"]
+
+
+def frames(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if how == "in a worker":
+        monkeypatch.setattr(mapview, "BACKGROUND_FROM", 0)
+
+
+@pytest.fixture(params=HOW)
+def window(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[MainWindow]:
+    """The window on 60 tracks in three clusters, the Map tab in front; its map's frames
+    worked out at once or in the worker."""
+    frames(request.param, monkeypatch)
     xy = cluster_xy(60)
     monkeypatch.setattr(
         actions, "map_coordinates", lambda cat, *_a: (list(library.track_columns(cat).ids), xy)
@@ -118,7 +128,7 @@ def window(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     w.open_library(tmp_path / "syn.sqlite", [], rescan=False)
     qtbot.waitUntil(lambda: len(w.data.snap) == 60 and w.idle(), timeout=30000)
     w.tabs.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: w.map.point_count() == 60, timeout=10000)
+    qtbot.waitUntil(lambda: w.map.point_count() == 60 and not w.map.busy(), timeout=10000)
     w.map.fit_all()
     w.map.view_box.scaleBy((1.6, 1.6))  # room round the clusters to draw in
     yield w

@@ -15,22 +15,26 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from musicorg.gui import mapview
+from musicorg.gui import mapframe, mapview
 from musicorg.gui.mainwindow import MainWindow
 from musicorg.gui.player import NullPlayer
 from musicorg.store import library, maps
 from tests.gui.test_gui import VERSION, synthetic_library
-from tests.gui.test_map import around, cluster_xy, drag, shot
+from tests.gui.test_map import HOW, around, cluster_xy, drag, frames, shot
 
 N = 2000
 CAP = 500
 
 
-@pytest.fixture
-def window(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+@pytest.fixture(params=HOW)
+def window(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[MainWindow]:
     """The window on 2,000 tracks in three clusters, with their map stored in the catalogue,
-    the map drawing at most 500 points; the Map tab in front."""
-    monkeypatch.setattr(mapview, "MAX_POINTS", CAP, raising=False)
+    the map drawing at most 500 points (worked out at once or in the worker); the Map tab in
+    front."""
+    frames(request.param, monkeypatch)
+    monkeypatch.setattr(mapframe, "MAX_POINTS", CAP)
     cat, _ids = synthetic_library(tmp_path / "big.sqlite", N)
     keys = list(library.track_columns(cat).content_keys)
     maps.store(cat, VERSION, "pca", keys, cluster_xy(N), replace=True)
@@ -42,7 +46,7 @@ def window(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     w.open_library(tmp_path / "big.sqlite", [], rescan=False)
     qtbot.waitUntil(lambda: len(w.data.snap) == N and w.idle(), timeout=60000)
     w.tabs.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: w.map.point_count() > 0, timeout=10000)
+    qtbot.waitUntil(lambda: w.map.point_count() > 0 and not w.map.busy(), timeout=10000)
     w.map.fit_all()
     w.map.view_box.scaleBy((1.6, 1.6))
     yield w
@@ -72,8 +76,8 @@ def test_a_big_library_draws_a_steady_sample_and_says_so(qtbot, window) -> None:
     ids = w.data.snap.ids
     rows = np.arange(len(ids))
     more = np.append(ids, ids.max() + 1)
-    before = set(ids[mapview.sample_rows(ids, rows, CAP)].tolist())
-    after = set(more[mapview.sample_rows(more, np.arange(len(more)), CAP)].tolist())
+    before = set(ids[mapframe.sample_rows(ids, rows, CAP)].tolist())
+    after = set(more[mapframe.sample_rows(more, np.arange(len(more)), CAP)].tolist())
     assert len(before - after) <= 1
 
 
@@ -97,6 +101,7 @@ def test_a_lasso_on_the_sample_picks_real_tracks(qtbot, window) -> None:  # type
 def test_colours_selection_highlight_and_playing_work_on_the_sample(qtbot, window) -> None:  # type: ignore[no-untyped-def]
     w, m = window, window.map
     m.set_colour_mode("genre")
+    qtbot.waitUntil(lambda: not m.busy(), timeout=5000)
     assert m.legend_names == ["Folk", "Jazz", "Rock"]
     assert drawn_points(m) == CAP
     # A track the sample leaves out is still marked where it lies when selected or playing.
