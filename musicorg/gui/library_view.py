@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from musicorg.gui.latest import Latest
 from musicorg.gui.snapshot import COLUMNS, FILTERS, PLAY_COLUMNS, Snapshot
 from musicorg.gui.tablemodel import TrackTableModel
 from musicorg.store.plays import PlayStats
@@ -63,6 +64,10 @@ DEFAULT_WIDTHS = {
     "skips": 48,
 }
 KEYS = [k for k, _ in COLUMNS]
+#: From this many tracks on, the words of a search are looked for in a worker thread and the
+#: table shows what they found once it is ready (each word is a pass over the library's text:
+#: 50-70 ms at a million tracks); a smaller library is searched at once.
+SEARCH_BACKGROUND_FROM = 200_000
 #: A sort as the settings keep it: the column's key, "-" before it when descending ("": none).
 SortState = tuple[str | None, bool]
 
@@ -326,6 +331,9 @@ class LibraryView(QWidget):
         self._search_timer.setInterval(120)
         self._search_timer.timeout.connect(self._apply_search)
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        # The words of a search of a big library, looked for in a worker (then shown at once:
+        # the snapshot keeps the rows each word is in).
+        self._searches = Latest(self, "search", self._searched)
 
     def _build_results_bar(self) -> None:
         self.results_bar = QWidget()
@@ -380,9 +388,34 @@ class LibraryView(QWidget):
         self.search.setFocus()
         self.search.selectAll()
 
+    def search_for(self, text: str) -> None:
+        """Search for ``text`` now, as if typed in the search box."""
+        self.search.setText(text)
+        self._search_timer.stop()
+        self._apply_search()
+
+    def searching(self) -> bool:
+        """Whether the words of the search typed are still being looked for."""
+        return self._searches.busy()
+
     def _apply_search(self) -> None:
+        text, snap = self.search.text(), self.model.snap
+        if len(snap) >= SEARCH_BACKGROUND_FROM and text.strip():
+            self._searches.submit(_look_for, snap, text)
+        else:
+            self._searches.drop()
+            self._show_search(text)
+
+    def _searched(self, found: tuple[Snapshot, str]) -> None:
+        snap, text = found
+        if snap is self.model.snap:
+            self._show_search(text)
+        else:  # the library was read again meanwhile: look in the new one
+            self._apply_search()
+
+    def _show_search(self, text: str) -> None:
         keep = self.selected_track_ids()
-        self.model.set_query(self.search.text())
+        self.model.set_query(text)
         if keep:
             self.select_track_ids(keep, scroll=False)
         self.shown_changed.emit()
@@ -585,3 +618,9 @@ class LibraryView(QWidget):
         ids, self._after_load = self._after_load, []
         if ids:
             self.select_track_ids(ids)
+
+
+def _look_for(snap: Snapshot, text: str) -> tuple[Snapshot, str]:
+    """In a worker: find the rows of each word of ``text`` (the snapshot keeps them)."""
+    snap.match(text)
+    return snap, text

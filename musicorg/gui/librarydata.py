@@ -103,7 +103,7 @@ def load_library(cat: Catalogue, map_method: str = "umap") -> LibraryData:
     snap.set_duplicates(duplicates.same_audio(cat))
     if len(snap) >= RANK_AHEAD:
         for key, _header in COLUMNS:
-            snap.rank(key)
+            snap.order(key)
             time.sleep(0)  # let the other threads run between columns
     data = LibraryData(
         snap=snap,

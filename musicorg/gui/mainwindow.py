@@ -458,11 +458,14 @@ class MainWindow(QMainWindow):
             self._reload_pending = True
             return
         cat, method, sort_key = self.cat, self.map_method, self.model.sort_key
+        query = self.model.query
 
         def run(_p: Any, _c: Any) -> LibraryData:
             data = load_library(cat, method)
             if sort_key is not None:
-                data.snap.rank(sort_key)  # the sort order is ready before the UI needs it
+                data.snap.order(sort_key)  # the sort order is ready before the UI needs it
+            if query.strip():
+                data.snap.match(query)  # and so are the rows of the search's words
             return data
 
         self.runner.submit(
