@@ -314,7 +314,8 @@ def accel_section(args: argparse.Namespace) -> None:
     label = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU (dry run)"
     print(f"\naccelerator: {label}, torch {torch.__version__}; best pass of {seconds:.1f} s each")
     model = mn.load_musicnn(fuse=True)[0].to(dev)
-    batches = (8, 32) if dev.type == "cpu" else (64, mn.BATCH_PATCHES_CUDA, 1024)
+    cuda_batches = sorted({16, 32, 64, mn.BATCH_PATCHES_CUDA, 256, 1024})
+    batches = (8, 32) if dev.type == "cpu" else cuda_batches
     best_patches = 0.0
     for b in batches:
         x = random_patches(b, 5).to(dev)

@@ -63,9 +63,11 @@ WEIGHTS_SHA256: Final = "ae1d8b3aa159608f4da01b50fd4aef8be7aec198c1f72adabe4e5ce
 DEFAULT_PATCHES: Final = 3
 # Patches per forward pass. The first layer's maps take ~9 MB per patch: on the CPU a pass of 3
 # (one track) keeps them near the caches and runs ~1.8x faster per patch than a pass of 8 on one
-# thread (44 against 85 ms; scripts/bench_musicnn.py), while a GPU gets enough to keep it busy.
+# thread (44 against 85 ms; scripts/bench_musicnn.py). A GPU needs more to keep it busy, but not
+# too many: on an H200, 32 a pass ran 6,485 patches/s (the teacher's whole step 1,019 tracks/s),
+# 16 5,909, 64 5,416, 128 3,039 and 256 3,085 (552 tracks/s).
 BATCH_PATCHES_CPU: Final = 3
-BATCH_PATCHES_CUDA: Final = 256
+BATCH_PATCHES_CUDA: Final = 32
 
 # (name, kernel frames, kernel bands, filters) of the front end's convolutions, in the order
 # their outputs are concatenated.
