@@ -1,4 +1,5 @@
-"""What every long stage shares: a progress callback and a cancel flag.
+"""What every long stage shares: a progress callback and a cancel flag, and pauses that let the
+window run beside it.
 
 Stages are plain functions of the catalogue. They report through ``progress(done, total, text)``
 and check ``cancel()`` between units of work; on cancel they raise :class:`Cancelled` after
@@ -8,7 +9,11 @@ leaving the catalogue consistent (everything committed so far stays, nothing hal
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
 
 ProgressFn = Callable[[int, int, str], None]
 CancelFn = Callable[[], bool]
@@ -42,3 +47,16 @@ class CancelToken:
 def check(cancel: CancelFn) -> None:
     if cancel():
         raise Cancelled()
+
+
+def paused(parts: Iterable[T]) -> Iterator[T]:
+    """``parts`` one by one, with a pause after each that lets the other threads run.
+
+    For work on a whole big library in a worker thread while the window (another thread)
+    must stay responsive. One C call over a million values (a fetch of every row, a list made
+    an array, a million rows freed, a sort of strings) holds the GIL from start to end, and
+    the window waits that long: 50-500 ms. Done a slice at a time, with ``time.sleep(0)``
+    between slices, the window gets the GIL back after each one."""
+    for part in parts:
+        yield part
+        time.sleep(0)

@@ -3,7 +3,6 @@ one-go read (:func:`musicorg.app.actions.read_library`), off the UI thread. No Q
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from musicorg.app import actions, pipeline
 from musicorg.gui.snapshot import COLUMNS, Snapshot, in_slices
+from musicorg.jobs import paused
 from musicorg.store import duplicates, plays
 from musicorg.store.db import Catalogue, drop_rows
 from musicorg.store.library import ProblemRow
@@ -73,9 +73,8 @@ def xy_per_row(snap: Snapshot, track_ids: list[int], xy: np.ndarray) -> np.ndarr
     rows, known = _rows(snap, track_ids)
     out = np.full((len(snap), 2), np.nan)
     coords, picked = np.asarray(xy).reshape(-1, 2), np.flatnonzero(known)
-    for lo in range(0, len(rows), _SLICE):  # a slice at a time (see in_slices)
+    for lo in paused(range(0, len(rows), _SLICE)):  # a slice at a time
         out[rows[lo : lo + _SLICE]] = coords[picked[lo : lo + _SLICE]]
-        time.sleep(0)  # let the other threads run between slices
     return out
 
 
@@ -102,9 +101,8 @@ def load_library(cat: Catalogue, map_method: str = "umap") -> LibraryData:
     snap.set_plays(plays.stats(cat))
     snap.set_duplicates(duplicates.same_audio(cat))
     if len(snap) >= RANK_AHEAD:
-        for key, _header in COLUMNS:
+        for key, _header in paused(COLUMNS):
             snap.order(key)
-            time.sleep(0)  # let the other threads run between columns
     data = LibraryData(
         snap=snap,
         model_version=read.model_version,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +34,7 @@ from PySide6.QtGui import QFont, QFontMetricsF
 
 from musicorg.gui import theme
 from musicorg.gui.snapshot import in_slices
+from musicorg.jobs import paused
 
 if TYPE_CHECKING:
     import pyqtgraph as pg
@@ -268,10 +268,9 @@ def group_of_codes(
 
 def _slices(values: np.ndarray) -> Iterator[np.ndarray]:
     """``values`` a slice of :data:`_SLICE` at a time, with a pause for the other threads
-    after each (see :func:`~musicorg.gui.snapshot.in_slices`)."""
-    for lo in range(0, len(values), _SLICE):
+    after each (:func:`musicorg.jobs.paused`)."""
+    for lo in paused(range(0, len(values), _SLICE)):
         yield values[lo : lo + _SLICE]
-        time.sleep(0)
 
 
 @dataclass
@@ -349,7 +348,7 @@ def _groups(
     remap = np.full(len(used) + 1, -1, dtype=np.int64)
     remap[big] = np.arange(len(big))
     group_of = remap[np.where(found >= 0, found, len(used))]
-    for g, name in enumerate(used[i] for i in big):
+    for g, name in paused(enumerate(used[i] for i in big)):  # a group at a time
         members = [regions[int(i)] for i in np.flatnonzero(group_of == g)]
         groups.append(
             Region(
@@ -360,7 +359,6 @@ def _groups(
                 GROUP,
             )
         )
-        time.sleep(0)  # let the other threads run between groups
     return group_of, groups
 
 

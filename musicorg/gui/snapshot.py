@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from musicorg.jobs import paused
 from musicorg.store.library import TrackColumns
 from musicorg.store.plays import PlayStats
 
@@ -122,15 +123,13 @@ def in_slices(fn: Callable[..., np.ndarray], *columns: Any) -> np.ndarray:
     if n <= _CHUNK:
         return fn(*columns)
     parts = []
-    for i in range(0, n, _CHUNK):
+    for i in paused(range(0, n, _CHUNK)):
         parts.append(fn(*(c[i : i + _CHUNK] for c in columns)))
-        time.sleep(0)  # let the other threads run between slices
     # Joined a slice at a time too: one np.concatenate of 100,000 wide strings (the search
     # text) held the GIL for 100-200 ms.
     out = np.empty(n, dtype=np.result_type(*parts))
-    for i, part in zip(range(0, n, _CHUNK), parts, strict=True):
+    for i, part in paused(zip(range(0, n, _CHUNK), parts, strict=True)):
         out[i : i + len(part)] = part
-        time.sleep(0)
     return out
 
 

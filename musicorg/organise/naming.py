@@ -58,6 +58,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
+from musicorg.jobs import paused
 from musicorg.model import autotags
 from musicorg.organise import vocabulary
 from musicorg.organise.vocabulary import ARTIST, DECADE, DESCRIPTOR, GENRE
@@ -154,9 +155,8 @@ def _incidence(
             indices[filled[r]] = t
             filled[r] += 1
     data = np.empty(nnz, dtype=np.float64)
-    for lo in range(0, nnz, _SLICE * 5):
+    for lo in paused(range(0, nnz, _SLICE * 5)):
         data[lo : lo + _SLICE * 5] = 1.0
-        time.sleep(0)  # let the other threads (the window) run between slices
     matrix = sparse.csr_matrix((data, indices, indptr), shape=(n, t_count))
     matrix.has_canonical_format = True  # each row's tokens ascending, none twice
     return matrix, np.asarray(sizes, dtype=np.float64)

@@ -39,7 +39,6 @@ split of the real-song sets only; ``training/eval_ask.py`` reports them on the h
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from musicorg.jobs import paused
 from musicorg.model import autotags
 
 # Kinds of word. A heard word keeps its autotags kind (style, mood, sound, era); one that is
@@ -283,9 +283,8 @@ def int_array(values: Sequence[int], dtype: Any = np.intp) -> NDArray[Any]:
     if len(values) <= _SLICE:
         return np.asarray(values, dtype=dtype)
     out = np.empty(len(values), dtype=dtype)
-    for lo in range(0, len(values), _SLICE):
+    for lo in paused(range(0, len(values), _SLICE)):
         out[lo : lo + _SLICE] = values[lo : lo + _SLICE]
-        time.sleep(0)  # let the other threads (the window) run between slices
     return out
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, update
 
+from musicorg.jobs import paused
 from musicorg.keys import AUTO, BUILT_KEY, FEATURES_VERSION, USER
 from musicorg.model import autotags
 from musicorg.store.db import (
@@ -144,9 +145,8 @@ def library(cat: Catalogue, version: str) -> Library:
     with cat.read() as conn:
         # In slices, each turned into columns at once: a million rows held whole (two blobs
         # each) took about a gigabyte more at the peak.
-        for rows in conn.execute(query.order_by(Track.id)).partitions(_LIBRARY_SLICE):
+        for rows in paused(conn.execute(query.order_by(Track.id)).partitions(_LIBRARY_SLICE)):
             _library_slice(rows, cols, arrays)
-            time.sleep(0)  # let other threads (the window) run between slices
     return Library(
         track_ids=cols["track_ids"],
         displays=cols["displays"],
@@ -573,9 +573,8 @@ class _TrackFacts:
         """Positions of ``tids`` (each of them read) in the arrays (:data:`_SLICE` at a
         time)."""
         out = np.empty(len(tids), dtype=np.intp)
-        for lo in range(0, len(tids), _SLICE):
+        for lo in paused(range(0, len(tids), _SLICE)):
             out[lo : lo + _SLICE] = np.searchsorted(self.ids, tids[lo : lo + _SLICE])
-            time.sleep(0)  # let the other threads (the window) run between slices
         return out
 
 
@@ -586,9 +585,8 @@ def _distinct(ids: NDArray[np.int64]) -> NDArray[np.int64]:
     if len(ids) <= _SLICE or int(ids.min()) < 0 or int(ids.max()) > 8 * len(ids):
         return np.unique(ids)
     seen = np.zeros(int(ids.max()) + 1, dtype=bool)
-    for lo in range(0, len(ids), _SLICE):
+    for lo in paused(range(0, len(ids), _SLICE)):
         seen[ids[lo : lo + _SLICE]] = True
-        time.sleep(0)  # let the other threads (the window) run between slices
     return np.flatnonzero(seen).astype(np.int64, copy=False)
 
 

@@ -75,7 +75,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from musicorg import paths
-from musicorg.jobs import CancelFn, Cancelled
+from musicorg.jobs import CancelFn, Cancelled, paused
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,8 @@ def all_rows(conn: Connection, statement: Any) -> list[Any]:
     of 100,000 rows builds them all in one C call that holds the GIL, and the window (another
     thread) stalls for as long (100-200 ms)."""
     out: list[Any] = []
-    for part in conn.execute(statement).partitions(SLICE_ROWS):
+    for part in paused(conn.execute(statement).partitions(SLICE_ROWS)):
         out.extend(part)
-        time.sleep(0)  # let the other threads run between slices
     return out
 
 
@@ -108,9 +107,8 @@ def drop_rows(rows: list[Any]) -> None:
     """Empty ``rows`` (a list :func:`all_rows` read, used up) a slice at a time from its end,
     with a pause between slices: the last reference to a million rows, let go at once, frees
     them all in one C call that holds the GIL for 50-70 ms."""
-    while rows:
+    for _slice in paused(range(0, len(rows), DROP_ROWS)):
         del rows[-DROP_ROWS:]
-        time.sleep(0)  # let the other threads run between slices
 
 
 class CatalogueError(RuntimeError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 from sqlalchemy import Connection, delete, func, select, update
 
 from musicorg import paths
+from musicorg.jobs import paused
 from musicorg.keys import AUTO
 from musicorg.model import autotags
 from musicorg.store.db import (
@@ -187,10 +187,9 @@ def track_columns(cat: Catalogue) -> TrackColumns:
     with cat.read() as conn:
         # In slices: one fetch and transposition of 100,000 rows held the GIL for ~200 ms, and
         # the window (another thread) stalled that long while a scan reloaded it.
-        for chunk in conn.execute(q).partitions(_READ_CHUNK):
+        for chunk in paused(conn.execute(q).partitions(_READ_CHUNK)):
             for column, values in zip(columns, zip(*chunk, strict=True), strict=True):
                 column.extend(values)
-            time.sleep(0)  # let the other threads run between slices
     if not columns[0]:
         return TrackColumns.empty()
     return TrackColumns(**dict(zip(_SNAPSHOT, columns, strict=True)))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from sqlalchemy import delete, select
 
+from musicorg.jobs import paused
 from musicorg.store.db import Catalogue, MapCoord, Track, all_rows, drop_rows, upsert
 
 _BATCH = 5000
@@ -65,10 +64,9 @@ def track_coords(
         rows = all_rows(conn, query)
     ids = [int(r[0]) for r in rows]
     xy = np.empty((len(rows), 2), dtype=np.float32)
-    for lo in range(0, len(rows), _SLICE):
+    for lo in paused(range(0, len(rows), _SLICE)):
         part = rows[lo : lo + _SLICE]
         xy[lo : lo + len(part)] = np.array([(r[1], r[2]) for r in part], dtype=np.float32)
-        time.sleep(0)  # let the other threads (the window) run between slices
     drop_rows(rows)
     return ids, xy
 
