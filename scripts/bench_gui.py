@@ -12,14 +12,18 @@ Measures, with the real main window:
   resampling and the device callback run as they would on a sound card), first alone, then
   while a second scan adds more files; the now-playing bar polls the position, a track
   changes, plays are recorded and the Plays column is refreshed, all part of what is measured;
-- sort latency per column and filter latency for a few queries (model reset included);
-- recolouring time of the map (group, genre, year);
+- sort latency per column, and filter latency for a few queries typed in the search box
+  until the table shows what was found (a library of ``SEARCH_BACKGROUND_FROM`` tracks or
+  more is searched in a worker), with the UI thread's CPU and its longest stall;
+- recolouring time of the map (group, genre, year) until the new colours are drawn (a big
+  map works them out in a worker), with the longest UI stall;
 - frame time when panning the map: the map widget (1280x800) is rendered into a fixed-size
   QImage after each pan step.
 
 Targets: first window <= 2 s, no stall > 100 ms, sort/filter <= 200 ms, panning >= 30 fps.
 
-``--catalogue PATH`` opens an existing catalogue instead (e.g. the million tracks
+``--catalogue PATH`` opens an existing catalogue instead (a file, or a shared catalogue's
+``postgresql://`` URL; e.g. the million tracks
 ``scripts/bench_scale.py --keep DIR`` leaves in ``DIR/bench.sqlite``; work on a copy: the
 window opens it as the app does, and writes to it as the app does). It measures, with wall
 and CPU time: the first window of a fresh process that opens the catalogue (the window shown,
@@ -28,8 +32,9 @@ library on screen and the longest UI stall while it loads and for ``--settle-s``
 after (the background jobs the load starts go on: the default 180 s takes in the playlists'
 words, 2-3 minutes at a million tracks, and their landing on the sidebar and the map),
 the first showing of the map (how many points it draws: at most ``MAX_POINTS`` of
-:mod:`musicorg.gui.mapview`, a sample of a bigger library; then until its regions' labels,
-worked out in a worker, are placed, with the longest UI stall meanwhile), sort and filter
+:mod:`musicorg.gui.mapframe`, a sample of a bigger library; then until it is drawn and its
+regions' labels are placed, both worked out in workers, with the longest UI stall meanwhile;
+``--trace-stalls`` traces it and the recolours too), sort and filter
 (wall and UI CPU), recolouring and panning, and the peak RSS. The scan, play and analysis
 phases are left out. Target at a million tracks: first window <= 5 s, no UI stall over
 100 ms while loading.
@@ -244,7 +249,7 @@ os._exit(0)
 """
 
 
-def open_fresh(env: dict[str, str], db: Path) -> dict[str, Any]:
+def open_fresh(env: dict[str, str], db: Path | str) -> dict[str, Any]:
     """A fresh process opens the catalogue as a user would (the real window): seconds from
     spawn to the window shown, to the catalogue opened and to its library on screen, each
     with the process's CPU seconds; its longest UI stall until then and its peak RSS."""
@@ -529,7 +534,9 @@ def main() -> int:
     env = dict(os.environ)
     results: dict[str, Any] = {"tracks": args.tracks, "cpus": os.cpu_count()}
     if args.catalogue:
-        return bench_catalogue(Path(args.catalogue).resolve(), args, env, results, work)
+        shared = args.catalogue.startswith("postgresql")  # a shared catalogue's URL
+        db = args.catalogue if shared else Path(args.catalogue).resolve()
+        return bench_catalogue(db, args, env, results, work)
 
     from musicorg.model.bundle import BUNDLED_VERSION
 
@@ -628,14 +635,18 @@ def main() -> int:
 
 
 def bench_catalogue(
-    db: Path, args: argparse.Namespace, env: dict[str, str], results: dict[str, Any], work: Path
+    db: Path | str,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    results: dict[str, Any],
+    work: Path,
 ) -> int:
     """--catalogue: open an existing catalogue in fresh processes, then here; measure the
     loading, the map, sort and filter (see the module's docstring)."""
     from musicorg.store.db import Catalogue
     from musicorg.store.library import track_count
 
-    if not db.exists():
+    if isinstance(db, Path) and not db.exists():
         raise SystemExit(f"no catalogue at {db}")
     cat = Catalogue(db)
     results.update(catalogue=str(db), tracks=track_count(cat))
