@@ -22,8 +22,6 @@ held the UI thread for 1-3 s when the map was first shown. The labels appear whe
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +31,7 @@ from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from PySide6.QtGui import QFont, QFontMetricsF
 
 from musicorg.gui import theme
+from musicorg.gui.latest import Latest
 from musicorg.gui.snapshot import in_slices
 from musicorg.jobs import paused
 
@@ -403,13 +402,21 @@ def overlapping(rects: list[QRectF]) -> list[tuple[int, int]]:
     ]
 
 
+def _placed(
+    request: tuple[Any, ...], fonts: tuple[QFont, QFont], known: dict[Any, Any]
+) -> tuple[Geometry, np.ndarray, dict[Any, Any]]:
+    """In the worker thread: the geometry of ``request`` (the arguments of :func:`geometry`)
+    and its labels' sizes; with the track ids it is over and the sizes measured."""
+    geo = geometry(*request)
+    geo.sizes = measure(geo, *fonts, known)
+    return geo, request[1], known
+
+
 class MapLabels(QObject):
     """The labels of the regions on one map (a pyqtgraph plot with its view box)."""
 
     #: the labels of the regions last given are placed (at once, or once the worker is done)
     ready = Signal()
-    #: a worker's geometry: its request's number, the Geometry
-    _computed = Signal(int, object)
 
     def __init__(self, plot: pg.PlotWidget, view_box: pg.ViewBox) -> None:
         super().__init__(plot)
@@ -437,13 +444,10 @@ class MapLabels(QObject):
         self._timer.timeout.connect(self.layout)
         view_box.sigRangeChanged.connect(lambda *_a: self.layout_soon())
         view_box.sigResized.connect(lambda *_a: self.layout_soon())
-        # The worker: one at a time; of the requests made meanwhile, the last one runs next.
-        self._number = 0  # of the last request
-        self._pending: tuple[Any, ...] | None = None  # a request waiting for the worker
-        self._working = False
+        # The worker: of the requests made while it works, only the last one runs next.
+        self._worker = Latest(self, "map-labels", self._landed)
         self._ids: np.ndarray | None = None  # the track ids the regions were placed over
         self._known: dict[tuple[str, bool], Any] = {}  # label sizes measured (see measure)
-        self._computed.connect(self._landed)
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -458,55 +462,27 @@ class MapLabels(QObject):
         its coordinates (NaN: not on the map) and ``row_groups`` its group's name ("": none).
         Placed at once, or from :data:`BACKGROUND_FROM` tracks in the regions on by a worker
         thread (:attr:`ready` says when)."""
-        self._number += 1
-        request = (self._number, list(regions), ids, xy, row_groups)
+        request = (list(regions), ids, xy, row_groups)
         if sum(len(r.track_ids) for r in regions) < BACKGROUND_FROM:
-            self._pending = None  # what a worker brings now is stale
-            geo = geometry(*request[1:])
+            self._worker.drop()  # what the worker brings now is stale
+            geo = geometry(*request)
             geo.sizes = measure(geo, self.font, self.group_font, self._known)
             self.apply(geo, ids)
             return
         if ids is not self._ids:  # other points: no point's region is known until it lands
             self.row_region = np.full(len(ids), -1, dtype=np.int64)
             self._ids = ids
-        self._pending = request
-        if not self._working:
-            self._start()
+        fonts = (QFont(self.font), QFont(self.group_font))  # the worker's own copies
+        self._worker.submit(_placed, request, fonts, dict(self._known))
 
     def busy(self) -> bool:
         """Whether the labels of the regions last given are still being worked out."""
-        return self._working or self._pending is not None
+        return self._worker.busy()
 
-    def _start(self) -> None:
-        request, self._pending = self._pending, None
-        if request is None:
-            return
-        self._working = True
-        fonts = (QFont(self.font), QFont(self.group_font))  # the worker's own copies
-        threading.Thread(
-            target=self._work,
-            args=(request, fonts, dict(self._known)),
-            name="map-labels",
-            daemon=True,
-        ).start()
-
-    def _work(
-        self, request: tuple[Any, ...], fonts: tuple[QFont, QFont], known: dict[Any, Any]
-    ) -> None:
-        """In the worker thread: the geometry of ``request`` and its labels' sizes."""
-        number, *args = request
-        geo = geometry(*args)
-        geo.sizes = measure(geo, *fonts, known)
-        with contextlib.suppress(RuntimeError):  # the map is gone
-            self._computed.emit(number, (geo, args[1], known))
-
-    def _landed(self, number: int, result: tuple[Geometry, np.ndarray, dict[Any, Any]]) -> None:
-        self._working = False
+    def _landed(self, result: tuple[Geometry, np.ndarray, dict[Any, Any]]) -> None:
         geo, ids, known = result
         self._known.update(known)
-        if number == self._number:
-            self.apply(geo, ids)
-        self._start()  # the request made meanwhile, if any
+        self.apply(geo, ids)
 
     def apply(self, geo: Geometry, ids: np.ndarray | None = None) -> None:
         """Show the regions of ``geo`` (over the points of the track ids ``ids``)."""
