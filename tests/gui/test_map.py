@@ -344,6 +344,34 @@ def test_unknown_values_are_grey_and_the_legend_is_in_natural_order(qtbot, snap)
     shot(m, "legend")
 
 
+def test_a_map_worked_out_in_the_worker_waits_for_its_points(
+    qtbot: Any, snap: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the worker works out new points, the old ones stay drawn but nothing is picked
+    on them (their rows are of the old data), the marks given meanwhile wait and are drawn
+    with the new points, and of two sets of data given quickly only the last is drawn."""
+    frames("in a worker", monkeypatch)
+    m = MapView()
+    qtbot.addWidget(m)
+    m.resize(900, 600)
+    m.show()
+    line = np.column_stack([np.arange(12.0), np.zeros(12)])
+    m.set_data(snap, line, None)
+    qtbot.waitUntil(lambda: not m.busy(), timeout=5000)
+    assert m.nearest(3.0, 0.0, 0.5) == 3
+    diagonal = np.column_stack([np.arange(12.0), np.arange(12.0)])
+    m.set_data(snap, line * 5, None)
+    m.set_data(snap, diagonal, None)  # given before the first landed
+    m.set_selected(np.array([4]))
+    assert m.busy() and m.nearest(3.0, 0.0, 0.5) is None  # nothing picked meanwhile
+    assert len(m.sel_scatter.getData()[0]) == 0  # the mark waits for its points
+    qtbot.waitUntil(lambda: not m.busy(), timeout=5000)
+    assert m.xy is not None and np.array_equal(m.xy, diagonal)  # the last data given
+    assert m.nearest(6.0, 6.0, 0.5) == 6 and m.nearest(30.0, 0.0, 0.5) is None
+    assert (m.sel_scatter.getData()[0][0], m.sel_scatter.getData()[1][0]) == (4.0, 4.0)
+    assert sum(len(layer) for layer in m.layers) == 12
+
+
 # --- region labels: groups zoomed out, playlists zoomed in ----------------------------------
 
 #: Two groups of three playlists each; "Loud" is the bigger.
