@@ -36,6 +36,7 @@ from musicorg.store.db import (
     drop_rows,
     follow_ids,
     lock_ids,
+    streamed,
     upsert,
 )
 from musicorg.store.events import announces_playlists_change
@@ -145,7 +146,8 @@ def library(cat: Catalogue, version: str) -> Library:
     with cat.read() as conn:
         # In slices, each turned into columns at once: a million rows held whole (two blobs
         # each) took about a gigabyte more at the peak.
-        for rows in paused(conn.execute(query.order_by(Track.id)).partitions(_LIBRARY_SLICE)):
+        read = streamed(conn).execute(query.order_by(Track.id))
+        for rows in paused(read.partitions(_LIBRARY_SLICE)):
             _library_slice(rows, cols, arrays)
     return Library(
         track_ids=cols["track_ids"],
