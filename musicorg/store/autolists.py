@@ -146,7 +146,7 @@ def library(cat: Catalogue, version: str) -> Library:
     with cat.read() as conn:
         # In slices, each turned into columns at once: a million rows held whole (two blobs
         # each) took about a gigabyte more at the peak.
-        read = streamed(conn).execute(query.order_by(Track.id))
+        read = conn.execute(streamed(query.order_by(Track.id)))
         for rows in paused(read.partitions(_LIBRARY_SLICE)):
             _library_slice(rows, cols, arrays)
     return Library(

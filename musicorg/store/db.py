@@ -88,14 +88,14 @@ BUSY_TIMEOUT_S = float(os.environ.get("MUSICORG_BUSY_TIMEOUT", "15"))
 SLICE_ROWS = 5000
 
 
-def streamed(conn: Connection) -> Connection:
-    """``conn`` for a read of the whole library a slice at a time: on a server, its rows come
-    from a server-side cursor as the slices are fetched. A plain query on PostgreSQL sends
-    every row before the first slice is read: at a million tracks the client held 1.3 GB for
-    the playlists' read (0.3 GB streamed) and waited 6-7 s for its first rows (0.7 s), and the
-    server ran the query on all its cores (a cursor runs it on one), which a window sharing
-    the machine with it waited for. SQLite reads a row at a time anyway."""
-    return conn.execution_options(stream_results=True)
+def streamed(statement: Any) -> Any:
+    """``statement`` (a copy) for a read of the whole library a slice at a time: on a server,
+    its rows come from a server-side cursor as the slices are fetched. A plain query on
+    PostgreSQL sends every row before the first slice is read: at a million tracks the client
+    held 1.3 GB for the playlists' read (0.3 GB streamed) and waited 6-7 s for its first rows
+    (0.7 s), and the server ran the query on all its cores (a cursor runs it on one), which a
+    window sharing the machine with it waited for. SQLite reads a row at a time anyway."""
+    return statement.execution_options(stream_results=True)
 
 
 def all_rows(conn: Connection, statement: Any) -> list[Any]:
@@ -104,7 +104,7 @@ def all_rows(conn: Connection, statement: Any) -> list[Any]:
     of 100,000 rows builds them all in one C call that holds the GIL, and the window (another
     thread) stalls for as long (100-200 ms)."""
     out: list[Any] = []
-    for part in paused(streamed(conn).execute(statement).partitions(SLICE_ROWS)):
+    for part in paused(conn.execute(streamed(statement)).partitions(SLICE_ROWS)):
         out.extend(part)
     return out
 

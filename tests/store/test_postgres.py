@@ -11,8 +11,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import bindparam, insert, select, text
 
 from musicorg.ingest import scanner
 from musicorg.store import library, safety, tracks, writelock
@@ -26,8 +27,10 @@ from musicorg.store.db import (
     Track,
     is_server,
     shown_url,
+    streamed,
 )
 from tests.conftest import audio_files
+from tests.latent_fixtures import add_tracks
 
 
 def _columns(cat: Catalogue, table: str) -> set[str]:
@@ -148,3 +151,22 @@ def cat_pg(pg_url: str) -> Iterator[Catalogue]:
     c = Catalogue(pg_url)
     yield c
     c.close()
+
+
+def test_whole_library_reads_stream_from_a_server_side_cursor(pg_url: str) -> None:
+    """``db.streamed``: the rows of a read of the whole library come from a cursor on the
+    server, a slice at a time (with the ``$1`` placeholders the catalogue's writes use), not
+    all of them sent before the first is read; the reads that use it give every row."""
+    with Catalogue(pg_url) as cat:
+        ids = add_tracks(cat, np.zeros((7, 4), dtype=np.float32))
+        with cat.read() as conn:
+            rows = conn.execute(
+                streamed(select(Track.id).where(Track.id >= bindparam("lo")).order_by(Track.id)),
+                {"lo": 0},
+            )
+            first = rows.fetchmany(2)
+            open_cursors = conn.exec_driver_sql("SELECT count(*) FROM pg_cursors").scalar()
+            rest = rows.fetchall()
+        assert open_cursors == 1  # the read's own, on the server
+        assert [r[0] for r in [*first, *rest]] == ids
+        assert list(library.track_columns(cat).ids) == ids
