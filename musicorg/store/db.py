@@ -89,12 +89,13 @@ SLICE_ROWS = 5000
 
 
 def streamed(statement: Any) -> Any:
-    """``statement`` (a copy) for a read of the whole library a slice at a time: on a server,
-    its rows come from a server-side cursor as the slices are fetched. A plain query on
-    PostgreSQL sends every row before the first slice is read: at a million tracks the client
-    held 1.3 GB for the playlists' read (0.3 GB streamed) and waited 6-7 s for its first rows
-    (0.7 s), and the server ran the query on all its cores (a cursor runs it on one), which a
-    window sharing the machine with it waited for. SQLite reads a row at a time anyway."""
+    """``statement`` (a copy) for a read of wide rows of the whole library (vectors and tags)
+    a slice at a time: on a server, its rows come from a server-side cursor as the slices are
+    fetched. A plain query on PostgreSQL sends every row before the first slice is read: at a
+    million tracks the playlists' read peaked at 2.1 GB (1.4 GB streamed) and took as long
+    (13-17 s). Narrow rows read faster plainly (the window's columns: 3.3 s against 3.9-5.1 s
+    streamed, the map's coordinates 2.7 s against 3.1-3.7 s), so they are not streamed. SQLite
+    reads a row at a time anyway."""
     return statement.execution_options(stream_results=True)
 
 
@@ -104,7 +105,7 @@ def all_rows(conn: Connection, statement: Any) -> list[Any]:
     of 100,000 rows builds them all in one C call that holds the GIL, and the window (another
     thread) stalls for as long (100-200 ms)."""
     out: list[Any] = []
-    for part in paused(conn.execute(streamed(statement)).partitions(SLICE_ROWS)):
+    for part in paused(conn.execute(statement).partitions(SLICE_ROWS)):
         out.extend(part)
     return out
 
@@ -1072,6 +1073,8 @@ class Catalogue:
         self._had_shm = False
         # A server that does not answer fails the open within seconds, not minutes.
         connect: dict[str, Any] = {} if "connect_timeout" in url else {"connect_timeout": 10}
+        if "options" not in url:  # a streamed read's cursor is planned to be read to its end
+            connect["options"] = "-c cursor_tuple_fraction=1"
         self.engine = create_engine(
             server_url(url), pool_pre_ping=True, **_server_engine_args(connect)
         )

@@ -25,7 +25,6 @@ from musicorg.store.db import (
     Track,
     all_rows,
     drop_rows,
-    streamed,
 )
 
 
@@ -188,7 +187,7 @@ def track_columns(cat: Catalogue) -> TrackColumns:
     with cat.read() as conn:
         # In slices: one fetch and transposition of 100,000 rows held the GIL for ~200 ms, and
         # the window (another thread) stalled that long while a scan reloaded it.
-        for chunk in paused(conn.execute(streamed(q)).partitions(_READ_CHUNK)):
+        for chunk in paused(conn.execute(q).partitions(_READ_CHUNK)):
             for column, values in zip(columns, zip(*chunk, strict=True), strict=True):
                 column.extend(values)
     if not columns[0]:
