@@ -387,11 +387,11 @@ class Snapshot:
                 return found
             within = [rows for known, rows in self._found.items() if known in word]
         needle = word.encode("utf-8", "surrogatepass")
-        if within:
-            candidates = np.flatnonzero(np.logical_and.reduce(within))
+        candidates = np.flatnonzero(np.logical_and.reduce(within)) if within else None
+        if candidates is not None and 2 * len(candidates) < len(self):
             found = np.zeros(len(self), dtype=bool)
             found[candidates[np.strings.find(self.haystack[candidates], needle) >= 0]] = True
-        else:
+        else:  # among most rows: a copy of theirs would cost more than it saves
             found = np.strings.find(self.haystack, needle) >= 0
         found.setflags(write=False)
         with self._found_lock:
